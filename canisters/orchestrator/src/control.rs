@@ -37,7 +37,7 @@ impl Stopped {
     }
 }
 
-/// 1. Reads the module's status. 2. Stops it if it runs. A failed stop is followed by a start
+/// Reads the module's status, then stops it if it runs. A failed stop is followed by a start
 /// at once (the module may be left in the Stopping state otherwise).
 pub async fn stop_if_running<M: Management>(
     mgmt: &M,
