@@ -17,7 +17,7 @@ use crate::system_api::{self, ApiType, Effects, Host, HostTrap, MessageEnv};
 use crate::types::ErrorCode;
 use crate::wasm::{GLOBAL_EXPORT_PREFIX, MEMORY_EXPORT, PreparedModule, TABLE_EXPORT};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::{Config, Engine, Instance, Linker, Module, Ref, Store, Trap, Val};
 
 /// Wasm page size.
@@ -114,9 +114,7 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime with fuel metering on.
     pub fn new() -> Self {
-        let mut config = Config::new();
-        config.consume_fuel(true);
-        let engine = Engine::new(&config).expect("wasmtime engine configuration is valid");
+        let engine = shared_engine().clone();
         let mut linker = Linker::new(&engine);
         system_api::link(&mut linker).expect("ic0 functions link");
         Runtime {
@@ -131,10 +129,26 @@ impl Runtime {
         if let Some(hit) = self.cache.get(&prepared.hash) {
             return Ok(hit.clone());
         }
-        let module = Module::new(&self.engine, &prepared.instrumented).map_err(|e| ExecError {
-            code: ErrorCode::CanisterInvalidWasm,
-            message: format!("Wasm module is invalid: {e}"),
-        })?;
+        let cached = shared_modules()
+            .lock()
+            .expect("cache lock")
+            .get(&prepared.hash)
+            .cloned();
+        let module = match cached {
+            Some(module) => module,
+            None => {
+                let module =
+                    Module::new(&self.engine, &prepared.instrumented).map_err(|e| ExecError {
+                        code: ErrorCode::CanisterInvalidWasm,
+                        message: format!("Wasm module is invalid: {e}"),
+                    })?;
+                shared_modules()
+                    .lock()
+                    .expect("cache lock")
+                    .insert(prepared.hash, module.clone());
+                module
+            }
+        };
         // Imports outside ic0, or of functions the IC does not have, make the module invalid,
         // as the replica's validation does. Real ic0 functions localnet lacks link as traps.
         let mut needs_stubs = false;
@@ -246,6 +260,23 @@ impl Runtime {
         }
         Ok(Some(capture(store, &instance)))
     }
+}
+
+/// One engine per process: compiled modules are shared by every [`Runtime`] (tests create many
+/// subnets; compiling a canister with Cranelift costs far more than running a message).
+fn shared_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let mut config = Config::new();
+        config.consume_fuel(true);
+        Engine::new(&config).expect("wasmtime engine configuration is valid")
+    })
+}
+
+/// Compiled modules by module hash, for every runtime of the process.
+fn shared_modules() -> &'static Mutex<HashMap<[u8; 32], Module>> {
+    static MODULES: OnceLock<Mutex<HashMap<[u8; 32], Module>>> = OnceLock::new();
+    MODULES.get_or_init(Default::default)
 }
 
 impl Default for Runtime {

@@ -190,12 +190,25 @@ impl LocalNet {
     /// [`MAX_TICKS`] rounds (a canister that keeps calling itself forever).
     pub fn run_until_idle(&mut self) {
         for _ in 0..MAX_TICKS {
-            if !self.scheduler.has_eligible() && !self.timer_due() {
+            if !self.can_progress() {
                 return;
             }
             self.tick();
         }
         panic!("localnet: still busy after {MAX_TICKS} ticks");
+    }
+
+    /// Whether a tick would do anything: a message can run, a timer is due, or a deadline has
+    /// passed (which turns into a SYS_UNKNOWN response).
+    fn can_progress(&self) -> bool {
+        self.scheduler.has_eligible()
+            || self.timer_due()
+            || self.scheduler.has_expired(self.time)
+            || self.canisters.values().any(|c| {
+                c.callbacks
+                    .values()
+                    .any(|cb| !cb.timed_out && cb.deadline.is_some_and(|d| d <= self.time))
+            })
     }
 
     fn timer_due(&self) -> bool {
@@ -243,7 +256,7 @@ impl LocalNet {
             if let Some(Some(_)) = self.ingress.get(&id.0) {
                 return self.ingress.remove(&id.0).flatten().expect("checked");
             }
-            if !self.scheduler.has_eligible() && !self.timer_due() {
+            if !self.can_progress() {
                 return Err(RejectResponse {
                     reject_code: RejectCode::SysTransient,
                     reject_message: "localnet: the message cannot make progress (a call it waits for is held, or a timer/deadline needs the clock to move)".into(),
@@ -388,6 +401,14 @@ impl LocalNet {
         self.canisters
             .get(&canister)
             .map(|c| c.state.stable.clone())
+            .unwrap_or_default()
+    }
+
+    /// Certified data of a canister.
+    pub fn certified_data(&self, canister: Principal) -> Vec<u8> {
+        self.canisters
+            .get(&canister)
+            .map(|c| c.certified_data.clone())
             .unwrap_or_default()
     }
 

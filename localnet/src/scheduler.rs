@@ -203,6 +203,13 @@ impl Scheduler {
         }
     }
 
+    /// Whether a queued bounded-wait request has passed its deadline.
+    pub fn has_expired(&self, now: u64) -> bool {
+        self.queue
+            .iter()
+            .any(|m| matches!(m, Message::Request(r) if r.deadline != 0 && r.deadline <= now))
+    }
+
     /// Removes bounded-wait requests whose deadline passed before delivery.
     pub fn take_expired(&mut self, now: u64) -> Vec<Request> {
         let mut expired = Vec::new();
