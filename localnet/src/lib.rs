@@ -26,3 +26,13 @@ pub mod wasm;
 pub use net::{DEFAULT_CYCLES, Limits, LocalNet, MessageId};
 pub use scheduler::{CallFilter, HeldCall, SchedulerPolicy};
 pub use types::{ErrorCode, MANAGEMENT_CANISTER, RejectCode, RejectResponse};
+
+#[cfg(test)]
+mod tests {
+    /// A server shares the subnet across threads behind a mutex.
+    #[test]
+    fn localnet_can_be_shared_across_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::LocalNet>();
+    }
+}

@@ -633,22 +633,22 @@ impl LocalNet {
             true,
         );
         let trap = self.commit(resp.receiver, cc_id, out).err();
-        if trap.is_some() {
-            if let Some((fun, env_arg)) = callback.cleanup {
-                // The cleanup runs on the state from before the trapping callback; its own
-                // trap is rolled back too and otherwise ignored.
-                let c = &self.canisters[&resp.receiver];
-                let mut env = self.env(c, ApiType::Cleanup, caller, Vec::new());
-                env.replied = replied;
-                let out = self.runtime.execute(
-                    &module,
-                    &c.state,
-                    EntryPoint::Callback { fun, env: env_arg },
-                    env,
-                    true,
-                );
-                let _ = self.commit(resp.receiver, cc_id, out);
-            }
+        if trap.is_some()
+            && let Some((fun, env_arg)) = callback.cleanup
+        {
+            // The cleanup runs on the state from before the trapping callback; its own
+            // trap is rolled back too and otherwise ignored.
+            let c = &self.canisters[&resp.receiver];
+            let mut env = self.env(c, ApiType::Cleanup, caller, Vec::new());
+            env.replied = replied;
+            let out = self.runtime.execute(
+                &module,
+                &c.state,
+                EntryPoint::Callback { fun, env: env_arg },
+                env,
+                true,
+            );
+            let _ = self.commit(resp.receiver, cc_id, out);
         }
         self.close_if_done(resp.receiver, cc_id, trap);
     }

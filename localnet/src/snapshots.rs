@@ -378,13 +378,13 @@ impl LocalNet {
             )));
         }
         let page = WASM_PAGE as u64;
-        if args.wasm_memory_size % page != 0 || args.wasm_memory_size > MAX_HEAP {
+        if !args.wasm_memory_size.is_multiple_of(page) || args.wasm_memory_size > MAX_HEAP {
             return Err(invalid_metadata(format!(
                 "wasm memory size {} must be a multiple of {page} and at most {MAX_HEAP}",
                 args.wasm_memory_size
             )));
         }
-        if args.stable_memory_size % page != 0 || args.stable_memory_size > MAX_STABLE {
+        if !args.stable_memory_size.is_multiple_of(page) || args.stable_memory_size > MAX_STABLE {
             return Err(invalid_metadata(format!(
                 "stable memory size {} must be a multiple of {page} and at most {MAX_STABLE}",
                 args.stable_memory_size

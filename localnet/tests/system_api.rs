@@ -39,7 +39,12 @@ fn replying_in_canister_init_is_a_contract_violation() {
     let wasm = module(r#"(func (export "canister_init") (call $reply))"#);
     let err = net.reinstall_canister(id, wasm, vec![], None).unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterContractViolation));
-    assert!(err.reject_message.contains("\"ic0_msg_reply_data_append\" cannot be executed in init mode"), "{}", err.reject_message);
+    assert!(
+        err.reject_message
+            .contains("\"ic0_msg_reply_data_append\" cannot be executed in init mode"),
+        "{}",
+        err.reject_message
+    );
 }
 
 #[test]
@@ -55,9 +60,18 @@ fn a_query_cannot_make_calls_or_set_the_timer() {
         ),
     );
     for method in ["call", "timer"] {
-        let err = net.query_call(id, Principal::anonymous(), method, vec![]).unwrap_err();
-        assert_eq!(err.error_code, Some(ErrorCode::CanisterContractViolation), "{method}");
-        assert!(err.reject_message.contains("cannot be executed in non replicated query mode"));
+        let err = net
+            .query_call(id, Principal::anonymous(), method, vec![])
+            .unwrap_err();
+        assert_eq!(
+            err.error_code,
+            Some(ErrorCode::CanisterContractViolation),
+            "{method}"
+        );
+        assert!(
+            err.reject_message
+                .contains("cannot be executed in non replicated query mode")
+        );
     }
 }
 
@@ -71,9 +85,13 @@ fn replying_twice_is_a_contract_violation_and_not_replying_is_ic0506() {
                (func (export "canister_update silent"))"#,
         ),
     );
-    let err = net.update_call(id, Principal::anonymous(), "twice", vec![]).unwrap_err();
+    let err = net
+        .update_call(id, Principal::anonymous(), "twice", vec![])
+        .unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterContractViolation));
-    let err = net.update_call(id, Principal::anonymous(), "silent", vec![]).unwrap_err();
+    let err = net
+        .update_call(id, Principal::anonymous(), "silent", vec![])
+        .unwrap_err();
     assert_eq!(err.reject_code, RejectCode::CanisterError);
     assert_eq!(err.error_code, Some(ErrorCode::CanisterDidNotReply));
 }
@@ -89,7 +107,9 @@ fn reading_stable_memory_out_of_bounds_traps() {
                  (call $s_read (i64.const 0) (i64.const 65530) (i64.const 100)))"#,
         ),
     );
-    let err = net.update_call(id, Principal::anonymous(), "oob", vec![]).unwrap_err();
+    let err = net
+        .update_call(id, Principal::anonymous(), "oob", vec![])
+        .unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterTrapped));
     assert!(err.reject_message.contains("stable memory out of bounds"));
 }
@@ -97,10 +117,20 @@ fn reading_stable_memory_out_of_bounds_traps() {
 #[test]
 fn a_wasm_trap_is_ic0502_canister_trapped() {
     let mut net = LocalNet::new();
-    let id = install(&mut net, module(r#"(func (export "canister_update boom") unreachable)"#));
-    let err = net.update_call(id, Principal::anonymous(), "boom", vec![]).unwrap_err();
+    let id = install(
+        &mut net,
+        module(r#"(func (export "canister_update boom") unreachable)"#),
+    );
+    let err = net
+        .update_call(id, Principal::anonymous(), "boom", vec![])
+        .unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterTrapped));
-    assert!(err.reject_message.ends_with("Canister trapped: unreachable"), "{}", err.reject_message);
+    assert!(
+        err.reject_message
+            .ends_with("Canister trapped: unreachable"),
+        "{}",
+        err.reject_message
+    );
 }
 
 /// Mutable globals are exported by the instrumentation, so they are state and appear in
@@ -110,15 +140,23 @@ fn mutable_globals_are_persisted_and_appear_in_snapshot_metadata() {
     let mut net = LocalNet::new();
     let id = install(
         &mut net,
-        module(r#"(func (export "canister_update bump") (global.set $g (i64.add (global.get $g) (i64.const 1))) (call $reply))"#),
+        module(
+            r#"(func (export "canister_update bump") (global.set $g (i64.add (global.get $g) (i64.const 1))) (call $reply))"#,
+        ),
     );
-    net.update_call(id, Principal::anonymous(), "bump", vec![]).unwrap();
-    net.update_call(id, Principal::anonymous(), "bump", vec![]).unwrap();
+    net.update_call(id, Principal::anonymous(), "bump", vec![])
+        .unwrap();
+    net.update_call(id, Principal::anonymous(), "bump", vec![])
+        .unwrap();
     let snap = net.take_canister_snapshot(id, None, None).unwrap();
-    let meta = net.read_canister_snapshot_metadata(id, None, snap.id).unwrap();
+    let meta = net
+        .read_canister_snapshot_metadata(id, None, snap.id)
+        .unwrap();
     assert!(matches!(
         meta.globals.as_slice(),
-        [Some(ic_management_canister_types::SnapshotMetadataGlobal::I64(44))]
+        [Some(
+            ic_management_canister_types::SnapshotMetadataGlobal::I64(44)
+        )]
     ));
 }
 
@@ -137,6 +175,8 @@ fn unknown_imports_make_a_module_invalid() {
     )
     .unwrap();
     net.reinstall_canister(id, wasm, vec![], None).unwrap();
-    let err = net.update_call(id, Principal::anonymous(), "rk", vec![]).unwrap_err();
+    let err = net
+        .update_call(id, Principal::anonymous(), "rk", vec![])
+        .unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterTrapped));
 }
