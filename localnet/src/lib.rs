@@ -1,1 +1,38 @@
-//! localnet: an embedded local Internet Computer (see issue 3). Placeholder until the core lands.
+//! localnet: an embedded local Internet Computer subnet that runs real canister wasm.
+//!
+//! * [`wasm`]: decoding (gzip), hashing and the IC's export instrumentation.
+//! * [`execution`]: one message on wasmtime with fuel; rollback by construction.
+//! * [`system_api`]: the ic0 functions and where each may be called.
+//! * [`canister`]: per-canister state, call contexts, callbacks, snapshots, queue messages.
+//! * [`scheduler`]: per-pair FIFO ordering and the FIFO / random / manual policies.
+//! * [`net`]: [`LocalNet`], the subnet: message execution, timers, heartbeats, deadlines.
+//! * [`management`] and [`snapshots`]: the management canister `aaaaa-aa`.
+//! * [`api`]: helpers shaped like the `pocket-ic` crate's.
+//!
+//! localnet is single-threaded by design: a server can share it as `Arc<Mutex<LocalNet>>`,
+//! locking per call (every public method runs to completion and leaves no borrowed state).
+
+pub mod api;
+pub mod canister;
+pub mod execution;
+pub mod management;
+pub mod net;
+pub mod scheduler;
+pub mod snapshots;
+pub mod system_api;
+pub mod types;
+pub mod wasm;
+
+pub use net::{DEFAULT_CYCLES, Limits, LocalNet, MessageId};
+pub use scheduler::{CallFilter, HeldCall, SchedulerPolicy};
+pub use types::{ErrorCode, MANAGEMENT_CANISTER, RejectCode, RejectResponse};
+
+#[cfg(test)]
+mod tests {
+    /// A server shares the subnet across threads behind a mutex.
+    #[test]
+    fn localnet_can_be_shared_across_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::LocalNet>();
+    }
+}
