@@ -14,6 +14,7 @@ export CARGO_TARGET_DIR="$root/target/wasm"
 # name | package | features — one line per artifact; a variant is a cargo feature of its package.
 ARTIFACTS=(
   "orchestrator|orchestrator|"
+  "orchestrator-test-traps|orchestrator|test-traps"
   "sample-module-v1|sample-module|"
   "sample-module-v2|sample-module|v2"
   "sample-module-broken-post-upgrade|sample-module|broken_post_upgrade"

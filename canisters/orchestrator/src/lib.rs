@@ -187,4 +187,15 @@ fn get_operation(id: u64) -> Result<Option<OperationRecord>, QueryError> {
     Ok(history::get(id))
 }
 
+/// Test builds only: trap after the next successful reply of `method` (none disarms).
+#[cfg(feature = "test-traps")]
+#[update]
+fn test_arm_trap(method: Option<String>) {
+    if admin().is_err() {
+        ic_cdk::trap("test_arm_trap is for admins");
+    }
+    mgmt::test_traps::arm(method);
+}
+
+#[cfg(not(feature = "test-traps"))]
 ic_cdk::export_candid!();

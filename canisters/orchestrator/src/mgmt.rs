@@ -104,6 +104,35 @@ fn failure(method: &str, error: CallError) -> CallFailure {
     }
 }
 
+/// Test builds only (feature `test-traps`): traps right after the reply of an armed method
+/// arrives — in the orchestrator's callback, as a bug would — so tests on the real wasm can
+/// check what a trap leaves behind (lock released, operation marked interrupted).
+#[cfg(feature = "test-traps")]
+pub mod test_traps {
+    use std::cell::RefCell;
+
+    thread_local! {
+        static ARMED: RefCell<Option<String>> = const { RefCell::new(None) };
+    }
+
+    /// Traps after the next reply to `method` (none disarms).
+    pub fn arm(method: Option<String>) {
+        ARMED.with(|a| *a.borrow_mut() = method);
+    }
+
+    pub fn check(method: &str) {
+        if ARMED.with(|a| a.borrow().as_deref() == Some(method)) {
+            ic_cdk::trap(format!("test-traps: armed trap after {method}"));
+        }
+    }
+}
+
+/// Called after every reply (a no-op unless built with `test-traps`).
+fn after_reply(_method: &str) {
+    #[cfg(feature = "test-traps")]
+    test_traps::check(_method);
+}
+
 fn snapshot(s: mgmt::Snapshot) -> IcSnapshot {
     IcSnapshot {
         id: s.id,
@@ -150,6 +179,7 @@ impl Management for IcManagement {
         })
         .await
         .map_err(|e| failure("stop_canister", e))
+        .inspect(|_| after_reply("stop_canister"))
     }
 
     async fn start_canister(&self, canister: Principal) -> Result<(), CallFailure> {
@@ -158,6 +188,7 @@ impl Management for IcManagement {
         })
         .await
         .map_err(|e| failure("start_canister", e))
+        .inspect(|_| after_reply("start_canister"))
     }
 
     async fn list_snapshots(&self, canister: Principal) -> Result<Vec<IcSnapshot>, CallFailure> {
@@ -167,6 +198,7 @@ impl Management for IcManagement {
         .await
         .map(|list| list.into_iter().map(snapshot).collect())
         .map_err(|e| failure("list_canister_snapshots", e))
+        .inspect(|_| after_reply("list_canister_snapshots"))
     }
 
     async fn take_snapshot(
@@ -183,6 +215,7 @@ impl Management for IcManagement {
         .await
         .map(snapshot)
         .map_err(|e| failure("take_canister_snapshot", e))
+        .inspect(|_| after_reply("take_canister_snapshot"))
     }
 
     async fn load_snapshot(&self, canister: Principal, id: Vec<u8>) -> Result<(), CallFailure> {
@@ -192,6 +225,7 @@ impl Management for IcManagement {
         })
         .await
         .map_err(|e| failure("load_canister_snapshot", e))
+        .inspect(|_| after_reply("load_canister_snapshot"))
     }
 
     async fn delete_snapshot(&self, canister: Principal, id: Vec<u8>) -> Result<(), CallFailure> {
@@ -201,6 +235,7 @@ impl Management for IcManagement {
         })
         .await
         .map_err(|e| failure("delete_canister_snapshot", e))
+        .inspect(|_| after_reply("delete_canister_snapshot"))
     }
 
     async fn install_code(
@@ -217,6 +252,7 @@ impl Management for IcManagement {
         })
         .await
         .map_err(|e| failure("install_code", e))
+        .inspect(|_| after_reply("install_code"))
     }
 
     async fn upload_chunk(
@@ -231,6 +267,7 @@ impl Management for IcManagement {
         .await
         .map(|hash| hash.hash)
         .map_err(|e| failure("upload_chunk", e))
+        .inspect(|_| after_reply("upload_chunk"))
     }
 
     async fn install_chunked_code(
@@ -253,6 +290,7 @@ impl Management for IcManagement {
         })
         .await
         .map_err(|e| failure("install_chunked_code", e))
+        .inspect(|_| after_reply("install_chunked_code"))
     }
 
     async fn clear_chunk_store(&self, canister: Principal) -> Result<(), CallFailure> {
@@ -261,6 +299,7 @@ impl Management for IcManagement {
         })
         .await
         .map_err(|e| failure("clear_chunk_store", e))
+        .inspect(|_| after_reply("clear_chunk_store"))
     }
 
     async fn health_check(&self, canister: Principal, method: &str) -> Result<(), CallFailure> {

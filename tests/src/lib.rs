@@ -1,0 +1,296 @@
+//! Test fixture for Keepsake's integration tests: a localnet subnet with the orchestrator's
+//! real wasm and a sample module, and typed call helpers that panic with
+//! "{canister}.{method} failed … (caller …)" so a failing test says what broke.
+//!
+//! The wasm comes from `target/canisters/` (built by `scripts/build-canisters.sh`, which the
+//! README's test command runs first) and is read once per test process.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+
+use candid::utils::{ArgumentDecoder, ArgumentEncoder};
+use candid::{Principal, decode_args, encode_args};
+use localnet::{LocalNet, RejectResponse};
+use orchestrator_api::*;
+use sha2::{Digest, Sha256};
+
+/// Where scripts/build-canisters.sh puts the wasm.
+pub fn canisters_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/canisters")
+}
+
+/// The bytes of `target/canisters/<name>` (e.g. `sample-module-v2.wasm.gz`), read once.
+pub fn wasm(name: &str) -> Vec<u8> {
+    static CACHE: OnceLock<Mutex<BTreeMap<String, Vec<u8>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let mut cache = cache.lock().unwrap();
+    cache
+        .entry(name.to_string())
+        .or_insert_with(|| {
+            let path = canisters_dir().join(name);
+            std::fs::read(&path).unwrap_or_else(|e| {
+                panic!(
+                    "cannot read {} ({e}); build the canisters first: scripts/build-canisters.sh",
+                    path.display()
+                )
+            })
+        })
+        .clone()
+}
+
+/// A principal for tests.
+pub fn user(n: u8) -> Principal {
+    Principal::self_authenticating([n; 32])
+}
+
+/// The subnet, the orchestrator and one registered sample module called "app".
+pub struct Env {
+    pub net: LocalNet,
+    pub orchestrator: Principal,
+    /// An admin given in the orchestrator's init argument (not a controller of it).
+    pub admin: Principal,
+    /// The developer who controls everything (and deployed it).
+    pub developer: Principal,
+    /// The sample module's canister.
+    pub module: Principal,
+}
+
+impl Env {
+    /// The orchestrator (built as `orchestrator_wasm`) and a v1 sample module registered as "app".
+    pub fn new() -> Self {
+        Self::with_orchestrator("orchestrator.wasm.gz")
+    }
+
+    pub fn with_orchestrator(orchestrator_wasm: &str) -> Self {
+        let mut net = LocalNet::new();
+        let developer = user(1);
+        let admin = user(2);
+        let orchestrator = net.create_canister_with_settings(Some(developer), None);
+        let init = candid::encode_one(InitArg {
+            admins: vec![admin],
+        })
+        .unwrap();
+        net.install_canister(orchestrator, wasm(orchestrator_wasm), init, Some(developer));
+        let module = net.create_canister_with_settings(Some(developer), None);
+        net.install_canister(
+            module,
+            wasm("sample-module-v1.wasm.gz"),
+            encode_args(()).unwrap(),
+            Some(developer),
+        );
+        net.set_controllers(module, Some(developer), vec![developer, orchestrator])
+            .expect("update_settings");
+        let mut env = Env {
+            net,
+            orchestrator,
+            admin,
+            developer,
+            module,
+        };
+        env.add_module("app", module)
+            .unwrap_or_else(|e| panic!("add_module: {e}"));
+        env
+    }
+
+    /// Calls the orchestrator as `caller` and decodes the result.
+    pub fn call_as<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        caller: Principal,
+        method: &str,
+        args: A,
+    ) -> Result<R, RejectResponse> {
+        let bytes = self.net.update_call(
+            self.orchestrator,
+            caller,
+            method,
+            encode_args(args).unwrap(),
+        )?;
+        Ok(decode_args(&bytes).unwrap_or_else(|e| {
+            panic!("orchestrator.{method}: reply does not decode ({e})")
+        }))
+    }
+
+    /// Calls the orchestrator as the admin; a reject is a test failure.
+    pub fn call<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        method: &str,
+        args: A,
+    ) -> R {
+        let caller = self.admin;
+        self.call_as(caller, method, args)
+            .unwrap_or_else(|e| panic!("orchestrator.{method} failed: {e:?} (caller {caller})"))
+    }
+
+    /// Queries the orchestrator as the admin.
+    pub fn query<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        method: &str,
+        args: A,
+    ) -> R {
+        let caller = self.admin;
+        let bytes = self
+            .net
+            .query_call(self.orchestrator, caller, method, encode_args(args).unwrap())
+            .unwrap_or_else(|e| panic!("orchestrator.{method} failed: {e:?} (caller {caller})"));
+        decode_args(&bytes).unwrap()
+    }
+
+    pub fn add_module(&mut self, name: &str, canister_id: Principal) -> Result<ModuleInfo, ModuleError> {
+        let (r,) = self.call(
+            "add_module",
+            (AddModuleArgs {
+                canister_id,
+                name: name.into(),
+                kind: ModuleKind::Satellite,
+            },),
+        );
+        r
+    }
+
+    pub fn update_settings(&mut self, update: ModuleSettingsUpdate) -> ModuleInfo {
+        let (r,): (Result<ModuleInfo, ModuleError>,) =
+            self.call("update_module_settings", ("app", update));
+        r.unwrap_or_else(|e| panic!("update_module_settings: {e}"))
+    }
+
+    pub fn take(&mut self, label: Option<&str>) -> Result<SnapshotInfo, SnapshotError> {
+        let (r,) = self.call(
+            "take_snapshot",
+            (
+                "app",
+                TakeSnapshotArgs {
+                    label: label.map(Into::into),
+                },
+            ),
+        );
+        r
+    }
+
+    pub fn restore(&mut self, id: Option<&[u8]>) -> Result<SnapshotInfo, SnapshotError> {
+        let id = id.map(|id| serde_bytes::ByteBuf::from(id.to_vec()));
+        let (r,) = self.call("restore_snapshot", ("app", id));
+        r
+    }
+
+    pub fn delete(&mut self, id: Option<&[u8]>) -> Result<SnapshotInfo, SnapshotError> {
+        let id = id.map(|id| serde_bytes::ByteBuf::from(id.to_vec()));
+        let (r,) = self.call("delete_snapshot", ("app", id));
+        r
+    }
+
+    pub fn list(&mut self) -> Vec<SnapshotInfo> {
+        let (r,): (Result<Vec<SnapshotInfo>, SnapshotError>,) =
+            self.call("list_snapshots", ("app",));
+        r.unwrap_or_else(|e| panic!("list_snapshots: {e}"))
+    }
+
+    /// Stages `wasm` in chunks of `chunk` bytes and commits it; returns its hash.
+    pub fn stage(&mut self, wasm: &[u8], chunk: usize) -> Vec<u8> {
+        let hash = Sha256::digest(wasm).to_vec();
+        let mut offset = 0u64;
+        for piece in wasm.chunks(chunk) {
+            let (r,): (Result<StagedWasmInfo, StagingError>,) = self.call(
+                "stage_wasm_chunk",
+                (StageWasmChunkArgs {
+                    wasm_hash: hash.clone(),
+                    offset,
+                    chunk: piece.to_vec(),
+                },),
+            );
+            offset = r.unwrap_or_else(|e| panic!("stage_wasm_chunk: {e}")).size;
+        }
+        let (r,): (Result<StagedWasmInfo, StagingError>,) =
+            self.call("commit_staged_wasm", (serde_bytes::ByteBuf::from(hash.clone()),));
+        r.unwrap_or_else(|e| panic!("commit_staged_wasm: {e}"));
+        hash
+    }
+
+    pub fn upgrade(&mut self, args: UpgradeArgs) -> Result<UpgradeReport, UpgradeError> {
+        let (r,) = self.call("upgrade_module", ("app", args));
+        r
+    }
+
+    pub fn history(&mut self) -> Vec<OperationRecord> {
+        let (r,): (Result<HistoryPage, QueryError>,) =
+            self.query("history", (HistoryQuery::default(),));
+        r.unwrap().operations
+    }
+
+    pub fn modules(&mut self) -> Vec<ModuleInfo> {
+        let (r,): (Result<Vec<ModuleInfo>, QueryError>,) = self.query("list_modules", ());
+        r.unwrap()
+    }
+
+    // ---- the sample module ----
+
+    pub fn module_update<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        method: &str,
+        args: A,
+    ) -> R {
+        let bytes = self
+            .net
+            .update_call(self.module, self.developer, method, encode_args(args).unwrap())
+            .unwrap_or_else(|e| panic!("module.{method} failed: {e:?}"));
+        decode_args(&bytes).unwrap()
+    }
+
+    pub fn module_query<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        method: &str,
+        args: A,
+    ) -> Result<R, RejectResponse> {
+        let bytes =
+            self.net
+                .query_call(self.module, self.developer, method, encode_args(args).unwrap())?;
+        Ok(decode_args(&bytes).unwrap())
+    }
+
+    pub fn set(&mut self, key: &str, value: &[u8]) {
+        let () = self.module_update("set", (key, serde_bytes::ByteBuf::from(value.to_vec())));
+    }
+
+    pub fn get(&mut self, key: &str) -> Option<Vec<u8>> {
+        let (v,): (Option<serde_bytes::ByteBuf>,) = self.module_query("get", (key,)).unwrap();
+        v.map(|v| v.into_vec())
+    }
+
+    pub fn version(&mut self) -> String {
+        let (v,): (String,) = self.module_query("version", ()).unwrap();
+        v
+    }
+
+    pub fn heap_counter(&mut self) -> u64 {
+        let (v,): (u64,) = self.module_query("heap_counter", ()).unwrap();
+        v
+    }
+
+    pub fn module_status(&mut self) -> localnet::api::CanisterStatusResult {
+        let developer = self.developer;
+        self.net
+            .canister_status(self.module, Some(developer))
+            .expect("canister_status")
+    }
+
+    pub fn module_is_running(&mut self) -> bool {
+        self.module_status().status == ic_management_canister_types::CanisterStatusType::Running
+    }
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Upgrade arguments with the defaults a console would use.
+pub fn upgrade_args(wasm_hash: &[u8]) -> UpgradeArgs {
+    UpgradeArgs {
+        wasm_hash: wasm_hash.to_vec(),
+        arg: encode_args(()).unwrap(),
+        snapshot: None,
+        on_existing: OnExisting::Replace,
+        rollback_on_failure: true,
+    }
+}
