@@ -106,9 +106,8 @@ impl Env {
             method,
             encode_args(args).unwrap(),
         )?;
-        Ok(decode_args(&bytes).unwrap_or_else(|e| {
-            panic!("orchestrator.{method}: reply does not decode ({e})")
-        }))
+        Ok(decode_args(&bytes)
+            .unwrap_or_else(|e| panic!("orchestrator.{method}: reply does not decode ({e})")))
     }
 
     /// Calls the orchestrator as the admin; a reject is a test failure.
@@ -131,12 +130,21 @@ impl Env {
         let caller = self.admin;
         let bytes = self
             .net
-            .query_call(self.orchestrator, caller, method, encode_args(args).unwrap())
+            .query_call(
+                self.orchestrator,
+                caller,
+                method,
+                encode_args(args).unwrap(),
+            )
             .unwrap_or_else(|e| panic!("orchestrator.{method} failed: {e:?} (caller {caller})"));
         decode_args(&bytes).unwrap()
     }
 
-    pub fn add_module(&mut self, name: &str, canister_id: Principal) -> Result<ModuleInfo, ModuleError> {
+    pub fn add_module(
+        &mut self,
+        name: &str,
+        canister_id: Principal,
+    ) -> Result<ModuleInfo, ModuleError> {
         let (r,) = self.call(
             "add_module",
             (AddModuleArgs {
@@ -200,8 +208,10 @@ impl Env {
             );
             offset = r.unwrap_or_else(|e| panic!("stage_wasm_chunk: {e}")).size;
         }
-        let (r,): (Result<StagedWasmInfo, StagingError>,) =
-            self.call("commit_staged_wasm", (serde_bytes::ByteBuf::from(hash.clone()),));
+        let (r,): (Result<StagedWasmInfo, StagingError>,) = self.call(
+            "commit_staged_wasm",
+            (serde_bytes::ByteBuf::from(hash.clone()),),
+        );
         r.unwrap_or_else(|e| panic!("commit_staged_wasm: {e}"));
         hash
     }
@@ -231,7 +241,12 @@ impl Env {
     ) -> R {
         let bytes = self
             .net
-            .update_call(self.module, self.developer, method, encode_args(args).unwrap())
+            .update_call(
+                self.module,
+                self.developer,
+                method,
+                encode_args(args).unwrap(),
+            )
             .unwrap_or_else(|e| panic!("module.{method} failed: {e:?}"));
         decode_args(&bytes).unwrap()
     }
@@ -241,9 +256,12 @@ impl Env {
         method: &str,
         args: A,
     ) -> Result<R, RejectResponse> {
-        let bytes =
-            self.net
-                .query_call(self.module, self.developer, method, encode_args(args).unwrap())?;
+        let bytes = self.net.query_call(
+            self.module,
+            self.developer,
+            method,
+            encode_args(args).unwrap(),
+        )?;
         Ok(decode_args(&bytes).unwrap())
     }
 

@@ -125,14 +125,17 @@ fn an_upgrade_takes_a_snapshot_first_and_v2_keeps_v1_data() {
     let report = env.upgrade(upgrade_args(&hash)).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded, "{report:?}");
     let steps: Vec<_> = report.steps.iter().map(|s| s.step).collect();
-    assert_eq!(steps, [
-        OperationStep::ListSnapshots,
-        OperationStep::CheckStatus,
-        OperationStep::Stop,
-        OperationStep::TakeSnapshot,
-        OperationStep::Install,
-        OperationStep::Start
-    ]);
+    assert_eq!(
+        steps,
+        [
+            OperationStep::ListSnapshots,
+            OperationStep::CheckStatus,
+            OperationStep::Stop,
+            OperationStep::TakeSnapshot,
+            OperationStep::Install,
+            OperationStep::Start
+        ]
+    );
     assert_eq!(env.version(), "v2");
     assert_eq!(env.get("k").as_deref(), Some(&b"v1 data"[..]));
     let (schema,): (u32,) = env.module_query("schema_version", ()).unwrap();
@@ -154,7 +157,10 @@ fn an_upgrade_takes_a_snapshot_first_and_v2_keeps_v1_data() {
 fn an_upgrade_whose_post_upgrade_traps_is_rolled_back() {
     let mut env = Env::new();
     env.set("k", b"precious");
-    let hash = env.stage(&wasm("sample-module-broken-post-upgrade.wasm.gz"), 1_000_000);
+    let hash = env.stage(
+        &wasm("sample-module-broken-post-upgrade.wasm.gz"),
+        1_000_000,
+    );
     let report = env.upgrade(upgrade_args(&hash)).unwrap();
     let UpgradeOutcome::RolledBack {
         failed_step,
@@ -237,11 +243,14 @@ fn on_existing_keep_and_fail_and_the_opt_out_are_honoured() {
             ..upgrade_args(&hash)
         })
         .unwrap_err();
-    assert_eq!(error, UpgradeError::SnapshotSlotsFull {
-        module: "app".into(),
-        held: 1,
-        max: 1
-    });
+    assert_eq!(
+        error,
+        UpgradeError::SnapshotSlotsFull {
+            module: "app".into(),
+            held: 1,
+            max: 1
+        }
+    );
     assert_eq!(env.version(), "v1", "nothing was touched");
 
     let report = env
@@ -252,7 +261,11 @@ fn on_existing_keep_and_fail_and_the_opt_out_are_honoured() {
         .unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
     assert_eq!(report.snapshot_id, None);
-    assert_eq!(env.list()[0].id, existing.id, "the existing snapshot was kept");
+    assert_eq!(
+        env.list()[0].id,
+        existing.id,
+        "the existing snapshot was kept"
+    );
     assert_eq!(env.version(), "v2");
 
     let v1 = env.stage(&wasm("sample-module-v1.wasm.gz"), 1_000_000);
@@ -295,7 +308,10 @@ fn a_wasm_too_large_for_one_message_is_installed_through_the_chunk_store() {
     assert_eq!(status.module_hash, Some(hash));
     let (module, developer) = (env.module, env.developer);
     assert!(
-        env.net.stored_chunks(module, Some(developer)).unwrap().is_empty(),
+        env.net
+            .stored_chunks(module, Some(developer))
+            .unwrap()
+            .is_empty(),
         "the chunk store was cleared"
     );
 }
@@ -338,11 +354,14 @@ fn strangers_and_anonymous_callers_get_unauthorized() {
     }
     // The orchestrator's controller is an admin without being listed.
     let developer = env.developer;
-    let (r,): (Result<(), AdminError>,) =
-        env.call_as(developer, "add_admin", (user(9),)).unwrap();
+    let (r,): (Result<(), AdminError>,) = env.call_as(developer, "add_admin", (user(9),)).unwrap();
     r.unwrap();
     let (r,): (Result<SnapshotInfo, SnapshotError>,) = env
-        .call_as(user(9), "take_snapshot", ("app", TakeSnapshotArgs::default()))
+        .call_as(
+            user(9),
+            "take_snapshot",
+            ("app", TakeSnapshotArgs::default()),
+        )
         .unwrap();
     assert!(r.is_ok(), "{r:?}");
 }

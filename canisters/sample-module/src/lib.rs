@@ -93,7 +93,9 @@ fn bulk_size() -> u64 {
 #[query]
 fn bulk_read(offset: u64, len: u64) -> serde_bytes::ByteBuf {
     if len > MAX_READ {
-        ic_cdk::trap(format!("bulk_read: at most {MAX_READ} bytes per call; asked for {len}"));
+        ic_cdk::trap(format!(
+            "bulk_read: at most {MAX_READ} bytes per call; asked for {len}"
+        ));
     }
     serde_bytes::ByteBuf::from(store::bulk_read(offset, len))
 }
@@ -134,8 +136,8 @@ mod tests {
     fn the_committed_candid_interface_matches_the_code() {
         use candid_parser::utils::{CandidSource, service_equal};
         let exported = super::__export_service();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../candid/sample-module.did");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../candid/sample-module.did");
         if std::env::var_os("UPDATE_CANDID").is_some() {
             let header = "// Keepsake's sample module: a key-value store in stable memory used by the tests and\n\
                           // the demo; the same interface in every build variant (v1, v2, broken_post_upgrade,\n\

@@ -144,7 +144,10 @@ mod tests {
         set("a".into(), b"1".to_vec(), 1, 5);
         assert_eq!(updated_at("a"), None);
         migrate(2, 42);
-        assert_eq!((schema(), get("a"), updated_at("a")), (2, Some(b"1".to_vec()), Some(42)));
+        assert_eq!(
+            (schema(), get("a"), updated_at("a")),
+            (2, Some(b"1".to_vec()), Some(42))
+        );
         migrate(1, 50);
         assert_eq!(schema(), 2, "an older build does not downgrade the schema");
     }
