@@ -81,10 +81,112 @@ fn the_committed_candid_interface_matches_the_code() {
                       // restores them and upgrades them with an automatic snapshot. Every method is for\n\
                       // admins (the init list, those added later, and the orchestrator's controllers).\n\
                       // Generated from the code by `UPDATE_CANDID=1 cargo test -p orchestrator`; reviewed.\n\n";
-        std::fs::write(&path, format!("{header}{exported}")).unwrap();
+        std::fs::write(&path, format!("{header}{}", document_methods(&exported))).unwrap();
     }
     let committed = std::fs::read_to_string(&path).expect("candid/orchestrator.did exists");
     service_equal(CandidSource::Text(&exported), CandidSource::Text(&committed)).unwrap_or_else(
         |e| panic!("candid/orchestrator.did differs from the code ({e}); review the change and run UPDATE_CANDID=1 cargo test -p orchestrator"),
     );
+}
+
+#[cfg(not(feature = "test-traps"))]
+/// One line per endpoint, written above it in the committed .did (candid's export carries the
+/// types' doc comments but not the methods').
+const METHOD_DOCS: &[(&str, &str)] = &[
+    (
+        "add_admin",
+        "Adds an admin (idempotent). Admins: the init list, those added here, and the orchestrator's controllers.",
+    ),
+    ("remove_admin", "Removes an admin; never the last one."),
+    (
+        "list_admins",
+        "The stored admins (controllers are admins too but are not listed).",
+    ),
+    (
+        "add_module",
+        "Registers a canister as a module; the orchestrator must be one of its controllers.",
+    ),
+    (
+        "remove_module",
+        "Forgets a module and the records of its snapshots (the snapshots stay on the IC).",
+    ),
+    (
+        "update_module_settings",
+        "Changes some of a module's settings; fields left out keep their value.",
+    ),
+    (
+        "list_modules",
+        "Every registered module, with its settings and the operation running on it.",
+    ),
+    (
+        "take_snapshot",
+        "lock → stop (if stop_for_snapshot) → take (replacing the oldest at max_snapshots) → start, always → record.",
+    ),
+    (
+        "restore_snapshot",
+        "lock → stop → load the given snapshot (default: the newest) → start, always.",
+    ),
+    (
+        "delete_snapshot",
+        "Deletes the given snapshot, or the only one (several without an id are refused).",
+    ),
+    (
+        "list_snapshots",
+        "The IC's list of the module's snapshots with the orchestrator's labels and triggers; others are external.",
+    ),
+    (
+        "stage_wasm_chunk",
+        "Appends a chunk of a wasm to its staging area (offset = bytes staged so far).",
+    ),
+    (
+        "commit_staged_wasm",
+        "Checks the staged bytes' sha256; a committed wasm can be installed.",
+    ),
+    (
+        "delete_staged_wasm",
+        "Discards a staged wasm (they also expire 24 h after their last write).",
+    ),
+    ("list_staged_wasms", "Every live staged wasm."),
+    (
+        "upgrade_module",
+        "stop → snapshot → install → start, always → health check → roll back on failure. Reports every step.",
+    ),
+    (
+        "history",
+        "The audit history, newest first, one page at a time.",
+    ),
+    (
+        "get_operation",
+        "One operation of the history (its current step while it runs).",
+    ),
+];
+
+#[cfg(not(feature = "test-traps"))]
+fn document_methods(did: &str) -> String {
+    let mut out = String::new();
+    for line in did.lines() {
+        let name = line.trim_start().split(" :").next().unwrap_or_default();
+        if line.starts_with("  ") && !line.starts_with("   ") {
+            if let Some((_, doc)) = METHOD_DOCS.iter().find(|(m, _)| *m == name) {
+                out.push_str(&format!("  // {doc}\n"));
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(not(feature = "test-traps"))]
+#[test]
+fn every_endpoint_is_documented_in_the_did() {
+    let exported = crate::__export_service();
+    let service = exported.split("service : ").nth(1).expect("a service");
+    for line in service.lines().filter(|l| l.starts_with("  ")) {
+        let name = line.trim_start().split(" :").next().unwrap();
+        assert!(
+            METHOD_DOCS.iter().any(|(m, _)| *m == name),
+            "add a line for {name} to METHOD_DOCS"
+        );
+    }
 }
