@@ -166,10 +166,11 @@ fn document_methods(did: &str) -> String {
     let mut out = String::new();
     for line in did.lines() {
         let name = line.trim_start().split(" :").next().unwrap_or_default();
-        if line.starts_with("  ") && !line.starts_with("   ") {
-            if let Some((_, doc)) = METHOD_DOCS.iter().find(|(m, _)| *m == name) {
-                out.push_str(&format!("  // {doc}\n"));
-            }
+        if line.starts_with("  ")
+            && !line.starts_with("   ")
+            && let Some((_, doc)) = METHOD_DOCS.iter().find(|(m, _)| *m == name)
+        {
+            out.push_str(&format!("  // {doc}\n"));
         }
         out.push_str(line);
         out.push('\n');
