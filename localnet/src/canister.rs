@@ -2,6 +2,7 @@
 //! snapshots, history, and the bookkeeping of open call contexts and callbacks.
 
 use crate::execution::{CompiledModule, ExecState, GlobalValue};
+use crate::stable::StableMemory;
 use crate::system_api::Payload;
 use crate::types::RejectCode;
 use candid::Principal;
@@ -96,8 +97,8 @@ pub struct Snapshot {
     pub wasm_module: Vec<u8>,
     /// Heap.
     pub wasm_memory: Vec<u8>,
-    /// Stable memory.
-    pub stable_memory: Vec<u8>,
+    /// Stable memory (pages shared with the canister until either writes).
+    pub stable_memory: StableMemory,
     /// Exported globals.
     pub globals: Vec<GlobalValue>,
     /// Chunk store.
@@ -117,7 +118,7 @@ impl Snapshot {
     pub fn total_size(&self) -> u64 {
         (self.wasm_module.len()
             + self.wasm_memory.len()
-            + self.stable_memory.len()
+            + self.stable_memory.len() as usize
             + self.globals.len() * 8
             + self.certified_data.len()
             + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
@@ -218,7 +219,7 @@ impl Canister {
     /// Memory the canister uses (heap + stable + module + chunk store + snapshots excluded).
     pub fn memory_size(&self) -> u64 {
         (self.state.heap.len()
-            + self.state.stable.len()
+            + self.state.stable.len() as usize
             + self
                 .module
                 .as_ref()

@@ -13,6 +13,7 @@
 //! unit per byte. `performance_counter(0)` reads it; running out is the IC's
 //! "instruction limit exceeded".
 
+use crate::stable::StableMemory;
 use crate::system_api::{self, ApiType, Effects, Host, HostTrap, MessageEnv};
 use crate::types::ErrorCode;
 use crate::wasm::{GLOBAL_EXPORT_PREFIX, MEMORY_EXPORT, PreparedModule, TABLE_EXPORT};
@@ -45,8 +46,8 @@ pub struct ExecState {
     pub heap: Vec<u8>,
     /// Exported mutable globals in index order.
     pub globals: Vec<GlobalValue>,
-    /// Stable memory bytes; a multiple of 64 KiB.
-    pub stable: Vec<u8>,
+    /// Stable memory (shared copy-on-write pages).
+    pub stable: StableMemory,
 }
 
 /// What to run.

@@ -349,7 +349,7 @@ impl LocalNet {
         };
         let new_version = c.version + 1;
         let mut certified_data = c.certified_data.clone();
-        let mut stable = Vec::new();
+        let mut stable = crate::stable::StableMemory::default();
         let mut logs_from = Vec::new();
         let mut fail = None::<ExecError>;
         if let Some(flags) = upgrade_flags {

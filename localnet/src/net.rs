@@ -400,7 +400,7 @@ impl LocalNet {
     pub fn stable_memory(&self, canister: Principal) -> Vec<u8> {
         self.canisters
             .get(&canister)
-            .map(|c| c.state.stable.clone())
+            .map(|c| c.state.stable.to_vec())
             .unwrap_or_default()
     }
 

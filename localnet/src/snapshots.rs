@@ -12,6 +12,7 @@ use crate::canister::{Snapshot, SnapshotSource};
 use crate::execution::{ExecState, GlobalValue, WASM_PAGE};
 use crate::management::{MResult, Sender, decode, reply};
 use crate::net::LocalNet;
+use crate::stable::StableMemory;
 use crate::types::{ErrorCode, RejectResponse};
 use crate::wasm;
 use candid::{Nat, Principal};
@@ -348,7 +349,11 @@ impl LocalNet {
                 slice(&s.wasm_memory, "main memory", offset, size)?
             }
             mt::SnapshotDataKind::StableMemory { offset, size } => {
-                slice(&s.stable_memory, "stable memory", offset, size)?
+                if size <= MAX_SLICE_SIZE && s.stable_memory.contains(offset, size) {
+                    s.stable_memory.slice(offset, size)
+                } else {
+                    slice(&[], "stable memory", offset, size)?
+                }
             }
             mt::SnapshotDataKind::WasmChunk { hash } => {
                 let key: Option<[u8; 32]> = hash.as_slice().try_into().ok();
@@ -411,7 +416,7 @@ impl LocalNet {
             taken_at: self.time,
             wasm_module: vec![0; args.wasm_module_size as usize],
             wasm_memory: vec![0; args.wasm_memory_size as usize],
-            stable_memory: vec![0; args.stable_memory_size as usize],
+            stable_memory: StableMemory::zeroed(args.stable_memory_size),
             globals: args.globals.iter().map(global_from_candid).collect(),
             chunk_store: Default::default(),
             certified_data: args.certified_data,
@@ -466,7 +471,11 @@ impl LocalNet {
                 write(&mut s.wasm_memory, "main memory", offset, &args.chunk)?
             }
             mt::SnapshotDataOffset::StableMemory { offset } => {
-                write(&mut s.stable_memory, "stable memory", offset, &args.chunk)?
+                let size = args.chunk.len() as u64;
+                if !s.stable_memory.contains(offset, size) {
+                    return Err(slice_error("stable memory", offset, size));
+                }
+                s.stable_memory.write(offset, &args.chunk);
             }
             mt::SnapshotDataOffset::WasmChunk => {
                 if args.chunk.len() > crate::management::MAX_CHUNK_SIZE {
