@@ -713,7 +713,7 @@ pub(crate) fn status_of(c: &Canister) -> mt::CanisterStatusResult {
         memory_size: n(c.memory_size() + globals + snapshots),
         memory_metrics: mt::MemoryMetrics {
             wasm_memory_size: n(c.state.heap.len() as u64),
-            stable_memory_size: n(c.state.stable.len() as u64),
+            stable_memory_size: n(c.state.stable.len()),
             global_memory_size: n(globals),
             wasm_binary_size: n(module_size),
             custom_sections_size: n(0),

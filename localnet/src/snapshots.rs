@@ -299,7 +299,7 @@ impl LocalNet {
                 .map(|g| Some(global_to_candid(g)))
                 .collect(),
             wasm_memory_size: s.wasm_memory.len() as u64,
-            stable_memory_size: s.stable_memory.len() as u64,
+            stable_memory_size: s.stable_memory.len(),
             wasm_chunk_store: s
                 .chunk_store
                 .keys()
