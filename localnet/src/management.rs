@@ -132,7 +132,10 @@ impl LocalNet {
         }
     }
 
-    /// The canister, if `sender` controls it (IC0301 / IC0512 otherwise).
+    /// The canister, if `sender` controls it (IC0301 / IC0512 otherwise). The replica words the
+    /// refusal differently for ingress, which it filters before execution
+    /// (`execution_environment.rs`: "Only controllers of canister X can call ic00 method M"), and
+    /// for canister callers, which reach the canister manager (`canister_manager/types.rs`).
     pub(crate) fn controlled(
         &self,
         id: Principal,
@@ -140,16 +143,35 @@ impl LocalNet {
         method: &str,
     ) -> Result<&Canister, RejectResponse> {
         let c = self.canisters.get(&id).ok_or_else(|| not_found(id))?;
-        if !c.is_controller(&sender.principal) {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterInvalidController,
-                format!(
-                    "Only controllers of canister {id} can call ic00 method {method}. But {} is not a controller.",
-                    sender.principal
-                ),
-            ));
+        if c.is_controller(&sender.principal) {
+            return Ok(c);
         }
-        Ok(c)
+        let message = if sender.is_canister {
+            let controllers: Vec<String> = c.controllers.iter().map(Principal::to_text).collect();
+            format!(
+                "Only the controllers of the canister {id} can control it.\nCanister's controllers: {}\nSender's ID: {}",
+                controllers.join(" "),
+                sender.principal
+            )
+        } else {
+            format!("Only controllers of canister {id} can call ic00 method {method}")
+        };
+        Err(RejectResponse::system(
+            ErrorCode::CanisterInvalidController,
+            message,
+        ))
+    }
+
+    /// Methods the IC accepts only from canisters (ingress gets IC0406).
+    fn canister_only(sender: Sender, method: &str) -> Result<(), RejectResponse> {
+        if sender.is_canister {
+            Ok(())
+        } else {
+            Err(RejectResponse::system(
+                ErrorCode::CanisterRejectedMessage,
+                format!("Only canisters can call ic00 method {method}"),
+            ))
+        }
     }
 
     pub(crate) fn add_history(
@@ -221,12 +243,7 @@ impl LocalNet {
 
     fn m_create(&mut self, sender: Sender, arg: &[u8], cycles: u128) -> MResult {
         let args: mt::CreateCanisterArgs = decode(arg)?;
-        if !sender.is_canister {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "create_canister can only be called by other canisters, not via ingress messages.",
-            ));
-        }
+        Self::canister_only(sender, "create_canister")?;
         if cycles < CREATE_CANISTER_FEE {
             return Err(RejectResponse::system(
                 ErrorCode::InsufficientCyclesForCreateCanister,
@@ -282,9 +299,9 @@ impl LocalNet {
                 Some(bytes) => wasm.extend_from_slice(bytes),
                 None => {
                     return Err(RejectResponse::system(
-                        ErrorCode::InvalidManagementPayload,
+                        ErrorCode::CanisterContractViolation,
                         format!(
-                            "Error from Wasm chunk store: Chunk {} not found in store.",
+                            "Error from Wasm chunk store: Chunk hash {} was not found.",
                             hex::encode(&chunk.hash)
                         ),
                     ));
@@ -294,7 +311,7 @@ impl LocalNet {
         let actual = wasm::sha256(&wasm);
         if actual.as_slice() != args.wasm_module_hash.as_slice() {
             return Err(RejectResponse::system(
-                ErrorCode::InvalidManagementPayload,
+                ErrorCode::CanisterContractViolation,
                 format!(
                     "Error from Wasm chunk store: Wasm module hash {} does not match given hash {}.",
                     hex::encode(actual),
@@ -476,7 +493,7 @@ impl LocalNet {
         let c = self.controlled(args.canister_id, sender, "upload_chunk")?;
         if args.chunk.len() > MAX_CHUNK_SIZE {
             return Err(RejectResponse::system(
-                ErrorCode::InvalidManagementPayload,
+                ErrorCode::CanisterContractViolation,
                 format!(
                     "Error from Wasm chunk store: Wasm chunk size {} exceeds the maximum chunk size of {MAX_CHUNK_SIZE}.",
                     args.chunk.len()
@@ -486,7 +503,7 @@ impl LocalNet {
         let hash = wasm::sha256(&args.chunk);
         if !c.chunk_store.contains_key(&hash) && c.chunk_store.len() >= MAX_CHUNKS {
             return Err(RejectResponse::system(
-                ErrorCode::InvalidManagementPayload,
+                ErrorCode::CanisterContractViolation,
                 format!(
                     "Error from Wasm chunk store: Wasm chunk store has already reached the maximum number of chunks ({MAX_CHUNKS})."
                 ),
@@ -562,12 +579,7 @@ impl LocalNet {
 
     fn m_info(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::CanisterInfoArgs = decode(arg)?;
-        if !sender.is_canister {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "canister_info can only be called by canisters, not via ingress messages.",
-            ));
-        }
+        Self::canister_only(sender, "canister_info")?;
         let c = self
             .canisters
             .get(&args.canister_id)
@@ -641,8 +653,8 @@ impl LocalNet {
         let c = self.controlled(id, sender, "delete_canister")?;
         if id == sender.principal {
             return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "Canister cannot delete itself.",
+                ErrorCode::CanisterInvalidController,
+                format!("Canister {id} cannot delete itself."),
             ));
         }
         if c.status != Status::Stopped {
@@ -657,12 +669,7 @@ impl LocalNet {
     }
 
     fn m_raw_rand(&mut self, sender: Sender) -> MResult {
-        if !sender.is_canister {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "ic00 method raw_rand can not be called via ingress messages",
-            ));
-        }
+        Self::canister_only(sender, "raw_rand")?;
         let mut out = Vec::with_capacity(32);
         for _ in 0..4 {
             // splitmix64 over a seed: deterministic per run, distinct per call.

@@ -879,7 +879,7 @@ impl LocalNet {
 pub(crate) fn not_found(id: Principal) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::CanisterNotFound,
-        format!("Canister {id} not found"),
+        format!("Canister {id} not found."),
     )
 }
 

@@ -60,23 +60,29 @@ fn not_found(id: &[u8], canister: Principal) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::CanisterSnapshotNotFound,
         format!(
-            "Could not find the snapshot ID {} for canister {canister}",
+            "Could not find the snapshot ID {} for canister {canister}.",
             display_snapshot_id(id)
         ),
     )
 }
 
-fn slice_error(what: &str, offset: u64, size: u64) -> RejectResponse {
+/// The replica's text names all three kinds whichever was read (`canister_manager/types.rs`).
+fn slice_error(_what: &str, offset: u64, size: u64) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::InvalidManagementPayload,
-        format!("Invalid subslice into {what}: offset: {offset}, size: {size}"),
+        format!(
+            "Invalid subslice into wasm module / main memory / stable memory: offset: {offset}, size: {size}"
+        ),
     )
 }
 
+/// Invalid uploaded metadata: the replica maps `CanisterSnapshotError::InvalidMetadata` to
+/// `InvalidSettings`, i.e. IC0504 "Could not validate the settings: …"
+/// (`canister_manager/types.rs`).
 fn invalid_metadata(msg: String) -> RejectResponse {
     RejectResponse::system(
-        ErrorCode::InvalidManagementPayload,
-        format!("Invalid snapshot metadata: {msg}"),
+        ErrorCode::CanisterContractViolation,
+        format!("Could not validate the settings: {msg}"),
     )
 }
 
@@ -130,7 +136,7 @@ impl LocalNet {
                 Err(RejectResponse::system(
                     ErrorCode::CanisterRejectedMessage,
                     format!(
-                        "Canister {canister} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}. Delete a snapshot or use replace_snapshot to take a new one."
+                        "Canister {canister} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}.\nConsider deleting an unnecessary snapshot of the specified canister before creating a new one."
                     ),
                 ))
             }
@@ -159,10 +165,10 @@ impl LocalNet {
         let id = args.canister_id;
         let c = self.controlled(id, sender, "take_canister_snapshot")?;
         let Some(module) = c.module.clone() else {
-            // Inference: the IC refuses with this text; the code is not observed.
+            // `CanisterSnapshotExecutionStateNotFound` in canister_manager/types.rs (colon included).
             return Err(RejectResponse::system(
                 ErrorCode::CanisterRejectedMessage,
-                format!("Failed to create snapshot for empty canister {id}"),
+                format!("Failed to create snapshot for empty canister {id}:"),
             ));
         };
         let replaced = self.slot_for_new_snapshot(id, args.replace_snapshot.as_ref())?;
