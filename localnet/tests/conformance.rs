@@ -518,6 +518,8 @@ fn chunked_install_assembles_the_module_from_the_chunk_store() {
             encode_args((None::<u64>,)).unwrap(),
         )
         .unwrap_err();
+    // canister_manager/types.rs: WasmChunkStoreError is IC0504.
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterContractViolation));
     assert!(
         err.reject_message.contains("does not match"),
         "{}",
