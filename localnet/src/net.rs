@@ -678,6 +678,10 @@ impl LocalNet {
         } = out.effects;
         if let Some(state) = new_state {
             c.state = state;
+            // The canister version grows with every successful replicated execution, not only
+            // with code and settings changes (a DFINITY engineer confirms it on the forum,
+            // "canister_info canister_version skips numbers when receiving update method calls").
+            c.version += 1;
         }
         if let Some(data) = certified_data {
             c.certified_data = data;

@@ -419,6 +419,19 @@ fn only_a_stopped_canister_can_be_deleted_and_its_snapshots_die_with_it() {
     assert_eq!(err.error_code, Some(ErrorCode::CanisterNotFound));
 }
 
+/// The canister version grows with every successful update, and not with queries or traps.
+#[test]
+fn canister_version_counts_successful_updates() {
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let v0: u64 = f.query(p, "canister_version", ());
+    f.update::<_, u64>(p, "inc", ());
+    let _ = f.try_update::<_, ()>(p, "inc_then_trap", ());
+    f.counter(p);
+    let v1: u64 = f.query(p, "canister_version", ());
+    assert_eq!(v1, v0 + 1);
+}
+
 // ----- install / upgrade ----------------------------------------------------------------------
 
 /// Upgrade runs pre_upgrade on the old code and post_upgrade on the new; stable memory
