@@ -722,3 +722,91 @@ fn canister_info_reports_history_module_hash_and_controllers() {
         Some(localnet::wasm::sha256(&probe_wasm()).to_vec())
     );
 }
+
+// ----- management canister lifecycle --------------------------------------------------------
+
+/// update_settings replaces the controller list; the old controller loses access (IC0512).
+#[test]
+fn update_settings_replaces_the_controllers() {
+    let mut f = Fixture::new();
+    let p = f.probe();
+    f.net.set_controllers(p, None, vec![stranger()]).unwrap();
+    let err = f.net.canister_status(p, None).unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
+    let status = f.net.canister_status(p, Some(stranger())).unwrap();
+    assert_eq!(status.settings.controllers, vec![stranger()]);
+}
+
+/// Uninstalling rejects the canister's open call contexts and drops its callbacks.
+#[test]
+fn uninstall_rejects_open_call_contexts() {
+    let mut f = Fixture::new();
+    let a = f.probe();
+    let b = f.probe();
+    f.net.hold_calls(CallFilter {
+        callee: Some(b),
+        ..Default::default()
+    });
+    let arg = encode_args((b, "inc", bytes(&Encode!().unwrap()), 0u128)).unwrap();
+    let pending = f.net.submit_call(a, admin(), "call", arg).unwrap();
+    f.net.run_until_idle();
+    f.net.uninstall_canister(a, None).unwrap();
+    let err = f.net.await_call(pending).unwrap_err();
+    assert_eq!(err.reject_code, RejectCode::CanisterReject);
+    assert_eq!(f.net.open_call_contexts(a), 0);
+    let status = f.net.canister_status(a, None).unwrap();
+    assert_eq!(status.module_hash, None);
+}
+
+/// A canister creates a canister with attached cycles: the fee is deducted from them and the
+/// creator is the default controller.
+#[test]
+fn a_canister_can_create_a_canister_with_its_cycles() {
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let args = Encode!(&ic_management_canister_types::CreateCanisterArgs {
+        settings: None,
+        sender_canister_version: None
+    })
+    .unwrap();
+    let cycles = 2_000_000_000_000u128;
+    let r: CallOutcome = f.update(
+        p,
+        "call",
+        (MANAGEMENT_CANISTER, "create_canister", bytes(&args), cycles),
+    );
+    let created = Decode!(&r.unwrap(), ic_management_canister_types::CanisterIdRecord)
+        .unwrap()
+        .canister_id;
+    assert_eq!(
+        f.net.cycle_balance(created),
+        cycles - localnet::system_api::CREATE_CANISTER_FEE
+    );
+    let err = f.net.canister_status(created, None).unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
+    // By ingress, create_canister is refused (IC0406, "Only canisters can call ic00 method").
+    let err = f
+        .net
+        .update_call(MANAGEMENT_CANISTER, admin(), "create_canister", args)
+        .unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterRejectedMessage));
+}
+
+/// IC-FACTS §2: loading another canister's snapshot needs control of both canisters.
+#[test]
+fn a_snapshot_can_be_loaded_into_another_canister_controlled_by_the_same_caller() {
+    let mut f = Fixture::new();
+    let a = f.probe();
+    let b = f.probe();
+    for _ in 0..4 {
+        f.update::<_, u64>(a, "inc", ());
+    }
+    let snap = f.net.take_canister_snapshot(a, None, None).unwrap();
+    f.net
+        .load_canister_snapshot(b, None, snap.id.clone())
+        .unwrap();
+    assert_eq!(f.counter(b), 4);
+    f.net.set_controllers(a, None, vec![stranger()]).unwrap();
+    let err = f.net.load_canister_snapshot(b, None, snap.id).unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
+}
