@@ -118,6 +118,11 @@ impl LocalNet {
         self.time = self.time.max(nanos);
     }
 
+    /// Seeds `raw_rand` (each call then returns the next 32 bytes of a splitmix64 stream).
+    pub fn set_rand_seed(&mut self, seed: u64) {
+        self.rand_state = seed;
+    }
+
     // ----- scheduling ------------------------------------------------------------------------
 
     /// Replaces the scheduling policy.

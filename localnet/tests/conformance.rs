@@ -810,3 +810,43 @@ fn a_snapshot_can_be_loaded_into_another_canister_controlled_by_the_same_caller(
     let err = f.net.load_canister_snapshot(b, None, snap.id).unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
 }
+
+/// The shape the HTTP layer will use: the subnet behind a mutex, one thread submitting and
+/// polling, another driving rounds; the lock is held per call, never across a wait.
+#[test]
+fn the_subnet_can_be_driven_from_several_threads_behind_a_mutex() {
+    use std::sync::{Arc, Mutex};
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let net = Arc::new(Mutex::new(f.net));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let driver = {
+        let (net, stop) = (Arc::clone(&net), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                net.lock().unwrap().tick();
+                std::thread::yield_now();
+            }
+        })
+    };
+    let mut done = 0;
+    for _ in 0..5 {
+        let id = net
+            .lock()
+            .unwrap()
+            .submit_call(p, admin(), "inc", Encode!().unwrap())
+            .unwrap();
+        loop {
+            let status = net.lock().unwrap().ingress_status(id);
+            if let Some(result) = status {
+                assert!(result.is_ok());
+                done += 1;
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    driver.join().unwrap();
+    assert_eq!(done, 5);
+}
