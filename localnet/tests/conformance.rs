@@ -850,3 +850,36 @@ fn the_subnet_can_be_driven_from_several_threads_behind_a_mutex() {
     driver.join().unwrap();
     assert_eq!(done, 5);
 }
+
+/// A bounded-wait call whose callee has started but not answered by the deadline: the caller
+/// gets SYS_UNKNOWN at the deadline and the callee's late response is dropped.
+#[test]
+fn a_late_response_to_a_timed_out_bounded_wait_call_is_dropped() {
+    let mut f = Fixture::new();
+    let a = f.probe();
+    let b = f.probe();
+    let c = f.probe();
+    f.net.hold_calls(CallFilter {
+        callee: Some(c),
+        ..Default::default()
+    });
+    // a --bounded(10 s)--> b.call(c.inc) --unbounded, held--> c
+    let inner = encode_args((c, "inc", bytes(&Encode!().unwrap()), 0u128)).unwrap();
+    let arg = encode_args((b, "call", bytes(&inner), 10u32)).unwrap();
+    let id = f.net.submit_call(a, admin(), "call_bounded", arg).unwrap();
+    f.net.run_until_idle();
+    assert_eq!(f.net.open_call_contexts(b), 1, "b is waiting for c");
+    f.net.advance_time(Duration::from_secs(11));
+    let outcome = Decode!(&f.net.await_call(id).unwrap(), CallOutcome).unwrap();
+    assert_eq!(outcome.unwrap_err().0, 6);
+    let held = f.net.held_calls();
+    f.net.release_call(held[0].id);
+    f.net.run_until_idle();
+    assert_eq!(f.counter(c), 1);
+    assert_eq!(
+        f.net.open_call_contexts(b),
+        0,
+        "b answered; the answer was dropped"
+    );
+    assert_eq!(f.net.open_call_contexts(a), 0);
+}
