@@ -182,6 +182,9 @@ pub struct Canister {
     pub logs: Vec<String>,
     /// Freezing threshold setting (seconds; reported only).
     pub freezing_threshold: u64,
+    /// Instructions executed by this canister's own code so far (all messages, trapped or not;
+    /// install hooks included). Management-canister work is not counted: it runs no wasm.
+    pub instructions_executed: u64,
 }
 
 impl Canister {
@@ -208,6 +211,7 @@ impl Canister {
             history: Vec::new(),
             logs: Vec::new(),
             freezing_threshold: 2_592_000,
+            instructions_executed: 0,
         }
     }
 

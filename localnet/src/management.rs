@@ -368,6 +368,7 @@ impl LocalNet {
         let mut certified_data = c.certified_data.clone();
         let mut stable = crate::stable::StableMemory::default();
         let mut logs_from = Vec::new();
+        let mut hook_instructions = 0;
         let mut fail = None::<ExecError>;
         if let Some(flags) = upgrade_flags {
             stable = c.state.stable.clone();
@@ -383,6 +384,7 @@ impl LocalNet {
                     true,
                 );
                 logs_from.push(out.logs.clone());
+                hook_instructions += out.instructions;
                 match out.result {
                     Ok(state) => {
                         stable = state.expect("persisted").stable;
@@ -418,6 +420,7 @@ impl LocalNet {
                 .runtime
                 .execute(&module, &base, EntryPoint::Fresh(export), env, true);
             logs_from.push(out.logs.clone());
+            hook_instructions += out.instructions;
             match out.result {
                 Ok(state) => {
                     new_state = state;
@@ -431,6 +434,7 @@ impl LocalNet {
         }
         let c = self.canisters.get_mut(&id).expect("exists");
         c.logs.extend(logs_from.into_iter().flatten());
+        c.instructions_executed += hook_instructions;
         if let Some(e) = fail {
             return Err(trap_reject(id, e));
         }

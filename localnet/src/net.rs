@@ -322,6 +322,9 @@ impl LocalNet {
             .runtime
             .execute(&module, &c.state, EntryPoint::Export(export), env, false);
         self.record_logs(canister, &out);
+        if let Some(c) = self.canisters.get_mut(&canister) {
+            c.instructions_executed += out.instructions;
+        }
         match out.result {
             Err(e) => Err(trap_reject(canister, e)),
             Ok(_) => match out.effects.response {
@@ -407,6 +410,15 @@ impl LocalNet {
             .get(&canister)
             .map(|c| c.state.stable.to_vec())
             .unwrap_or_default()
+    }
+
+    /// Instructions the canister's own wasm has executed so far, over all messages (the
+    /// management canister's work is not included). Take the difference around an operation to
+    /// measure what it cost the canister.
+    pub fn instructions_executed(&self, canister: Principal) -> u64 {
+        self.canisters
+            .get(&canister)
+            .map_or(0, |c| c.instructions_executed)
     }
 
     /// Certified data of a canister.
@@ -668,6 +680,7 @@ impl LocalNet {
         self.record_logs(canister, &out);
         let now = self.time;
         let c = self.canisters.get_mut(&canister).expect("canister exists");
+        c.instructions_executed += out.instructions;
         if let Some(cc) = c.call_contexts.get_mut(&cc_id) {
             cc.instructions += out.instructions;
         }

@@ -617,7 +617,13 @@ fn the_instruction_counter_grows_with_work_and_the_limit_traps() {
     let mut f = Fixture::new();
     let p = f.probe();
     let small: u64 = f.update(p, "burn", (1_000u64,));
+    let before = f.net.instructions_executed(p);
     let big: u64 = f.update(p, "burn", (100_000u64,));
+    let spent = f.net.instructions_executed(p) - before;
+    assert!(
+        spent >= big,
+        "the per-canister total ({spent}) includes the message ({big})"
+    );
     assert!(big > small * 10, "{small} vs {big}");
     f.net.limits.update_instructions = 1_000_000;
     let err = f
