@@ -2,7 +2,7 @@
 //! snapshots, history, and the bookkeeping of open call contexts and callbacks.
 
 use crate::execution::{CompiledModule, ExecState, GlobalValue};
-use crate::stable::StableMemory;
+use crate::paged::PagedMemory;
 use crate::system_api::Payload;
 use crate::types::RejectCode;
 use candid::Principal;
@@ -95,10 +95,10 @@ pub struct Snapshot {
     pub taken_at: u64,
     /// Module bytes as installed.
     pub wasm_module: Vec<u8>,
-    /// Heap.
-    pub wasm_memory: Vec<u8>,
+    /// Heap (pages shared with the canister until either writes).
+    pub wasm_memory: PagedMemory,
     /// Stable memory (pages shared with the canister until either writes).
-    pub stable_memory: StableMemory,
+    pub stable_memory: PagedMemory,
     /// Exported globals.
     pub globals: Vec<GlobalValue>,
     /// Chunk store.
@@ -116,12 +116,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// Size as `list_canister_snapshots` reports it.
     pub fn total_size(&self) -> u64 {
-        (self.wasm_module.len()
-            + self.wasm_memory.len()
-            + self.stable_memory.len() as usize
-            + self.globals.len() * 8
-            + self.certified_data.len()
-            + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
+        self.wasm_memory.len()
+            + self.stable_memory.len()
+            + (self.wasm_module.len()
+                + self.globals.len() * 8
+                + self.certified_data.len()
+                + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
     }
 }
 
@@ -222,13 +222,13 @@ impl Canister {
 
     /// Memory the canister uses (heap + stable + module + chunk store + snapshots excluded).
     pub fn memory_size(&self) -> u64 {
-        (self.state.heap.len()
-            + self.state.stable.len() as usize
-            + self
+        self.state.heap.len()
+            + self.state.stable.len()
+            + (self
                 .module
                 .as_ref()
                 .map_or(0, |m| m.prepared.original.len())
-            + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
+                + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
     }
 
     /// Total bytes held by snapshots.

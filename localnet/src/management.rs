@@ -366,7 +366,7 @@ impl LocalNet {
         };
         let new_version = c.version + 1;
         let mut certified_data = c.certified_data.clone();
-        let mut stable = crate::stable::StableMemory::default();
+        let mut stable = crate::paged::PagedMemory::default();
         let mut logs_from = Vec::new();
         let mut hook_instructions = 0;
         let mut fail = None::<ExecError>;
@@ -720,7 +720,7 @@ pub(crate) fn status_of(c: &Canister) -> mt::CanisterStatusResult {
         module_hash: c.module.as_ref().map(|m| m.prepared.hash.to_vec()),
         memory_size: n(c.memory_size() + globals + snapshots),
         memory_metrics: mt::MemoryMetrics {
-            wasm_memory_size: n(c.state.heap.len() as u64),
+            wasm_memory_size: n(c.state.heap.len()),
             stable_memory_size: n(c.state.stable.len()),
             global_memory_size: n(globals),
             wasm_binary_size: n(module_size),

@@ -12,7 +12,7 @@ use crate::canister::{Snapshot, SnapshotSource};
 use crate::execution::{ExecState, GlobalValue, WASM_PAGE};
 use crate::management::{MResult, Sender, decode, reply};
 use crate::net::LocalNet;
-use crate::stable::StableMemory;
+use crate::paged::PagedMemory;
 use crate::types::{ErrorCode, RejectResponse};
 use crate::wasm;
 use candid::{Nat, Principal};
@@ -79,6 +79,30 @@ fn slice_error(_what: &str, offset: u64, size: u64) -> RejectResponse {
 /// Invalid uploaded metadata: the replica maps `CanisterSnapshotError::InvalidMetadata` to
 /// `InvalidSettings`, i.e. IC0504 "Could not validate the settings: …"
 /// (`canister_manager/types.rs`).
+/// A slice of a paged memory with the read checks (size first, then bounds).
+fn paged_slice(memory: &PagedMemory, offset: u64, size: u64) -> Result<Vec<u8>, RejectResponse> {
+    if size > MAX_SLICE_SIZE {
+        return Err(RejectResponse::system(
+            ErrorCode::InvalidManagementPayload,
+            format!("Requested slice too large: {size} > {MAX_SLICE_SIZE}"),
+        ));
+    }
+    if !memory.contains(offset, size) {
+        return Err(slice_error("memory", offset, size));
+    }
+    Ok(memory.slice(offset, size))
+}
+
+/// Writes an uploaded piece into a paged memory, bounds checked.
+fn paged_write(memory: &mut PagedMemory, offset: u64, chunk: &[u8]) -> Result<(), RejectResponse> {
+    let size = chunk.len() as u64;
+    if !memory.contains(offset, size) {
+        return Err(slice_error("memory", offset, size));
+    }
+    memory.write(offset, chunk);
+    Ok(())
+}
+
 fn invalid_metadata(msg: String) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::CanisterContractViolation,
@@ -304,7 +328,7 @@ impl LocalNet {
                 .iter()
                 .map(|g| Some(global_to_candid(g)))
                 .collect(),
-            wasm_memory_size: s.wasm_memory.len() as u64,
+            wasm_memory_size: s.wasm_memory.len(),
             stable_memory_size: s.stable_memory.len(),
             wasm_chunk_store: s
                 .chunk_store
@@ -352,14 +376,10 @@ impl LocalNet {
                 slice(&s.wasm_module, "wasm module", offset, size)?
             }
             mt::SnapshotDataKind::WasmMemory { offset, size } => {
-                slice(&s.wasm_memory, "main memory", offset, size)?
+                paged_slice(&s.wasm_memory, offset, size)?
             }
             mt::SnapshotDataKind::StableMemory { offset, size } => {
-                if size <= MAX_SLICE_SIZE && s.stable_memory.contains(offset, size) {
-                    s.stable_memory.slice(offset, size)
-                } else {
-                    slice(&[], "stable memory", offset, size)?
-                }
+                paged_slice(&s.stable_memory, offset, size)?
             }
             mt::SnapshotDataKind::WasmChunk { hash } => {
                 let key: Option<[u8; 32]> = hash.as_slice().try_into().ok();
@@ -421,8 +441,8 @@ impl LocalNet {
             source: SnapshotSource::MetadataUpload,
             taken_at: self.time,
             wasm_module: vec![0; args.wasm_module_size as usize],
-            wasm_memory: vec![0; args.wasm_memory_size as usize],
-            stable_memory: StableMemory::zeroed(args.stable_memory_size),
+            wasm_memory: PagedMemory::zeroed(args.wasm_memory_size),
+            stable_memory: PagedMemory::zeroed(args.stable_memory_size),
             globals: args.globals.iter().map(global_from_candid).collect(),
             chunk_store: Default::default(),
             certified_data: args.certified_data,
@@ -474,14 +494,10 @@ impl LocalNet {
                 write(&mut s.wasm_module, "wasm module", offset, &args.chunk)?
             }
             mt::SnapshotDataOffset::WasmMemory { offset } => {
-                write(&mut s.wasm_memory, "main memory", offset, &args.chunk)?
+                paged_write(&mut s.wasm_memory, offset, &args.chunk)?
             }
             mt::SnapshotDataOffset::StableMemory { offset } => {
-                let size = args.chunk.len() as u64;
-                if !s.stable_memory.contains(offset, size) {
-                    return Err(slice_error("stable memory", offset, size));
-                }
-                s.stable_memory.write(offset, &args.chunk);
+                paged_write(&mut s.stable_memory, offset, &args.chunk)?
             }
             mt::SnapshotDataOffset::WasmChunk => {
                 if args.chunk.len() > crate::management::MAX_CHUNK_SIZE {

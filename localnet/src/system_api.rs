@@ -8,7 +8,7 @@
 //! heap/globals/stable memory is recorded in [`Effects`] and applied by the caller only if the
 //! message did not trap.
 
-use crate::stable::StableMemory;
+use crate::paged::PagedMemory;
 use crate::types::ErrorCode;
 use candid::Principal;
 use std::fmt;
@@ -342,7 +342,7 @@ pub struct MessageEnv {
 /// Per-message host state inside the wasmtime store.
 pub struct Host {
     env: MessageEnv,
-    stable: StableMemory,
+    stable: PagedMemory,
     effects: Effects,
     reply_buf: Vec<u8>,
     replied: bool,
@@ -354,7 +354,7 @@ pub struct Host {
 
 impl Host {
     /// Host state for one message.
-    pub fn new(env: MessageEnv, stable: StableMemory) -> Self {
+    pub fn new(env: MessageEnv, stable: PagedMemory) -> Self {
         Host {
             replied: env.replied,
             cycles_available: env.cycles_available,
@@ -369,7 +369,7 @@ impl Host {
     }
 
     /// Effects, debug prints and the stable memory after the message.
-    pub fn finish(self) -> (Effects, Vec<String>, StableMemory) {
+    pub fn finish(self) -> (Effects, Vec<String>, PagedMemory) {
         (self.effects, self.logs, self.stable)
     }
 }

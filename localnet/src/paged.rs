@@ -1,8 +1,9 @@
-//! Stable memory as a vector of shared 64 KiB pages (copy on write), like the replica's page
-//! maps. Every message works on a clone of the canister's stable memory so that a trap can
-//! discard it; with shared pages that clone costs one pointer per page instead of a copy of
-//! the bytes, and a message pays only for the pages it writes. Snapshots share pages the same
-//! way, so taking one of a canister with 1 GiB of stable memory copies no data.
+//! Canister memories (heap and stable memory) as vectors of shared 64 KiB pages, copy on write,
+//! like the replica's page maps. Every message works on a clone of the stable memory so that a
+//! trap can discard it; with shared pages that clone costs one pointer per page, and a message
+//! pays only for the pages it writes. The heap lives in wasmtime's linear memory while a message
+//! runs; afterwards [`PagedMemory::capture`] keeps every unchanged page shared with the previous
+//! state. Snapshots share pages the same way, so taking or loading one copies no data.
 
 use std::sync::{Arc, OnceLock};
 
@@ -18,11 +19,11 @@ fn zero_page() -> Page {
 
 /// A canister's stable memory.
 #[derive(Clone, Default, Debug)]
-pub struct StableMemory {
+pub struct PagedMemory {
     pages: Vec<Page>,
 }
 
-impl PartialEq for StableMemory {
+impl PartialEq for PagedMemory {
     fn eq(&self, other: &Self) -> bool {
         self.pages.len() == other.pages.len()
             && self
@@ -32,9 +33,9 @@ impl PartialEq for StableMemory {
                 .all(|(a, b)| Arc::ptr_eq(a, b) || a == b)
     }
 }
-impl Eq for StableMemory {}
+impl Eq for PagedMemory {}
 
-impl StableMemory {
+impl PagedMemory {
     /// Size in bytes.
     pub fn len(&self) -> u64 {
         (self.pages.len() * PAGE) as u64
@@ -102,16 +103,41 @@ impl StableMemory {
         self.slice(0, self.len())
     }
 
+    /// Writes all bytes to the start of `dst` (which must be at least as long).
+    pub fn copy_into(&self, dst: &mut [u8]) {
+        for (page, chunk) in self.pages.iter().zip(dst.chunks_mut(PAGE)) {
+            chunk.copy_from_slice(&page[..chunk.len()]);
+        }
+    }
+
+    /// Pages holding `data` (a multiple of the page size, else zero padded), sharing every page
+    /// that equals the same page of `previous`.
+    pub fn capture(previous: &PagedMemory, data: &[u8]) -> Self {
+        let pages = data
+            .chunks(PAGE)
+            .enumerate()
+            .map(|(i, chunk)| match previous.pages.get(i) {
+                Some(old) if old.as_slice() == chunk => old.clone(),
+                _ => {
+                    let mut page = chunk.to_vec();
+                    page.resize(PAGE, 0);
+                    Arc::new(page)
+                }
+            })
+            .collect();
+        PagedMemory { pages }
+    }
+
     /// Zeroed memory of `bytes` (rounded up to whole pages).
     pub fn zeroed(bytes: u64) -> Self {
-        let mut m = StableMemory::default();
+        let mut m = PagedMemory::default();
         m.grow(bytes.div_ceil(PAGE as u64));
         m
     }
 
     /// Memory holding `bytes` (padded with zeros to whole pages).
     pub fn from_bytes(bytes: &[u8]) -> Self {
-        let mut m = StableMemory::zeroed(bytes.len() as u64);
+        let mut m = PagedMemory::zeroed(bytes.len() as u64);
         m.write(0, bytes);
         m
     }
@@ -123,7 +149,7 @@ mod tests {
 
     #[test]
     fn writes_across_page_boundaries_read_back_and_clones_stay_independent() {
-        let mut a = StableMemory::zeroed(3 * PAGE as u64);
+        let mut a = PagedMemory::zeroed(3 * PAGE as u64);
         a.write(PAGE as u64 - 3, b"abcdef");
         let b = a.clone();
         a.write(PAGE as u64 - 3, b"XY");
@@ -131,5 +157,19 @@ mod tests {
         assert_eq!(b.slice(PAGE as u64 - 3, 6), b"abcdef");
         assert_eq!(a.len(), 3 * PAGE as u64);
         assert!(a.contains(0, 3 * PAGE as u64) && !a.contains(1, 3 * PAGE as u64));
+    }
+
+    #[test]
+    fn capture_shares_unchanged_pages() {
+        let before = PagedMemory::from_bytes(&vec![7u8; 2 * PAGE]);
+        let mut data = before.to_vec();
+        data[PAGE + 1] = 8;
+        let after = PagedMemory::capture(&before, &data);
+        assert!(Arc::ptr_eq(&before.pages[0], &after.pages[0]));
+        assert!(!Arc::ptr_eq(&before.pages[1], &after.pages[1]));
+        assert_eq!(after.to_vec(), data);
+        let mut out = vec![0u8; 2 * PAGE];
+        after.copy_into(&mut out);
+        assert_eq!(out, data);
     }
 }
