@@ -312,3 +312,29 @@ pub fn upgrade_args(wasm_hash: &[u8]) -> UpgradeArgs {
         rollback_on_failure: true,
     }
 }
+
+/// `wasm` with a custom section of `size` bytes appended: the same code, a larger module (and
+/// another hash), e.g. to push an upgrade past the one-message install limit.
+pub fn with_padding_section(mut wasm: Vec<u8>, size: usize) -> Vec<u8> {
+    let name = b"keepsake:padding";
+    let mut section = Vec::with_capacity(size + name.len() + 5);
+    leb128(name.len() as u64, &mut section);
+    section.extend_from_slice(name);
+    section.extend((0..size).map(|i| (i * 7 % 256) as u8));
+    wasm.push(0); // custom section id
+    leb128(section.len() as u64, &mut wasm);
+    wasm.extend_from_slice(&section);
+    wasm
+}
+
+fn leb128(mut value: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}

@@ -1,7 +1,7 @@
 //! The orchestrator's flows on its real wasm, driving a real sample module on localnet:
 //! the data each flow is supposed to save or bring back is checked in the module itself.
 
-use integration_tests::{Env, upgrade_args, user, wasm};
+use integration_tests::{Env, upgrade_args, user, wasm, with_padding_section};
 use orchestrator_api::*;
 
 #[test]
@@ -285,17 +285,7 @@ fn a_wasm_too_large_for_one_message_is_installed_through_the_chunk_store() {
     let mut env = Env::new();
     env.set("k", b"kept");
     // Uncompressed v2 plus a 2.5 MB custom section: over the one-message limit.
-    let mut big = wasm("sample-module-v2.wasm");
-    let name = b"keepsake:padding";
-    let payload: Vec<u8> = (0..2_500_000u32).map(|i| (i * 7 % 256) as u8).collect();
-    let mut section = Vec::new();
-    leb128(name.len() as u64, &mut section);
-    section.extend_from_slice(name);
-    section.extend_from_slice(&payload);
-    big.push(0);
-    leb128(section.len() as u64, &mut big);
-    big.extend_from_slice(&section);
-
+    let big = with_padding_section(wasm("sample-module-v2.wasm"), 2_500_000);
     let hash = env.stage(&big, 1_900_000);
     let report = env.upgrade(upgrade_args(&hash)).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded, "{report:?}");
@@ -314,18 +304,6 @@ fn a_wasm_too_large_for_one_message_is_installed_through_the_chunk_store() {
             .is_empty(),
         "the chunk store was cleared"
     );
-}
-
-fn leb128(mut value: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
 }
 
 #[test]
