@@ -5,3 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-canisters.sh
 cargo test --workspace --locked "$@"
+# The orchestrator's suites again under localnet's seeded random scheduler: responses and
+# independent requests in another order each time (the FIFO run above is the default).
+for seed in 7 2026; do
+  echo "== orchestrator suites under the random scheduler, seed $seed"
+  KEEPSAKE_TEST_SEED=$seed cargo test --locked -p integration-tests --test orchestrator_flows --test fault_injection "$@"
+done

@@ -57,13 +57,22 @@ pub struct Env {
 }
 
 impl Env {
-    /// The orchestrator (built as `orchestrator_wasm`) and a v1 sample module registered as "app".
+    /// The orchestrator and a v1 sample module registered as "app".
     pub fn new() -> Self {
         Self::with_orchestrator("orchestrator.wasm.gz")
     }
 
+    /// Like `new`, with the orchestrator built as `orchestrator_wasm` (e.g. its test-traps build).
     pub fn with_orchestrator(orchestrator_wasm: &str) -> Self {
         let mut net = LocalNet::new();
+        // KEEPSAKE_TEST_SEED=<n> runs the whole suite under the seeded random scheduler
+        // (scripts/test.sh repeats the orchestrator suites with several seeds).
+        if let Some(seed) = std::env::var("KEEPSAKE_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            net.set_scheduler_policy(localnet::SchedulerPolicy::Random { seed });
+        }
         let developer = user(1);
         let admin = user(2);
         let orchestrator = net.create_canister_with_settings(Some(developer), None);
