@@ -30,7 +30,7 @@ pub fn newest(snapshots: &[IcSnapshot]) -> Option<&IcSnapshot> {
 }
 
 /// Looks the module up and takes its lock, or says why not.
-pub fn lock_module(
+fn lock_module(
     name: &str,
     operation: OperationKind,
 ) -> Result<(ModuleRecord, ModuleLock), SnapshotError> {
@@ -97,6 +97,53 @@ fn info(module: &str, snapshot: &IcSnapshot, record: Option<SnapshotRecord>) -> 
     }
 }
 
+/// An operation under way: the module, its lock, its history record and what the IC lists.
+struct Started {
+    module: ModuleRecord,
+    _lock: ModuleLock,
+    op: Operation,
+    held: Vec<IcSnapshot>,
+}
+
+/// The opening steps every snapshot flow shares: look the module up, lock it, open its history
+/// record, and list what the module holds — the IC's list is the truth (it counts snapshots
+/// taken elsewhere), not our records.
+async fn start_listed<M: Management>(
+    mgmt: &M,
+    caller: Principal,
+    name: &str,
+    kind: OperationKind,
+    trigger: Trigger,
+) -> Result<Started, SnapshotError> {
+    let (module, lock) = lock_module(name, kind)?;
+    let op = Operation::begin(name, kind, caller, trigger, mgmt.now());
+    lock.set_operation_id(op.id());
+    match op
+        .run(
+            mgmt,
+            OperationStep::ListSnapshots,
+            mgmt.list_snapshots(module.canister_id),
+        )
+        .await
+    {
+        Ok(held) => Ok(Started {
+            module,
+            _lock: lock,
+            op,
+            held,
+        }),
+        Err(failure) => Err(failed(
+            mgmt,
+            op,
+            StepFailure {
+                step: OperationStep::ListSnapshots,
+                failure,
+                module_running: true,
+            },
+        )),
+    }
+}
+
 /// lock → list → stop (when `stop_for_snapshot`) → take (replacing the oldest at
 /// `max_snapshots`) → start, always → record → unlock.
 pub async fn take<M: Management>(
@@ -106,44 +153,19 @@ pub async fn take<M: Management>(
     args: TakeSnapshotArgs,
     trigger: Trigger,
 ) -> Result<SnapshotInfo, SnapshotError> {
-    // 1. Validate and lock.
+    // 1. Validate.
     if let Some(label) = &args.label {
         validate_label(label).map_err(|reason| SnapshotError::InvalidLabel { reason })?;
     }
-    let (module, lock) = lock_module(name, OperationKind::TakeSnapshot)?;
-    let op = Operation::begin(
-        name,
-        OperationKind::TakeSnapshot,
-        caller,
-        trigger,
-        mgmt.now(),
-    );
-    lock.set_operation_id(op.id());
-    let canister = module.canister_id;
-
-    // 2. What the module holds: at its limit, the new snapshot replaces the oldest (the IC
+    // 2. Lock, and list what the module holds: at its limit, the new snapshot replaces the oldest (the IC
     //    builds the new one before it removes the old, so a failed take loses nothing).
-    let held = match op
-        .run(
-            mgmt,
-            OperationStep::ListSnapshots,
-            mgmt.list_snapshots(canister),
-        )
-        .await
-    {
-        Ok(held) => held,
-        Err(failure) => {
-            return Err(failed(
-                mgmt,
-                op,
-                StepFailure {
-                    step: OperationStep::ListSnapshots,
-                    failure,
-                    module_running: true,
-                },
-            ));
-        }
-    };
+    let Started {
+        module,
+        _lock,
+        op,
+        held,
+    } = start_listed(mgmt, caller, name, OperationKind::TakeSnapshot, trigger).await?;
+    let canister = module.canister_id;
     let replace = (held.len() >= usize::from(module.settings.max_snapshots))
         .then(|| oldest(&held).map(|s| s.id.clone()))
         .flatten();
@@ -235,40 +257,21 @@ pub async fn restore<M: Management>(
     name: &str,
     id: Option<Vec<u8>>,
 ) -> Result<SnapshotInfo, SnapshotError> {
-    // 1. Lock.
-    let (module, lock) = lock_module(name, OperationKind::RestoreSnapshot)?;
-    let op = Operation::begin(
+    // 1–2. Lock, and find the snapshot on the IC.
+    let Started {
+        module,
+        _lock,
+        op,
+        held,
+    } = start_listed(
+        mgmt,
+        caller,
         name,
         OperationKind::RestoreSnapshot,
-        caller,
         Trigger::Manual,
-        mgmt.now(),
-    );
-    lock.set_operation_id(op.id());
+    )
+    .await?;
     let canister = module.canister_id;
-
-    // 2. Find the snapshot on the IC (the IC's list is the truth, not our records).
-    let held = match op
-        .run(
-            mgmt,
-            OperationStep::ListSnapshots,
-            mgmt.list_snapshots(canister),
-        )
-        .await
-    {
-        Ok(held) => held,
-        Err(failure) => {
-            return Err(failed(
-                mgmt,
-                op,
-                StepFailure {
-                    step: OperationStep::ListSnapshots,
-                    failure,
-                    module_running: true,
-                },
-            ));
-        }
-    };
     let target = match resolve(name, &held, id.as_deref(), |held| {
         newest(held).ok_or_else(|| SnapshotError::NoSnapshot {
             module: name.to_string(),
@@ -333,40 +336,21 @@ pub async fn delete<M: Management>(
     name: &str,
     id: Option<Vec<u8>>,
 ) -> Result<SnapshotInfo, SnapshotError> {
-    // 1. Lock.
-    let (module, lock) = lock_module(name, OperationKind::DeleteSnapshot)?;
-    let op = Operation::begin(
+    // 1–2. Lock, and find the snapshot on the IC.
+    let Started {
+        module,
+        _lock,
+        op,
+        held,
+    } = start_listed(
+        mgmt,
+        caller,
         name,
         OperationKind::DeleteSnapshot,
-        caller,
         Trigger::Manual,
-        mgmt.now(),
-    );
-    lock.set_operation_id(op.id());
+    )
+    .await?;
     let canister = module.canister_id;
-
-    // 2. Find it.
-    let held = match op
-        .run(
-            mgmt,
-            OperationStep::ListSnapshots,
-            mgmt.list_snapshots(canister),
-        )
-        .await
-    {
-        Ok(held) => held,
-        Err(failure) => {
-            return Err(failed(
-                mgmt,
-                op,
-                StepFailure {
-                    step: OperationStep::ListSnapshots,
-                    failure,
-                    module_running: true,
-                },
-            ));
-        }
-    };
     let target = match resolve(name, &held, id.as_deref(), |held| match held {
         [] => Err(SnapshotError::NoSnapshot {
             module: name.to_string(),
