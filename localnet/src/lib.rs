@@ -15,6 +15,7 @@
 pub mod api;
 pub mod canister;
 pub mod execution;
+pub mod http;
 pub mod management;
 pub mod net;
 pub mod scheduler;
