@@ -12,6 +12,7 @@
 use candid::{Decode, Encode, Principal};
 use ic_agent::Agent;
 use ic_agent::identity::BasicIdentity;
+use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
 use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use ic_utils::interfaces::management_canister::SnapshotDataKind;

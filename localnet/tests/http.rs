@@ -6,6 +6,7 @@ use candid::{Decode, Encode, Principal};
 use ic_agent::agent::{RejectCode, RejectResponse};
 use ic_agent::identity::{BasicIdentity, Secp256k1Identity};
 use ic_agent::{Agent, AgentError, Identity};
+use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
 use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use ic_utils::interfaces::management_canister::{SnapshotDataKind, SnapshotDataOffset};
@@ -137,7 +138,7 @@ async fn a_canister_is_created_installed_updated_and_queried_with_query_signatur
     assert_eq!(hash, sha256(&probe_wasm()));
     let controllers = f.agent.read_state_canister_controllers(id).await.expect("controllers");
     assert_eq!(controllers, vec![f.agent.get_principal().unwrap()]);
-    let (status,) = f.mgmt().canister_status(&id).call_and_wait().await.expect("canister_status");
+    let (status,) = f.mgmt().canister_status(&id).call().await.expect("canister_status");
     assert_eq!(status.module_hash, Some(sha256(&probe_wasm())));
 }
 
@@ -231,7 +232,8 @@ async fn every_snapshot_method_works_over_http_including_slices_and_an_upload_ro
         UploadCanisterSnapshotMetadataArgs,
     };
     let f = Fixture::new().await;
-    let mgmt = f.mgmt();
+    let owned_mgmt = f.mgmt();
+    let mgmt = &owned_mgmt;
     let id = f.probe().await;
     // 3 MB of stable memory, so the reads need several slices.
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
@@ -348,7 +350,9 @@ async fn management_calls_are_routed_by_effective_canister_id() {
         .await
         .expect("create with an in-range effective id");
     assert_ne!(other, id);
-    f.mgmt().provisional_top_up_canister(&other, 5u64.into()).call_and_wait().await.expect("top up");
+    f.mgmt()
+        .provisional_top_up_canister(&other, &mgmt08::ProvisionalTopUpCanisterArgs { canister_id: other, amount: 5u64.into() })
+        .call_and_wait().await.expect("top up");
     // A management call whose URL names another canister than its argument is refused.
     let e = f
         .agent

@@ -10,7 +10,7 @@
 
 use super::HttpError;
 use candid::Principal;
-use ic_transport_types::{Envelope, EnvelopeContent, SignedDelegation, request_id::RequestId};
+use ic_transport_types::{Envelope, EnvelopeContent, RequestId, SignedDelegation};
 use std::collections::BTreeSet;
 
 /// How far in the future an ingress expiry may be: the IC's `MAX_INGRESS_TTL` (5 minutes) plus

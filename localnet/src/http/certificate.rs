@@ -43,23 +43,6 @@ impl StateTree {
         map.insert(last.to_vec(), Node::Leaf(value));
     }
 
-    /// Makes an (empty) subtree at `path`, so an empty listing is proven empty.
-    pub(crate) fn insert_empty(&mut self, path: &[&[u8]]) {
-        let mut map = &mut self.root;
-        for label in path {
-            let node = map
-                .entry(label.to_vec())
-                .or_insert_with(|| Node::Sub(BTreeMap::new()));
-            if let Node::Leaf(_) = node {
-                return;
-            }
-            let Node::Sub(sub) = node else {
-                unreachable!("checked")
-            };
-            map = sub;
-        }
-    }
-
     /// The hash tree revealing everything in this tree.
     pub(crate) fn to_hash_tree(&self) -> HashTree<Vec<u8>> {
         forks(&self.root)

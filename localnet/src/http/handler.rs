@@ -283,6 +283,9 @@ impl HttpHandler {
             return Err(HttpError::too_large(body.len(), max));
         }
         let auth = self.authenticate(body).await?;
+        check_targets(&auth)?;
+        let request_id = *auth.request_id;
+        let sender = auth.sender;
         let EnvelopeContent::Call {
             canister_id,
             method_name,
@@ -302,11 +305,6 @@ impl HttpHandler {
                 "Specified CanisterId {canister_id} does not match effective canister id in URL {effective}"
             )));
         }
-        if !auth.may_target(&canister_id) {
-            return Err(HttpError::bad_request(format!(
-                "Canister {canister_id} is not one of the delegation targets"
-            )));
-        }
         if canister_id == MANAGEMENT_CANISTER
             && let Err(refusal) = check_management_call(&method_name, &arg, effective)
         {
@@ -316,9 +314,7 @@ impl HttpHandler {
                 Refusal::Reject(r) => Err(HttpError::bad_request(r.reject_message)),
             };
         }
-        let request_id = *auth.request_id;
         let shared = self.shared.clone();
-        let sender = auth.sender;
         let submitted = blocking(move || {
             shared.submit(
                 request_id,
@@ -371,6 +367,9 @@ impl HttpHandler {
 
     async fn query(&self, effective: Principal, body: Bytes) -> Result<Response<Bytes>, HttpError> {
         let auth = self.authenticate(body).await?;
+        check_targets(&auth)?;
+        let sender = auth.sender;
+        let request_id = auth.request_id;
         let EnvelopeContent::Query {
             canister_id,
             method_name,
@@ -387,14 +386,7 @@ impl HttpHandler {
                 "Specified CanisterId {canister_id} does not match effective canister id in URL {effective}"
             )));
         }
-        if !auth.may_target(&canister_id) {
-            return Err(HttpError::bad_request(format!(
-                "Canister {canister_id} is not one of the delegation targets"
-            )));
-        }
         let shared = self.shared.clone();
-        let sender = auth.sender;
-        let request_id = auth.request_id;
         let response = blocking(move || {
             let (result, timestamp) = {
                 let mut net = shared.net();
@@ -453,6 +445,23 @@ impl HttpHandler {
         let mut map = BTreeMap::new();
         map.insert(Value::Text("certificate".into()), Value::Bytes(certificate));
         Ok(cbor_response(StatusCode::OK, to_cbor(&Value::Map(map))))
+    }
+}
+
+/// Delegations may restrict which canisters a key acts on (checked like the replica's validator).
+fn check_targets(auth: &Authenticated) -> Result<(), HttpError> {
+    let target = match &auth.content {
+        EnvelopeContent::Call { canister_id, .. } | EnvelopeContent::Query { canister_id, .. } => {
+            canister_id
+        }
+        EnvelopeContent::ReadState { .. } => return Ok(()),
+    };
+    if auth.may_target(target) {
+        Ok(())
+    } else {
+        Err(HttpError::bad_request(format!(
+            "Canister {target} is not one of the delegation targets"
+        )))
     }
 }
 
