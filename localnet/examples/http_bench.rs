@@ -14,8 +14,8 @@ use ic_agent::Agent;
 use ic_agent::identity::BasicIdentity;
 use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
-use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use ic_utils::interfaces::management_canister::SnapshotDataKind;
+use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use std::time::{Duration, Instant};
 
 const SLICE: u64 = 2_000_000;
@@ -23,7 +23,10 @@ const SLICE: u64 = 2_000_000;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let url = args.get(1).cloned().unwrap_or_else(|| "http://127.0.0.1:8765".into());
+    let url = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| "http://127.0.0.1:8765".into());
     let stable_mb: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
     let updates: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
 
@@ -35,7 +38,8 @@ async fn main() {
     agent.fetch_root_key().await.expect("fetch_root_key");
     let mgmt = ManagementCanister::create(&agent);
     let wasm = std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/canisters/localnet-probe.wasm.gz"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/canisters/localnet-probe.wasm.gz"),
     )
     .expect("run scripts/build-canisters.sh first");
     let (id,) = mgmt
@@ -55,7 +59,12 @@ async fn main() {
     let mut latencies = Vec::with_capacity(updates);
     for _ in 0..updates {
         let start = Instant::now();
-        let reply = agent.update(&id, "inc").with_arg(Encode!().unwrap()).call_and_wait().await.expect("inc");
+        let reply = agent
+            .update(&id, "inc")
+            .with_arg(Encode!().unwrap())
+            .call_and_wait()
+            .await
+            .expect("inc");
         latencies.push(start.elapsed());
         let _ = Decode!(&reply, u64).unwrap();
     }
@@ -120,10 +129,17 @@ async fn main() {
             let args = mgmt08::ReadCanisterSnapshotDataArgs {
                 canister_id: id,
                 snapshot_id: snap.id.clone(),
-                kind: SnapshotDataKind::StableMemory { offset, size: SLICE.min(size - offset) },
+                kind: SnapshotDataKind::StableMemory {
+                    offset,
+                    size: SLICE.min(size - offset),
+                },
             };
             let mgmt = &mgmt;
-            async move { mgmt.read_canister_snapshot_data(&args).call_and_wait().await }
+            async move {
+                mgmt.read_canister_snapshot_data(&args)
+                    .call_and_wait()
+                    .await
+            }
         }))
         .buffer_unordered(concurrency);
         let downloaded: u64 = reads

@@ -93,7 +93,9 @@ fn parse_args() -> Result<Options, String> {
             }
             "--seed" => opts.seed = Some(value("--seed")?),
             "-h" | "--help" => {
-                return Err("usage: localnet [--port N] [--seed TEXT] [WASM[=HEX_INIT_ARG]]...".into());
+                return Err(
+                    "usage: localnet [--port N] [--seed TEXT] [WASM[=HEX_INIT_ARG]]...".into(),
+                );
             }
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
             _ => opts.wasms.push(arg),

@@ -139,25 +139,25 @@ fn verify(der: &[u8], msg: &[u8], sig: &[u8]) -> Result<(), String> {
     if der.len() == 44 && der[..12] == ED25519_DER_PREFIX {
         let key = ic_ed25519::PublicKey::deserialize_raw(&der[12..])
             .map_err(|e| format!("Invalid public key: {e:?}"))?;
-        return key
-            .verify_signature(msg, sig)
-            .map_err(|_| "Invalid basic signature: Ed25519 signature could not be verified".into());
+        return key.verify_signature(msg, sig).map_err(|_| {
+            "Invalid basic signature: Ed25519 signature could not be verified".into()
+        });
     }
     if let Ok(key) = k256::ecdsa::VerifyingKey::from_public_key_der(der) {
         use k256::ecdsa::signature::Verifier;
         let sig = k256::ecdsa::Signature::from_slice(sig)
             .map_err(|_| "Invalid basic signature: malformed ECDSA secp256k1 signature")?;
-        return key
-            .verify(msg, &sig)
-            .map_err(|_| "Invalid basic signature: ECDSA secp256k1 signature could not be verified".into());
+        return key.verify(msg, &sig).map_err(|_| {
+            "Invalid basic signature: ECDSA secp256k1 signature could not be verified".into()
+        });
     }
     if let Ok(key) = p256::ecdsa::VerifyingKey::from_public_key_der(der) {
         use p256::ecdsa::signature::Verifier;
         let sig = p256::ecdsa::Signature::from_slice(sig)
             .map_err(|_| "Invalid basic signature: malformed ECDSA P-256 signature")?;
-        return key
-            .verify(msg, &sig)
-            .map_err(|_| "Invalid basic signature: ECDSA P-256 signature could not be verified".into());
+        return key.verify(msg, &sig).map_err(|_| {
+            "Invalid basic signature: ECDSA P-256 signature could not be verified".into()
+        });
     }
     Err(format!(
         "Invalid public key: unsupported or malformed public key {}",
@@ -181,7 +181,9 @@ mod tests {
             sender,
             paths: vec![vec!["time".into()]],
         };
-        let mut sig = key.sign_message(&content.to_request_id().signable()).to_vec();
+        let mut sig = key
+            .sign_message(&content.to_request_id().signable())
+            .to_vec();
         if tamper {
             sig[0] ^= 1;
         }
@@ -203,7 +205,11 @@ mod tests {
         let (bad, _) = signed_envelope(&key, now + 60_000_000_000, true);
         let err = authenticate(&bad, now).expect_err("tampered");
         assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
-        assert!(err.message.starts_with("Invalid signature"), "{}", err.message);
+        assert!(
+            err.message.starts_with("Invalid signature"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -221,6 +227,9 @@ mod tests {
     fn malformed_cbor_is_a_bad_request() {
         let err = authenticate(b"\x01\x02not cbor", 0).expect_err("garbage");
         assert_eq!(err.status, http::StatusCode::BAD_REQUEST);
-        assert!(err.message.starts_with("Failed to deserialize cbor request"));
+        assert!(
+            err.message
+                .starts_with("Failed to deserialize cbor request")
+        );
     }
 }

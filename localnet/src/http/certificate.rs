@@ -117,7 +117,10 @@ mod tests {
     fn a_revealed_tree_proves_presence_and_absence() {
         let mut t = StateTree::default();
         t.insert(&[b"time"], leb128(300));
-        t.insert(&[b"request_status", &[1; 32], b"status"], b"replied".to_vec());
+        t.insert(
+            &[b"request_status", &[1; 32], b"status"],
+            b"replied".to_vec(),
+        );
         t.insert(&[b"request_status", &[1; 32], b"reply"], b"DIDL".to_vec());
         let h = t.to_hash_tree();
         assert!(matches!(

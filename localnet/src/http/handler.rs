@@ -25,8 +25,8 @@ use bytes::Bytes;
 use candid::Principal;
 use http::{Method, Response, StatusCode, header};
 use ic_transport_types::{
-    EnvelopeContent, NodeSignature, QueryResponse, ReplyResponse,
-    RejectCode as TransportRejectCode, RejectResponse as TransportReject,
+    EnvelopeContent, NodeSignature, QueryResponse, RejectCode as TransportRejectCode,
+    RejectResponse as TransportReject, ReplyResponse,
 };
 use serde_cbor::Value;
 use std::collections::BTreeMap;
@@ -357,10 +357,7 @@ impl HttpHandler {
         })
         .await;
         let mut map = BTreeMap::new();
-        map.insert(
-            Value::Text("status".into()),
-            Value::Text("replied".into()),
-        );
+        map.insert(Value::Text("status".into()), Value::Text("replied".into()));
         map.insert(Value::Text("certificate".into()), Value::Bytes(certificate));
         Ok(cbor_response(StatusCode::OK, to_cbor(&Value::Map(map))))
     }
@@ -391,7 +388,11 @@ impl HttpHandler {
             let (result, timestamp) = {
                 let mut net = shared.net();
                 net.set_time_nanos(shared.now());
-                let result = net.query_call(canister_id, sender, &method_name, arg);
+                let result = if canister_id == MANAGEMENT_CANISTER {
+                    management_query(&mut net, sender, &method_name, arg, effective)
+                } else {
+                    net.query_call(canister_id, sender, &method_name, arg)
+                };
                 (result, net.time_nanos())
             };
             let mut response = match result {
@@ -440,11 +441,36 @@ impl HttpHandler {
             .map(|p| p.iter().map(|l| l.as_bytes().to_vec()).collect())
             .collect();
         let shared = self.shared.clone();
-        let certificate = blocking(move || read_state_certificate(&shared, &auth, effective, &paths))
-            .await?;
+        let certificate =
+            blocking(move || read_state_certificate(&shared, &auth, effective, &paths)).await?;
         let mut map = BTreeMap::new();
         map.insert(Value::Text("certificate".into()), Value::Bytes(certificate));
         Ok(cbor_response(StatusCode::OK, to_cbor(&Value::Map(map))))
+    }
+}
+
+/// A query to the management canister: `canister_status` may be called as a query (ic-utils
+/// does by default); it runs like the update, without certification.
+fn management_query(
+    net: &mut crate::LocalNet,
+    sender: Principal,
+    method: &str,
+    arg: Vec<u8>,
+    effective: Principal,
+) -> Result<Vec<u8>, RejectResponse> {
+    if method != "canister_status" {
+        return Err(RejectResponse::system(
+            ErrorCode::CanisterMethodNotFound,
+            format!("Management canister has no query method '{method}'"),
+        ));
+    }
+    match check_management_call(method, &arg, effective) {
+        Ok(()) => net.update_call(MANAGEMENT_CANISTER, sender, method, arg),
+        Err(Refusal::Reject(r)) => Err(r),
+        Err(Refusal::Http(e)) => Err(RejectResponse::system(
+            ErrorCode::CanisterRejectedMessage,
+            e.message,
+        )),
     }
 }
 
@@ -518,7 +544,10 @@ fn insert_request_status(tree: &mut StateTree, request_id: &[u8; 32], status: &I
                 &at(b"reject_code"),
                 leb128(u64::from(r.reject_code.as_u32())),
             );
-            tree.insert(&at(b"reject_message"), r.reject_message.clone().into_bytes());
+            tree.insert(
+                &at(b"reject_message"),
+                r.reject_message.clone().into_bytes(),
+            );
             if let Some(code) = r.error_code {
                 tree.insert(&at(b"error_code"), code.to_string().into_bytes());
             }
@@ -535,7 +564,10 @@ fn insert_subnet(tree: &mut StateTree, shared: &Shared) {
     let keys = &shared.keys;
     let sid = keys.subnet_id();
     let sid = sid.as_slice();
-    tree.insert(&[b"subnet", sid, b"public_key"], keys.root_key_der().to_vec());
+    tree.insert(
+        &[b"subnet", sid, b"public_key"],
+        keys.root_key_der().to_vec(),
+    );
     tree.insert(
         &[b"subnet", sid, b"canister_ranges"],
         to_cbor(&vec![canister_range()]),
@@ -630,9 +662,7 @@ fn read_state_certificate(
             [b"canister", id, b"metadata", name] => {
                 let id = check_canister(id)?;
                 let name = std::str::from_utf8(name).map_err(|e| {
-                    HttpError::bad_request(format!(
-                        "Could not parse the custom section name: {e}."
-                    ))
+                    HttpError::bad_request(format!("Could not parse the custom section name: {e}."))
                 })?;
                 let found = {
                     let net = shared.net();

@@ -58,7 +58,9 @@ impl HttpError {
     pub(crate) fn too_large(size: usize, max: usize) -> Self {
         HttpError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("Request is too large. Message byte size {size} is larger than the max allowed {max}."),
+            format!(
+                "Request is too large. Message byte size {size} is larger than the max allowed {max}."
+            ),
         )
     }
 }
