@@ -690,15 +690,17 @@ fn read_state_certificate(
                     }
                 }
             }
-            [b"request_status", rid, rest @ ..]
-                if matches!(
-                    rest,
-                    [] | [b"status"]
-                        | [b"reply"]
-                        | [b"reject_code"]
-                        | [b"reject_message"]
-                        | [b"error_code"]
-                ) =>
+            [b"request_status", rid, ..]
+                if p.len() == 2
+                    || (p.len() == 3
+                        && matches!(
+                            p[2],
+                            b"status"
+                                | b"reply"
+                                | b"reject_code"
+                                | b"reject_message"
+                                | b"error_code"
+                        )) =>
             {
                 if effective.is_none() {
                     return Err(HttpError::new(
