@@ -1,0 +1,112 @@
+//! Stopping and restarting a module around an operation: stop only a module that runs, and
+//! restart every module the orchestrator stopped, whatever happened in between.
+
+use candid::Principal;
+use orchestrator_api::{CallFailure, OperationStep};
+
+use crate::history::Operation;
+use crate::mgmt::{Management, RunStatus};
+
+/// A step that failed, and whether the module runs afterwards.
+#[derive(Debug)]
+pub struct StepFailure {
+    pub step: OperationStep,
+    pub failure: CallFailure,
+    pub module_running: bool,
+}
+
+/// Whether the orchestrator stopped the module for the operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// It ran and the orchestrator stopped it: it must be restarted.
+    ByUs,
+    /// It was not running; it is left as it was.
+    WasNotRunning,
+    /// The operation does not stop it (`stop_for_snapshot` is off); it kept running.
+    NotAsked,
+}
+
+impl Stopped {
+    /// Whether the module runs after the operation, given how the restart went.
+    pub fn running_after(self, restarted: &Result<(), CallFailure>) -> bool {
+        match self {
+            Self::ByUs => restarted.is_ok(),
+            Self::WasNotRunning => false,
+            Self::NotAsked => true,
+        }
+    }
+}
+
+/// Reads the module's status, then stops it if it runs. A failed stop is followed by a start
+/// at once (the module may be left in the Stopping state otherwise).
+pub async fn stop_if_running<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    canister: Principal,
+) -> Result<Stopped, StepFailure> {
+    let status = op
+        .run(
+            mgmt,
+            OperationStep::CheckStatus,
+            mgmt.canister_status(canister),
+        )
+        .await
+        .map_err(|failure| StepFailure {
+            step: OperationStep::CheckStatus,
+            failure,
+            module_running: true,
+        })?;
+    if status.status != RunStatus::Running {
+        op.skip(
+            OperationStep::Stop,
+            "the module was not running; it is left stopped",
+            mgmt.now(),
+        );
+        return Ok(Stopped::WasNotRunning);
+    }
+    if let Err(failure) = op
+        .run(mgmt, OperationStep::Stop, mgmt.stop_canister(canister))
+        .await
+    {
+        let module_running = start(mgmt, op, canister, OperationStep::Start)
+            .await
+            .is_ok();
+        return Err(StepFailure {
+            step: OperationStep::Stop,
+            failure,
+            module_running,
+        });
+    }
+    Ok(Stopped::ByUs)
+}
+
+/// Starts the module, recorded as `step`.
+pub async fn start<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    canister: Principal,
+    step: OperationStep,
+) -> Result<(), CallFailure> {
+    op.run(mgmt, step, mgmt.start_canister(canister)).await
+}
+
+/// Restarts the module if the orchestrator stopped it.
+pub async fn restart_if_stopped_by_us<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    canister: Principal,
+    stopped: Stopped,
+) -> Result<(), CallFailure> {
+    match stopped {
+        Stopped::ByUs => start(mgmt, op, canister, OperationStep::Start).await,
+        Stopped::WasNotRunning => {
+            op.skip(
+                OperationStep::Start,
+                "the module was not running before; it is left stopped",
+                mgmt.now(),
+            );
+            Ok(())
+        }
+        Stopped::NotAsked => Ok(()),
+    }
+}

@@ -1,0 +1,194 @@
+//! The audit history: each operation is written to stable memory when it starts and after
+//! every step, so an operation in progress is visible with its current step, and whatever a
+//! trap interrupts is still on record.
+
+use candid::Principal;
+use orchestrator_api::{
+    CallFailure, HistoryPage, HistoryQuery, OperationKind, OperationRecord, OperationStatus,
+    OperationStep, StepOutcome, StepRecord, Trigger,
+};
+
+use crate::mgmt::Management;
+use crate::state::{Candid, mutate_state, read_state};
+
+/// Most operations one `history` page returns.
+pub const MAX_PAGE: u32 = 100;
+
+/// An operation being recorded. Dropping it unfinished (a trapped callback) marks it failed.
+pub struct Operation {
+    id: u64,
+    finished: bool,
+    last_time: std::cell::Cell<u64>,
+}
+
+impl Operation {
+    /// Records a new operation, in progress.
+    pub fn begin(
+        module: &str,
+        kind: OperationKind,
+        caller: Principal,
+        trigger: Trigger,
+        now: u64,
+    ) -> Self {
+        let id = mutate_state(|s| {
+            let id = s.operations.last_key_value().map_or(1, |(id, _)| id + 1);
+            s.operations.insert(
+                id,
+                Candid(OperationRecord {
+                    id,
+                    module: module.to_string(),
+                    kind,
+                    caller,
+                    trigger,
+                    started_at: now,
+                    finished_at: None,
+                    steps: Vec::new(),
+                    status: OperationStatus::InProgress,
+                    snapshot_id: None,
+                }),
+            );
+            id
+        });
+        Self {
+            id,
+            finished: false,
+            last_time: now.into(),
+        }
+    }
+
+    /// The history id.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn update(&self, now: u64, f: impl FnOnce(&mut OperationRecord)) {
+        self.last_time.set(now);
+        mutate_state(|s| {
+            let mut record = s
+                .operations
+                .get(&self.id)
+                .expect("an operation being recorded exists");
+            f(&mut record.0);
+            s.operations.insert(self.id, record);
+        });
+    }
+
+    /// Runs one step: records it as running (committed before the await, so it is visible
+    /// while the call is out), awaits it, records its outcome.
+    pub async fn run<M: Management, T>(
+        &self,
+        mgmt: &M,
+        step: OperationStep,
+        call: impl Future<Output = Result<T, CallFailure>>,
+    ) -> Result<T, CallFailure> {
+        let started_at = mgmt.now();
+        self.update(started_at, |r| {
+            r.steps.push(StepRecord {
+                step,
+                outcome: StepOutcome::Running,
+                started_at,
+                finished_at: None,
+            })
+        });
+        let result = call.await;
+        let finished_at = mgmt.now();
+        let outcome = match &result {
+            Ok(_) => StepOutcome::Ok,
+            Err(e) => StepOutcome::Failed(e.to_string()),
+        };
+        self.update(finished_at, |r| {
+            let last = r.steps.last_mut().expect("the step just pushed");
+            last.outcome = outcome;
+            last.finished_at = Some(finished_at);
+        });
+        result
+    }
+
+    /// Records a step that was not run, and why.
+    pub fn skip(&self, step: OperationStep, reason: &str, now: u64) {
+        self.update(now, |r| {
+            r.steps.push(StepRecord {
+                step,
+                outcome: StepOutcome::Skipped(reason.to_string()),
+                started_at: now,
+                finished_at: Some(now),
+            })
+        });
+    }
+
+    /// Records the snapshot the operation took, restored or deleted.
+    pub fn set_snapshot(&self, id: &[u8], now: u64) {
+        self.update(now, |r| r.snapshot_id = Some(id.to_vec().into()));
+    }
+
+    /// The steps so far.
+    pub fn steps(&self) -> Vec<StepRecord> {
+        read_state(|s| {
+            s.operations
+                .get(&self.id)
+                .map(|r| r.0.steps)
+                .unwrap_or_default()
+        })
+    }
+
+    /// Closes the operation as completed.
+    pub fn complete(mut self, now: u64) {
+        self.finish(OperationStatus::Completed, now);
+    }
+
+    /// Closes the operation as failed.
+    pub fn fail(mut self, reason: String, now: u64) {
+        self.finish(OperationStatus::Failed(reason), now);
+    }
+
+    fn finish(&mut self, status: OperationStatus, now: u64) {
+        self.finished = true;
+        self.update(now, |r| {
+            r.status = status;
+            r.finished_at = Some(now);
+        });
+    }
+}
+
+impl Drop for Operation {
+    fn drop(&mut self) {
+        if !self.finished {
+            let now = self.last_time.get();
+            self.finish(
+                OperationStatus::Failed(
+                    "interrupted: the orchestrator trapped during this operation; check the \
+                     module's state (it may be stopped)"
+                        .into(),
+                ),
+                now,
+            );
+        }
+    }
+}
+
+/// A page of the history, newest first.
+pub fn page(query: &HistoryQuery) -> HistoryPage {
+    let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE) as usize;
+    read_state(|s| {
+        let upper = query.before.unwrap_or(u64::MAX);
+        let mut operations = Vec::with_capacity(limit);
+        let mut next = None;
+        for entry in s.operations.range(..upper).rev() {
+            let record = entry.value().0;
+            if query.module.as_ref().is_some_and(|m| *m != record.module) {
+                continue;
+            }
+            if operations.len() == limit {
+                next = operations.last().map(|r: &OperationRecord| r.id);
+                break;
+            }
+            operations.push(record);
+        }
+        HistoryPage { operations, next }
+    })
+}
+
+/// One operation by id.
+pub fn get(id: u64) -> Option<OperationRecord> {
+    read_state(|s| s.operations.get(&id).map(|r| r.0))
+}

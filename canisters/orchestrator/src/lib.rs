@@ -1,0 +1,190 @@
+//! The Keepsake orchestrator canister. Endpoints only: each checks the caller and makes one
+//! call into a domain module. See docs/ARCHITECTURE.md for the flows.
+
+mod auth;
+mod control;
+mod history;
+mod lock;
+mod mgmt;
+mod registry;
+mod snapshots;
+mod staging;
+mod state;
+mod upgrade;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+use candid::Principal;
+use ic_cdk::api::{is_controller, msg_caller, time};
+use ic_cdk::{init, post_upgrade, query, update};
+use orchestrator_api::*;
+
+use crate::mgmt::IcManagement;
+
+/// The caller, if it is an admin.
+fn admin() -> Result<Principal, Principal> {
+    let caller = msg_caller();
+    if auth::is_admin(caller, is_controller(&caller)) {
+        Ok(caller)
+    } else {
+        Err(caller)
+    }
+}
+
+#[init]
+fn init(arg: InitArg) {
+    auth::init(&arg.admins);
+}
+
+#[post_upgrade]
+fn post_upgrade() {
+    // No operation of the previous code can still be running: release what it held.
+    lock::release_interrupted(time());
+}
+
+// ---- admins ----
+
+#[update]
+fn add_admin(admin_to_add: Principal) -> Result<(), AdminError> {
+    admin().map_err(|caller| AdminError::Unauthorized { caller })?;
+    auth::add_admin(admin_to_add)
+}
+
+#[update]
+fn remove_admin(admin_to_remove: Principal) -> Result<(), AdminError> {
+    admin().map_err(|caller| AdminError::Unauthorized { caller })?;
+    auth::remove_admin(admin_to_remove)
+}
+
+#[query]
+fn list_admins() -> Result<Vec<Principal>, QueryError> {
+    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    Ok(auth::admins())
+}
+
+// ---- modules ----
+
+#[update]
+async fn add_module(args: AddModuleArgs) -> Result<ModuleInfo, ModuleError> {
+    let caller = admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    registry::add(&IcManagement, caller, args).await
+}
+
+#[update]
+fn remove_module(name: String) -> Result<(), ModuleError> {
+    admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    registry::remove(&name)
+}
+
+#[update]
+fn update_module_settings(
+    name: String,
+    update: ModuleSettingsUpdate,
+) -> Result<ModuleInfo, ModuleError> {
+    admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    registry::update_settings(&name, update)
+}
+
+#[query]
+fn list_modules() -> Result<Vec<ModuleInfo>, QueryError> {
+    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    Ok(registry::list())
+}
+
+// ---- snapshots ----
+
+#[update]
+async fn take_snapshot(
+    module: String,
+    args: TakeSnapshotArgs,
+) -> Result<SnapshotInfo, SnapshotError> {
+    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    snapshots::take(&IcManagement, caller, &module, args, Trigger::Manual).await
+}
+
+#[update]
+async fn restore_snapshot(
+    module: String,
+    snapshot_id: Option<SnapshotId>,
+) -> Result<SnapshotInfo, SnapshotError> {
+    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    snapshots::restore(
+        &IcManagement,
+        caller,
+        &module,
+        snapshot_id.map(serde_bytes::ByteBuf::into_vec),
+    )
+    .await
+}
+
+#[update]
+async fn delete_snapshot(
+    module: String,
+    snapshot_id: Option<SnapshotId>,
+) -> Result<SnapshotInfo, SnapshotError> {
+    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    snapshots::delete(
+        &IcManagement,
+        caller,
+        &module,
+        snapshot_id.map(serde_bytes::ByteBuf::into_vec),
+    )
+    .await
+}
+
+#[update]
+async fn list_snapshots(module: String) -> Result<Vec<SnapshotInfo>, SnapshotError> {
+    admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    snapshots::list(&IcManagement, &module).await
+}
+
+// ---- staging and upgrades ----
+
+#[update]
+fn stage_wasm_chunk(args: StageWasmChunkArgs) -> Result<StagedWasmInfo, StagingError> {
+    admin().map_err(|caller| StagingError::Unauthorized { caller })?;
+    staging::stage_chunk(args, time())
+}
+
+#[update]
+fn commit_staged_wasm(wasm_hash: serde_bytes::ByteBuf) -> Result<StagedWasmInfo, StagingError> {
+    admin().map_err(|caller| StagingError::Unauthorized { caller })?;
+    staging::commit(wasm_hash.into_vec(), time())
+}
+
+#[update]
+fn delete_staged_wasm(wasm_hash: serde_bytes::ByteBuf) -> Result<(), StagingError> {
+    admin().map_err(|caller| StagingError::Unauthorized { caller })?;
+    staging::delete(wasm_hash.into_vec(), time())
+}
+
+#[query]
+fn list_staged_wasms() -> Result<Vec<StagedWasmInfo>, QueryError> {
+    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    Ok(staging::list(time()))
+}
+
+#[update]
+async fn upgrade_module(module: String, args: UpgradeArgs) -> Result<UpgradeReport, UpgradeError> {
+    let caller = admin().map_err(|caller| UpgradeError::Unauthorized { caller })?;
+    upgrade::upgrade(&IcManagement, caller, &module, args).await
+}
+
+// ---- history ----
+
+#[query]
+fn history(query: HistoryQuery) -> Result<HistoryPage, QueryError> {
+    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    Ok(history::page(&query))
+}
+
+#[query]
+fn get_operation(id: u64) -> Result<Option<OperationRecord>, QueryError> {
+    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    Ok(history::get(id))
+}
+
+ic_cdk::export_candid!();

@@ -1,0 +1,173 @@
+//! The module registry: which canisters the orchestrator manages, under which names, with
+//! which settings.
+
+use candid::Principal;
+use orchestrator_api::{
+    AddModuleArgs, HealthCheckSetting, IC_MAX_SNAPSHOTS_PER_CANISTER, ModuleError, ModuleInfo,
+    ModuleSettingsUpdate, validate_module_name,
+};
+
+use crate::lock;
+use crate::mgmt::Management;
+use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state};
+
+/// Longest health-check method name accepted.
+const MAX_METHOD_NAME: usize = 256;
+
+/// The module called `name`.
+pub fn get(name: &str) -> Option<ModuleRecord> {
+    read_state(|s| s.modules.get(&name.to_string()).map(|m| m.0))
+}
+
+fn info(name: String, record: ModuleRecord) -> ModuleInfo {
+    let busy_with = lock::held_by(&name);
+    ModuleInfo {
+        name,
+        canister_id: record.canister_id,
+        kind: record.kind,
+        settings: record.settings,
+        added_at: record.added_at,
+        added_by: record.added_by,
+        busy_with,
+    }
+}
+
+/// Every module, by name.
+pub fn list() -> Vec<ModuleInfo> {
+    read_state(|s| s.modules.iter().map(|e| e.into_pair()).collect::<Vec<_>>())
+        .into_iter()
+        .map(|(name, record)| info(name, record.0))
+        .collect()
+}
+
+fn check_free(name: &str, canister_id: Principal) -> Result<(), ModuleError> {
+    read_state(|s| {
+        if s.modules.contains_key(&name.to_string()) {
+            return Err(ModuleError::NameTaken {
+                name: name.to_string(),
+            });
+        }
+        match s
+            .modules
+            .iter()
+            .map(|e| e.into_pair())
+            .find(|(_, m)| m.0.canister_id == canister_id)
+        {
+            Some((existing, _)) => Err(ModuleError::AlreadyRegistered {
+                canister_id,
+                name: existing,
+            }),
+            None => Ok(()),
+        }
+    })
+}
+
+/// Registers a module after checking that the orchestrator controls it.
+pub async fn add<M: Management>(
+    mgmt: &M,
+    caller: Principal,
+    args: AddModuleArgs,
+) -> Result<ModuleInfo, ModuleError> {
+    // 1. Validate before any call.
+    validate_module_name(&args.name).map_err(|reason| ModuleError::InvalidName { reason })?;
+    check_free(&args.name, args.canister_id)?;
+
+    // 2. Only a controller can manage snapshots: check that the orchestrator is one.
+    //    (canister_status is controller-only unless the canister made its status public, so
+    //    the controller list is checked as well.)
+    let orchestrator = mgmt.self_id();
+    let not_controller = |message: String| ModuleError::NotController {
+        canister_id: args.canister_id,
+        orchestrator,
+        message,
+    };
+    match mgmt.canister_status(args.canister_id).await {
+        Ok(status) if status.controllers.contains(&orchestrator) => {}
+        Ok(_) => {
+            return Err(not_controller(
+                "its controller list does not include it".into(),
+            ));
+        }
+        Err(e) if e.message.to_lowercase().contains("controller") => {
+            return Err(not_controller(e.message));
+        }
+        Err(e) => return Err(ModuleError::CallFailed(e)),
+    }
+
+    // 3. Re-check after the await: another call may have taken the name meanwhile.
+    check_free(&args.name, args.canister_id)?;
+    let record = ModuleRecord {
+        canister_id: args.canister_id,
+        kind: args.kind,
+        settings: Default::default(),
+        added_at: mgmt.now(),
+        added_by: caller,
+    };
+    mutate_state(|s| s.modules.insert(args.name.clone(), Candid(record.clone())));
+    Ok(info(args.name, record))
+}
+
+/// Forgets a module and the orchestrator's records of its snapshots. The snapshots stay on
+/// the IC (they belong to the canister); `list_canister_snapshots` still shows them.
+pub fn remove(name: &str) -> Result<(), ModuleError> {
+    if get(name).is_none() {
+        return Err(ModuleError::ModuleNotFound {
+            name: name.to_string(),
+        });
+    }
+    if let Some(operation) = lock::held_by(name) {
+        return Err(ModuleError::Busy {
+            module: name.to_string(),
+            operation,
+        });
+    }
+    mutate_state(|s| {
+        s.modules.remove(&name.to_string());
+        for (id, _) in s.module_snapshots(name) {
+            s.snapshots.remove(&SnapshotKey::new(name, &id));
+        }
+    });
+    Ok(())
+}
+
+/// Changes some of a module's settings; all are validated before any is applied.
+pub fn update_settings(
+    name: &str,
+    update: ModuleSettingsUpdate,
+) -> Result<ModuleInfo, ModuleError> {
+    let mut record = get(name).ok_or_else(|| ModuleError::ModuleNotFound {
+        name: name.to_string(),
+    })?;
+    let invalid = |reason: String| Err(ModuleError::InvalidSettings { reason });
+    if let Some(max) = update.max_snapshots {
+        if !(1..=IC_MAX_SNAPSHOTS_PER_CANISTER).contains(&max) {
+            return invalid(format!(
+                "max_snapshots must be 1 to {IC_MAX_SNAPSHOTS_PER_CANISTER} (the IC keeps at most {IC_MAX_SNAPSHOTS_PER_CANISTER} per canister); got {max}"
+            ));
+        }
+        record.settings.max_snapshots = max;
+    }
+    if let Some(v) = update.snapshot_before_upgrade {
+        record.settings.snapshot_before_upgrade = v;
+    }
+    if let Some(v) = update.stop_for_snapshot {
+        record.settings.stop_for_snapshot = v;
+    }
+    match update.health_check {
+        None => {}
+        Some(HealthCheckSetting::Disabled) => record.settings.health_check = None,
+        Some(HealthCheckSetting::Method(method)) => {
+            if method.is_empty()
+                || method.len() > MAX_METHOD_NAME
+                || method.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                return invalid(format!(
+                    "health_check must be a method name (1 to {MAX_METHOD_NAME} bytes, no spaces); got {method:?}"
+                ));
+            }
+            record.settings.health_check = Some(method);
+        }
+    }
+    mutate_state(|s| s.modules.insert(name.to_string(), Candid(record.clone())));
+    Ok(info(name.to_string(), record))
+}

@@ -1,0 +1,198 @@
+//! All of the orchestrator's state, in stable memory: every `MemoryId` is declared here, once.
+//!
+//! There is no `pre_upgrade` hook and no heap copy of any collection: each collection is its
+//! own `StableBTreeMap`, so an upgrade of the orchestrator keeps everything without
+//! serialising anything. Records are candid-encoded so that new fields can be added as `opt`.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+use candid::{CandidType, Decode, Encode, Principal};
+use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
+use ic_stable_structures::storable::Bound;
+use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, Storable};
+use orchestrator_api::{ModuleKind, ModuleSettings, OperationKind, OperationRecord, Trigger};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+// Memory ids: never reuse a retired one (keep it here, commented out).
+const ADMINS: MemoryId = MemoryId::new(0);
+const MODULES: MemoryId = MemoryId::new(1);
+const SNAPSHOTS: MemoryId = MemoryId::new(2);
+const OPERATIONS: MemoryId = MemoryId::new(3);
+const STAGED_WASMS: MemoryId = MemoryId::new(4);
+const STAGED_CHUNKS: MemoryId = MemoryId::new(5);
+const LOCKS: MemoryId = MemoryId::new(6);
+
+type Memory = VirtualMemory<DefaultMemoryImpl>;
+
+/// A value stored candid-encoded (unbounded).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candid<T>(pub T);
+
+impl<T: CandidType + DeserializeOwned> Storable for Candid<T> {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(Encode!(&self.0).expect("candid encoding of a stored record cannot fail"))
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        Encode!(&self.0).expect("candid encoding of a stored record cannot fail")
+    }
+    fn from_bytes(bytes: Cow<[u8]>) -> Self {
+        Self(Decode!(bytes.as_ref(), T).expect("a stored record no longer decodes: bug"))
+    }
+    const BOUND: Bound = Bound::Unbounded;
+}
+
+/// Key of a snapshot record: the module's name and the IC's snapshot id. Stored as
+/// `[name length] ‖ name ‖ id` (names are ≤ 64 bytes; ids are 8 + ≤ 29 bytes).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SnapshotKey {
+    pub module: String,
+    pub id: Vec<u8>,
+}
+
+impl SnapshotKey {
+    pub fn new(module: &str, id: &[u8]) -> Self {
+        Self {
+            module: module.to_string(),
+            id: id.to_vec(),
+        }
+    }
+}
+
+impl Storable for SnapshotKey {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        let mut bytes = Vec::with_capacity(1 + self.module.len() + self.id.len());
+        bytes.push(u8::try_from(self.module.len()).expect("module names are ≤ 64 bytes"));
+        bytes.extend_from_slice(self.module.as_bytes());
+        bytes.extend_from_slice(&self.id);
+        Cow::Owned(bytes)
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        self.to_bytes().into_owned()
+    }
+    fn from_bytes(bytes: Cow<[u8]>) -> Self {
+        let len = usize::from(bytes[0]);
+        Self {
+            module: String::from_utf8(bytes[1..1 + len].to_vec()).expect("stored names are UTF-8"),
+            id: bytes[1 + len..].to_vec(),
+        }
+    }
+    const BOUND: Bound = Bound::Bounded {
+        max_size: 1 + 64 + 64,
+        is_fixed_size: false,
+    };
+}
+
+/// Key of one chunk of a staged wasm: its announced hash and the chunk's index.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ChunkKey {
+    pub wasm_hash: Vec<u8>,
+    pub index: u32,
+}
+
+impl Storable for ChunkKey {
+    fn to_bytes(&self) -> Cow<'_, [u8]> {
+        let mut bytes = self.index.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&self.wasm_hash);
+        Cow::Owned(bytes)
+    }
+    fn into_bytes(self) -> Vec<u8> {
+        self.to_bytes().into_owned()
+    }
+    fn from_bytes(bytes: Cow<[u8]>) -> Self {
+        Self {
+            index: u32::from_be_bytes(bytes[..4].try_into().expect("4 bytes")),
+            wasm_hash: bytes[4..].to_vec(),
+        }
+    }
+    const BOUND: Bound = Bound::Bounded {
+        max_size: 4 + 32,
+        is_fixed_size: false,
+    };
+}
+
+/// A registered module (its name is the key).
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ModuleRecord {
+    pub canister_id: Principal,
+    pub kind: ModuleKind,
+    pub settings: ModuleSettings,
+    pub added_at: u64,
+    pub added_by: Principal,
+}
+
+/// What the orchestrator knows of a snapshot beyond the IC's own list (key: module, id).
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotRecord {
+    pub taken_at: u64,
+    pub total_size: u64,
+    pub label: Option<String>,
+    pub trigger: Trigger,
+}
+
+/// A wasm being staged or staged (key: its announced sha256). Its bytes are in `staged_chunks`
+/// under (hash, index).
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct StagedWasm {
+    pub size: u64,
+    pub chunk_count: u32,
+    pub committed: bool,
+    pub updated_at: u64,
+}
+
+/// The lock held on a module while an operation runs (key: module name). Kept in stable
+/// memory so that an orchestrator upgrade can find and release locks it interrupted.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct LockRecord {
+    pub operation: OperationKind,
+    pub operation_id: Option<u64>,
+}
+
+/// Every stable collection.
+pub struct State {
+    pub admins: StableBTreeMap<Principal, (), Memory>,
+    pub modules: StableBTreeMap<String, Candid<ModuleRecord>, Memory>,
+    pub snapshots: StableBTreeMap<SnapshotKey, Candid<SnapshotRecord>, Memory>,
+    pub operations: StableBTreeMap<u64, Candid<OperationRecord>, Memory>,
+    pub staged_wasms: StableBTreeMap<Vec<u8>, Candid<StagedWasm>, Memory>,
+    pub staged_chunks: StableBTreeMap<ChunkKey, Vec<u8>, Memory>,
+    pub locks: StableBTreeMap<String, Candid<LockRecord>, Memory>,
+}
+
+thread_local! {
+    static STATE: RefCell<State> = RefCell::new({
+        let mm = MemoryManager::init(DefaultMemoryImpl::default());
+        State {
+            admins: StableBTreeMap::init(mm.get(ADMINS)),
+            modules: StableBTreeMap::init(mm.get(MODULES)),
+            snapshots: StableBTreeMap::init(mm.get(SNAPSHOTS)),
+            operations: StableBTreeMap::init(mm.get(OPERATIONS)),
+            staged_wasms: StableBTreeMap::init(mm.get(STAGED_WASMS)),
+            staged_chunks: StableBTreeMap::init(mm.get(STAGED_CHUNKS)),
+            locks: StableBTreeMap::init(mm.get(LOCKS)),
+        }
+    });
+}
+
+/// Reads the state.
+pub fn read_state<R>(f: impl FnOnce(&State) -> R) -> R {
+    STATE.with(|s| f(&s.borrow()))
+}
+
+/// Changes the state. Never hold the borrow across an `await` (it cannot be: `f` is sync).
+pub fn mutate_state<R>(f: impl FnOnce(&mut State) -> R) -> R {
+    STATE.with(|s| f(&mut s.borrow_mut()))
+}
+
+impl State {
+    /// The records of one module's snapshots, oldest key first.
+    pub fn module_snapshots(&self, module: &str) -> Vec<(Vec<u8>, SnapshotRecord)> {
+        self.snapshots
+            .range(SnapshotKey::new(module, &[])..)
+            .map(|entry| entry.into_pair())
+            .take_while(|(key, _)| key.module == module)
+            .map(|(key, record)| (key.id, record.0))
+            .collect()
+    }
+}
