@@ -693,3 +693,49 @@ async fn the_in_process_transport_serves_an_agent_without_tcp() {
         .expect("get");
     assert_eq!(Decode!(&reply, u64).unwrap(), 1);
 }
+
+/// Sets certified data in an update; a query returns the data certificate it sees.
+const CERTIFIED_WAT: &str = r#"(module
+  (import "ic0" "msg_arg_data_size" (func $arg_size (result i32)))
+  (import "ic0" "msg_arg_data_copy" (func $arg_copy (param i32 i32 i32)))
+  (import "ic0" "certified_data_set" (func $cd_set (param i32 i32)))
+  (import "ic0" "data_certificate_size" (func $dc_size (result i32)))
+  (import "ic0" "data_certificate_copy" (func $dc_copy (param i32 i32 i32)))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "msg_reply" (func $reply))
+  (memory 1)
+  (func (export "canister_update set")
+    (call $arg_copy (i32.const 0) (i32.const 0) (call $arg_size))
+    (call $cd_set (i32.const 0) (call $arg_size))
+    (call $reply))
+  (func (export "canister_query cert")
+    (call $dc_copy (i32.const 0) (i32.const 0) (call $dc_size))
+    (call $append (i32.const 0) (call $dc_size))
+    (call $reply)))"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_sees_a_data_certificate_of_its_certified_data() {
+    let f = Fixture::new().await;
+    let mgmt = f.mgmt();
+    let (id,) = mgmt
+        .create_canister()
+        .as_provisional_create_with_amount(None)
+        .call_and_wait()
+        .await
+        .expect("create");
+    mgmt.install_code(&id, &wat::parse_str(CERTIFIED_WAT).unwrap())
+        .call_and_wait()
+        .await
+        .expect("install");
+    f.update(id, "set", b"hello".to_vec()).await.expect("set");
+    let bytes = f.query(id, "cert", Vec::new()).await.expect("cert");
+    let cert: ic_agent::Certificate = serde_cbor::from_slice(&bytes).expect("a certificate");
+    f.agent
+        .verify(&cert, id)
+        .expect("signed by the root key, and fresh");
+    let path: [&[u8]; 3] = [b"canister", id.as_slice(), b"certified_data"];
+    match cert.tree.lookup_path(path) {
+        ic_agent::hash_tree::LookupResult::Found(data) => assert_eq!(data, b"hello"),
+        other => panic!("certified_data not found: {other:?}"),
+    }
+}

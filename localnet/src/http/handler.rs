@@ -385,13 +385,31 @@ impl HttpHandler {
         }
         let shared = self.shared.clone();
         let response = blocking(move || {
+            // The query sees a certificate of its canister's certified data (as of now), so
+            // canisters can serve certified query responses.
+            let data_certificate = (canister_id != MANAGEMENT_CANISTER).then(|| {
+                let certified_data = shared.net().certified_data(canister_id);
+                let mut tree = StateTree::default();
+                tree.insert(&[b"time"], leb128(shared.now()));
+                tree.insert(
+                    &[b"canister", canister_id.as_slice(), b"certified_data"],
+                    certified_data,
+                );
+                certify(&shared.keys, &tree)
+            });
             let (result, timestamp) = {
                 let mut net = shared.net();
                 net.set_time_nanos(shared.now());
                 let result = if canister_id == MANAGEMENT_CANISTER {
                     management_query(&mut net, sender, &method_name, arg, effective)
                 } else {
-                    net.query_call(canister_id, sender, &method_name, arg)
+                    net.query_call_with_data_certificate(
+                        canister_id,
+                        sender,
+                        &method_name,
+                        arg,
+                        data_certificate,
+                    )
                 };
                 (result, net.time_nanos())
             };
