@@ -20,6 +20,7 @@ pub mod http;
 pub mod management;
 pub mod net;
 pub mod paged;
+pub mod persist;
 pub mod scheduler;
 pub mod snapshots;
 pub mod system_api;

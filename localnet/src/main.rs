@@ -7,6 +7,7 @@
 //! localnet [--port N] [--seed TEXT] [WASM[=HEX_INIT_ARG]]...
 //!   --port N     serve on 127.0.0.1:N (0 picks a free port)
 //!   --seed TEXT  derive the root and node keys from TEXT (same seed, same root key)
+//!   --state-dir DIR  keep canisters and snapshots in DIR across restarts (server mode)
 //! commands:  install PATH [HEX_ARG] | update ID METHOD [HEX_ARG] | query ID METHOD [HEX_ARG]
 //!            tick | advance SECONDS | status ID | canisters | quit
 //! ```
@@ -78,6 +79,7 @@ fn run(net: &mut LocalNet, line: &str) -> Result<String, String> {
 struct Options {
     port: Option<u16>,
     seed: Option<String>,
+    state_dir: Option<std::path::PathBuf>,
     wasms: Vec<String>,
 }
 
@@ -92,9 +94,10 @@ fn parse_args() -> Result<Options, String> {
                 opts.port = Some(v.parse().map_err(|e| format!("bad --port {v}: {e}"))?);
             }
             "--seed" => opts.seed = Some(value("--seed")?),
+            "--state-dir" => opts.state_dir = Some(value("--state-dir")?.into()),
             "-h" | "--help" => {
                 return Err(
-                    "usage: localnet [--port N] [--seed TEXT] [WASM[=HEX_INIT_ARG]]...".into(),
+                    "usage: localnet [--port N] [--seed TEXT] [--state-dir DIR] [WASM[=HEX_INIT_ARG]]...".into(),
                 );
             }
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
@@ -105,10 +108,19 @@ fn parse_args() -> Result<Options, String> {
 }
 
 /// Serves the HTTP interface until SIGINT or SIGTERM.
-fn serve(net: LocalNet, port: u16, seed: Option<&str>) -> ExitCode {
+fn serve(
+    net: LocalNet,
+    port: u16,
+    seed: Option<&str>,
+    state_dir: Option<std::path::PathBuf>,
+) -> ExitCode {
     use localnet::http::{Keys, ReplicaConfig, Server};
     let keys = seed.map_or_else(Keys::random, |s| Keys::from_seed(s.as_bytes()));
-    let server = match Server::start(net, keys, ReplicaConfig::default(), port) {
+    let config = ReplicaConfig {
+        state_dir,
+        ..ReplicaConfig::default()
+    };
+    let server = match Server::start(net, keys, config, port) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("localnet: cannot listen on 127.0.0.1:{port}: {e}");
@@ -141,7 +153,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut net = LocalNet::new();
+    let mut net = match opts.state_dir.as_deref().map(localnet::persist::load) {
+        None | Some(Ok(None)) => LocalNet::new(),
+        Some(Ok(Some(net))) => net,
+        Some(Err(e)) => {
+            eprintln!("localnet: cannot load the state: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut installed = Vec::new();
     for spec in &opts.wasms {
         let (path, arg) = spec.split_once('=').unwrap_or((spec.as_str(), EMPTY_ARGS));
@@ -158,7 +177,7 @@ fn main() -> ExitCode {
         for line in &installed {
             eprintln!("{line}");
         }
-        return serve(net, port, opts.seed.as_deref());
+        return serve(net, port, opts.seed.as_deref(), opts.state_dir);
     }
     for line in &installed {
         println!("{line}");

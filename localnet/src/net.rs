@@ -66,7 +66,7 @@ impl Default for Limits {
 pub struct LocalNet {
     pub(crate) runtime: Runtime,
     pub(crate) canisters: BTreeMap<Principal, Canister>,
-    next_canister_index: u64,
+    pub(crate) next_canister_index: u64,
     pub(crate) time: u64,
     pub(crate) scheduler: Scheduler,
     next_message_id: u64,

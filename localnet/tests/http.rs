@@ -602,20 +602,7 @@ async fn many_concurrent_clients_are_served() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binary_prints_its_address_first_serves_a_client_and_stops_on_sigterm() {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_localnet"))
-        .args(["--port", "0", "--seed", "binary test"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start localnet");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().expect("a first line");
-    let url = first
-        .strip_prefix("listening on ")
-        .expect("the address line")
-        .to_string();
+    let (child, url) = start_binary(&["--port", "0", "--seed", "binary test"]).await;
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let agent = agent_for(&url, Arc::new(ed25519_identity(3))).await;
     assert_eq!(
@@ -632,17 +619,7 @@ async fn the_binary_prints_its_address_first_serves_a_client_and_stops_on_sigter
         agent.read_state_canister_controllers(id).await.unwrap(),
         vec![agent.get_principal().unwrap()]
     );
-    let pid = child.id().expect("running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
-        .await
-        .expect("stops within 10 s")
-        .unwrap();
-    assert!(status.success(), "{status}");
+    sigterm(child).await;
 }
 
 fn sha256(bytes: &[u8]) -> Vec<u8> {
@@ -738,4 +715,133 @@ async fn a_query_sees_a_data_certificate_of_its_certified_data() {
         ic_agent::hash_tree::LookupResult::Found(data) => assert_eq!(data, b"hello"),
         other => panic!("certified_data not found: {other:?}"),
     }
+}
+
+/// Starts the binary with `args`, returns it and its URL (from the first stdout line).
+async fn start_binary(args: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start localnet");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("a first line");
+    let url = first
+        .strip_prefix("listening on ")
+        .expect("the address line")
+        .to_string();
+    (child, url)
+}
+
+async fn sigterm(mut child: tokio::process::Child) {
+    let pid = child.id().expect("running").to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait())
+        .await
+        .expect("stops within 20 s")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn canisters_and_snapshots_survive_a_restart_with_a_state_dir() {
+    let dir = std::env::temp_dir().join(format!("localnet-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_arg = dir.to_str().unwrap();
+    let args = ["--port", "0", "--seed", "restart", "--state-dir", dir_arg];
+    let identity = || Arc::new(ed25519_identity(4)) as Arc<dyn Identity>;
+
+    let (child, url) = start_binary(&args).await;
+    let agent = agent_for(&url, identity()).await;
+    let mgmt = ManagementCanister::create(&agent);
+    let (id,) = mgmt
+        .create_canister()
+        .as_provisional_create_with_amount(None)
+        .call_and_wait()
+        .await
+        .unwrap();
+    mgmt.install_code(&id, &probe_wasm())
+        .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
+        .call_and_wait()
+        .await
+        .unwrap();
+    agent
+        .update(&id, "inc")
+        .with_arg(Encode!().unwrap())
+        .call_and_wait()
+        .await
+        .unwrap();
+    let (snap,) = mgmt
+        .take_canister_snapshot(&mgmt08::TakeCanisterSnapshotArgs {
+            canister_id: id,
+            replace_snapshot: None,
+            uninstall_code: None,
+            sender_canister_version: None,
+        })
+        .call_and_wait()
+        .await
+        .unwrap();
+    agent
+        .update(&id, "inc")
+        .with_arg(Encode!().unwrap())
+        .call_and_wait()
+        .await
+        .unwrap();
+    sigterm(child).await;
+    assert!(dir.join("state.bin").exists());
+    assert!(!dir.join("state.bin.tmp").exists());
+
+    let (child, url) = start_binary(&args).await;
+    let agent = agent_for(&url, identity()).await;
+    let mgmt = ManagementCanister::create(&agent);
+    let get = agent
+        .query(&id, "get")
+        .with_arg(Encode!().unwrap())
+        .call()
+        .await
+        .expect("the canister is back");
+    assert_eq!(Decode!(&get, u64).unwrap(), 2);
+    let (list,) = mgmt
+        .list_canister_snapshots(&id)
+        .call_and_wait()
+        .await
+        .unwrap();
+    assert_eq!(
+        list.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![snap.id.clone()]
+    );
+    mgmt.load_canister_snapshot(&mgmt08::LoadCanisterSnapshotArgs {
+        canister_id: id,
+        snapshot_id: snap.id,
+        sender_canister_version: None,
+    })
+    .call_and_wait()
+    .await
+    .unwrap();
+    let get = agent
+        .query(&id, "get")
+        .with_arg(Encode!().unwrap())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(Decode!(&get, u64).unwrap(), 1);
+    // New canisters do not reuse ids.
+    let (second,) = mgmt
+        .create_canister()
+        .as_provisional_create_with_amount(None)
+        .call_and_wait()
+        .await
+        .unwrap();
+    assert_ne!(second, id);
+    sigterm(child).await;
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -37,6 +37,11 @@ pub struct ReplicaConfig {
     /// (the IC keeps them until the message's expiry; a cap bounds memory during bulk
     /// downloads).
     pub retained_reply_bytes: usize,
+    /// Where to keep the subnet across restarts ([`crate::persist`]): saved every
+    /// `autosave` while messages ran, and when the replica stops. `None`: nothing is saved.
+    pub state_dir: Option<std::path::PathBuf>,
+    /// Interval of the autosave.
+    pub autosave: Duration,
 }
 
 impl Default for ReplicaConfig {
@@ -47,6 +52,8 @@ impl Default for ReplicaConfig {
             max_ingress_bytes: 2 * 1024 * 1024,
             idle_round: Duration::from_secs(1),
             retained_reply_bytes: 512 * 1024 * 1024,
+            state_dir: None,
+            autosave: Duration::from_secs(5),
         }
     }
 }
@@ -225,6 +232,16 @@ impl Shared {
         self.wake.notify_one();
     }
 
+    /// Saves the subnet to the state directory, if there is one: copied under the lock,
+    /// written outside it.
+    pub(crate) fn save(&self) -> std::io::Result<()> {
+        let Some(dir) = &self.config.state_dir else {
+            return Ok(());
+        };
+        let bytes = crate::persist::encode(&self.net());
+        crate::persist::write_atomically(dir, &bytes)
+    }
+
     /// Accepts an ingress call into the subnet, once per request id.
     pub(crate) fn submit(
         &self,
@@ -322,11 +339,21 @@ impl Shared {
 
 fn drive(shared: Arc<Shared>) {
     let mut last_round = Instant::now();
+    let mut last_save = Instant::now();
+    let mut dirty = false;
     while !shared.stop.load(Ordering::Acquire) {
         let due = last_round.elapsed() >= shared.config.idle_round;
         let (busy, ticked) = shared.drive_once(due);
         if ticked {
             last_round = Instant::now();
+        }
+        dirty |= busy;
+        if dirty && last_save.elapsed() >= shared.config.autosave {
+            if let Err(e) = shared.save() {
+                eprintln!("localnet: autosave failed: {e}");
+            }
+            dirty = false;
+            last_save = Instant::now();
         }
         if busy {
             // Let handlers waiting for the lock in between rounds.
@@ -403,6 +430,11 @@ impl Replica {
         r
     }
 
+    /// Saves the subnet to [`ReplicaConfig::state_dir`] now (also done on drop).
+    pub fn save(&self) -> std::io::Result<()> {
+        self.shared.save()
+    }
+
     /// The request handler over this replica (for a server or an in-process transport).
     pub fn handler(&self) -> super::HttpHandler {
         super::HttpHandler {
@@ -417,6 +449,9 @@ impl Drop for Replica {
         self.shared.wake_driver();
         if let Some(driver) = self.driver.take() {
             let _ = driver.join();
+        }
+        if let Err(e) = self.shared.save() {
+            eprintln!("localnet: saving the state failed: {e}");
         }
     }
 }
