@@ -845,3 +845,49 @@ async fn canisters_and_snapshots_survive_a_restart_with_a_state_dir() {
     sigterm(child).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_cbor_and_oversized_messages_get_the_replicas_status_codes() {
+    let f = Fixture::new().await;
+    let id = f.probe().await;
+    // ic-agent never sends bytes it cannot parse, so talk to the handler directly.
+    let handler = f.server.replica().handler();
+    let post = |path: String, content_type: &str, body: &'static [u8]| {
+        http::Request::builder()
+            .method("POST")
+            .uri(path)
+            .header("content-type", content_type)
+            .body(bytes::Bytes::from_static(body))
+            .unwrap()
+    };
+    let r = handler
+        .handle(post(
+            format!("/api/v4/canister/{id}/call"),
+            "application/cbor",
+            b"\xff\x00 not cbor",
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    let text = String::from_utf8_lossy(r.body()).into_owned();
+    assert!(
+        text.starts_with("Failed to deserialize cbor request"),
+        "{text}"
+    );
+    let r = handler
+        .handle(post(
+            format!("/api/v3/canister/{id}/query"),
+            "text/plain",
+            b"x",
+        ))
+        .await;
+    assert_eq!(r.status(), 400);
+    let r = handler
+        .handle(post("/api/v9/nothing".into(), "application/cbor", b""))
+        .await;
+    assert_eq!(r.status(), 404);
+    // 3 MB of argument: over the 2 MiB ingress limit.
+    let big = Encode!(&0u64, &serde_bytes::ByteBuf::from(vec![1u8; 3_000_000])).unwrap();
+    let e = f.update(id, "stable_write", big).await.unwrap_err();
+    let (status, text) = http_status_of(e);
+    assert_eq!(status, 413, "{text}");
+}
