@@ -6,9 +6,9 @@
 //! |---|---|
 //! | `GET /api/v2/status` | CBOR map with `root_key` (DER) |
 //! | `POST /api/v2/canister/<ecid>/call` | 202, then poll `read_state` |
-//! | `POST /api/v3|v4/canister/<ecid>/call`, `/api/v4/subnet/<sid>/call` | 200 + certificate, 200 non-replicated rejection, or 202 after [`super::ReplicaConfig::sync_call_timeout`] |
-//! | `POST /api/v2|v3/canister/<ecid>/query` | query response signed by the node key |
-//! | `POST /api/v2|v3/canister/<ecid>/read_state`, `/api/v2|v3/subnet/<sid>/read_state` | certificate of the requested paths |
+//! | `POST /api/v3\|v4/canister/<ecid>/call`, `/api/v4/subnet/<sid>/call` | 200 + certificate, 200 non-replicated rejection, or 202 after [`super::ReplicaConfig::sync_call_timeout`] |
+//! | `POST /api/v2\|v3/canister/<ecid>/query` | query response signed by the node key |
+//! | `POST /api/v2\|v3/canister/<ecid>/read_state`, `/api/v2\|v3/subnet/<sid>/read_state` | certificate of the requested paths |
 //!
 //! Status codes and messages follow the replica (dfinity/ic `rs/http_endpoints/public`): 400 for
 //! malformed CBOR, a bad signature, an expiry out of range or an effective canister id that does
