@@ -891,3 +891,74 @@ async fn malformed_cbor_and_oversized_messages_get_the_replicas_status_codes() {
     let (status, text) = http_status_of(e);
     assert_eq!(status, 413, "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_answered_with_202_is_polled_through_read_state_by_its_sender_only() {
+    use ic_agent::agent::{CallResponse, RequestStatusResponse};
+    let server = Server::start(
+        LocalNet::new(),
+        Keys::from_seed(b"polling"),
+        ReplicaConfig {
+            sync_call_timeout: std::time::Duration::from_millis(300),
+            ..ReplicaConfig::default()
+        },
+        0,
+    )
+    .expect("start the server");
+    let agent = agent_for(&server.url(), Arc::new(ed25519_identity(6))).await;
+    let f = Fixture { server, agent };
+    let id = f.probe().await;
+    // The probe calls itself; holding that call keeps the ingress message open past the
+    // synchronous timeout, so the call endpoint answers 202.
+    f.server.replica().with_net(|net| {
+        net.hold_calls(localnet::CallFilter {
+            caller: Some(id),
+            callee: Some(id),
+            method: Some("inc".into()),
+        })
+    });
+    let arg = Encode!(
+        &id,
+        &"inc".to_string(),
+        &serde_bytes::ByteBuf::from(Encode!().unwrap()),
+        &0u128
+    )
+    .unwrap();
+    let response = f
+        .agent
+        .update(&id, "call")
+        .with_arg(arg)
+        .call()
+        .await
+        .expect("accepted");
+    let CallResponse::Poll(request_id) = response else {
+        panic!("expected 202 and a request id to poll")
+    };
+    let (status, _) = f
+        .agent
+        .request_status_raw(&request_id, id)
+        .await
+        .expect("read_state");
+    assert!(
+        matches!(status, RequestStatusResponse::Processing),
+        "{status:?}"
+    );
+    // Another user may not read the request's status.
+    let stranger = agent_for(&f.server.url(), Arc::new(ed25519_identity(7))).await;
+    let e = stranger
+        .request_status_raw(&request_id, id)
+        .await
+        .unwrap_err();
+    assert_eq!(http_status_of(e).0, 403);
+    f.server.replica().with_net(|net| {
+        for held in net.held_calls() {
+            net.release_call(held.id);
+        }
+    });
+    f.agent
+        .wait(&request_id, id)
+        .await
+        .expect("polled to completion");
+    let get = f.query(id, "get", Encode!().unwrap()).await.unwrap();
+    assert_eq!(Decode!(&get, u64).unwrap(), 1);
+}

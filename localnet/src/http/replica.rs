@@ -312,7 +312,8 @@ impl Shared {
     fn drive_once(&self, idle_round_due: bool) -> (bool, bool) {
         let mut net = self.net();
         self.sync_clock(&mut net);
-        let busy = net.pending_messages() > 0;
+        // Held requests (fault injection through `with_net`) wait for a release, not a round.
+        let busy = net.pending_messages() > net.held_calls().len();
         let ticked = busy || idle_round_due;
         if ticked {
             net.tick();
