@@ -2,8 +2,8 @@
 //! on it) talks to localnet as to a replica (IC-FACTS §6).
 //!
 //! * [`keys`]: the root BLS12-381 key (certificates) and the node Ed25519 key (queries).
-//! * [`certificate`]: state trees, hash trees and signed certificates.
-//! * [`auth`]: envelope decoding, sender signatures, delegations and ingress expiry.
+//! * `certificate`: state trees, hash trees and signed certificates.
+//! * `auth`: envelope decoding, sender signatures, delegations and ingress expiry.
 //! * [`replica`]: [`Replica`], the subnet with its ingress history and driver thread.
 //! * [`handler`]: [`HttpHandler`], the endpoints as `http::Request` → `http::Response`.
 //! * [`server`]: [`Server`], the handler on a TCP port (hyper on tokio).
