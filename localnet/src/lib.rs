@@ -9,6 +9,8 @@
 //! * [`net`]: [`LocalNet`], the subnet: message execution, timers, heartbeats, deadlines.
 //! * [`management`] and [`snapshots`]: the management canister `aaaaa-aa`.
 //! * [`api`]: helpers shaped like the `pocket-ic` crate's.
+//! * [`http`]: the IC HTTP interface (certificates, authentication, server) over a `LocalNet`.
+//! * [`persist`]: saving and loading a subnet (`localnet --state-dir`).
 //!
 //! localnet is single-threaded by design: a server can share it as `Arc<Mutex<LocalNet>>`,
 //! locking per call (every public method runs to completion and leaves no borrowed state).
@@ -16,9 +18,11 @@
 pub mod api;
 pub mod canister;
 pub mod execution;
+pub mod http;
 pub mod management;
 pub mod net;
 pub mod paged;
+pub mod persist;
 pub mod scheduler;
 pub mod snapshots;
 pub mod system_api;

@@ -66,7 +66,7 @@ impl Default for Limits {
 pub struct LocalNet {
     pub(crate) runtime: Runtime,
     pub(crate) canisters: BTreeMap<Principal, Canister>,
-    next_canister_index: u64,
+    pub(crate) next_canister_index: u64,
     pub(crate) time: u64,
     pub(crate) scheduler: Scheduler,
     next_message_id: u64,
@@ -298,6 +298,19 @@ impl LocalNet {
         method: &str,
         arg: Vec<u8>,
     ) -> Result<Vec<u8>, RejectResponse> {
+        self.query_call_with_data_certificate(canister, sender, method, arg, None)
+    }
+
+    /// A query call that sees `data_certificate` through `ic0.data_certificate_*` (the HTTP
+    /// interface passes a certificate of the canister's certified data).
+    pub fn query_call_with_data_certificate(
+        &mut self,
+        canister: Principal,
+        sender: Principal,
+        method: &str,
+        arg: Vec<u8>,
+        data_certificate: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, RejectResponse> {
         let c = self
             .canisters
             .get(&canister)
@@ -318,6 +331,7 @@ impl LocalNet {
         })?;
         let mut env = self.env(c, ApiType::NonReplicatedQuery, sender, arg);
         env.instruction_limit = self.limits.query_instructions;
+        env.data_certificate = data_certificate;
         let out = self
             .runtime
             .execute(&module, &c.state, EntryPoint::Export(export), env, false);
@@ -476,6 +490,7 @@ impl LocalNet {
             replied: false,
             instruction_limit: self.limits.update_instructions,
             call_context_instructions: 0,
+            data_certificate: None,
         }
     }
 

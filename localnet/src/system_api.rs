@@ -299,6 +299,8 @@ pub struct Effects {
 /// Everything a message may read.
 #[derive(Clone, Debug)]
 pub struct MessageEnv {
+    /// The certificate a non-replicated query sees (`ic0.data_certificate_*`), if any.
+    pub data_certificate: Option<Vec<u8>>,
     /// Context.
     pub api_type: ApiType,
     /// The canister running.
@@ -946,8 +948,7 @@ pub fn link(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
     })?;
     linker.func_wrap(m, "data_certificate_present", |c: C<'_>| -> R<i32> {
         check(&c, "data_certificate_present", ANY)?;
-        // localnet does not certify state yet (the HTTP issue adds certificates).
-        Ok(0)
+        Ok(i32::from(c.data().env.data_certificate.is_some()))
     })?;
     linker.func_wrap(m, "data_certificate_size", |c: C<'_>| -> R<i32> {
         check(
@@ -955,22 +956,35 @@ pub fn link(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
             "data_certificate_size",
             &[NonReplicatedQuery, CompositeQuery],
         )?;
-        Err(violation(
-            "ic0_data_certificate_size: no certificate is present".into(),
-        ))
+        match &c.data().env.data_certificate {
+            Some(cert) => Ok(cert.len() as i32),
+            None => Err(violation(
+                "ic0_data_certificate_size: no certificate is present".into(),
+            )),
+        }
     })?;
     linker.func_wrap(
         m,
         "data_certificate_copy",
-        |c: C<'_>, _d: i32, _o: i32, _s: i32| -> R<()> {
+        |mut c: C<'_>, dst: i32, offset: i32, size: i32| -> R<()> {
             check(
                 &c,
                 "data_certificate_copy",
                 &[NonReplicatedQuery, CompositeQuery],
             )?;
-            Err(violation(
-                "ic0_data_certificate_copy: no certificate is present".into(),
-            ))
+            let Some(cert) = c.data().env.data_certificate.clone() else {
+                return Err(violation(
+                    "ic0_data_certificate_copy: no certificate is present".into(),
+                ));
+            };
+            copy_out(
+                &mut c,
+                "data_certificate_copy",
+                dst as u32,
+                offset as u32,
+                size as u32,
+                &cert,
+            )
         },
     )?;
     linker.func_wrap(m, "time", |c: C<'_>| -> R<i64> {
