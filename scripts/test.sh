@@ -9,5 +9,6 @@ cargo test --workspace --locked "$@"
 # independent requests in another order each time (the FIFO run above is the default).
 for seed in 7 2026; do
   echo "== orchestrator suites under the random scheduler, seed $seed"
-  KEEPSAKE_TEST_SEED=$seed cargo test --locked -p integration-tests --test orchestrator_flows --test fault_injection "$@"
+  # --workspace keeps the feature set of the run above, so nothing is rebuilt.
+  KEEPSAKE_TEST_SEED=$seed cargo test --workspace --locked --test orchestrator_flows --test fault_injection "$@"
 done
