@@ -2,6 +2,7 @@
 //! snapshots, history, and the bookkeeping of open call contexts and callbacks.
 
 use crate::execution::{CompiledModule, ExecState, GlobalValue};
+use crate::paged::PagedMemory;
 use crate::system_api::Payload;
 use crate::types::RejectCode;
 use candid::Principal;
@@ -94,10 +95,10 @@ pub struct Snapshot {
     pub taken_at: u64,
     /// Module bytes as installed.
     pub wasm_module: Vec<u8>,
-    /// Heap.
-    pub wasm_memory: Vec<u8>,
-    /// Stable memory.
-    pub stable_memory: Vec<u8>,
+    /// Heap (pages shared with the canister until either writes).
+    pub wasm_memory: PagedMemory,
+    /// Stable memory (pages shared with the canister until either writes).
+    pub stable_memory: PagedMemory,
     /// Exported globals.
     pub globals: Vec<GlobalValue>,
     /// Chunk store.
@@ -115,12 +116,12 @@ pub struct Snapshot {
 impl Snapshot {
     /// Size as `list_canister_snapshots` reports it.
     pub fn total_size(&self) -> u64 {
-        (self.wasm_module.len()
-            + self.wasm_memory.len()
+        self.wasm_memory.len()
             + self.stable_memory.len()
-            + self.globals.len() * 8
-            + self.certified_data.len()
-            + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
+            + (self.wasm_module.len()
+                + self.globals.len() * 8
+                + self.certified_data.len()
+                + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
     }
 }
 
@@ -181,6 +182,9 @@ pub struct Canister {
     pub logs: Vec<String>,
     /// Freezing threshold setting (seconds; reported only).
     pub freezing_threshold: u64,
+    /// Instructions executed by this canister's own code so far (all messages, trapped or not;
+    /// install hooks included). Management-canister work is not counted: it runs no wasm.
+    pub instructions_executed: u64,
 }
 
 impl Canister {
@@ -207,6 +211,7 @@ impl Canister {
             history: Vec::new(),
             logs: Vec::new(),
             freezing_threshold: 2_592_000,
+            instructions_executed: 0,
         }
     }
 
@@ -217,13 +222,13 @@ impl Canister {
 
     /// Memory the canister uses (heap + stable + module + chunk store + snapshots excluded).
     pub fn memory_size(&self) -> u64 {
-        (self.state.heap.len()
+        self.state.heap.len()
             + self.state.stable.len()
-            + self
+            + (self
                 .module
                 .as_ref()
                 .map_or(0, |m| m.prepared.original.len())
-            + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
+                + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
     }
 
     /// Total bytes held by snapshots.

@@ -13,6 +13,7 @@
 //! unit per byte. `performance_counter(0)` reads it; running out is the IC's
 //! "instruction limit exceeded".
 
+use crate::paged::PagedMemory;
 use crate::system_api::{self, ApiType, Effects, Host, HostTrap, MessageEnv};
 use crate::types::ErrorCode;
 use crate::wasm::{GLOBAL_EXPORT_PREFIX, MEMORY_EXPORT, PreparedModule, TABLE_EXPORT};
@@ -41,12 +42,12 @@ pub enum GlobalValue {
 /// The persistent state of an installed canister's code.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExecState {
-    /// Heap (wasm memory 0) bytes; a multiple of 64 KiB.
-    pub heap: Vec<u8>,
+    /// Heap (wasm memory 0), in shared pages.
+    pub heap: PagedMemory,
     /// Exported mutable globals in index order.
     pub globals: Vec<GlobalValue>,
-    /// Stable memory bytes; a multiple of 64 KiB.
-    pub stable: Vec<u8>,
+    /// Stable memory (shared copy-on-write pages).
+    pub stable: PagedMemory,
 }
 
 /// What to run.
@@ -227,7 +228,7 @@ impl Runtime {
         state: &ExecState,
         entry: EntryPoint,
         persist: bool,
-    ) -> Result<Option<(Vec<u8>, Vec<GlobalValue>)>, ExecError> {
+    ) -> Result<Option<(PagedMemory, Vec<GlobalValue>)>, ExecError> {
         let linker = module.linker.as_deref().unwrap_or(&self.linker);
         let instance = linker
             .instantiate(&mut *store, &module.module)
@@ -258,7 +259,7 @@ impl Runtime {
         if !persist {
             return Ok(None);
         }
-        Ok(Some(capture(store, &instance)))
+        Ok(Some(capture(store, &instance, &state.heap)))
     }
 }
 
@@ -319,7 +320,7 @@ fn restore(
     state: &ExecState,
 ) -> Result<(), ExecError> {
     if let Some(memory) = instance.get_memory(&mut *store, MEMORY_EXPORT) {
-        let want = (state.heap.len() / WASM_PAGE) as u64;
+        let want = state.heap.pages();
         let have = memory.size(&*store);
         if want > have {
             memory
@@ -330,7 +331,7 @@ fn restore(
                 })?;
         }
         let data = memory.data_mut(&mut *store);
-        data[..state.heap.len()].copy_from_slice(&state.heap);
+        state.heap.copy_into(data);
     }
     let names = global_names(store, instance);
     for (name, value) in names.iter().zip(&state.globals) {
@@ -353,10 +354,14 @@ fn restore(
 }
 
 /// Reads heap and globals back after a successful message.
-fn capture(store: &mut Store<Host>, instance: &Instance) -> (Vec<u8>, Vec<GlobalValue>) {
+fn capture(
+    store: &mut Store<Host>,
+    instance: &Instance,
+    previous: &PagedMemory,
+) -> (PagedMemory, Vec<GlobalValue>) {
     let heap = instance
         .get_memory(&mut *store, MEMORY_EXPORT)
-        .map(|m| m.data(&*store).to_vec())
+        .map(|m| PagedMemory::capture(previous, m.data(&*store)))
         .unwrap_or_default();
     let globals = global_names(store, instance)
         .iter()

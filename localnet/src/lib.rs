@@ -2,6 +2,7 @@
 //!
 //! * [`wasm`]: decoding (gzip), hashing and the IC's export instrumentation.
 //! * [`execution`]: one message on wasmtime with fuel; rollback by construction.
+//! * [`paged`]: heap and stable memory as copy-on-write pages.
 //! * [`system_api`]: the ic0 functions and where each may be called.
 //! * [`canister`]: per-canister state, call contexts, callbacks, snapshots, queue messages.
 //! * [`scheduler`]: per-pair FIFO ordering and the FIFO / random / manual policies.
@@ -15,8 +16,10 @@
 pub mod api;
 pub mod canister;
 pub mod execution;
+pub mod http;
 pub mod management;
 pub mod net;
+pub mod paged;
 pub mod scheduler;
 pub mod snapshots;
 pub mod system_api;

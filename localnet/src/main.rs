@@ -1,9 +1,12 @@
-//! `localnet`: starts an empty local subnet, installs the given wasm files, then reads commands
-//! from standard input (one per line) until end of input. The HTTP interface is a separate
-//! issue; this driver exists so canisters can be loaded and poked from a shell.
+//! `localnet`: starts an empty local subnet and installs the given wasm files. With `--port` it
+//! serves the IC HTTP interface (the first line on stdout is `listening on http://127.0.0.1:<port>`)
+//! until SIGINT or SIGTERM, and never reads standard input. Without it, it reads commands from
+//! standard input (one per line) until end of input, so canisters can be poked from a shell.
 //!
 //! ```text
-//! localnet [WASM[=HEX_INIT_ARG]]...
+//! localnet [--port N] [--seed TEXT] [WASM[=HEX_INIT_ARG]]...
+//!   --port N     serve on 127.0.0.1:N (0 picks a free port)
+//!   --seed TEXT  derive the root and node keys from TEXT (same seed, same root key)
 //! commands:  install PATH [HEX_ARG] | update ID METHOD [HEX_ARG] | query ID METHOD [HEX_ARG]
 //!            tick | advance SECONDS | status ID | canisters | quit
 //! ```
@@ -70,17 +73,95 @@ fn run(net: &mut LocalNet, line: &str) -> Result<String, String> {
     }
 }
 
+/// Command-line options.
+#[derive(Default)]
+struct Options {
+    port: Option<u16>,
+    seed: Option<String>,
+    wasms: Vec<String>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--port" => {
+                let v = value("--port")?;
+                opts.port = Some(v.parse().map_err(|e| format!("bad --port {v}: {e}"))?);
+            }
+            "--seed" => opts.seed = Some(value("--seed")?),
+            "-h" | "--help" => {
+                return Err(
+                    "usage: localnet [--port N] [--seed TEXT] [WASM[=HEX_INIT_ARG]]...".into(),
+                );
+            }
+            flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
+            _ => opts.wasms.push(arg),
+        }
+    }
+    Ok(opts)
+}
+
+/// Serves the HTTP interface until SIGINT or SIGTERM.
+fn serve(net: LocalNet, port: u16, seed: Option<&str>) -> ExitCode {
+    use localnet::http::{Keys, ReplicaConfig, Server};
+    let keys = seed.map_or_else(Keys::random, |s| Keys::from_seed(s.as_bytes()));
+    let server = match Server::start(net, keys, ReplicaConfig::default(), port) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("localnet: cannot listen on 127.0.0.1:{port}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("listening on {}", server.url());
+    let _ = std::io::stdout().flush();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a signal runtime");
+    runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    });
+    server.stop();
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("localnet: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut net = LocalNet::new();
-    for spec in std::env::args().skip(1) {
+    let mut installed = Vec::new();
+    for spec in &opts.wasms {
         let (path, arg) = spec.split_once('=').unwrap_or((spec.as_str(), EMPTY_ARGS));
         match install(&mut net, path, arg) {
-            Ok(id) => println!("{id} {path}"),
+            Ok(id) => installed.push(format!("{id} {path}")),
             Err(e) => {
                 eprintln!("localnet: {e}");
                 return ExitCode::FAILURE;
             }
         }
+    }
+    if let Some(port) = opts.port {
+        // The first stdout line must be the address; installed canisters go to stderr.
+        for line in &installed {
+            eprintln!("{line}");
+        }
+        return serve(net, port, opts.seed.as_deref());
+    }
+    for line in &installed {
+        println!("{line}");
     }
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();

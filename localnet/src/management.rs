@@ -132,7 +132,10 @@ impl LocalNet {
         }
     }
 
-    /// The canister, if `sender` controls it (IC0301 / IC0512 otherwise).
+    /// The canister, if `sender` controls it (IC0301 / IC0512 otherwise). The replica words the
+    /// refusal differently for ingress, which it filters before execution
+    /// (`execution_environment.rs`: "Only controllers of canister X can call ic00 method M"), and
+    /// for canister callers, which reach the canister manager (`canister_manager/types.rs`).
     pub(crate) fn controlled(
         &self,
         id: Principal,
@@ -140,16 +143,35 @@ impl LocalNet {
         method: &str,
     ) -> Result<&Canister, RejectResponse> {
         let c = self.canisters.get(&id).ok_or_else(|| not_found(id))?;
-        if !c.is_controller(&sender.principal) {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterInvalidController,
-                format!(
-                    "Only controllers of canister {id} can call ic00 method {method}. But {} is not a controller.",
-                    sender.principal
-                ),
-            ));
+        if c.is_controller(&sender.principal) {
+            return Ok(c);
         }
-        Ok(c)
+        let message = if sender.is_canister {
+            let controllers: Vec<String> = c.controllers.iter().map(Principal::to_text).collect();
+            format!(
+                "Only the controllers of the canister {id} can control it.\nCanister's controllers: {}\nSender's ID: {}",
+                controllers.join(" "),
+                sender.principal
+            )
+        } else {
+            format!("Only controllers of canister {id} can call ic00 method {method}")
+        };
+        Err(RejectResponse::system(
+            ErrorCode::CanisterInvalidController,
+            message,
+        ))
+    }
+
+    /// Methods the IC accepts only from canisters (ingress gets IC0406).
+    fn canister_only(sender: Sender, method: &str) -> Result<(), RejectResponse> {
+        if sender.is_canister {
+            Ok(())
+        } else {
+            Err(RejectResponse::system(
+                ErrorCode::CanisterRejectedMessage,
+                format!("Only canisters can call ic00 method {method}"),
+            ))
+        }
     }
 
     pub(crate) fn add_history(
@@ -221,12 +243,7 @@ impl LocalNet {
 
     fn m_create(&mut self, sender: Sender, arg: &[u8], cycles: u128) -> MResult {
         let args: mt::CreateCanisterArgs = decode(arg)?;
-        if !sender.is_canister {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "create_canister can only be called by other canisters, not via ingress messages.",
-            ));
-        }
+        Self::canister_only(sender, "create_canister")?;
         if cycles < CREATE_CANISTER_FEE {
             return Err(RejectResponse::system(
                 ErrorCode::InsufficientCyclesForCreateCanister,
@@ -282,9 +299,9 @@ impl LocalNet {
                 Some(bytes) => wasm.extend_from_slice(bytes),
                 None => {
                     return Err(RejectResponse::system(
-                        ErrorCode::InvalidManagementPayload,
+                        ErrorCode::CanisterContractViolation,
                         format!(
-                            "Error from Wasm chunk store: Chunk {} not found in store.",
+                            "Error from Wasm chunk store: Chunk hash {} was not found.",
                             hex::encode(&chunk.hash)
                         ),
                     ));
@@ -294,7 +311,7 @@ impl LocalNet {
         let actual = wasm::sha256(&wasm);
         if actual.as_slice() != args.wasm_module_hash.as_slice() {
             return Err(RejectResponse::system(
-                ErrorCode::InvalidManagementPayload,
+                ErrorCode::CanisterContractViolation,
                 format!(
                     "Error from Wasm chunk store: Wasm module hash {} does not match given hash {}.",
                     hex::encode(actual),
@@ -349,8 +366,9 @@ impl LocalNet {
         };
         let new_version = c.version + 1;
         let mut certified_data = c.certified_data.clone();
-        let mut stable = Vec::new();
+        let mut stable = crate::paged::PagedMemory::default();
         let mut logs_from = Vec::new();
+        let mut hook_instructions = 0;
         let mut fail = None::<ExecError>;
         if let Some(flags) = upgrade_flags {
             stable = c.state.stable.clone();
@@ -366,6 +384,7 @@ impl LocalNet {
                     true,
                 );
                 logs_from.push(out.logs.clone());
+                hook_instructions += out.instructions;
                 match out.result {
                     Ok(state) => {
                         stable = state.expect("persisted").stable;
@@ -401,6 +420,7 @@ impl LocalNet {
                 .runtime
                 .execute(&module, &base, EntryPoint::Fresh(export), env, true);
             logs_from.push(out.logs.clone());
+            hook_instructions += out.instructions;
             match out.result {
                 Ok(state) => {
                     new_state = state;
@@ -414,6 +434,7 @@ impl LocalNet {
         }
         let c = self.canisters.get_mut(&id).expect("exists");
         c.logs.extend(logs_from.into_iter().flatten());
+        c.instructions_executed += hook_instructions;
         if let Some(e) = fail {
             return Err(trap_reject(id, e));
         }
@@ -476,7 +497,7 @@ impl LocalNet {
         let c = self.controlled(args.canister_id, sender, "upload_chunk")?;
         if args.chunk.len() > MAX_CHUNK_SIZE {
             return Err(RejectResponse::system(
-                ErrorCode::InvalidManagementPayload,
+                ErrorCode::CanisterContractViolation,
                 format!(
                     "Error from Wasm chunk store: Wasm chunk size {} exceeds the maximum chunk size of {MAX_CHUNK_SIZE}.",
                     args.chunk.len()
@@ -486,7 +507,7 @@ impl LocalNet {
         let hash = wasm::sha256(&args.chunk);
         if !c.chunk_store.contains_key(&hash) && c.chunk_store.len() >= MAX_CHUNKS {
             return Err(RejectResponse::system(
-                ErrorCode::InvalidManagementPayload,
+                ErrorCode::CanisterContractViolation,
                 format!(
                     "Error from Wasm chunk store: Wasm chunk store has already reached the maximum number of chunks ({MAX_CHUNKS})."
                 ),
@@ -552,22 +573,14 @@ impl LocalNet {
     fn m_status(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::CanisterStatusArgs = decode(arg)?;
         let id = args.canister_id;
-        let c = self.canisters.get(&id).ok_or_else(|| not_found(id))?;
-        // Controllers and the canister itself may read its status.
-        if sender.principal != id {
-            self.controlled(id, sender, "canister_status")?;
-        }
+        // Controllers only (status_visibility is not modelled).
+        let c = self.controlled(id, sender, "canister_status")?;
         reply(status_of(c))
     }
 
     fn m_info(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::CanisterInfoArgs = decode(arg)?;
-        if !sender.is_canister {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "canister_info can only be called by canisters, not via ingress messages.",
-            ));
-        }
+        Self::canister_only(sender, "canister_info")?;
         let c = self
             .canisters
             .get(&args.canister_id)
@@ -641,8 +654,8 @@ impl LocalNet {
         let c = self.controlled(id, sender, "delete_canister")?;
         if id == sender.principal {
             return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "Canister cannot delete itself.",
+                ErrorCode::CanisterInvalidController,
+                format!("Canister {id} cannot delete itself."),
             ));
         }
         if c.status != Status::Stopped {
@@ -657,12 +670,7 @@ impl LocalNet {
     }
 
     fn m_raw_rand(&mut self, sender: Sender) -> MResult {
-        if !sender.is_canister {
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                "ic00 method raw_rand can not be called via ingress messages",
-            ));
-        }
+        Self::canister_only(sender, "raw_rand")?;
         let mut out = Vec::with_capacity(32);
         for _ in 0..4 {
             // splitmix64 over a seed: deterministic per run, distinct per call.
@@ -712,8 +720,8 @@ pub(crate) fn status_of(c: &Canister) -> mt::CanisterStatusResult {
         module_hash: c.module.as_ref().map(|m| m.prepared.hash.to_vec()),
         memory_size: n(c.memory_size() + globals + snapshots),
         memory_metrics: mt::MemoryMetrics {
-            wasm_memory_size: n(c.state.heap.len() as u64),
-            stable_memory_size: n(c.state.stable.len() as u64),
+            wasm_memory_size: n(c.state.heap.len()),
+            stable_memory_size: n(c.state.stable.len()),
             global_memory_size: n(globals),
             wasm_binary_size: n(module_size),
             custom_sections_size: n(0),

@@ -118,6 +118,11 @@ impl LocalNet {
         self.time = self.time.max(nanos);
     }
 
+    /// Seeds `raw_rand` (each call then returns the next 32 bytes of a splitmix64 stream).
+    pub fn set_rand_seed(&mut self, seed: u64) {
+        self.rand_state = seed;
+    }
+
     // ----- scheduling ------------------------------------------------------------------------
 
     /// Replaces the scheduling policy.
@@ -317,6 +322,9 @@ impl LocalNet {
             .runtime
             .execute(&module, &c.state, EntryPoint::Export(export), env, false);
         self.record_logs(canister, &out);
+        if let Some(c) = self.canisters.get_mut(&canister) {
+            c.instructions_executed += out.instructions;
+        }
         match out.result {
             Err(e) => Err(trap_reject(canister, e)),
             Ok(_) => match out.effects.response {
@@ -400,8 +408,17 @@ impl LocalNet {
     pub fn stable_memory(&self, canister: Principal) -> Vec<u8> {
         self.canisters
             .get(&canister)
-            .map(|c| c.state.stable.clone())
+            .map(|c| c.state.stable.to_vec())
             .unwrap_or_default()
+    }
+
+    /// Instructions the canister's own wasm has executed so far, over all messages (the
+    /// management canister's work is not included). Take the difference around an operation to
+    /// measure what it cost the canister.
+    pub fn instructions_executed(&self, canister: Principal) -> u64 {
+        self.canisters
+            .get(&canister)
+            .map_or(0, |c| c.instructions_executed)
     }
 
     /// Certified data of a canister.
@@ -663,6 +680,7 @@ impl LocalNet {
         self.record_logs(canister, &out);
         let now = self.time;
         let c = self.canisters.get_mut(&canister).expect("canister exists");
+        c.instructions_executed += out.instructions;
         if let Some(cc) = c.call_contexts.get_mut(&cc_id) {
             cc.instructions += out.instructions;
         }
@@ -678,6 +696,10 @@ impl LocalNet {
         } = out.effects;
         if let Some(state) = new_state {
             c.state = state;
+            // The canister version grows with every successful replicated execution, not only
+            // with code and settings changes (a DFINITY engineer confirms it on the forum,
+            // "canister_info canister_version skips numbers when receiving update method calls").
+            c.version += 1;
         }
         if let Some(data) = certified_data {
             c.certified_data = data;
@@ -879,7 +901,7 @@ impl LocalNet {
 pub(crate) fn not_found(id: Principal) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::CanisterNotFound,
-        format!("Canister {id} not found"),
+        format!("Canister {id} not found."),
     )
 }
 

@@ -12,6 +12,7 @@ use crate::canister::{Snapshot, SnapshotSource};
 use crate::execution::{ExecState, GlobalValue, WASM_PAGE};
 use crate::management::{MResult, Sender, decode, reply};
 use crate::net::LocalNet;
+use crate::paged::PagedMemory;
 use crate::types::{ErrorCode, RejectResponse};
 use crate::wasm;
 use candid::{Nat, Principal};
@@ -59,23 +60,53 @@ fn not_found(id: &[u8], canister: Principal) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::CanisterSnapshotNotFound,
         format!(
-            "Could not find the snapshot ID {} for canister {canister}",
+            "Could not find the snapshot ID {} for canister {canister}.",
             display_snapshot_id(id)
         ),
     )
 }
 
-fn slice_error(what: &str, offset: u64, size: u64) -> RejectResponse {
+/// The replica's text names all three kinds whichever was read (`canister_manager/types.rs`).
+fn slice_error(_what: &str, offset: u64, size: u64) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::InvalidManagementPayload,
-        format!("Invalid subslice into {what}: offset: {offset}, size: {size}"),
+        format!(
+            "Invalid subslice into wasm module / main memory / stable memory: offset: {offset}, size: {size}"
+        ),
     )
+}
+
+/// Invalid uploaded metadata: the replica maps `CanisterSnapshotError::InvalidMetadata` to
+/// `InvalidSettings`, i.e. IC0504 "Could not validate the settings: …"
+/// (`canister_manager/types.rs`).
+/// A slice of a paged memory with the read checks (size first, then bounds).
+fn paged_slice(memory: &PagedMemory, offset: u64, size: u64) -> Result<Vec<u8>, RejectResponse> {
+    if size > MAX_SLICE_SIZE {
+        return Err(RejectResponse::system(
+            ErrorCode::InvalidManagementPayload,
+            format!("Requested slice too large: {size} > {MAX_SLICE_SIZE}"),
+        ));
+    }
+    if !memory.contains(offset, size) {
+        return Err(slice_error("memory", offset, size));
+    }
+    Ok(memory.slice(offset, size))
+}
+
+/// Writes an uploaded piece into a paged memory, bounds checked.
+fn paged_write(memory: &mut PagedMemory, offset: u64, chunk: &[u8]) -> Result<(), RejectResponse> {
+    let size = chunk.len() as u64;
+    if !memory.contains(offset, size) {
+        return Err(slice_error("memory", offset, size));
+    }
+    memory.write(offset, chunk);
+    Ok(())
 }
 
 fn invalid_metadata(msg: String) -> RejectResponse {
     RejectResponse::system(
-        ErrorCode::InvalidManagementPayload,
-        format!("Invalid snapshot metadata: {msg}"),
+        ErrorCode::CanisterContractViolation,
+        format!("Could not validate the settings: {msg}"),
     )
 }
 
@@ -129,7 +160,7 @@ impl LocalNet {
                 Err(RejectResponse::system(
                     ErrorCode::CanisterRejectedMessage,
                     format!(
-                        "Canister {canister} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}. Delete a snapshot or use replace_snapshot to take a new one."
+                        "Canister {canister} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}.\nConsider deleting an unnecessary snapshot of the specified canister before creating a new one."
                     ),
                 ))
             }
@@ -158,10 +189,10 @@ impl LocalNet {
         let id = args.canister_id;
         let c = self.controlled(id, sender, "take_canister_snapshot")?;
         let Some(module) = c.module.clone() else {
-            // Inference: the IC refuses with this text; the code is not observed.
+            // `CanisterSnapshotExecutionStateNotFound` in canister_manager/types.rs (colon included).
             return Err(RejectResponse::system(
                 ErrorCode::CanisterRejectedMessage,
-                format!("Failed to create snapshot for empty canister {id}"),
+                format!("Failed to create snapshot for empty canister {id}:"),
             ));
         };
         let replaced = self.slot_for_new_snapshot(id, args.replace_snapshot.as_ref())?;
@@ -297,8 +328,8 @@ impl LocalNet {
                 .iter()
                 .map(|g| Some(global_to_candid(g)))
                 .collect(),
-            wasm_memory_size: s.wasm_memory.len() as u64,
-            stable_memory_size: s.stable_memory.len() as u64,
+            wasm_memory_size: s.wasm_memory.len(),
+            stable_memory_size: s.stable_memory.len(),
             wasm_chunk_store: s
                 .chunk_store
                 .keys()
@@ -345,10 +376,10 @@ impl LocalNet {
                 slice(&s.wasm_module, "wasm module", offset, size)?
             }
             mt::SnapshotDataKind::WasmMemory { offset, size } => {
-                slice(&s.wasm_memory, "main memory", offset, size)?
+                paged_slice(&s.wasm_memory, offset, size)?
             }
             mt::SnapshotDataKind::StableMemory { offset, size } => {
-                slice(&s.stable_memory, "stable memory", offset, size)?
+                paged_slice(&s.stable_memory, offset, size)?
             }
             mt::SnapshotDataKind::WasmChunk { hash } => {
                 let key: Option<[u8; 32]> = hash.as_slice().try_into().ok();
@@ -410,8 +441,8 @@ impl LocalNet {
             source: SnapshotSource::MetadataUpload,
             taken_at: self.time,
             wasm_module: vec![0; args.wasm_module_size as usize],
-            wasm_memory: vec![0; args.wasm_memory_size as usize],
-            stable_memory: vec![0; args.stable_memory_size as usize],
+            wasm_memory: PagedMemory::zeroed(args.wasm_memory_size),
+            stable_memory: PagedMemory::zeroed(args.stable_memory_size),
             globals: args.globals.iter().map(global_from_candid).collect(),
             chunk_store: Default::default(),
             certified_data: args.certified_data,
@@ -463,10 +494,10 @@ impl LocalNet {
                 write(&mut s.wasm_module, "wasm module", offset, &args.chunk)?
             }
             mt::SnapshotDataOffset::WasmMemory { offset } => {
-                write(&mut s.wasm_memory, "main memory", offset, &args.chunk)?
+                paged_write(&mut s.wasm_memory, offset, &args.chunk)?
             }
             mt::SnapshotDataOffset::StableMemory { offset } => {
-                write(&mut s.stable_memory, "stable memory", offset, &args.chunk)?
+                paged_write(&mut s.stable_memory, offset, &args.chunk)?
             }
             mt::SnapshotDataOffset::WasmChunk => {
                 if args.chunk.len() > crate::management::MAX_CHUNK_SIZE {

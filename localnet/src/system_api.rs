@@ -8,6 +8,7 @@
 //! heap/globals/stable memory is recorded in [`Effects`] and applied by the caller only if the
 //! message did not trap.
 
+use crate::paged::PagedMemory;
 use crate::types::ErrorCode;
 use candid::Principal;
 use std::fmt;
@@ -341,7 +342,7 @@ pub struct MessageEnv {
 /// Per-message host state inside the wasmtime store.
 pub struct Host {
     env: MessageEnv,
-    stable: Vec<u8>,
+    stable: PagedMemory,
     effects: Effects,
     reply_buf: Vec<u8>,
     replied: bool,
@@ -353,7 +354,7 @@ pub struct Host {
 
 impl Host {
     /// Host state for one message.
-    pub fn new(env: MessageEnv, stable: Vec<u8>) -> Self {
+    pub fn new(env: MessageEnv, stable: PagedMemory) -> Self {
         Host {
             replied: env.replied,
             cycles_available: env.cycles_available,
@@ -368,13 +369,13 @@ impl Host {
     }
 
     /// Effects, debug prints and the stable memory after the message.
-    pub fn finish(self) -> (Effects, Vec<String>, Vec<u8>) {
+    pub fn finish(self) -> (Effects, Vec<String>, PagedMemory) {
         (self.effects, self.logs, self.stable)
     }
 }
 
-/// Stable memory limit (the IC allows 500 GiB; localnet keeps stable memory in RAM).
-pub const MAX_STABLE_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+/// Stable memory limit (500 GiB, as on the IC; untouched pages cost no memory here).
+pub const MAX_STABLE_BYTES: u64 = 500 * 1024 * 1024 * 1024;
 const PAGE: u64 = 65536;
 /// Fee of a call on a 13-node subnet (dfinity/ic `CyclesAccountManager`: xnet_call_fee).
 pub const XNET_CALL_FEE: u128 = 260_000;
@@ -477,40 +478,32 @@ fn principal(bytes: &[u8], what: &str) -> R<Principal> {
 }
 
 fn stable_read(caller: &mut C<'_>, dst: u64, offset: u64, size: u64) -> R<()> {
-    let len = caller.data().stable.len() as u64;
-    if offset.checked_add(size).is_none_or(|end| end > len) {
+    if !caller.data().stable.contains(offset, size) {
         return Err(trapped("stable memory out of bounds"));
     }
-    let bytes = caller.data().stable[offset as usize..(offset + size) as usize].to_vec();
+    let bytes = caller.data().stable.slice(offset, size);
     write(caller, dst, &bytes)
 }
 
 fn stable_write(caller: &mut C<'_>, offset: u64, src: u64, size: u64) -> R<()> {
-    let len = caller.data().stable.len() as u64;
-    if offset.checked_add(size).is_none_or(|end| end > len) {
+    if !caller.data().stable.contains(offset, size) {
         return Err(trapped("stable memory out of bounds"));
     }
     let bytes = read(caller, src, size)?;
-    caller.data_mut().stable[offset as usize..(offset + size) as usize].copy_from_slice(&bytes);
+    caller.data_mut().stable.write(offset, &bytes);
     Ok(())
 }
 
 /// Grows stable memory; returns the old size in pages or `u64::MAX` when refused.
 fn stable_grow(caller: &mut C<'_>, pages: u64, max_bytes: u64) -> u64 {
-    let old = caller.data().stable.len() as u64 / PAGE;
-    let new_bytes = match old.checked_add(pages).and_then(|p| p.checked_mul(PAGE)) {
-        Some(b) if b <= max_bytes => b,
-        _ => return u64::MAX,
-    };
-    let stable = &mut caller.data_mut().stable;
-    if stable
-        .try_reserve_exact(new_bytes as usize - stable.len())
-        .is_err()
-    {
-        return u64::MAX;
+    let old = caller.data().stable.pages();
+    match old.checked_add(pages).and_then(|p| p.checked_mul(PAGE)) {
+        Some(b) if b <= max_bytes => {
+            caller.data_mut().stable.grow(pages);
+            old
+        }
+        _ => u64::MAX,
     }
-    stable.resize(new_bytes as usize, 0);
-    old
 }
 
 fn reply_append(caller: &mut C<'_>, bytes: Vec<u8>) -> R<()> {
@@ -879,7 +872,7 @@ pub fn link(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
     })?;
     linker.func_wrap(m, "stable_size", |c: C<'_>| -> R<i32> {
         check(&c, "stable_size", ANY_S)?;
-        let pages = c.data().stable.len() as u64 / PAGE;
+        let pages = c.data().stable.pages();
         if pages > u64::from(u16::MAX) + 1 {
             return Err(trapped(
                 "32 bit stable memory api used on a memory larger than 4GB",
@@ -920,7 +913,7 @@ pub fn link(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
     )?;
     linker.func_wrap(m, "stable64_size", |c: C<'_>| -> R<i64> {
         check(&c, "stable64_size", ANY_S)?;
-        Ok((c.data().stable.len() as u64 / PAGE) as i64)
+        Ok(c.data().stable.pages() as i64)
     })?;
     linker.func_wrap(m, "stable64_grow", |mut c: C<'_>, pages: i64| -> R<i64> {
         check(&c, "stable64_grow", ANY_S)?;

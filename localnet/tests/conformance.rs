@@ -272,6 +272,50 @@ fn the_random_policy_is_reproducible_per_seed() {
     assert_eq!(sorted, vec![1, 1, 2, 2, 3, 3]);
 }
 
+/// Spec "Ordering guarantees": requests between one (caller, callee) pair are delivered in the
+/// order they were made, whatever the scheduler does with everything else.
+#[test]
+fn requests_between_one_pair_stay_in_order_under_the_random_policy() {
+    let mut interleavings = 0;
+    for seed in [1, 2, 3, 4] {
+        let mut f = Fixture::new();
+        f.net.set_scheduler_policy(SchedulerPolicy::Random { seed });
+        let a = f.probe();
+        let b = f.probe();
+        let c = f.probe();
+        let first = f
+            .net
+            .submit_call(a, admin(), "fan_out", encode_args((c, 20u64)).unwrap())
+            .unwrap();
+        let second = f
+            .net
+            .submit_call(b, admin(), "fan_out", encode_args((c, 20u64)).unwrap())
+            .unwrap();
+        f.net.await_call(first).unwrap();
+        f.net.await_call(second).unwrap();
+        f.net.run_until_idle();
+        let log: Vec<u64> = f.query(c, "log", ());
+        assert_eq!(log.len(), 40);
+        // Each sender's 0..20 arrive in order; the two streams may interleave.
+        let mut next = [0u64; 2];
+        for x in &log {
+            if next[0] == *x {
+                next[0] += 1;
+            } else if next[1] == *x {
+                next[1] += 1;
+            } else {
+                panic!("seed {seed}: a pair's requests arrived out of order: {log:?}");
+            }
+        }
+        let sequential: Vec<u64> = (0..20).chain(0..20).collect();
+        interleavings += usize::from(log != sequential);
+    }
+    assert!(
+        interleavings > 0,
+        "the random policy never interleaved the two senders"
+    );
+}
+
 // ----- stop / start / delete -----------------------------------------------------------------
 
 /// IC-FACTS §8: a call to a stopped canister is reject code 5, IC0508 "Canister … is stopped".
@@ -373,6 +417,19 @@ fn only_a_stopped_canister_can_be_deleted_and_its_snapshots_die_with_it() {
     f.net.delete_canister(p, None).unwrap();
     let err = f.net.list_canister_snapshots(p, None).unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterNotFound));
+}
+
+/// The canister version grows with every successful update, and not with queries or traps.
+#[test]
+fn canister_version_counts_successful_updates() {
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let v0: u64 = f.query(p, "canister_version", ());
+    f.update::<_, u64>(p, "inc", ());
+    let _ = f.try_update::<_, ()>(p, "inc_then_trap", ());
+    f.counter(p);
+    let v1: u64 = f.query(p, "canister_version", ());
+    assert_eq!(v1, v0 + 1);
 }
 
 // ----- install / upgrade ----------------------------------------------------------------------
@@ -518,6 +575,8 @@ fn chunked_install_assembles_the_module_from_the_chunk_store() {
             encode_args((None::<u64>,)).unwrap(),
         )
         .unwrap_err();
+    // canister_manager/types.rs: WasmChunkStoreError is IC0504.
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterContractViolation));
     assert!(
         err.reject_message.contains("does not match"),
         "{}",
@@ -558,7 +617,13 @@ fn the_instruction_counter_grows_with_work_and_the_limit_traps() {
     let mut f = Fixture::new();
     let p = f.probe();
     let small: u64 = f.update(p, "burn", (1_000u64,));
+    let before = f.net.instructions_executed(p);
     let big: u64 = f.update(p, "burn", (100_000u64,));
+    let spent = f.net.instructions_executed(p) - before;
+    assert!(
+        spent >= big,
+        "the per-canister total ({spent}) includes the message ({big})"
+    );
     assert!(big > small * 10, "{small} vs {big}");
     f.net.limits.update_instructions = 1_000_000;
     let err = f
@@ -662,4 +727,165 @@ fn canister_info_reports_history_module_hash_and_controllers() {
         info.module_hash,
         Some(localnet::wasm::sha256(&probe_wasm()).to_vec())
     );
+}
+
+// ----- management canister lifecycle --------------------------------------------------------
+
+/// update_settings replaces the controller list; the old controller loses access (IC0512).
+#[test]
+fn update_settings_replaces_the_controllers() {
+    let mut f = Fixture::new();
+    let p = f.probe();
+    f.net.set_controllers(p, None, vec![stranger()]).unwrap();
+    let err = f.net.canister_status(p, None).unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
+    let status = f.net.canister_status(p, Some(stranger())).unwrap();
+    assert_eq!(status.settings.controllers, vec![stranger()]);
+}
+
+/// Uninstalling rejects the canister's open call contexts and drops its callbacks.
+#[test]
+fn uninstall_rejects_open_call_contexts() {
+    let mut f = Fixture::new();
+    let a = f.probe();
+    let b = f.probe();
+    f.net.hold_calls(CallFilter {
+        callee: Some(b),
+        ..Default::default()
+    });
+    let arg = encode_args((b, "inc", bytes(&Encode!().unwrap()), 0u128)).unwrap();
+    let pending = f.net.submit_call(a, admin(), "call", arg).unwrap();
+    f.net.run_until_idle();
+    f.net.uninstall_canister(a, None).unwrap();
+    let err = f.net.await_call(pending).unwrap_err();
+    assert_eq!(err.reject_code, RejectCode::CanisterReject);
+    assert_eq!(f.net.open_call_contexts(a), 0);
+    let status = f.net.canister_status(a, None).unwrap();
+    assert_eq!(status.module_hash, None);
+}
+
+/// A canister creates a canister with attached cycles: the fee is deducted from them and the
+/// creator is the default controller.
+#[test]
+fn a_canister_can_create_a_canister_with_its_cycles() {
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let args = Encode!(&ic_management_canister_types::CreateCanisterArgs {
+        settings: None,
+        sender_canister_version: None
+    })
+    .unwrap();
+    let cycles = 2_000_000_000_000u128;
+    let r: CallOutcome = f.update(
+        p,
+        "call",
+        (MANAGEMENT_CANISTER, "create_canister", bytes(&args), cycles),
+    );
+    let created = Decode!(&r.unwrap(), ic_management_canister_types::CanisterIdRecord)
+        .unwrap()
+        .canister_id;
+    assert_eq!(
+        f.net.cycle_balance(created),
+        cycles - localnet::system_api::CREATE_CANISTER_FEE
+    );
+    let err = f.net.canister_status(created, None).unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
+    // By ingress, create_canister is refused (IC0406, "Only canisters can call ic00 method").
+    let err = f
+        .net
+        .update_call(MANAGEMENT_CANISTER, admin(), "create_canister", args)
+        .unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterRejectedMessage));
+}
+
+/// IC-FACTS §2: loading another canister's snapshot needs control of both canisters.
+#[test]
+fn a_snapshot_can_be_loaded_into_another_canister_controlled_by_the_same_caller() {
+    let mut f = Fixture::new();
+    let a = f.probe();
+    let b = f.probe();
+    for _ in 0..4 {
+        f.update::<_, u64>(a, "inc", ());
+    }
+    let snap = f.net.take_canister_snapshot(a, None, None).unwrap();
+    f.net
+        .load_canister_snapshot(b, None, snap.id.clone())
+        .unwrap();
+    assert_eq!(f.counter(b), 4);
+    f.net.set_controllers(a, None, vec![stranger()]).unwrap();
+    let err = f.net.load_canister_snapshot(b, None, snap.id).unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
+}
+
+/// The shape the HTTP layer will use: the subnet behind a mutex, one thread submitting and
+/// polling, another driving rounds; the lock is held per call, never across a wait.
+#[test]
+fn the_subnet_can_be_driven_from_several_threads_behind_a_mutex() {
+    use std::sync::{Arc, Mutex};
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let net = Arc::new(Mutex::new(f.net));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let driver = {
+        let (net, stop) = (Arc::clone(&net), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                net.lock().unwrap().tick();
+                std::thread::yield_now();
+            }
+        })
+    };
+    let mut done = 0;
+    for _ in 0..5 {
+        let id = net
+            .lock()
+            .unwrap()
+            .submit_call(p, admin(), "inc", Encode!().unwrap())
+            .unwrap();
+        loop {
+            let status = net.lock().unwrap().ingress_status(id);
+            if let Some(result) = status {
+                assert!(result.is_ok());
+                done += 1;
+                break;
+            }
+            std::thread::yield_now();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    driver.join().unwrap();
+    assert_eq!(done, 5);
+}
+
+/// A bounded-wait call whose callee has started but not answered by the deadline: the caller
+/// gets SYS_UNKNOWN at the deadline and the callee's late response is dropped.
+#[test]
+fn a_late_response_to_a_timed_out_bounded_wait_call_is_dropped() {
+    let mut f = Fixture::new();
+    let a = f.probe();
+    let b = f.probe();
+    let c = f.probe();
+    f.net.hold_calls(CallFilter {
+        callee: Some(c),
+        ..Default::default()
+    });
+    // a --bounded(10 s)--> b.call(c.inc) --unbounded, held--> c
+    let inner = encode_args((c, "inc", bytes(&Encode!().unwrap()), 0u128)).unwrap();
+    let arg = encode_args((b, "call", bytes(&inner), 10u32)).unwrap();
+    let id = f.net.submit_call(a, admin(), "call_bounded", arg).unwrap();
+    f.net.run_until_idle();
+    assert_eq!(f.net.open_call_contexts(b), 1, "b is waiting for c");
+    f.net.advance_time(Duration::from_secs(11));
+    let outcome = Decode!(&f.net.await_call(id).unwrap(), CallOutcome).unwrap();
+    assert_eq!(outcome.unwrap_err().0, 6);
+    let held = f.net.held_calls();
+    f.net.release_call(held[0].id);
+    f.net.run_until_idle();
+    assert_eq!(f.counter(c), 1);
+    assert_eq!(
+        f.net.open_call_contexts(b),
+        0,
+        "b answered; the answer was dropped"
+    );
+    assert_eq!(f.net.open_call_contexts(a), 0);
 }

@@ -97,7 +97,7 @@ fn snapshot_ids_are_a_never_reused_counter_followed_by_the_canister_id() {
     assert_eq!(err.error_code, Some(ErrorCode::CanisterSnapshotNotFound));
     assert_eq!(
         err.reject_message,
-        format!("Could not find the snapshot ID {p}-0 for canister {p}")
+        format!("Could not find the snapshot ID {p}-0 for canister {p}.")
     );
     f.net.delete_canister_snapshot(p, None, s1.id).unwrap();
     let s2 = f.net.take_canister_snapshot(p, None, None).unwrap();
@@ -191,7 +191,7 @@ fn deleting_an_unknown_snapshot_is_ic0305() {
     assert_eq!(err.error_code, Some(ErrorCode::CanisterSnapshotNotFound));
     assert_eq!(
         err.reject_message,
-        format!("Could not find the snapshot ID {p}-5 for canister {p}")
+        format!("Could not find the snapshot ID {p}-5 for canister {p}.")
     );
 }
 
@@ -239,7 +239,9 @@ fn reads_are_sliced_at_2_000_000_bytes_and_bounded_by_the_data() {
     assert_eq!(err.error_code, Some(ErrorCode::InvalidManagementPayload));
     assert_eq!(
         err.reject_message,
-        format!("Invalid subslice into wasm module: offset: {size}, size: 1")
+        format!(
+            "Invalid subslice into wasm module / main memory / stable memory: offset: {size}, size: 1"
+        )
     );
     let module = module_bytes(
         &mut f,
@@ -361,7 +363,7 @@ fn upload_metadata_is_validated() {
             .unwrap_err();
         assert_eq!(
             err.error_code,
-            Some(ErrorCode::InvalidManagementPayload),
+            Some(ErrorCode::CanisterContractViolation),
             "{}",
             err.reject_message
         );
@@ -511,7 +513,13 @@ fn a_canister_can_snapshot_itself_only_when_it_is_its_own_controller() {
     };
     let (code, msg) = call(&mut f).unwrap_err();
     assert_eq!(code, 5);
-    assert!(msg.contains("Only controllers"), "{msg}");
+    // A canister caller gets the canister manager's wording (canister_manager/types.rs).
+    assert!(
+        msg.contains(&format!(
+            "Only the controllers of the canister {p} can control it."
+        )),
+        "{msg}"
+    );
     f.net.set_controllers(p, None, vec![admin(), p]).unwrap();
     assert!(call(&mut f).is_ok());
 }

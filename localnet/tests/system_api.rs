@@ -3,7 +3,7 @@
 //! "Overview of imports" table allows traps with a contract violation (IC0504), as in dfinity/ic
 //! `rs/embedders/src/wasmtime_embedder/system_api.rs`.
 
-use candid::Principal;
+use candid::{Decode, Principal};
 use localnet::{ErrorCode, LocalNet, RejectCode};
 
 /// A module with the usual imports, one data segment holding an empty candid reply at 0, and
@@ -179,4 +179,50 @@ fn unknown_imports_make_a_module_invalid() {
         .update_call(id, Principal::anonymous(), "rk", vec![])
         .unwrap_err();
     assert_eq!(err.error_code, Some(ErrorCode::CanisterTrapped));
+}
+
+/// Heartbeats run once per round on running canisters; the global timer fires once when due
+/// and is deactivated before its handler runs.
+#[test]
+fn heartbeat_runs_every_round_and_the_global_timer_fires_once() {
+    let mut net = LocalNet::new();
+    let id = install(
+        &mut net,
+        module(
+            r#"(global $beats (mut i64) (i64.const 0))
+               (global $fired (mut i64) (i64.const 0))
+               (func (export "canister_heartbeat") (global.set $beats (i64.add (global.get $beats) (i64.const 1))))
+               (func (export "canister_global_timer") (global.set $fired (i64.add (global.get $fired) (i64.const 1))))
+               (func (export "canister_update arm") (drop (call $timer (i64.const 1))) (call $reply))
+               (func (export "canister_query counts")
+                 ;; candid: DIDL, no types, 2 args: nat64 nat64
+                 (i64.store (i32.const 100) (i64.const 0x787802004c444944))
+                 (i64.store (i32.const 108) (global.get $beats))
+                 (i64.store (i32.const 116) (global.get $fired))
+                 (call $append (i32.const 100) (i32.const 24))
+                 (call $msg_reply))"#,
+        ),
+    );
+    let counts = |net: &mut LocalNet| {
+        let bytes = net
+            .query_call(id, Principal::anonymous(), "counts", vec![])
+            .unwrap();
+        Decode!(&bytes, u64, u64).unwrap()
+    };
+    for _ in 0..3 {
+        net.tick();
+    }
+    let (beats, fired) = counts(&mut net);
+    assert!(beats >= 3, "{beats}");
+    assert_eq!(fired, 0);
+    net.update_call(id, Principal::anonymous(), "arm", vec![])
+        .unwrap();
+    net.tick();
+    net.tick();
+    assert_eq!(
+        counts(&mut net).1,
+        1,
+        "the timer (due at time 1) fired exactly once"
+    );
+    assert_eq!(net.global_timer(id), None);
 }

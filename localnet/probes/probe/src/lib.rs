@@ -18,6 +18,7 @@ thread_local! {
     static TIMER_FIRED: Cell<u64> = const { Cell::new(0) };
     static TRAP_IN_PRE_UPGRADE: Cell<bool> = const { Cell::new(false) };
     static HOOKS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    static LOG: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
 /// What a forwarded call returned: reply bytes, or (reject code, message).
@@ -260,4 +261,27 @@ fn reject(message: String) {
 #[query]
 fn canister_version() -> u64 {
     api::canister_version()
+}
+
+/// Records `x` in arrival order.
+#[update]
+fn append(x: u64) {
+    LOG.with(|l| l.borrow_mut().push(x));
+}
+
+#[query]
+fn log() -> Vec<u64> {
+    LOG.with(|l| l.borrow().clone())
+}
+
+/// Sends `append(0..n)` to `target` as `n` one-way calls from one message: the IC delivers
+/// requests of one (caller, callee) pair in order.
+#[update]
+fn fan_out(target: Principal, n: u64) {
+    for i in 0..n {
+        Call::unbounded_wait(target, "append")
+            .with_arg(i)
+            .oneway()
+            .expect("oneway call");
+    }
 }

@@ -1,0 +1,422 @@
+//! [`Replica`]: a [`LocalNet`] made to behave like a replica node behind the HTTP interface.
+//!
+//! It owns the subnet (behind a mutex), the ingress history (request id → status, as the
+//! `request_status` subtree of the state tree shows it) and a driver thread that plays the role
+//! of consensus: it keeps the subnet's clock on the wall clock (certificates' `/time` must be
+//! fresh for ic-agent) and executes rounds while messages are waiting, plus one idle round per
+//! second so timers and heartbeats fire. Each round is one short critical section; HTTP handlers
+//! take the lock only to submit a message, run a query or read a few canister fields, and do
+//! their CBOR and crypto work outside it.
+//!
+//! Lock order: `net` before `ingress`, never the other way round.
+
+use super::keys::Keys;
+use crate::types::RejectResponse;
+use crate::{LocalNet, MessageId};
+use candid::Principal;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+
+/// Tunables of the HTTP interface.
+#[derive(Clone, Debug)]
+pub struct ReplicaConfig {
+    /// How long a synchronous call (`/api/v3|v4/.../call`) waits for its result before answering
+    /// 202 and leaving the client to poll `read_state`.
+    pub sync_call_timeout: Duration,
+    /// Largest accepted request body (larger ones get 413 before being read).
+    pub max_request_bytes: usize,
+    /// Largest ingress message (the IC's 2 MiB application-subnet limit).
+    pub max_ingress_bytes: usize,
+    /// Interval of the idle rounds that fire timers and heartbeats.
+    pub idle_round: Duration,
+    /// Reply bytes the ingress history keeps; beyond it the oldest replies turn into `done`
+    /// (the IC keeps them until the message's expiry; a cap bounds memory during bulk
+    /// downloads).
+    pub retained_reply_bytes: usize,
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        ReplicaConfig {
+            sync_call_timeout: Duration::from_secs(10),
+            max_request_bytes: 4 * 1024 * 1024,
+            max_ingress_bytes: 2 * 1024 * 1024,
+            idle_round: Duration::from_secs(1),
+            retained_reply_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// The status of an ingress message, as `request_status/<id>/status` reports it.
+#[derive(Clone, Debug)]
+pub(crate) enum IngressStatus {
+    Processing,
+    Replied(Arc<Vec<u8>>),
+    Rejected(RejectResponse),
+    Done,
+}
+
+impl IngressStatus {
+    fn is_final(&self) -> bool {
+        !matches!(self, IngressStatus::Processing)
+    }
+}
+
+struct Entry {
+    sender: Principal,
+    receiver: Principal,
+    expiry: u64,
+    status: IngressStatus,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// The ingress history: every accepted call by request id.
+#[derive(Default)]
+pub(crate) struct IngressHistory {
+    entries: HashMap<[u8; 32], Entry>,
+    /// Submitted messages not finished yet.
+    pending: HashMap<MessageId, [u8; 32]>,
+    /// Finished replies, oldest first, and their total size.
+    replies: VecDeque<[u8; 32]>,
+    reply_bytes: usize,
+    last_sweep: u64,
+}
+
+/// What `read_state` may learn about a request.
+pub(crate) struct RequestInfo {
+    pub sender: Principal,
+    pub receiver: Principal,
+    pub status: IngressStatus,
+}
+
+impl IngressHistory {
+    pub(crate) fn info(&self, request_id: &[u8; 32]) -> Option<RequestInfo> {
+        self.entries.get(request_id).map(|e| RequestInfo {
+            sender: e.sender,
+            receiver: e.receiver,
+            status: e.status.clone(),
+        })
+    }
+
+    fn finish(
+        &mut self,
+        request_id: [u8; 32],
+        result: Result<Vec<u8>, RejectResponse>,
+        retain: usize,
+    ) {
+        let Some(entry) = self.entries.get_mut(&request_id) else {
+            return;
+        };
+        entry.status = match result {
+            Ok(bytes) => {
+                self.reply_bytes += bytes.len();
+                self.replies.push_back(request_id);
+                IngressStatus::Replied(Arc::new(bytes))
+            }
+            Err(reject) => IngressStatus::Rejected(reject),
+        };
+        for waiter in entry.waiters.drain(..) {
+            let _ = waiter.send(());
+        }
+        while self.reply_bytes > retain {
+            let Some(oldest) = self.replies.pop_front() else {
+                break;
+            };
+            self.forget_reply(&oldest);
+        }
+    }
+
+    fn forget_reply(&mut self, request_id: &[u8; 32]) {
+        if let Some(e) = self.entries.get_mut(request_id)
+            && let IngressStatus::Replied(bytes) = &e.status
+        {
+            self.reply_bytes -= bytes.len();
+            e.status = IngressStatus::Done;
+        }
+    }
+
+    /// Past its expiry a finished message is `done`; five minutes later it is forgotten.
+    fn sweep(&mut self, now: u64) {
+        if now < self.last_sweep + 1_000_000_000 {
+            return;
+        }
+        self.last_sweep = now;
+        let forget_after = super::auth::MAX_INGRESS_TTL_NANOS;
+        let expired: Vec<[u8; 32]> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.status.is_final() && e.expiry < now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.forget_reply(&id);
+            if self.entries[&id].expiry.saturating_add(forget_after) < now {
+                self.entries.remove(&id);
+            }
+        }
+        let entries = &self.entries;
+        self.replies.retain(|id| {
+            entries
+                .get(id)
+                .is_some_and(|e| matches!(e.status, IngressStatus::Replied(_)))
+        });
+    }
+}
+
+/// State shared by the HTTP handlers and the driver thread.
+pub(crate) struct Shared {
+    pub net: Mutex<LocalNet>,
+    pub ingress: Mutex<IngressHistory>,
+    pub keys: Keys,
+    pub config: ReplicaConfig,
+    /// The subnet's clock as of the last round, readable without the `net` lock.
+    clock: AtomicU64,
+    wake: Condvar,
+    woken: Mutex<bool>,
+    stop: AtomicBool,
+}
+
+/// The outcome of submitting a call.
+pub(crate) enum Submitted {
+    /// Newly accepted (or already known): wait for it.
+    Accepted,
+    /// Refused before execution (unknown canister, `canister_inspect_message`): not certified.
+    Refused(RejectResponse),
+}
+
+/// Nanoseconds since the Unix epoch by the wall clock.
+pub(crate) fn wall_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock (a localnet bug) must not take the whole server down.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    pub(crate) fn net(&self) -> MutexGuard<'_, LocalNet> {
+        lock(&self.net)
+    }
+
+    pub(crate) fn ingress(&self) -> MutexGuard<'_, IngressHistory> {
+        lock(&self.ingress)
+    }
+
+    /// The subnet's time: the wall clock, or later if the subnet's clock was moved ahead.
+    /// Lock-free, so validating a request never waits for a round to finish.
+    pub(crate) fn now(&self) -> u64 {
+        wall_nanos().max(self.clock.load(Ordering::Acquire))
+    }
+
+    fn sync_clock(&self, net: &mut LocalNet) {
+        net.set_time_nanos(wall_nanos());
+        self.clock.fetch_max(net.time_nanos(), Ordering::AcqRel);
+    }
+
+    fn wake_driver(&self) {
+        *lock(&self.woken) = true;
+        self.wake.notify_one();
+    }
+
+    /// Accepts an ingress call into the subnet, once per request id.
+    pub(crate) fn submit(
+        &self,
+        request_id: [u8; 32],
+        sender: Principal,
+        canister: Principal,
+        method: &str,
+        arg: Vec<u8>,
+        expiry: u64,
+    ) -> Submitted {
+        // 1. Claim the request id, so a resubmission (a client retry) is not executed twice.
+        {
+            let mut ingress = self.ingress();
+            if ingress.entries.contains_key(&request_id) {
+                return Submitted::Accepted;
+            }
+            ingress.entries.insert(
+                request_id,
+                Entry {
+                    sender,
+                    receiver: canister,
+                    expiry,
+                    status: IngressStatus::Processing,
+                    waiters: Vec::new(),
+                },
+            );
+        }
+        // 2. Enqueue it (runs `canister_inspect_message`, which may refuse it).
+        let mut net = self.net();
+        self.sync_clock(&mut net);
+        let submitted = net.submit_call(canister, sender, method, arg);
+        let mut ingress = self.ingress();
+        match submitted {
+            Ok(id) => {
+                ingress.pending.insert(id, request_id);
+                drop(ingress);
+                drop(net);
+                self.wake_driver();
+                Submitted::Accepted
+            }
+            Err(reject) => {
+                ingress.entries.remove(&request_id);
+                Submitted::Refused(reject)
+            }
+        }
+    }
+
+    /// Waits until the request has a final status, or `timeout` passes.
+    pub(crate) async fn wait(&self, request_id: [u8; 32], timeout: Duration) -> bool {
+        let rx = {
+            let mut ingress = self.ingress();
+            let Some(entry) = ingress.entries.get_mut(&request_id) else {
+                return false;
+            };
+            if entry.status.is_final() {
+                return true;
+            }
+            let (tx, rx) = oneshot::channel();
+            entry.waiters.push(tx);
+            rx
+        };
+        matches!(tokio::time::timeout(timeout, rx).await, Ok(Ok(())))
+    }
+
+    /// One iteration of the driver: sync the clock, run a round if there is work (or an idle
+    /// round is due), and move finished ingress messages into the history. Returns whether
+    /// messages were waiting.
+    fn drive_once(&self, idle_round_due: bool) -> (bool, bool) {
+        let mut net = self.net();
+        self.sync_clock(&mut net);
+        let busy = net.pending_messages() > 0;
+        let ticked = busy || idle_round_due;
+        if ticked {
+            net.tick();
+        }
+        let mut ingress = self.ingress();
+        if !ingress.pending.is_empty() {
+            let finished: Vec<(MessageId, [u8; 32])> = ingress
+                .pending
+                .iter()
+                .filter(|(id, _)| net.ingress_status(**id).is_some())
+                .map(|(id, rid)| (*id, *rid))
+                .collect();
+            for (id, rid) in finished {
+                ingress.pending.remove(&id);
+                // The result is there: `await_call` returns it at once and drops localnet's copy.
+                let result = net.await_call(id);
+                ingress.finish(rid, result, self.config.retained_reply_bytes);
+            }
+        }
+        ingress.sweep(net.time_nanos());
+        (busy, ticked)
+    }
+}
+
+fn drive(shared: Arc<Shared>) {
+    let mut last_round = Instant::now();
+    while !shared.stop.load(Ordering::Acquire) {
+        let due = last_round.elapsed() >= shared.config.idle_round;
+        let (busy, ticked) = shared.drive_once(due);
+        if ticked {
+            last_round = Instant::now();
+        }
+        if busy {
+            // Let handlers waiting for the lock in between rounds.
+            std::thread::yield_now();
+            continue;
+        }
+        let woken = lock(&shared.woken);
+        let (mut woken, _) = shared
+            .wake
+            .wait_timeout_while(woken, shared.config.idle_round, |w| {
+                !*w && !shared.stop.load(Ordering::Acquire)
+            })
+            .unwrap_or_else(|e| e.into_inner());
+        *woken = false;
+    }
+}
+
+/// A [`LocalNet`] served like a replica: keys, ingress history and the driver thread.
+/// Dropping it stops the driver.
+pub struct Replica {
+    pub(crate) shared: Arc<Shared>,
+    driver: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("keys", &self.shared.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Replica {
+    /// Wraps `net` and starts driving it on the wall clock.
+    pub fn new(mut net: LocalNet, keys: Keys, config: ReplicaConfig) -> Replica {
+        net.set_time_nanos(wall_nanos());
+        let shared = Arc::new(Shared {
+            net: Mutex::new(net),
+            ingress: Mutex::new(IngressHistory::default()),
+            clock: AtomicU64::new(0),
+            keys,
+            config,
+            wake: Condvar::new(),
+            woken: Mutex::new(false),
+            stop: AtomicBool::new(false),
+        });
+        let driver = {
+            let shared = shared.clone();
+            std::thread::Builder::new()
+                .name("localnet-driver".into())
+                .spawn(move || drive(shared))
+                .expect("spawn the driver thread")
+        };
+        Replica {
+            shared,
+            driver: Some(driver),
+        }
+    }
+
+    /// The subnet's keys (root key, subnet and node ids).
+    pub fn keys(&self) -> &Keys {
+        &self.shared.keys
+    }
+
+    /// Runs `f` on the subnet (setup in tests: installing canisters directly, moving time).
+    pub fn with_net<R>(&self, f: impl FnOnce(&mut LocalNet) -> R) -> R {
+        let r = {
+            let mut net = self.shared.net();
+            let r = f(&mut net);
+            self.shared.sync_clock(&mut net);
+            r
+        };
+        self.shared.wake_driver();
+        r
+    }
+
+    /// The request handler over this replica (for a server or an in-process transport).
+    pub fn handler(&self) -> super::HttpHandler {
+        super::HttpHandler {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.wake_driver();
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.join();
+        }
+    }
+}

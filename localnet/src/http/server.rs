@@ -1,0 +1,165 @@
+//! [`Server`]: an [`HttpHandler`] on `127.0.0.1:<port>`, served by hyper (HTTP/1.1 with
+//! keep-alive, what ic-agent's reqwest client speaks to a plain-http URL) on a tokio runtime of
+//! its own thread, so a server can be started from sync code and from inside a test's runtime
+//! alike.
+
+use super::replica::{Replica, ReplicaConfig};
+use super::{HttpError, HttpHandler, Keys};
+use crate::LocalNet;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A running HTTP server. Dropping it (or [`Server::stop`]) stops it.
+pub struct Server {
+    replica: Replica,
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Serves `net` on `127.0.0.1:port` (`0` picks a free port).
+    pub fn start(
+        net: LocalNet,
+        keys: Keys,
+        config: ReplicaConfig,
+        port: u16,
+    ) -> std::io::Result<Server> {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let max_body = config.max_request_bytes;
+        let replica = Replica::new(net, keys, config);
+        let handler = replica.handler();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("localnet-http")
+            .build()?;
+        let (tx, rx) = oneshot::channel();
+        let thread = std::thread::Builder::new()
+            .name("localnet-server".into())
+            .spawn(move || {
+                runtime.block_on(accept_loop(listener, handler, max_body, rx));
+                // Open connections are cut here; handlers hold no locks across awaits.
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })?;
+        Ok(Server {
+            replica,
+            addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The replica behind the server (keys, direct access to the subnet).
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// Stops accepting, cuts open connections and stops the driver.
+    pub fn stop(mut self) {
+        self.shutdown_now();
+    }
+
+    fn shutdown_now(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown_now();
+    }
+}
+
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    handler: HttpHandler,
+    max_body: usize,
+    mut shutdown: oneshot::Receiver<()>,
+) {
+    let listener = tokio::net::TcpListener::from_std(listener).expect("a non-blocking listener");
+    loop {
+        let stream = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(_) => {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let handler = handler.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| serve(handler.clone(), max_body, req));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn serve(
+    handler: HttpHandler,
+    max_body: usize,
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let too_large = |size: usize| {
+        let e = HttpError::too_large(size, max_body);
+        hyper::Response::builder()
+            .status(e.status)
+            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from(e.message)))
+            .expect("a valid response")
+    };
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if let Some(size) = declared.filter(|&s| s > max_body) {
+        return Ok(too_large(size));
+    }
+    let body = match Limited::new(body, max_body).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return Ok(too_large(max_body + 1)),
+    };
+    let response = handler.handle(http::Request::from_parts(parts, body)).await;
+    Ok(response.map(Full::new))
+}
