@@ -32,7 +32,8 @@ pub struct CallError {
 }
 
 impl CallError {
-    /// A failure that a retry will not fix.
+    /// A failure that a retry will not fix (the fake store's, in tests).
+    #[cfg(test)]
     pub fn permanent(error: anyhow::Error) -> Self {
         Self {
             transient: false,
