@@ -704,3 +704,151 @@ fn usage_errors_exit_with_two_and_help_lists_every_command() {
         .code(1)
         .stderr(predicate::str::contains("is the replica running"));
 }
+
+/// icp-cli 1.5's binary from the npm package `@icp-sdk/icp-cli-linux-x64`, installed into
+/// `target/icp-cli` on first use (keepsake itself never needs it). `ICP_CLI` overrides the path.
+fn icp_cli() -> PathBuf {
+    if let Some(p) = std::env::var_os("ICP_CLI") {
+        return PathBuf::from(p);
+    }
+    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/icp-cli");
+    let bin = prefix.join("node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp");
+    if !bin.exists() {
+        let status = std::process::Command::new("npm")
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .arg("@icp-sdk/icp-cli-linux-x64@1.5.0")
+            .status()
+            .expect("npm is needed to install icp-cli for the interoperability test");
+        assert!(
+            status.success(),
+            "npm install @icp-sdk/icp-cli-linux-x64@1.5.0 failed"
+        );
+    }
+    bin
+}
+
+#[test]
+fn icp_cli_downloads_are_imported_by_keepsake_and_keepsake_exports_are_uploaded_by_icp_cli() {
+    let env = Env::registered();
+    let icp_home = env.path("icp-home");
+    std::fs::create_dir_all(&icp_home).unwrap();
+    let icp = |args: &[&str]| {
+        let out = std::process::Command::new(icp_cli())
+            .env("HOME", &icp_home)
+            .env("DO_NOT_TRACK", "1")
+            .env("ICP_TELEMETRY_DISABLED", "1")
+            .current_dir(&icp_home)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "icp {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let pem = env.path("developer.pem");
+    icp(&[
+        "identity",
+        "import",
+        "dev",
+        "--from-pem",
+        pem.to_str().unwrap(),
+        "--storage",
+        "plaintext",
+    ]);
+    let url = format!("{}/", env.server.url());
+    let net = [
+        "--network",
+        url.as_str(),
+        "--root-key",
+        "fetch",
+        "--identity",
+        "dev",
+    ];
+
+    // icp-cli downloads; keepsake verifies and imports.
+    env.set(env.module, "k", b"via icp-cli");
+    let snap = env.json(&["snapshot", "take", "app"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let from_icp = env.path("from-icp");
+    let module_text = env.module.to_text();
+    let mut args = vec![
+        "canister",
+        "snapshot",
+        "download",
+        module_text.as_str(),
+        &snap,
+        "-o",
+    ];
+    let from_icp_text = from_icp.to_str().unwrap().to_string();
+    args.push(&from_icp_text);
+    args.extend(net);
+    icp(&args);
+    env.keepsake()
+        .args(["verify", &from_icp_text])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no keepsake.json"));
+    let fresh = env.fresh_canister();
+    env.ok(&[
+        "import",
+        &from_icp_text,
+        "--to",
+        &fresh.to_text(),
+        "--restore",
+        "--yes",
+    ]);
+    assert_eq!(env.get(fresh, "k").unwrap(), b"via icp-cli");
+
+    // keepsake exports; icp-cli uploads and restores.
+    env.set(env.module, "k", b"via keepsake");
+    let out = env.path("from-keepsake");
+    let out_text = out.to_str().unwrap().to_string();
+    env.ok(&["export", "app", "--out", &out_text, "--take"]);
+    let other = env.fresh_canister();
+    let other_text = other.to_text();
+    let mut args = vec![
+        "canister",
+        "snapshot",
+        "upload",
+        other_text.as_str(),
+        "-i",
+        &out_text,
+        "--quiet",
+    ];
+    args.extend(net);
+    let uploaded = icp(&args);
+    let id = uploaded
+        .split_whitespace()
+        .last()
+        .expect("icp printed the snapshot id")
+        .to_string();
+    for step in [
+        vec!["canister", "stop", other_text.as_str()],
+        vec![
+            "canister",
+            "snapshot",
+            "restore",
+            other_text.as_str(),
+            id.as_str(),
+        ],
+        vec!["canister", "start", other_text.as_str()],
+    ] {
+        let mut a = step.clone();
+        a.extend(net);
+        icp(&a);
+    }
+    assert_eq!(env.get(other, "k").unwrap(), b"via keepsake");
+}
