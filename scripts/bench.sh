@@ -32,7 +32,7 @@ for c in 1 4 8; do
   start=$(date +%s.%N)
   /usr/bin/time -f "%M" -o "$WORK/rss-$c" "${K[@]}" export "$CANISTER" --snapshot "$SNAP" --concurrency $c --out "$WORK/c$c" >/dev/null
   end=$(date +%s.%N)
-  echo "concurrency $c: $(echo "scale=1; $BYTES / ($end - $start) / 1000000" | bc) MB/s, peak RSS $(( $(cat "$WORK/rss-$c") / 1024 )) MiB"
+  echo "concurrency $c: $(echo "scale=1; $BYTES / ($end - $start) / 1000000" | bc) MB/s, peak RSS $(( $(cat "$WORK/rss-$c") / 1024 )) MiB; bare ic-utils read loop: $("${DEVNET[@]}" read-loop "$CANISTER" "$SNAP" $c)"
 done
 # Resume: kill at ~50% of the slices, then run again.
 SLICES=$(( BYTES / 2000000 ))
