@@ -1,0 +1,72 @@
+//! `keepsake`: drive a Keepsake orchestrator, export canister snapshots to cold storage, verify
+//! them and import them back.
+//!
+//! This file owns the process boundary: parsing (clap), the exit codes, and printing errors
+//! with their cause chain. Everything else lives in `commands/` (parse + present) and
+//! `operations/` (the agent logic, testable without a network).
+
+mod commands;
+mod config;
+mod context;
+mod error;
+mod identity;
+mod operations;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::context::GlobalArgs;
+
+/// Keepsake: never lose a canister's state.
+///
+/// Drives a Keepsake orchestrator (modules, snapshots, upgrades with automatic snapshot and
+/// rollback, history) and moves snapshots off-chain: `export` downloads one in the layout dfx
+/// and icp-cli use, `verify` checks a folder, `import` uploads it to any canister you control.
+///
+/// Exit codes: 0 success, 1 the operation failed (or `verify` found a problem), 2 usage error.
+#[derive(Parser, Debug)]
+#[command(name = "keepsake", version, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+
+    #[command(subcommand)]
+    command: commands::Command,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // `--help` and `--version` are "errors" that print to stdout and succeed.
+            let code = if e.use_stderr() {
+                error::EXIT_USAGE
+            } else {
+                error::EXIT_OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let json = cli.global.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(error::EXIT_FAILED);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let ctx = context::Ctx::new(cli.global);
+        commands::exec(&ctx, cli.command).await
+    });
+    match result {
+        Ok(()) => ExitCode::from(error::EXIT_OK),
+        Err(e) => ExitCode::from(error::report(&e, json)),
+    }
+}

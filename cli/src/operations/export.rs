@@ -1,0 +1,470 @@
+//! Export: download a snapshot into the dfx/icp-cli layout plus `keepsake.json`.
+//!
+//! 1. Everything goes into `<out>.partial`; `<out>` appears (by rename) only when complete,
+//!    fsynced and hashed.
+//! 2. metadata.json first, then the regions in 2,000,000-byte slices and one read per chunk,
+//!    `concurrency` reads in flight, each written at its offset with a positioned write (memory
+//!    stays at about `concurrency` slices whatever the snapshot's size).
+//! 3. Each finished slice is appended to a journal with its sha256; a second run re-checks the
+//!    journaled slices on disk and downloads only the rest.
+//! 4. Transient failures are retried with backoff; anything else stops the export, keeping what
+//!    was written for the next run.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, bail};
+use futures::StreamExt;
+use indicatif::ProgressBar;
+use serde::{Deserialize, Serialize};
+
+use super::journal::{self, Entry, Journal};
+use super::layout::{self, Content, Region, Slice};
+use super::manifest::{self, FileEntry, Manifest, sha256_hex};
+use super::store::{RetryPolicy, SnapshotStore, retry};
+
+/// How to export.
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// The folder to create.
+    pub out: PathBuf,
+    /// Reads in flight.
+    pub concurrency: usize,
+    /// Bytes per read.
+    pub slice: u64,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+}
+
+/// The first line of the export journal: which snapshot the partial folder holds.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ExportHeader {
+    /// The canister.
+    pub canister_id: String,
+    /// The snapshot, hex.
+    pub snapshot_id: String,
+}
+
+/// What an export did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    /// The folder written.
+    pub out: PathBuf,
+    /// The canister.
+    pub canister_id: String,
+    /// The snapshot, hex.
+    pub snapshot_id: String,
+    /// When the IC took it (ns since the epoch).
+    pub taken_at_timestamp: u64,
+    /// Bytes of all files.
+    pub total_bytes: u64,
+    /// Bytes downloaded by this run.
+    pub transferred_bytes: u64,
+    /// Bytes an earlier, interrupted run had already written (and that were re-checked).
+    pub resumed_bytes: u64,
+    /// Every file with its size and sha256 (as in keepsake.json).
+    pub files: Vec<FileEntry>,
+}
+
+/// The snapshot an interrupted export of `out` was downloading, if any.
+pub fn pending(out: &Path) -> Option<ExportHeader> {
+    let path = layout::partial_dir(out).join(layout::EXPORT_JOURNAL);
+    journal::load::<ExportHeader>(&path)
+        .ok()
+        .flatten()
+        .map(|l| l.header)
+}
+
+fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+fn fsync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot fsync {}", dir.display()))
+}
+
+/// Is the slice already on disk as the journal says?
+fn on_disk(dir: &Path, slice: &Slice, entry: &Entry) -> bool {
+    let path = dir.join(slice.path());
+    match &slice.content {
+        Content::Region(_) => {
+            if entry.len != slice.len {
+                return false;
+            }
+            let Ok(file) = File::open(&path) else {
+                return false;
+            };
+            let mut buf = vec![0u8; slice.len as usize];
+            file.read_exact_at(&mut buf, slice.offset).is_ok()
+                && entry.sha256.as_deref() == Some(&sha256_hex(&buf))
+        }
+        Content::Chunk(hash) => std::fs::read(&path)
+            .map(|bytes| sha256_hex(&bytes) == hex::encode(hash))
+            .unwrap_or(false),
+    }
+}
+
+/// Downloads `snapshot` of `store`'s canister into `opts.out`.
+pub async fn export<S: SnapshotStore>(
+    store: &S,
+    snapshot: &[u8],
+    opts: &ExportOptions,
+    progress: &ProgressBar,
+) -> Result<ExportSummary> {
+    let out = &opts.out;
+    if out.exists() {
+        bail!(
+            "{} already exists; choose another --out, or remove it to export again",
+            out.display()
+        );
+    }
+    let partial = layout::partial_dir(out);
+    let header = ExportHeader {
+        canister_id: store.canister().to_text(),
+        snapshot_id: hex::encode(snapshot),
+    };
+    let journal_path = partial.join(layout::EXPORT_JOURNAL);
+
+    // 1. The partial folder: resume it if it holds this snapshot.
+    let previous = journal::load::<ExportHeader>(&journal_path)?;
+    let done = match previous {
+        Some(l) if l.header == header => l.done,
+        Some(l) => bail!(
+            "{} holds an interrupted export of snapshot {} of {}, not of snapshot {} of {}; \
+             resume it with `--snapshot {}`, or remove that folder to start over",
+            partial.display(),
+            l.header.snapshot_id,
+            l.header.canister_id,
+            header.snapshot_id,
+            header.canister_id,
+            l.header.snapshot_id
+        ),
+        None => BTreeMap::new(),
+    };
+    let fresh = done.is_empty();
+    std::fs::create_dir_all(partial.join(layout::CHUNK_DIR))
+        .with_context(|| format!("cannot create {}", partial.display()))?;
+
+    // 2. metadata.json.
+    let meta = retry(opts.retry, || store.read_metadata(snapshot)).await?;
+    let meta_json = serde_json::to_vec_pretty(&meta)?;
+    let meta_path = partial.join(layout::METADATA);
+    if !fresh
+        && let Ok(old) = std::fs::read(&meta_path)
+        && old != meta_json
+    {
+        bail!(
+            "{} was written for a different snapshot state; remove {} and export again",
+            meta_path.display(),
+            partial.display()
+        );
+    }
+    std::fs::write(&meta_path, &meta_json)
+        .with_context(|| format!("cannot write {}", meta_path.display()))?;
+
+    // 3. Region files at their final size, so slices land at their offsets.
+    let mut files: BTreeMap<Region, File> = BTreeMap::new();
+    for r in Region::ALL {
+        let size = r.size(&meta);
+        if size == 0 && !r.written_when_empty() {
+            continue;
+        }
+        let path = partial.join(r.file());
+        let f = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .read(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        f.set_len(size)?;
+        files.insert(r, f);
+    }
+
+    // 4. What is left to download.
+    let all = layout::slices(&meta, opts.slice, |_| 0);
+    let mut todo = Vec::new();
+    let mut resumed_bytes = 0;
+    for s in all {
+        match done.get(&(s.path(), s.offset)) {
+            Some(e) if on_disk(&partial, &s, e) => resumed_bytes += e.len,
+            _ => todo.push(s),
+        }
+    }
+    let region_total: u64 = Region::ALL.iter().map(|r| r.size(&meta)).sum();
+    progress.set_length(region_total);
+    progress.set_position(resumed_bytes.min(region_total));
+
+    // 5. Download, `concurrency` at a time; the journal is written by this loop alone.
+    let mut journal = Journal::open(&journal_path, &header, fresh)?;
+    let mut transferred_bytes = 0;
+    let files_ref = &files;
+    let partial_ref = &partial;
+    let mut results = futures::stream::iter(todo)
+        .map(|s| async move {
+            let data = retry(opts.retry, || store.read_data(snapshot, s.read_kind())).await?;
+            match &s.content {
+                Content::Region(r) => {
+                    if data.len() as u64 != s.len {
+                        bail!(
+                            "{} at offset {}: asked for {} bytes, got {}",
+                            r.file(),
+                            s.offset,
+                            s.len,
+                            data.len()
+                        );
+                    }
+                    files_ref[r]
+                        .write_all_at(&data, s.offset)
+                        .with_context(|| format!("cannot write {}", r.file()))?;
+                }
+                Content::Chunk(hash) => {
+                    if sha256_hex(&data) != hex::encode(hash) {
+                        bail!(
+                            "chunk {} arrived with a different hash; run the export again",
+                            hex::encode(hash)
+                        );
+                    }
+                    let path = partial_ref.join(s.path());
+                    std::fs::write(&path, &data)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+            }
+            Ok::<_, anyhow::Error>(Entry {
+                path: s.path(),
+                offset: s.offset,
+                len: data.len() as u64,
+                sha256: Some(sha256_hex(&data)),
+            })
+        })
+        .buffer_unordered(opts.concurrency.max(1));
+    while let Some(r) = results.next().await {
+        let entry = r.with_context(|| {
+            format!(
+                "export interrupted; what was downloaded is kept in {} and the same command resumes it",
+                partial.display()
+            )
+        })?;
+        journal.record(&entry)?;
+        transferred_bytes += entry.len;
+        if entry.path.starts_with(layout::CHUNK_DIR) {
+            progress.inc_length(entry.len);
+        }
+        progress.inc(entry.len);
+    }
+    drop(results);
+
+    // 6. Durable: fsync every file, hash what is on disk, write the manifest.
+    for f in files.values() {
+        f.sync_all()?;
+    }
+    drop(files);
+    for c in &meta.wasm_chunk_store {
+        File::open(partial.join(layout::chunk_path(&c.hash)))?.sync_all()?;
+    }
+    File::open(&meta_path)?.sync_all()?;
+    let mut entries = Vec::new();
+    let mut paths = vec![layout::METADATA.to_string()];
+    paths.extend(
+        layout::expected_files(&meta)
+            .into_iter()
+            .filter(|e| partial.join(&e.path).exists())
+            .map(|e| e.path),
+    );
+    paths.sort();
+    for p in paths {
+        let (size, sha256) =
+            manifest::hash_file(&partial.join(&p)).with_context(|| format!("cannot hash {p}"))?;
+        entries.push(FileEntry {
+            path: p,
+            size,
+            sha256,
+        });
+    }
+    let man = Manifest {
+        format: manifest::FORMAT,
+        tool: "keepsake".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        canister_id: header.canister_id.clone(),
+        snapshot_id: header.snapshot_id.clone(),
+        taken_at_timestamp: meta.taken_at_timestamp,
+        taken_at: crate::output::time(meta.taken_at_timestamp),
+        exported_at: now_rfc3339(),
+        files: entries.clone(),
+    };
+    let man_path = partial.join(layout::MANIFEST);
+    std::fs::write(&man_path, serde_json::to_vec_pretty(&man)?)?;
+    File::open(&man_path)?.sync_all()?;
+    journal.finish()?;
+    fsync_dir(&partial.join(layout::CHUNK_DIR))?;
+    fsync_dir(&partial)?;
+
+    // 7. Publish.
+    std::fs::rename(&partial, out)
+        .with_context(|| format!("cannot rename {} to {}", partial.display(), out.display()))?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fsync_dir(parent)?;
+    }
+    progress.finish_and_clear();
+    Ok(ExportSummary {
+        out: out.clone(),
+        canister_id: header.canister_id,
+        snapshot_id: header.snapshot_id,
+        taken_at_timestamp: meta.taken_at_timestamp,
+        total_bytes: entries.iter().map(|e| e.size).sum(),
+        transferred_bytes,
+        resumed_bytes,
+        files: entries,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operations::fake::FakeStore;
+    use crate::operations::verify::verify_dir;
+    use std::time::Duration;
+
+    fn opts(out: PathBuf) -> ExportOptions {
+        ExportOptions {
+            out,
+            concurrency: 4,
+            slice: 100_000,
+            retry: RetryPolicy {
+                attempts: 3,
+                first_backoff: Duration::from_millis(1),
+                max_backoff: Duration::from_millis(1),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn an_export_writes_the_dfx_layout_and_a_manifest_that_verifies() {
+        let store = FakeStore::with_snapshot(50_000, 3 * 65536, 5 * 65536, 2);
+        let snap = store.snapshot_id();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("backup");
+        let s = export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert!(!layout::partial_dir(&out).exists());
+        assert_eq!(s.resumed_bytes, 0);
+        assert_eq!(
+            std::fs::read(out.join(layout::STABLE_MEMORY)).unwrap(),
+            store.region(Region::StableMemory)
+        );
+        assert_eq!(
+            std::fs::read(out.join(layout::WASM_MEMORY)).unwrap(),
+            store.region(Region::WasmMemory)
+        );
+        let report = verify_dir(&out);
+        assert!(report.ok, "{:?}", report.problems);
+        assert!(report.manifest);
+        assert_eq!(report.files.len(), 6);
+        assert!(!out.join(layout::EXPORT_JOURNAL).exists());
+    }
+
+    #[tokio::test]
+    async fn an_empty_stable_memory_writes_no_file_like_dfx() {
+        let store = FakeStore::with_snapshot(1000, 65536, 0, 0);
+        let snap = store.snapshot_id();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert!(!out.join(layout::STABLE_MEMORY).exists());
+        assert!(verify_dir(&out).ok);
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_export_resumes_from_the_verified_slices_and_ends_identical() {
+        let store = FakeStore::with_snapshot(10_000, 20 * 65536, 30 * 65536, 1);
+        let snap = store.snapshot_id();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        store.fail_reads_after(12);
+        let err = export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("resumes it"), "{err:#}");
+        assert!(layout::partial_dir(&out).exists());
+        assert!(!out.exists());
+        assert_eq!(pending(&out).unwrap().snapshot_id, hex::encode(&snap));
+        // Damage one journaled slice: it must be downloaded again, not trusted.
+        let heap = layout::partial_dir(&out).join(layout::WASM_MODULE);
+        let f = OpenOptions::new().write(true).open(&heap).unwrap();
+        f.write_all_at(&[0xff; 10], 0).unwrap();
+        store.fail_reads_after(u64::MAX);
+        store.reset_reads();
+        let s = export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert!(s.resumed_bytes > 0);
+        let total: u64 = 10_000 + 50 * 65536 + store.chunk_bytes();
+        assert_eq!(s.transferred_bytes + s.resumed_bytes, total);
+        assert!(s.transferred_bytes < total);
+        assert_eq!(
+            std::fs::read(out.join(layout::WASM_MODULE)).unwrap(),
+            store.region(Region::WasmModule)
+        );
+        assert_eq!(
+            std::fs::read(out.join(layout::STABLE_MEMORY)).unwrap(),
+            store.region(Region::StableMemory)
+        );
+        assert!(verify_dir(&out).ok);
+    }
+
+    #[tokio::test]
+    async fn transient_read_failures_are_retried_without_the_user_noticing() {
+        let store = FakeStore::with_snapshot(10_000, 4 * 65536, 0, 0);
+        let snap = store.snapshot_id();
+        store.transient_failures(3);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert!(verify_dir(&out).ok);
+    }
+
+    #[tokio::test]
+    async fn a_partial_folder_of_another_snapshot_is_not_mixed_in() {
+        let store = FakeStore::with_snapshot(1000, 65536, 0, 0);
+        let snap = store.snapshot_id();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        let partial = layout::partial_dir(&out);
+        std::fs::create_dir_all(&partial).unwrap();
+        let other = ExportHeader {
+            canister_id: "aaaaa-aa".into(),
+            snapshot_id: "ff".into(),
+        };
+        Journal::open(&partial.join(layout::EXPORT_JOURNAL), &other, true).unwrap();
+        let err = export(&store, &snap, &opts(out), &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("remove that folder"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_existing_output_folder_is_never_overwritten() {
+        let store = FakeStore::with_snapshot(1000, 65536, 0, 0);
+        let snap = store.snapshot_id();
+        let dir = tempfile::tempdir().unwrap();
+        let err = export(
+            &store,
+            &snap,
+            &opts(dir.path().to_path_buf()),
+            &ProgressBar::hidden(),
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("already exists"));
+    }
+}

@@ -1,0 +1,15 @@
+//! The work behind the commands, independent of how it is presented: the orchestrator client,
+//! snapshot export/import over a `SnapshotStore` (the IC, or a fake in tests), the on-disk
+//! layout, the manifest, verification, resume journals and wasm staging.
+
+pub mod export;
+#[cfg(test)]
+pub mod fake;
+pub mod import;
+pub mod journal;
+pub mod layout;
+pub mod manifest;
+pub mod orchestrator;
+pub mod store;
+pub mod upgrade;
+pub mod verify;

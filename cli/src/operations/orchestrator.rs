@@ -1,0 +1,213 @@
+//! A typed client of the orchestrator canister, on orchestrator-api's types.
+//!
+//! Every endpoint answers `Result<T, E>` with a thiserror enum whose message already says what
+//! to do; the client turns `Err(E)` into an `anyhow::Error` holding it, and transport failures
+//! into errors that name the orchestrator and the method.
+
+use anyhow::{Context, Result, anyhow};
+use candid::utils::ArgumentEncoder;
+use candid::{CandidType, Principal, encode_args};
+use ic_agent::Agent;
+use orchestrator_api::*;
+use serde::de::DeserializeOwned;
+
+/// The orchestrator at `id`, called through `agent`.
+pub struct Orchestrator<'a> {
+    agent: &'a Agent,
+    /// Its canister id.
+    pub id: Principal,
+}
+
+impl<'a> Orchestrator<'a> {
+    /// A client for the orchestrator `id`.
+    pub fn new(agent: &'a Agent, id: Principal) -> Self {
+        Self { agent, id }
+    }
+
+    async fn call<A, T, E>(&self, method: &str, args: A, query: bool) -> Result<T>
+    where
+        A: ArgumentEncoder,
+        T: CandidType + DeserializeOwned,
+        E: CandidType + DeserializeOwned + std::error::Error + Send + Sync + 'static,
+    {
+        let arg = encode_args(args).context("cannot encode the arguments")?;
+        let reply = if query {
+            self.agent
+                .query(&self.id, method)
+                .with_arg(arg)
+                .call()
+                .await
+        } else {
+            self.agent
+                .update(&self.id, method)
+                .with_arg(arg)
+                .call_and_wait()
+                .await
+        }
+        .map_err(crate::operations::store::describe_agent_error)
+        .with_context(|| {
+            format!(
+                "orchestrator {}.{method} failed; check that --orchestrator names a Keepsake orchestrator on this network",
+                self.id
+            )
+        })?;
+        let result: std::result::Result<T, E> = candid::decode_one(&reply).with_context(|| {
+            format!(
+                "orchestrator {}.{method} answered something this keepsake does not understand; \
+                 is it a Keepsake orchestrator of the same version?",
+                self.id
+            )
+        })?;
+        result.map_err(|e| anyhow!(e))
+    }
+
+    /// `add_module`.
+    pub async fn add_module(&self, args: AddModuleArgs) -> Result<ModuleInfo> {
+        self.call::<_, _, ModuleError>("add_module", (args,), false)
+            .await
+    }
+
+    /// `list_modules`.
+    pub async fn list_modules(&self) -> Result<Vec<ModuleInfo>> {
+        self.call::<_, _, QueryError>("list_modules", (), true)
+            .await
+    }
+
+    /// `remove_module`.
+    pub async fn remove_module(&self, name: &str) -> Result<()> {
+        self.call::<_, (), ModuleError>("remove_module", (name,), false)
+            .await
+    }
+
+    /// `update_module_settings`.
+    pub async fn update_settings(
+        &self,
+        name: &str,
+        update: ModuleSettingsUpdate,
+    ) -> Result<ModuleInfo> {
+        self.call::<_, _, ModuleError>("update_module_settings", (name, update), false)
+            .await
+    }
+
+    /// `take_snapshot`.
+    pub async fn take_snapshot(&self, module: &str, label: Option<String>) -> Result<SnapshotInfo> {
+        self.call::<_, _, SnapshotError>(
+            "take_snapshot",
+            (module, TakeSnapshotArgs { label }),
+            false,
+        )
+        .await
+    }
+
+    /// `list_snapshots`.
+    pub async fn list_snapshots(&self, module: &str) -> Result<Vec<SnapshotInfo>> {
+        self.call::<_, _, SnapshotError>("list_snapshots", (module,), false)
+            .await
+    }
+
+    /// `restore_snapshot`.
+    pub async fn restore_snapshot(
+        &self,
+        module: &str,
+        id: Option<Vec<u8>>,
+    ) -> Result<SnapshotInfo> {
+        let id = id.map(serde_bytes::ByteBuf::from);
+        self.call::<_, _, SnapshotError>("restore_snapshot", (module, id), false)
+            .await
+    }
+
+    /// `delete_snapshot`.
+    pub async fn delete_snapshot(&self, module: &str, id: Option<Vec<u8>>) -> Result<SnapshotInfo> {
+        let id = id.map(serde_bytes::ByteBuf::from);
+        self.call::<_, _, SnapshotError>("delete_snapshot", (module, id), false)
+            .await
+    }
+
+    /// `history`.
+    pub async fn history(&self, q: HistoryQuery) -> Result<HistoryPage> {
+        self.call::<_, _, QueryError>("history", (q,), true).await
+    }
+
+    /// `list_staged_wasms`.
+    pub async fn list_staged_wasms(&self) -> Result<Vec<StagedWasmInfo>> {
+        self.call::<_, _, QueryError>("list_staged_wasms", (), true)
+            .await
+    }
+
+    /// `stage_wasm_chunk`.
+    pub async fn stage_wasm_chunk(&self, args: StageWasmChunkArgs) -> Result<StagedWasmInfo> {
+        self.call::<_, _, StagingError>("stage_wasm_chunk", (args,), false)
+            .await
+    }
+
+    /// `commit_staged_wasm`.
+    pub async fn commit_staged_wasm(&self, hash: &[u8]) -> Result<StagedWasmInfo> {
+        let hash = serde_bytes::ByteBuf::from(hash.to_vec());
+        self.call::<_, _, StagingError>("commit_staged_wasm", (hash,), false)
+            .await
+    }
+
+    /// `upgrade_module`.
+    pub async fn upgrade_module(&self, module: &str, args: UpgradeArgs) -> Result<UpgradeReport> {
+        self.call::<_, _, UpgradeError>("upgrade_module", (module, args), false)
+            .await
+    }
+
+    /// A module's name from its name or its canister id (looked up with `list_modules`).
+    pub async fn module_name(&self, module: &str) -> Result<String> {
+        Ok(self.resolve(module).await?.name)
+    }
+
+    /// The registered module given by name or canister id.
+    pub async fn resolve(&self, module: &str) -> Result<ModuleInfo> {
+        let modules = self.list_modules().await?;
+        find_module(&modules, module).cloned()
+    }
+}
+
+/// Finds a module by name, or by canister id when `module` is a principal.
+pub fn find_module<'m>(modules: &'m [ModuleInfo], module: &str) -> Result<&'m ModuleInfo> {
+    let by_id = Principal::from_text(module).ok();
+    modules
+        .iter()
+        .find(|m| m.name == module || Some(m.canister_id) == by_id)
+        .ok_or_else(|| match by_id {
+            Some(id) => anyhow!(
+                "canister {id} is not a module of this orchestrator; register it with \
+                 `keepsake module add {id} --name <name>` (`keepsake module list` shows the registered ones)"
+            ),
+            None => anyhow!(
+                "no module named {module:?}; `keepsake module list` shows the registered ones"
+            ),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(name: &str, id: Principal) -> ModuleInfo {
+        ModuleInfo {
+            name: name.into(),
+            canister_id: id,
+            kind: ModuleKind::Satellite,
+            settings: ModuleSettings::default(),
+            added_at: 0,
+            added_by: Principal::anonymous(),
+            busy_with: None,
+        }
+    }
+
+    #[test]
+    fn modules_are_found_by_name_or_by_canister_id() {
+        let id = Principal::from_text("rrkah-fqaaa-aaaaa-aaaaq-cai").unwrap();
+        let modules = vec![module("app", id)];
+        assert_eq!(find_module(&modules, "app").unwrap().name, "app");
+        assert_eq!(find_module(&modules, &id.to_text()).unwrap().name, "app");
+        let err = find_module(&modules, "ryjl3-tyaaa-aaaaa-aaaba-cai")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keepsake module add"), "{err}");
+        assert!(find_module(&modules, "nope").is_err());
+    }
+}

@@ -1,0 +1,625 @@
+//! Checks an export folder against its `metadata.json` and, when present, its `keepsake.json`,
+//! and names every problem precisely: missing, truncated, oversized, extra, corrupted,
+//! unlisted files, and a manifest that contradicts the metadata (tampering).
+//!
+//! Without a manifest (a dfx or icp-cli download) it checks what can be checked: region sizes
+//! against the metadata and each chunk against the hash it is named by.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::layout::{self, Content, ExpectedFile};
+use super::manifest::{self, FileEntry, Manifest};
+use super::store::Metadata;
+
+/// One thing wrong with the folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Problem {
+    /// A file the snapshot needs is not there.
+    Missing {
+        /// Relative path.
+        path: String,
+    },
+    /// A file is shorter than it must be.
+    Truncated {
+        /// Relative path.
+        path: String,
+        /// Size it must have.
+        expected_size: u64,
+        /// Size it has.
+        actual_size: u64,
+        /// Which file says so: `metadata.json` or `keepsake.json`.
+        according_to: String,
+    },
+    /// A file is longer than it must be.
+    Oversized {
+        /// Relative path.
+        path: String,
+        /// Size it must have.
+        expected_size: u64,
+        /// Size it has.
+        actual_size: u64,
+        /// Which file says so.
+        according_to: String,
+    },
+    /// A file has the right size but not the right content.
+    Corrupted {
+        /// Relative path.
+        path: String,
+        /// sha256 it must have.
+        expected_sha256: String,
+        /// sha256 it has.
+        actual_sha256: String,
+        /// Which says so: `keepsake.json`, or `chunk hash` (a chunk file's name is its hash).
+        according_to: String,
+    },
+    /// A file that is not part of the snapshot.
+    Extra {
+        /// Relative path.
+        path: String,
+    },
+    /// A snapshot file the manifest does not list (the manifest was edited or is stale).
+    Unlisted {
+        /// Relative path.
+        path: String,
+    },
+    /// The manifest and the metadata disagree on a file's size (one of them was edited).
+    ManifestDisagrees {
+        /// Relative path.
+        path: String,
+        /// Size in metadata.json.
+        metadata_size: u64,
+        /// Size in keepsake.json.
+        manifest_size: u64,
+    },
+    /// metadata.json cannot be read as snapshot metadata.
+    InvalidMetadata {
+        /// Why.
+        error: String,
+    },
+    /// keepsake.json cannot be read.
+    InvalidManifest {
+        /// Why.
+        error: String,
+    },
+    /// A file cannot be read.
+    Unreadable {
+        /// Relative path.
+        path: String,
+        /// Why.
+        error: String,
+    },
+}
+
+impl Problem {
+    /// The file it is about, if any.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Problem::Missing { path }
+            | Problem::Truncated { path, .. }
+            | Problem::Oversized { path, .. }
+            | Problem::Corrupted { path, .. }
+            | Problem::Extra { path }
+            | Problem::Unlisted { path }
+            | Problem::ManifestDisagrees { path, .. }
+            | Problem::Unreadable { path, .. } => Some(path),
+            Problem::InvalidMetadata { .. } | Problem::InvalidManifest { .. } => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Missing { path } => write!(f, "{path}: missing"),
+            Problem::Truncated {
+                path,
+                expected_size,
+                actual_size,
+                according_to,
+            } => write!(
+                f,
+                "{path}: truncated: {actual_size} bytes, {according_to} says {expected_size}"
+            ),
+            Problem::Oversized {
+                path,
+                expected_size,
+                actual_size,
+                according_to,
+            } => write!(
+                f,
+                "{path}: too long: {actual_size} bytes, {according_to} says {expected_size}"
+            ),
+            Problem::Corrupted {
+                path,
+                expected_sha256,
+                actual_sha256,
+                according_to,
+            } => write!(
+                f,
+                "{path}: corrupted or tampered: sha256 {actual_sha256}, {according_to} says {expected_sha256}"
+            ),
+            Problem::Extra { path } => write!(f, "{path}: extra file, not part of the snapshot"),
+            Problem::Unlisted { path } => {
+                write!(
+                    f,
+                    "{path}: not listed in keepsake.json (the manifest was edited or is stale)"
+                )
+            }
+            Problem::ManifestDisagrees {
+                path,
+                metadata_size,
+                manifest_size,
+            } => write!(
+                f,
+                "{path}: metadata.json says {metadata_size} bytes but keepsake.json says {manifest_size} (one of them was edited)"
+            ),
+            Problem::InvalidMetadata { error } => {
+                write!(f, "metadata.json: not snapshot metadata: {error}")
+            }
+            Problem::InvalidManifest { error } => {
+                write!(f, "keepsake.json: unreadable manifest: {error}")
+            }
+            Problem::Unreadable { path, error } => write!(f, "{path}: cannot be read: {error}"),
+        }
+    }
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// The folder.
+    pub dir: PathBuf,
+    /// True when there is no problem.
+    pub ok: bool,
+    /// Whether keepsake.json was there (and readable).
+    pub manifest: bool,
+    /// Source canister, from the manifest.
+    pub canister_id: Option<String>,
+    /// Snapshot id (hex), from the manifest.
+    pub snapshot_id: Option<String>,
+    /// Every file found (but keepsake.json and ignored files), with its size and sha256.
+    pub files: Vec<FileEntry>,
+    /// Everything wrong.
+    pub problems: Vec<Problem>,
+    /// What could not be checked, and why.
+    pub notes: Vec<String>,
+    /// The metadata, when readable (used by import).
+    #[serde(skip)]
+    pub metadata: Option<Metadata>,
+}
+
+fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = if rel.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel}/{name}")
+        };
+        if entry.file_type()?.is_dir() {
+            walk(&entry.path(), &path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Verifies the export folder `dir`. Never fails: every problem ends up in the report.
+pub fn verify_dir(dir: &Path) -> VerifyReport {
+    let mut problems = Vec::new();
+    let mut notes = Vec::new();
+    let report = |problems: Vec<Problem>, notes, files, metadata, manifest: Option<&Manifest>| {
+        VerifyReport {
+            dir: dir.to_path_buf(),
+            ok: problems.is_empty(),
+            manifest: manifest.is_some(),
+            canister_id: manifest.map(|m| m.canister_id.clone()),
+            snapshot_id: manifest.map(|m| m.snapshot_id.clone()),
+            files,
+            problems,
+            notes,
+            metadata,
+        }
+    };
+
+    // 1. Every file present, hashed.
+    let mut found = Vec::new();
+    if let Err(e) = walk(dir, "", &mut found) {
+        problems.push(Problem::Unreadable {
+            path: dir.display().to_string(),
+            error: e.to_string(),
+        });
+        return report(problems, notes, vec![], None, None);
+    }
+    found.sort();
+    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
+    for path in found {
+        if path == layout::MANIFEST || layout::IGNORED.contains(&path.as_str()) {
+            continue;
+        }
+        match manifest::hash_file(&dir.join(&path)) {
+            Ok((size, sha256)) => {
+                files.insert(path.clone(), FileEntry { path, size, sha256 });
+            }
+            Err(e) => problems.push(Problem::Unreadable {
+                path,
+                error: e.to_string(),
+            }),
+        }
+    }
+    let file_list = || files.values().cloned().collect::<Vec<_>>();
+
+    // 2. The manifest, when there is one.
+    let manifest = match manifest::read(dir) {
+        Ok(m) => m,
+        Err(e) => {
+            problems.push(Problem::InvalidManifest {
+                error: format!("{e:#}"),
+            });
+            None
+        }
+    };
+    if manifest.is_none()
+        && !problems
+            .iter()
+            .any(|p| matches!(p, Problem::InvalidManifest { .. }))
+    {
+        notes.push(
+            "no keepsake.json (a dfx or icp-cli download, or not made by keepsake): sizes were checked \
+             against metadata.json and chunks against their hashes, but the contents of the module and \
+             memory files cannot be checked"
+                .into(),
+        );
+    }
+
+    // 3. The metadata.
+    let metadata: Option<Metadata> = match std::fs::read_to_string(dir.join(layout::METADATA)) {
+        Ok(text) => match serde_json::from_str(&text) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                problems.push(Problem::InvalidMetadata {
+                    error: e.to_string(),
+                });
+                None
+            }
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.push(Problem::Missing {
+                path: layout::METADATA.into(),
+            });
+            None
+        }
+        Err(e) => {
+            problems.push(Problem::Unreadable {
+                path: layout::METADATA.into(),
+                error: e.to_string(),
+            });
+            None
+        }
+    };
+    let Some(meta) = metadata else {
+        return report(problems, notes, file_list(), None, manifest.as_ref());
+    };
+
+    // 4. What the metadata requires, one problem per file at most.
+    let expected: Vec<ExpectedFile> = layout::expected_files(&meta);
+    let mut flagged: BTreeSet<String> = problems
+        .iter()
+        .filter_map(|p| p.path().map(String::from))
+        .collect();
+    let mut flag = |p: Problem, problems: &mut Vec<Problem>| {
+        if let Some(path) = p.path()
+            && !flagged.insert(path.to_string())
+        {
+            return;
+        }
+        problems.push(p);
+    };
+    for e in &expected {
+        let Some(actual) = files.get(&e.path) else {
+            if !e.optional {
+                flag(
+                    Problem::Missing {
+                        path: e.path.clone(),
+                    },
+                    &mut problems,
+                );
+            }
+            continue;
+        };
+        if let Some(size) = e.size {
+            if actual.size < size {
+                flag(
+                    Problem::Truncated {
+                        path: e.path.clone(),
+                        expected_size: size,
+                        actual_size: actual.size,
+                        according_to: layout::METADATA.into(),
+                    },
+                    &mut problems,
+                );
+            } else if actual.size > size {
+                flag(
+                    Problem::Oversized {
+                        path: e.path.clone(),
+                        expected_size: size,
+                        actual_size: actual.size,
+                        according_to: layout::METADATA.into(),
+                    },
+                    &mut problems,
+                );
+            }
+        }
+        if let Content::Chunk(hash) = &e.content
+            && actual.sha256 != hex::encode(hash)
+        {
+            flag(
+                Problem::Corrupted {
+                    path: e.path.clone(),
+                    expected_sha256: hex::encode(hash),
+                    actual_sha256: actual.sha256.clone(),
+                    according_to: "chunk hash".into(),
+                },
+                &mut problems,
+            );
+        }
+    }
+    let known: BTreeSet<&str> = expected
+        .iter()
+        .map(|e| e.path.as_str())
+        .chain([layout::METADATA])
+        .collect();
+    for path in files.keys() {
+        if !known.contains(path.as_str()) {
+            flag(Problem::Extra { path: path.clone() }, &mut problems);
+        }
+    }
+
+    // 5. The manifest's sizes and hashes.
+    if let Some(m) = &manifest {
+        let listed: BTreeMap<&str, &FileEntry> =
+            m.files.iter().map(|f| (f.path.as_str(), f)).collect();
+        for e in &expected {
+            if let (Some(size), Some(entry)) = (e.size, listed.get(e.path.as_str()))
+                && entry.size != size
+            {
+                flag(
+                    Problem::ManifestDisagrees {
+                        path: e.path.clone(),
+                        metadata_size: size,
+                        manifest_size: entry.size,
+                    },
+                    &mut problems,
+                );
+            }
+        }
+        for entry in &m.files {
+            match files.get(&entry.path) {
+                None => flag(
+                    Problem::Missing {
+                        path: entry.path.clone(),
+                    },
+                    &mut problems,
+                ),
+                Some(actual) if actual.size < entry.size => flag(
+                    Problem::Truncated {
+                        path: entry.path.clone(),
+                        expected_size: entry.size,
+                        actual_size: actual.size,
+                        according_to: layout::MANIFEST.into(),
+                    },
+                    &mut problems,
+                ),
+                Some(actual) if actual.size > entry.size => flag(
+                    Problem::Oversized {
+                        path: entry.path.clone(),
+                        expected_size: entry.size,
+                        actual_size: actual.size,
+                        according_to: layout::MANIFEST.into(),
+                    },
+                    &mut problems,
+                ),
+                Some(actual) if actual.sha256 != entry.sha256 => flag(
+                    Problem::Corrupted {
+                        path: entry.path.clone(),
+                        expected_sha256: entry.sha256.clone(),
+                        actual_sha256: actual.sha256.clone(),
+                        according_to: layout::MANIFEST.into(),
+                    },
+                    &mut problems,
+                ),
+                Some(_) => {}
+            }
+        }
+        for path in files.keys() {
+            if known.contains(path.as_str()) && !listed.contains_key(path.as_str()) {
+                flag(Problem::Unlisted { path: path.clone() }, &mut problems);
+            }
+        }
+    }
+    report(problems, notes, file_list(), Some(meta), manifest.as_ref())
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use crate::operations::layout::tests::metadata;
+    use crate::operations::layout::*;
+    use crate::operations::manifest::sha256_hex;
+
+    /// Writes a complete, valid export (with manifest when `with_manifest`) and returns the
+    /// chunk's path.
+    pub fn write_export(dir: &Path, with_manifest: bool) -> String {
+        let chunk = vec![9u8; 1000];
+        let hash = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&chunk))
+            .to_vec();
+        let m = metadata(3000, 65536, 131072, vec![hash.clone()]);
+        std::fs::create_dir_all(dir.join(CHUNK_DIR)).unwrap();
+        std::fs::write(dir.join(METADATA), serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        std::fs::write(dir.join(WASM_MODULE), vec![1u8; 3000]).unwrap();
+        std::fs::write(dir.join(WASM_MEMORY), vec![2u8; 65536]).unwrap();
+        std::fs::write(dir.join(STABLE_MEMORY), vec![3u8; 131072]).unwrap();
+        std::fs::write(dir.join(chunk_path(&hash)), &chunk).unwrap();
+        if with_manifest {
+            let mut files: Vec<FileEntry> = [METADATA, WASM_MODULE, WASM_MEMORY, STABLE_MEMORY]
+                .iter()
+                .map(|p| p.to_string())
+                .chain([chunk_path(&hash)])
+                .map(|p| {
+                    let bytes = std::fs::read(dir.join(&p)).unwrap();
+                    FileEntry {
+                        path: p,
+                        size: bytes.len() as u64,
+                        sha256: sha256_hex(&bytes),
+                    }
+                })
+                .collect();
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            let man = Manifest {
+                format: 1,
+                tool: "keepsake".into(),
+                tool_version: "test".into(),
+                canister_id: "aaaaa-aa".into(),
+                snapshot_id: "00".into(),
+                taken_at_timestamp: 1,
+                taken_at: "x".into(),
+                exported_at: "y".into(),
+                files,
+            };
+            std::fs::write(dir.join(MANIFEST), serde_json::to_vec_pretty(&man).unwrap()).unwrap();
+        }
+        chunk_path(&hash)
+    }
+
+    fn kinds(r: &VerifyReport) -> Vec<String> {
+        r.problems
+            .iter()
+            .map(|p| {
+                serde_json::to_value(p).unwrap()["kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_complete_export_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        let r = verify_dir(dir.path());
+        assert!(r.ok, "{:?}", r.problems);
+        assert!(r.manifest);
+        assert_eq!(r.files.len(), 5);
+    }
+
+    #[test]
+    fn a_truncated_memory_file_is_reported_as_truncated_with_both_sizes() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        std::fs::write(dir.path().join(STABLE_MEMORY), vec![3u8; 1000]).unwrap();
+        let r = verify_dir(dir.path());
+        assert_eq!(
+            r.problems,
+            vec![Problem::Truncated {
+                path: STABLE_MEMORY.into(),
+                expected_size: 131072,
+                actual_size: 1000,
+                according_to: METADATA.into()
+            }]
+        );
+        assert!(
+            r.problems[0]
+                .to_string()
+                .contains("truncated: 1000 bytes, metadata.json says 131072")
+        );
+    }
+
+    #[test]
+    fn a_flipped_byte_is_corruption_according_to_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        let mut heap = vec![2u8; 65536];
+        heap[100] = 0;
+        std::fs::write(dir.path().join(WASM_MEMORY), heap).unwrap();
+        let r = verify_dir(dir.path());
+        assert_eq!(kinds(&r), vec!["corrupted"]);
+    }
+
+    #[test]
+    fn extra_and_missing_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        std::fs::write(dir.path().join("notes.txt"), "hi").unwrap();
+        std::fs::remove_file(dir.path().join(WASM_MODULE)).unwrap();
+        let r = verify_dir(dir.path());
+        let mut k = kinds(&r);
+        k.sort();
+        assert_eq!(k, vec!["extra", "missing"]);
+        assert!(r.problems.iter().any(|p| p.path() == Some("notes.txt")));
+    }
+
+    #[test]
+    fn edited_metadata_is_caught_by_the_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        let path = dir.path().join(METADATA);
+        let mut m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        m["canister_version"] = 9.into(); // same length: only the hash can tell
+        std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+        let r = verify_dir(dir.path());
+        assert_eq!(kinds(&r), vec!["corrupted"]);
+        assert_eq!(r.problems[0].path(), Some(METADATA));
+    }
+
+    #[test]
+    fn a_manifest_whose_sizes_contradict_the_metadata_is_reported_as_tampered() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        let path = dir.path().join(MANIFEST);
+        let mut m: Manifest = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        m.files
+            .iter_mut()
+            .find(|f| f.path == WASM_MODULE)
+            .unwrap()
+            .size = 10;
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        let r = verify_dir(dir.path());
+        assert_eq!(kinds(&r), vec!["manifest_disagrees"]);
+    }
+
+    #[test]
+    fn a_folder_without_manifest_checks_sizes_and_chunk_hashes_and_says_the_manifest_is_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let chunk = write_export(dir.path(), false);
+        std::fs::write(dir.path().join(".lock"), "").unwrap();
+        let r = verify_dir(dir.path());
+        assert!(r.ok, "{:?}", r.problems);
+        assert!(!r.manifest);
+        assert!(r.notes[0].contains("no keepsake.json"));
+        std::fs::write(dir.path().join(&chunk), vec![8u8; 1000]).unwrap();
+        let r = verify_dir(dir.path());
+        assert_eq!(kinds(&r), vec!["corrupted"]);
+    }
+
+    #[test]
+    fn a_missing_metadata_file_is_the_first_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), false);
+        std::fs::remove_file(dir.path().join(METADATA)).unwrap();
+        let r = verify_dir(dir.path());
+        assert_eq!(
+            r.problems,
+            vec![Problem::Missing {
+                path: METADATA.into()
+            }]
+        );
+    }
+}

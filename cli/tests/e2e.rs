@@ -1,0 +1,854 @@
+//! End to end: the real `keepsake` binary (assert_cmd) against localnet's HTTP interface on a
+//! loopback port, with the orchestrator's real wasm and a sample module deployed on it.
+//!
+//! The wasm comes from `target/canisters/` (scripts/build-canisters.sh, which the README's test
+//! command runs first). The server runs in the test process (`localnet::http::Server`, the same
+//! server the `localnet --port` binary runs), so a test can also look at the subnet directly.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use assert_cmd::Command;
+use candid::{Principal, decode_one, encode_args, encode_one};
+use ic_agent::Identity;
+use ic_agent::identity::BasicIdentity;
+use localnet::LocalNet;
+use localnet::http::{Keys, ReplicaConfig, Server};
+use orchestrator_api::InitArg;
+use predicates::prelude::*;
+use serde_json::Value;
+
+/// The developer: controls the orchestrator and the module.
+const DEVELOPER_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIDDOgc8Lf5zz4wAC+ZdkcfSZypU2+vo3eihSSGIojAws\n-----END PRIVATE KEY-----\n";
+/// Someone else: controls nothing, admin of nothing.
+const STRANGER_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIExxdtoIFnYELehRTY4oJygvwvSHcxsh9PlWgszWZjww\n-----END PRIVATE KEY-----\n";
+
+fn wasm(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/canisters")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); build the canisters first: scripts/build-canisters.sh",
+            path.display()
+        )
+    })
+}
+
+fn principal_of(pem: &str) -> Principal {
+    let id: Arc<dyn Identity> = Arc::new(BasicIdentity::from_pem(pem.as_bytes()).unwrap());
+    id.sender().unwrap()
+}
+
+/// A localnet server with the orchestrator and a v1 sample module (not yet registered).
+struct Env {
+    server: Server,
+    dir: tempfile::TempDir,
+    developer: Principal,
+    orchestrator: Principal,
+    module: Principal,
+}
+
+impl Env {
+    fn new() -> Self {
+        let developer = principal_of(DEVELOPER_PEM);
+        let mut net = LocalNet::new();
+        let orchestrator = net.create_canister_with_settings(Some(developer), None);
+        let init = encode_one(InitArg { admins: vec![] }).unwrap();
+        net.install_canister(
+            orchestrator,
+            wasm("orchestrator.wasm.gz"),
+            init,
+            Some(developer),
+        );
+        let module = net.create_canister_with_settings(Some(developer), None);
+        net.install_canister(
+            module,
+            wasm("sample-module-v1.wasm.gz"),
+            encode_args(()).unwrap(),
+            Some(developer),
+        );
+        net.set_controllers(module, Some(developer), vec![developer, orchestrator])
+            .unwrap();
+        let server = Server::start(net, Keys::random(), ReplicaConfig::default(), 0)
+            .expect("localnet server");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("developer.pem"), DEVELOPER_PEM).unwrap();
+        std::fs::write(dir.path().join("stranger.pem"), STRANGER_PEM).unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env {
+            server,
+            dir,
+            developer,
+            orchestrator,
+            module,
+        }
+    }
+
+    /// An Env with the module registered as "app".
+    fn registered() -> Self {
+        let env = Self::new();
+        env.ok(&[
+            "module",
+            "add",
+            &env.module.to_text(),
+            "--name",
+            "app",
+            "--kind",
+            "satellite",
+        ]);
+        env
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// `keepsake` as `pem` ("developer" or "stranger") on this network and orchestrator.
+    fn keepsake_as(&self, who: &str) -> Command {
+        let mut c = Command::cargo_bin("keepsake").unwrap();
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DFX_CONFIG_ROOT", self.path("home"))
+            .env("HOME", self.path("home"))
+            .env("KEEPSAKE_CACHE_DIR", self.path("cache"))
+            .current_dir(self.dir.path())
+            .args(["--network", &self.server.url()])
+            .args(["--pem", self.path(&format!("{who}.pem")).to_str().unwrap()])
+            .args(["--orchestrator", &self.orchestrator.to_text()]);
+        c
+    }
+
+    fn keepsake(&self) -> Command {
+        self.keepsake_as("developer")
+    }
+
+    /// Runs as the developer, asserts success, returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.keepsake().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "keepsake {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs with `--json` as the developer, asserts success, parses stdout.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+
+    fn update(&self, canister: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+        let dev = self.developer;
+        self.server
+            .replica()
+            .with_net(|net| net.update_call(canister, dev, method, arg))
+            .unwrap_or_else(|e| panic!("{canister}.{method} failed: {e:?}"))
+    }
+
+    fn query(&self, canister: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+        let dev = self.developer;
+        self.server
+            .replica()
+            .with_net(|net| net.query_call(canister, dev, method, arg))
+            .unwrap_or_else(|e| panic!("{canister}.{method} failed: {e:?}"))
+    }
+
+    fn set(&self, canister: Principal, key: &str, value: &[u8]) {
+        self.update(
+            canister,
+            "set",
+            encode_args((key, serde_bytes::ByteBuf::from(value.to_vec()))).unwrap(),
+        );
+    }
+
+    fn get(&self, canister: Principal, key: &str) -> Option<Vec<u8>> {
+        let bytes = self.query(canister, "get", encode_one(key).unwrap());
+        decode_one::<Option<serde_bytes::ByteBuf>>(&bytes)
+            .unwrap()
+            .map(|b| b.into_vec())
+    }
+
+    /// The whole bulk area of the sample module.
+    fn bulk(&self, canister: Principal) -> Vec<u8> {
+        let size: u64 =
+            decode_one(&self.query(canister, "bulk_size", encode_args(()).unwrap())).unwrap();
+        let mut out = Vec::new();
+        while (out.len() as u64) < size {
+            let len = (size - out.len() as u64).min(1_000_000);
+            let chunk: serde_bytes::ByteBuf = decode_one(&self.query(
+                canister,
+                "bulk_read",
+                encode_args((out.len() as u64, len)).unwrap(),
+            ))
+            .unwrap();
+            out.extend(chunk.into_vec());
+        }
+        out
+    }
+
+    /// A fresh canister controlled by the developer only, running the v1 sample module.
+    fn fresh_canister(&self) -> Principal {
+        let dev = self.developer;
+        let w = wasm("sample-module-v1.wasm.gz");
+        self.server.replica().with_net(|net| {
+            let id = net.create_canister_with_settings(Some(dev), None);
+            net.install_canister(id, w, encode_args(()).unwrap(), Some(dev));
+            id
+        })
+    }
+}
+
+fn files_of(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walk(dir, dir);
+    out.sort();
+    out
+}
+
+fn walk(root: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walk(root, &e.path()));
+        } else {
+            out.push(
+                e.path()
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    out
+}
+
+#[test]
+fn module_commands_register_list_configure_and_remove_with_json() {
+    let env = Env::new();
+    let added = env.json(&[
+        "module",
+        "add",
+        &env.module.to_text(),
+        "--name",
+        "app",
+        "--kind",
+        "satellite",
+    ]);
+    assert_eq!(added["name"], "app");
+    assert_eq!(added["kind"], "satellite");
+    assert_eq!(added["canister_id"], env.module.to_text());
+    assert_eq!(added["max_snapshots"], 1);
+    let list = env.json(&["module", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let text = env.ok(&["module", "list"]);
+    assert!(
+        text.contains("app") && text.contains(&env.module.to_text()),
+        "{text}"
+    );
+    // Addressed by canister id too.
+    let set = env.json(&[
+        "module",
+        "set",
+        &env.module.to_text(),
+        "--max-snapshots",
+        "3",
+        "--health-check",
+        "health",
+    ]);
+    assert_eq!(set["max_snapshots"], 3);
+    assert_eq!(set["health_check"], "health");
+    let removed = env.json(&["module", "remove", "app"]);
+    assert_eq!(removed["removed"], "app");
+    assert_eq!(env.json(&["module", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn snapshots_are_taken_listed_restored_and_deleted_and_restore_brings_the_data_back() {
+    let env = Env::registered();
+    env.set(env.module, "greeting", b"hello");
+    let taken = env.json(&["snapshot", "take", "app", "--label", "before"]);
+    let id = taken["id"].as_str().unwrap().to_string();
+    assert_eq!(taken["label"], "before");
+    assert_eq!(taken["trigger"], "manual");
+    let list = env.json(&["snapshot", "list", "app"]);
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["external"], false);
+    let text = env.ok(&["snapshot", "list"]);
+    assert!(text.contains("TRIGGER") && text.contains(&id), "{text}");
+
+    env.set(env.module, "greeting", b"broken");
+    // Destructive without --yes and without a terminal: usage error, nothing changes.
+    env.keepsake()
+        .args(["snapshot", "restore", "app"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--yes"));
+    assert_eq!(env.get(env.module, "greeting").unwrap(), b"broken");
+    let restored = env.json(&["--yes", "snapshot", "restore", "app", "--snapshot", &id]);
+    assert_eq!(restored["id"], id.as_str());
+    assert_eq!(env.get(env.module, "greeting").unwrap(), b"hello");
+
+    let history = env.json(&["history", "app"]);
+    let kinds: Vec<&str> = history["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["restore_snapshot", "take_snapshot"]);
+    assert_eq!(history["operations"][0]["status"], "completed");
+    assert!(env.ok(&["history"]).contains("restore_snapshot"));
+
+    let deleted = env.json(&["snapshot", "delete", "app", "--yes"]);
+    assert_eq!(deleted["id"], id.as_str());
+    assert_eq!(
+        env.json(&["snapshot", "list", "app"]),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn export_verify_import_and_restore_round_trip_the_data_byte_for_byte() {
+    let env = Env::registered();
+    env.set(env.module, "k1", b"v1");
+    // About 5 MB of stable memory: several 2,000,000-byte slices.
+    env.update(
+        env.module,
+        "append_bulk",
+        encode_args((5_000_000u64, 7u32)).unwrap(),
+    );
+    let original_bulk = env.bulk(env.module);
+    assert_eq!(original_bulk.len(), 5_000_000);
+
+    let out = env.path("backup");
+    let exported = env.json(&[
+        "export",
+        "app",
+        "--out",
+        out.to_str().unwrap(),
+        "--take",
+        "--concurrency",
+        "4",
+    ]);
+    assert_eq!(exported["canister_id"], env.module.to_text());
+    assert_eq!(exported["resumed_bytes"], 0);
+    let files = files_of(&out);
+    assert!(files.contains(&"metadata.json".to_string()), "{files:?}");
+    assert!(files.contains(&"keepsake.json".to_string()));
+    assert!(files.contains(&"wasm_module.bin".to_string()));
+    assert!(files.contains(&"wasm_memory.bin".to_string()));
+    assert!(files.contains(&"stable_memory.bin".to_string()));
+    assert!(!env.path("backup.partial").exists());
+    let meta: Value =
+        serde_json::from_slice(&std::fs::read(out.join("metadata.json")).unwrap()).unwrap();
+    assert_eq!(
+        meta["source"],
+        serde_json::json!({"taken_from_canister": null})
+    );
+    assert!(meta["globals"].is_array());
+
+    let verified = env.json(&["verify", out.to_str().unwrap()]);
+    assert_eq!(verified["ok"], true);
+    assert_eq!(verified["manifest"], true);
+    env.keepsake()
+        .args(["verify", out.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("OK"));
+
+    // Into a fresh canister, then restore: the same data.
+    let fresh = env.fresh_canister();
+    assert_eq!(env.get(fresh, "k1"), None);
+    let imported = env.json(&[
+        "import",
+        out.to_str().unwrap(),
+        "--to",
+        &fresh.to_text(),
+        "--restore",
+        "--yes",
+    ]);
+    assert_eq!(imported["canister_id"], fresh.to_text());
+    assert_eq!(imported["restore"]["started"], true);
+    assert_eq!(env.get(fresh, "k1").unwrap(), b"v1");
+    assert_eq!(env.bulk(fresh), original_bulk);
+
+    // Exporting the clone's imported snapshot gives the same bytes.
+    let snap = imported["snapshot_id"].as_str().unwrap();
+    let again = env.path("again");
+    env.json(&[
+        "export",
+        &fresh.to_text(),
+        "--out",
+        again.to_str().unwrap(),
+        "--snapshot",
+        snap,
+    ]);
+    for f in ["wasm_module.bin", "wasm_memory.bin", "stable_memory.bin"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn truncated_extra_corrupted_and_tampered_exports_are_refused_by_verify_and_import() {
+    let env = Env::registered();
+    env.set(env.module, "k", b"v");
+    let out = env.path("backup");
+    env.ok(&["export", "app", "--out", out.to_str().unwrap(), "--take"]);
+    let fresh = env.fresh_canister();
+    let copy = |name: &str| {
+        let d = env.path(name);
+        std::fs::create_dir_all(d.join("wasm_chunk_store")).unwrap();
+        for f in files_of(&out) {
+            std::fs::copy(out.join(&f), d.join(&f)).unwrap();
+        }
+        d
+    };
+    let refused = |d: &Path, what: &str| {
+        env.keepsake()
+            .args(["verify", d.to_str().unwrap()])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains(what));
+        let out = env
+            .keepsake()
+            .args(["--json", "verify", d.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["ok"], false);
+        env.keepsake()
+            .args(["import", d.to_str().unwrap(), "--to", &fresh.to_text()])
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("refusing to import"));
+    };
+    let truncated = copy("truncated");
+    std::fs::write(truncated.join("wasm_memory.bin"), b"short").unwrap();
+    refused(&truncated, "truncated");
+    let extra = copy("extra");
+    std::fs::write(extra.join("notes.txt"), b"x").unwrap();
+    refused(&extra, "extra file");
+    let corrupted = copy("corrupted");
+    let mut module = std::fs::read(corrupted.join("wasm_module.bin")).unwrap();
+    module[10] ^= 0xff;
+    std::fs::write(corrupted.join("wasm_module.bin"), module).unwrap();
+    refused(&corrupted, "corrupted");
+    let tampered = copy("tampered");
+    let meta = std::fs::read_to_string(tampered.join("metadata.json")).unwrap();
+    std::fs::write(
+        tampered.join("metadata.json"),
+        meta.replace("\"canister_version\": ", "\"canister_version\": 1"),
+    )
+    .unwrap();
+    refused(&tampered, "metadata.json");
+    // Nothing was uploaded to the target.
+    assert_eq!(env.get(fresh, "k"), None);
+}
+
+#[test]
+fn a_folder_without_manifest_like_icp_cli_writes_is_verified_as_far_as_possible_and_imported() {
+    let env = Env::registered();
+    env.set(env.module, "k", b"from-icp");
+    let out = env.path("backup");
+    env.ok(&["export", "app", "--out", out.to_str().unwrap(), "--take"]);
+    std::fs::remove_file(out.join("keepsake.json")).unwrap();
+    std::fs::write(out.join(".lock"), b"").unwrap();
+    env.keepsake()
+        .args(["verify", out.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no keepsake.json"));
+    let fresh = env.fresh_canister();
+    env.ok(&[
+        "import",
+        out.to_str().unwrap(),
+        "--to",
+        &fresh.to_text(),
+        "--restore",
+        "--yes",
+    ]);
+    assert_eq!(env.get(fresh, "k").unwrap(), b"from-icp");
+}
+
+#[test]
+fn an_export_by_a_non_controller_is_refused_with_a_clear_message() {
+    let env = Env::registered();
+    env.ok(&["snapshot", "take", "app"]);
+    let stranger = principal_of(STRANGER_PEM);
+    env.keepsake_as("stranger")
+        .args([
+            "export",
+            &env.module.to_text(),
+            "--out",
+            env.path("x").to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "{stranger} is not a controller of canister {}",
+            env.module
+        )))
+        .stderr(predicate::str::contains("--add-controller"));
+}
+
+#[test]
+fn orchestrator_calls_by_someone_who_is_not_an_admin_are_refused() {
+    let env = Env::registered();
+    let stranger = principal_of(STRANGER_PEM);
+    for args in [
+        vec!["module", "list"],
+        vec!["snapshot", "take", "app"],
+        vec!["history"],
+    ] {
+        env.keepsake_as("stranger")
+            .args(&args)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains(format!(
+                "{stranger} is not an admin of this orchestrator"
+            )));
+    }
+    let out = env
+        .keepsake_as("stranger")
+        .args(["--json", "module", "list"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("not an admin"), "{v}");
+    assert_eq!(v["exit_code"], 1);
+}
+
+#[test]
+fn an_upgrade_stages_the_wasm_and_reports_each_step_and_a_failing_one_rolls_back() {
+    let env = Env::registered();
+    env.set(env.module, "k", b"kept");
+    let v2 = env.path("v2.wasm.gz");
+    std::fs::write(&v2, wasm("sample-module-v2.wasm.gz")).unwrap();
+    let up = env.json(&["upgrade", "app", v2.to_str().unwrap(), "--yes"]);
+    assert_eq!(up["outcome"]["kind"], "upgraded");
+    assert!(up["snapshot_id"].is_string());
+    let steps: Vec<&str> = up["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert!(
+        steps.contains(&"take_snapshot") && steps.contains(&"install"),
+        "{steps:?}"
+    );
+    let version: String =
+        decode_one(&env.query(env.module, "version", encode_args(()).unwrap())).unwrap();
+    assert_eq!(version, "v2");
+    assert_eq!(env.get(env.module, "k").unwrap(), b"kept");
+
+    let broken = env.path("broken.wasm.gz");
+    std::fs::write(&broken, wasm("sample-module-broken-post-upgrade.wasm.gz")).unwrap();
+    env.keepsake()
+        .args(["upgrade", "app", broken.to_str().unwrap(), "--yes"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("rolled back"));
+    let version: String =
+        decode_one(&env.query(env.module, "version", encode_args(()).unwrap())).unwrap();
+    assert_eq!(version, "v2");
+    assert_eq!(env.get(env.module, "k").unwrap(), b"kept");
+    // Without --yes and no terminal: refused before staging anything.
+    env.keepsake()
+        .args(["upgrade", "app", v2.to_str().unwrap()])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn an_export_killed_midway_resumes_with_fewer_bytes_and_an_identical_result() {
+    let env = Env::registered();
+    env.update(
+        env.module,
+        "append_bulk",
+        encode_args((30_000_000u64, 3u32)).unwrap(),
+    );
+    let snap = env.json(&["snapshot", "take", "app"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = env.path("big");
+    // Kill the export once part of it is on disk.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keepsake"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.path("home"))
+        .env("DFX_CONFIG_ROOT", env.path("home"))
+        .args([
+            "--network",
+            &env.server.url(),
+            "--pem",
+            env.path("developer.pem").to_str().unwrap(),
+        ])
+        .args([
+            "export",
+            &env.module.to_text(),
+            "--out",
+            out.to_str().unwrap(),
+            "--snapshot",
+            &snap,
+            "--concurrency",
+            "1",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = env.path("big.partial/.keepsake-export.journal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let lines = std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= 4 || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !out.exists(),
+        "the export finished before it could be killed"
+    );
+    let resumed = env.json(&[
+        "export",
+        &env.module.to_text(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(resumed["snapshot_id"], snap.as_str());
+    let total = resumed["total_bytes"].as_u64().unwrap();
+    let transferred = resumed["transferred_bytes"].as_u64().unwrap();
+    assert!(resumed["resumed_bytes"].as_u64().unwrap() > 0, "{resumed}");
+    assert!(transferred < total, "{resumed}");
+    assert_eq!(env.json(&["verify", out.to_str().unwrap()])["ok"], true);
+    // Identical to an export done in one go.
+    let once = env.path("once");
+    env.json(&[
+        "export",
+        &env.module.to_text(),
+        "--out",
+        once.to_str().unwrap(),
+        "--snapshot",
+        &snap,
+    ]);
+    for f in [
+        "wasm_module.bin",
+        "wasm_memory.bin",
+        "stable_memory.bin",
+        "metadata.json",
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(once.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_with_two_and_help_lists_every_command() {
+    let env = Env::new();
+    env.keepsake()
+        .args(["snapshot", "frobnicate"])
+        .assert()
+        .code(2);
+    env.keepsake()
+        .args(["export", "app"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--out"));
+    env.keepsake()
+        .args(["snapshot", "restore", "app", "--snapshot", "zz", "--yes"])
+        .assert()
+        .code(2);
+    let help = env.keepsake().arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8(help.stdout).unwrap();
+    for c in [
+        "module", "snapshot", "upgrade", "history", "export", "verify", "import",
+    ] {
+        assert!(text.contains(c), "{c} missing from --help");
+    }
+    // A wrong network is an operation failure that says what to check.
+    Command::cargo_bin("keepsake")
+        .unwrap()
+        .env("DFX_CONFIG_ROOT", env.path("home"))
+        .args([
+            "--network",
+            "http://127.0.0.1:9",
+            "--orchestrator",
+            "aaaaa-aa",
+            "module",
+            "list",
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is the replica running"));
+}
+
+/// icp-cli 1.5's binary from the npm package `@icp-sdk/icp-cli-linux-x64`, installed into
+/// `target/icp-cli` on first use (keepsake itself never needs it). `ICP_CLI` overrides the path.
+fn icp_cli() -> PathBuf {
+    if let Some(p) = std::env::var_os("ICP_CLI") {
+        return PathBuf::from(p);
+    }
+    let prefix = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/icp-cli");
+    let bin = prefix.join("node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp");
+    if !bin.exists() {
+        let status = std::process::Command::new("npm")
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .arg("@icp-sdk/icp-cli-linux-x64@1.5.0")
+            .status()
+            .expect("npm is needed to install icp-cli for the interoperability test");
+        assert!(
+            status.success(),
+            "npm install @icp-sdk/icp-cli-linux-x64@1.5.0 failed"
+        );
+    }
+    bin
+}
+
+#[test]
+fn icp_cli_downloads_are_imported_by_keepsake_and_keepsake_exports_are_uploaded_by_icp_cli() {
+    let env = Env::registered();
+    let icp_home = env.path("icp-home");
+    std::fs::create_dir_all(&icp_home).unwrap();
+    let icp = |args: &[&str]| {
+        let out = std::process::Command::new(icp_cli())
+            .env("HOME", &icp_home)
+            .env("DO_NOT_TRACK", "1")
+            .env("ICP_TELEMETRY_DISABLED", "1")
+            .current_dir(&icp_home)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "icp {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let pem = env.path("developer.pem");
+    icp(&[
+        "identity",
+        "import",
+        "dev",
+        "--from-pem",
+        pem.to_str().unwrap(),
+        "--storage",
+        "plaintext",
+    ]);
+    let url = format!("{}/", env.server.url());
+    let net = [
+        "--network",
+        url.as_str(),
+        "--root-key",
+        "fetch",
+        "--identity",
+        "dev",
+    ];
+
+    // icp-cli downloads; keepsake verifies and imports.
+    env.set(env.module, "k", b"via icp-cli");
+    let snap = env.json(&["snapshot", "take", "app"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let from_icp = env.path("from-icp");
+    let module_text = env.module.to_text();
+    let mut args = vec![
+        "canister",
+        "snapshot",
+        "download",
+        module_text.as_str(),
+        &snap,
+        "-o",
+    ];
+    let from_icp_text = from_icp.to_str().unwrap().to_string();
+    args.push(&from_icp_text);
+    args.extend(net);
+    icp(&args);
+    env.keepsake()
+        .args(["verify", &from_icp_text])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("no keepsake.json"));
+    let fresh = env.fresh_canister();
+    env.ok(&[
+        "import",
+        &from_icp_text,
+        "--to",
+        &fresh.to_text(),
+        "--restore",
+        "--yes",
+    ]);
+    assert_eq!(env.get(fresh, "k").unwrap(), b"via icp-cli");
+
+    // keepsake exports; icp-cli uploads and restores.
+    env.set(env.module, "k", b"via keepsake");
+    let out = env.path("from-keepsake");
+    let out_text = out.to_str().unwrap().to_string();
+    env.ok(&["export", "app", "--out", &out_text, "--take"]);
+    let other = env.fresh_canister();
+    let other_text = other.to_text();
+    let mut args = vec![
+        "canister",
+        "snapshot",
+        "upload",
+        other_text.as_str(),
+        "-i",
+        &out_text,
+        "--quiet",
+    ];
+    args.extend(net);
+    let uploaded = icp(&args);
+    let id = uploaded
+        .split_whitespace()
+        .last()
+        .expect("icp printed the snapshot id")
+        .to_string();
+    for step in [
+        vec!["canister", "stop", other_text.as_str()],
+        vec![
+            "canister",
+            "snapshot",
+            "restore",
+            other_text.as_str(),
+            id.as_str(),
+        ],
+        vec!["canister", "start", other_text.as_str()],
+    ] {
+        let mut a = step.clone();
+        a.extend(net);
+        icp(&a);
+    }
+    assert_eq!(env.get(other, "k").unwrap(), b"via keepsake");
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The main job end to end on localnet, with no dfx: build the canisters, start localnet, deploy
+# the orchestrator and a sample module, register it, write data, snapshot, upgrade (with the
+# automatic snapshot), break the data, restore, export, verify, import into a fresh canister and
+# show the data came back. Prints a transcript of every keepsake command and its output.
+# Usage: scripts/demo.sh   (work folder: target/demo)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/build-canisters.sh >/dev/null
+cargo build -q -p localnet --bin localnet
+cargo build -q -p keepsake --bin keepsake --example devnet
+
+WORK=target/demo
+rm -rf "$WORK" && mkdir -p "$WORK/home"
+# A throwaway developer identity (Ed25519, the key type dfx creates).
+openssl genpkey -algorithm ed25519 -out "$WORK/developer.pem" 2>/dev/null
+
+target/debug/localnet --port 0 >"$WORK/localnet.out" 2>"$WORK/localnet.err" &
+LOCALNET=$!
+trap 'kill $LOCALNET 2>/dev/null || true' EXIT
+for _ in $(seq 100); do grep -q listening "$WORK/localnet.out" 2>/dev/null && break; sleep 0.1; done
+URL=$(sed -n 's/^listening on //p' "$WORK/localnet.out")
+echo "# localnet serves the IC HTTP interface at $URL"
+
+DEVNET=(target/debug/examples/devnet --network "$URL" --pem "$WORK/developer.pem")
+eval "$("${DEVNET[@]}" deploy target/canisters)"
+echo "# deployed the orchestrator ($ORCHESTRATOR) and a sample module ($MODULE)"
+
+export DFX_CONFIG_ROOT="$PWD/$WORK/home" KEEPSAKE_CACHE_DIR="$PWD/$WORK/cache"
+export KEEPSAKE_NETWORK="$URL" KEEPSAKE_ORCHESTRATOR="$ORCHESTRATOR"
+run() {
+  echo
+  echo "\$ $*"
+  "$@" 2>&1 | sed 's/^/  /'
+}
+keepsake() { target/debug/keepsake --pem "$WORK/developer.pem" "$@"; }
+call() { "${DEVNET[@]}" call "$@"; }
+
+run keepsake module add "$MODULE" --name app --kind satellite
+run call "$MODULE" set '("greeting", blob "hello, keepsake")'
+run keepsake snapshot take app --label first
+run keepsake module set app --max-snapshots 3
+run keepsake upgrade app target/canisters/sample-module-v2.wasm.gz --yes
+run call "$MODULE" version
+run call "$MODULE" set '("greeting", blob "oops, broken")'
+run call "$MODULE" get '("greeting")'
+run keepsake snapshot list app
+# The newest snapshot is the one the upgrade took automatically.
+run keepsake snapshot restore app --yes
+run call "$MODULE" get '("greeting")'
+run keepsake export app --out "$WORK/backup" --take
+run keepsake verify "$WORK/backup"
+FRESH=$("${DEVNET[@]}" create target/canisters/sample-module-v1.wasm.gz)
+echo; echo "# a fresh canister: $FRESH"
+run call "$FRESH" get '("greeting")'
+run keepsake import "$WORK/backup" --to "$FRESH" --restore --yes
+run call "$FRESH" get '("greeting")'
+run keepsake history app --limit 5
