@@ -127,10 +127,13 @@ pub mod test_traps {
     }
 }
 
-/// Called after every reply (a no-op unless built with `test-traps`).
-fn after_reply(_method: &str) {
+/// A management call's result in the flows' terms: a failure names the method, and a success
+/// passes the trap point of `test-traps` builds (a no-op otherwise).
+fn replied<T>(method: &str, result: Result<T, CallError>) -> Result<T, CallFailure> {
+    let value = result.map_err(|e| failure(method, e))?;
     #[cfg(feature = "test-traps")]
-    test_traps::check(_method);
+    test_traps::check(method);
+    Ok(value)
 }
 
 fn snapshot(s: mgmt::Snapshot) -> IcSnapshot {
@@ -174,31 +177,34 @@ impl Management for IcManagement {
     }
 
     async fn stop_canister(&self, canister: Principal) -> Result<(), CallFailure> {
-        mgmt::stop_canister(&mgmt::StopCanisterArgs {
-            canister_id: canister,
-        })
-        .await
-        .map_err(|e| failure("stop_canister", e))
-        .inspect(|_| after_reply("stop_canister"))
+        replied(
+            "stop_canister",
+            mgmt::stop_canister(&mgmt::StopCanisterArgs {
+                canister_id: canister,
+            })
+            .await,
+        )
     }
 
     async fn start_canister(&self, canister: Principal) -> Result<(), CallFailure> {
-        mgmt::start_canister(&mgmt::StartCanisterArgs {
-            canister_id: canister,
-        })
-        .await
-        .map_err(|e| failure("start_canister", e))
-        .inspect(|_| after_reply("start_canister"))
+        replied(
+            "start_canister",
+            mgmt::start_canister(&mgmt::StartCanisterArgs {
+                canister_id: canister,
+            })
+            .await,
+        )
     }
 
     async fn list_snapshots(&self, canister: Principal) -> Result<Vec<IcSnapshot>, CallFailure> {
-        mgmt::list_canister_snapshots(&mgmt::ListCanisterSnapshotsArgs {
-            canister_id: canister,
-        })
-        .await
-        .map(|list| list.into_iter().map(snapshot).collect())
-        .map_err(|e| failure("list_canister_snapshots", e))
-        .inspect(|_| after_reply("list_canister_snapshots"))
+        replied(
+            "list_canister_snapshots",
+            mgmt::list_canister_snapshots(&mgmt::ListCanisterSnapshotsArgs {
+                canister_id: canister,
+            })
+            .await
+            .map(|list| list.into_iter().map(snapshot).collect()),
+        )
     }
 
     async fn take_snapshot(
@@ -206,36 +212,39 @@ impl Management for IcManagement {
         canister: Principal,
         replace: Option<Vec<u8>>,
     ) -> Result<IcSnapshot, CallFailure> {
-        mgmt::take_canister_snapshot(&mgmt::TakeCanisterSnapshotArgs {
-            canister_id: canister,
-            replace_snapshot: replace,
-            uninstall_code: None,
-            sender_canister_version: Some(ic_cdk::api::canister_version()),
-        })
-        .await
-        .map(snapshot)
-        .map_err(|e| failure("take_canister_snapshot", e))
-        .inspect(|_| after_reply("take_canister_snapshot"))
+        replied(
+            "take_canister_snapshot",
+            mgmt::take_canister_snapshot(&mgmt::TakeCanisterSnapshotArgs {
+                canister_id: canister,
+                replace_snapshot: replace,
+                uninstall_code: None,
+                sender_canister_version: Some(ic_cdk::api::canister_version()),
+            })
+            .await
+            .map(snapshot),
+        )
     }
 
     async fn load_snapshot(&self, canister: Principal, id: Vec<u8>) -> Result<(), CallFailure> {
-        mgmt::load_canister_snapshot(&mgmt::LoadCanisterSnapshotArgs {
-            canister_id: canister,
-            snapshot_id: id,
-        })
-        .await
-        .map_err(|e| failure("load_canister_snapshot", e))
-        .inspect(|_| after_reply("load_canister_snapshot"))
+        replied(
+            "load_canister_snapshot",
+            mgmt::load_canister_snapshot(&mgmt::LoadCanisterSnapshotArgs {
+                canister_id: canister,
+                snapshot_id: id,
+            })
+            .await,
+        )
     }
 
     async fn delete_snapshot(&self, canister: Principal, id: Vec<u8>) -> Result<(), CallFailure> {
-        mgmt::delete_canister_snapshot(&mgmt::DeleteCanisterSnapshotArgs {
-            canister_id: canister,
-            snapshot_id: id,
-        })
-        .await
-        .map_err(|e| failure("delete_canister_snapshot", e))
-        .inspect(|_| after_reply("delete_canister_snapshot"))
+        replied(
+            "delete_canister_snapshot",
+            mgmt::delete_canister_snapshot(&mgmt::DeleteCanisterSnapshotArgs {
+                canister_id: canister,
+                snapshot_id: id,
+            })
+            .await,
+        )
     }
 
     async fn install_code(
@@ -244,15 +253,16 @@ impl Management for IcManagement {
         wasm: &[u8],
         arg: &[u8],
     ) -> Result<(), CallFailure> {
-        mgmt::install_code(&mgmt::InstallCodeArgs {
-            mode: mgmt::CanisterInstallMode::Upgrade(None),
-            canister_id: canister,
-            wasm_module: wasm.to_vec(),
-            arg: arg.to_vec(),
-        })
-        .await
-        .map_err(|e| failure("install_code", e))
-        .inspect(|_| after_reply("install_code"))
+        replied(
+            "install_code",
+            mgmt::install_code(&mgmt::InstallCodeArgs {
+                mode: mgmt::CanisterInstallMode::Upgrade(None),
+                canister_id: canister,
+                wasm_module: wasm.to_vec(),
+                arg: arg.to_vec(),
+            })
+            .await,
+        )
     }
 
     async fn upload_chunk(
@@ -260,14 +270,15 @@ impl Management for IcManagement {
         canister: Principal,
         chunk: &[u8],
     ) -> Result<Vec<u8>, CallFailure> {
-        mgmt::upload_chunk(&mgmt::UploadChunkArgs {
-            canister_id: canister,
-            chunk: chunk.to_vec(),
-        })
-        .await
-        .map(|hash| hash.hash)
-        .map_err(|e| failure("upload_chunk", e))
-        .inspect(|_| after_reply("upload_chunk"))
+        replied(
+            "upload_chunk",
+            mgmt::upload_chunk(&mgmt::UploadChunkArgs {
+                canister_id: canister,
+                chunk: chunk.to_vec(),
+            })
+            .await
+            .map(|hash| hash.hash),
+        )
     }
 
     async fn install_chunked_code(
@@ -277,29 +288,31 @@ impl Management for IcManagement {
         wasm_hash: Vec<u8>,
         arg: &[u8],
     ) -> Result<(), CallFailure> {
-        mgmt::install_chunked_code(&mgmt::InstallChunkedCodeArgs {
-            mode: mgmt::CanisterInstallMode::Upgrade(None),
-            target_canister: canister,
-            store_canister: None,
-            chunk_hashes_list: chunk_hashes
-                .into_iter()
-                .map(|hash| mgmt::ChunkHash { hash })
-                .collect(),
-            wasm_module_hash: wasm_hash,
-            arg: arg.to_vec(),
-        })
-        .await
-        .map_err(|e| failure("install_chunked_code", e))
-        .inspect(|_| after_reply("install_chunked_code"))
+        replied(
+            "install_chunked_code",
+            mgmt::install_chunked_code(&mgmt::InstallChunkedCodeArgs {
+                mode: mgmt::CanisterInstallMode::Upgrade(None),
+                target_canister: canister,
+                store_canister: None,
+                chunk_hashes_list: chunk_hashes
+                    .into_iter()
+                    .map(|hash| mgmt::ChunkHash { hash })
+                    .collect(),
+                wasm_module_hash: wasm_hash,
+                arg: arg.to_vec(),
+            })
+            .await,
+        )
     }
 
     async fn clear_chunk_store(&self, canister: Principal) -> Result<(), CallFailure> {
-        mgmt::clear_chunk_store(&mgmt::ClearChunkStoreArgs {
-            canister_id: canister,
-        })
-        .await
-        .map_err(|e| failure("clear_chunk_store", e))
-        .inspect(|_| after_reply("clear_chunk_store"))
+        replied(
+            "clear_chunk_store",
+            mgmt::clear_chunk_store(&mgmt::ClearChunkStoreArgs {
+                canister_id: canister,
+            })
+            .await,
+        )
     }
 
     async fn health_check(&self, canister: Principal, method: &str) -> Result<(), CallFailure> {
