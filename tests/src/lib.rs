@@ -178,6 +178,7 @@ impl Env {
                 "app",
                 TakeSnapshotArgs {
                     label: label.map(Into::into),
+                    pin: None,
                 },
             ),
         );
@@ -237,7 +238,7 @@ impl Env {
     }
 
     pub fn modules(&mut self) -> Vec<ModuleInfo> {
-        let (r,): (Result<Vec<ModuleInfo>, QueryError>,) = self.query("list_modules", ());
+        let (r,): (Result<Vec<ModuleInfo>, QueryError>,) = self.call("list_modules", ());
         r.unwrap()
     }
 

@@ -143,6 +143,12 @@ pub enum SnapshotError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An argument is out of range.
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The module holds no snapshot.
     #[error("module {module:?} has no snapshot; take one with `keepsake snapshot take {module}`")]
     NoSnapshot {
@@ -189,6 +195,44 @@ pub enum SnapshotError {
     /// A management call failed before the operation touched the module.
     #[error(transparent)]
     CallFailed(CallFailure),
+    /// The snapshot is pinned, so it is not deleted.
+    #[error(
+        "snapshot {} of module {module:?} is pinned; unpin it first (`keepsake snapshot unpin {module} {}`)",
+        hex::encode(id),
+        hex::encode(id)
+    )]
+    Pinned {
+        /// The module.
+        module: String,
+        /// The pinned snapshot.
+        id: SnapshotId,
+    },
+    /// Every slot holds a snapshot that may not be replaced (pinned; for scheduled snapshots
+    /// also the pre-upgrade snapshot and snapshots taken elsewhere).
+    #[error(
+        "module {module:?} holds {held} snapshot(s) (max_snapshots = {max}) and none may be replaced: {why}. \
+         Unpin one (`keepsake snapshot unpin`), delete one, or raise max_snapshots"
+    )]
+    SlotsProtected {
+        /// The module.
+        module: String,
+        /// Snapshots it holds.
+        held: u32,
+        /// Its `max_snapshots`.
+        max: u8,
+        /// Which protections apply.
+        why: String,
+    },
+    /// No snapshot of the module carries this label.
+    #[error(
+        "module {module:?} has no snapshot labelled {label:?}; `keepsake snapshot list {module}` shows the labels"
+    )]
+    LabelNotFound {
+        /// The module.
+        module: String,
+        /// The label asked for.
+        label: String,
+    },
 }
 
 /// Errors of the wasm staging endpoints.
@@ -312,6 +356,20 @@ pub enum UpgradeError {
          Upgrade with on_existing = replace or keep, delete a snapshot, or raise max_snapshots"
     )]
     SnapshotSlotsFull {
+        /// The module.
+        module: String,
+        /// Snapshots it holds.
+        held: u32,
+        /// Its `max_snapshots`.
+        max: u8,
+    },
+    /// Every snapshot slot holds a pinned snapshot, so the pre-upgrade snapshot has none to
+    /// replace.
+    #[error(
+        "module {module:?} holds {held} snapshot(s) (max_snapshots = {max}), all pinned; nothing was touched. \
+         Unpin one (`keepsake snapshot unpin`), raise max_snapshots, or upgrade with on_existing = keep or --no-snapshot"
+    )]
+    SlotsPinned {
         /// The module.
         module: String,
         /// Snapshots it holds.

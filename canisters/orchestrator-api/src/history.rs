@@ -143,6 +143,10 @@ pub enum OperationStatus {
     /// Finished without doing what was asked; the reason says why and what state the module is in.
     #[serde(rename = "failed")]
     Failed(String),
+    /// Not run, for this reason (a scheduled snapshot with every slot protected, or deferred
+    /// because the module was busy — the reason says when it is tried again).
+    #[serde(rename = "skipped")]
+    Skipped(String),
 }
 
 /// One operation in the history.

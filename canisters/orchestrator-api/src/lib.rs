@@ -10,12 +10,14 @@
 mod errors;
 mod history;
 mod modules;
+mod schedules;
 mod snapshots;
 mod upgrade;
 
 pub use errors::*;
 pub use history::*;
 pub use modules::*;
+pub use schedules::*;
 pub use snapshots::*;
 pub use upgrade::*;
 

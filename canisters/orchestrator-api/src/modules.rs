@@ -97,6 +97,11 @@ pub struct ModuleInfo {
     pub added_by: Principal,
     /// The operation running on it right now, if any.
     pub busy_with: Option<crate::OperationKind>,
+    /// Its snapshot memory and what it costs; filled by `list_modules` (none when
+    /// `canister_status` failed, and in the replies of the other module endpoints).
+    pub snapshot_storage: Option<crate::SnapshotStorage>,
+    /// When its schedule takes the next snapshot, if it has a schedule.
+    pub next_snapshot_at: Option<u64>,
 }
 
 /// Why a module name is refused.

@@ -22,6 +22,12 @@ pub enum Trigger {
     /// Taken by a schedule.
     #[serde(rename = "schedule")]
     Schedule,
+    /// Taken by a fleet snapshot (`take_all_snapshots`).
+    #[serde(rename = "fleet")]
+    Fleet,
+    /// Deleted by a schedule's retention rule (history only: no snapshot is taken this way).
+    #[serde(rename = "retention")]
+    Retention,
 }
 
 /// Argument of `take_snapshot`.
@@ -29,6 +35,8 @@ pub enum Trigger {
 pub struct TakeSnapshotArgs {
     /// A free-text label (at most 100 characters, no control characters).
     pub label: Option<String>,
+    /// Pin the new snapshot: nothing deletes or replaces it automatically.
+    pub pin: Option<bool>,
 }
 
 /// One snapshot of a module.
@@ -48,6 +56,11 @@ pub struct SnapshotInfo {
     pub trigger: Option<Trigger>,
     /// True when it was taken outside the orchestrator (dfx, icp-cli, another tool).
     pub external: bool,
+    /// Pinned: never deleted or replaced automatically, and not deleted before it is unpinned.
+    pub pinned: bool,
+    /// Taken before the module's latest upgrade: retention and scheduled snapshots keep it
+    /// until the next successful upgrade.
+    pub kept_for_upgrade: bool,
 }
 
 /// Why a label is refused.

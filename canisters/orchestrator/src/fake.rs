@@ -227,6 +227,7 @@ impl Management for FakeManagement {
             Ok(ModuleStatus {
                 status: c.status,
                 controllers: c.controllers.clone(),
+                snapshots_size: Some(c.snapshots.iter().map(|s| s.listed.total_size).sum()),
             })
         })
     }

@@ -141,6 +141,11 @@ impl Operation {
         self.finish(OperationStatus::Failed(reason), now);
     }
 
+    /// Closes the operation as skipped (not run, for this reason).
+    pub fn skipped(mut self, reason: String, now: u64) {
+        self.finish(OperationStatus::Skipped(reason), now);
+    }
+
     fn finish(&mut self, status: OperationStatus, now: u64) {
         self.finished = true;
         self.update(now, |r| {
@@ -191,4 +196,16 @@ pub fn page(query: &HistoryQuery) -> HistoryPage {
 /// One operation by id.
 pub fn get(id: u64) -> Option<OperationRecord> {
     read_state(|s| s.operations.get(&id).map(|r| r.0))
+}
+
+/// The id of the newest operation on `module`.
+pub fn latest_of(module: &str) -> Option<u64> {
+    read_state(|s| {
+        s.operations
+            .iter()
+            .rev()
+            .map(|e| e.value().0)
+            .find(|r| r.module == module)
+            .map(|r| r.id)
+    })
 }

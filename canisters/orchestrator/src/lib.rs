@@ -3,13 +3,16 @@
 
 mod auth;
 mod control;
+mod fleet;
 mod history;
 mod lock;
 mod mgmt;
 mod registry;
+mod schedules;
 mod snapshots;
 mod staging;
 mod state;
+mod timer;
 mod upgrade;
 
 #[cfg(test)]
@@ -43,6 +46,9 @@ fn init(arg: InitArg) {
 fn post_upgrade() {
     // No operation of the previous code can still be running: release what it held.
     lock::release_interrupted(time());
+    // Timers live in the heap: re-arm the scheduler from the schedules in stable memory
+    // (a run missed during the upgrade fires at once, once).
+    timer::arm();
 }
 
 // ---- admins ----
@@ -76,7 +82,9 @@ async fn add_module(args: AddModuleArgs) -> Result<ModuleInfo, ModuleError> {
 #[update]
 fn remove_module(name: String) -> Result<(), ModuleError> {
     admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
-    registry::remove(&name)
+    registry::remove(&name)?;
+    timer::arm();
+    Ok(())
 }
 
 #[update]
@@ -88,10 +96,10 @@ fn update_module_settings(
     registry::update_settings(&name, update)
 }
 
-#[query]
-fn list_modules() -> Result<Vec<ModuleInfo>, QueryError> {
+#[update]
+async fn list_modules() -> Result<Vec<ModuleInfo>, QueryError> {
     admin().map_err(|caller| QueryError::Unauthorized { caller })?;
-    Ok(registry::list())
+    Ok(registry::list_with_storage(&IcManagement).await)
 }
 
 // ---- snapshots ----
@@ -131,6 +139,7 @@ async fn delete_snapshot(
         caller,
         &module,
         snapshot_id.map(serde_bytes::ByteBuf::into_vec),
+        Trigger::Manual,
     )
     .await
 }
@@ -139,6 +148,56 @@ async fn delete_snapshot(
 async fn list_snapshots(module: String) -> Result<Vec<SnapshotInfo>, SnapshotError> {
     admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
     snapshots::list(&IcManagement, &module).await
+}
+
+#[update]
+async fn pin_snapshot(
+    module: String,
+    selector: SnapshotSelector,
+) -> Result<Vec<SnapshotInfo>, SnapshotError> {
+    admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    snapshots::set_pinned(&IcManagement, &module, selector, true).await
+}
+
+#[update]
+async fn unpin_snapshot(
+    module: String,
+    selector: SnapshotSelector,
+) -> Result<Vec<SnapshotInfo>, SnapshotError> {
+    admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    snapshots::set_pinned(&IcManagement, &module, selector, false).await
+}
+
+#[update]
+async fn take_all_snapshots(
+    args: FleetSnapshotArgs,
+) -> Result<Vec<FleetSnapshotResult>, SnapshotError> {
+    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    fleet::take_all(&IcManagement, caller, args).await
+}
+
+// ---- schedules ----
+
+#[update]
+fn set_schedule(module: String, args: ScheduleArgs) -> Result<ScheduleInfo, ScheduleError> {
+    admin().map_err(|caller| ScheduleError::Unauthorized { caller })?;
+    let info = schedules::set(&module, args, time())?;
+    timer::arm();
+    Ok(info)
+}
+
+#[update]
+fn clear_schedule(module: String) -> Result<(), ScheduleError> {
+    admin().map_err(|caller| ScheduleError::Unauthorized { caller })?;
+    schedules::clear(&module)?;
+    timer::arm();
+    Ok(())
+}
+
+#[query]
+fn list_schedules(module: Option<String>) -> Result<Vec<ScheduleInfo>, ScheduleError> {
+    admin().map_err(|caller| ScheduleError::Unauthorized { caller })?;
+    schedules::list(module.as_deref())
 }
 
 // ---- staging and upgrades ----

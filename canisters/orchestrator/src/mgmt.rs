@@ -29,6 +29,9 @@ pub enum RunStatus {
 pub struct ModuleStatus {
     pub status: RunStatus,
     pub controllers: Vec<Principal>,
+    /// Memory the canister's snapshots use (`memory_metrics.snapshots_size`); none on a
+    /// replica that does not report memory metrics.
+    pub snapshots_size: Option<u64>,
 }
 
 /// Everything the orchestrator's flows do outside their own state.
@@ -81,6 +84,12 @@ pub struct IcManagement;
 struct StatusSubset {
     status: mgmt::CanisterStatusType,
     settings: SettingsSubset,
+    memory_metrics: Option<MemoryMetricsSubset>,
+}
+
+#[derive(CandidType, Deserialize)]
+struct MemoryMetricsSubset {
+    snapshots_size: candid::Nat,
 }
 
 #[derive(CandidType, Deserialize)]
@@ -173,6 +182,9 @@ impl Management for IcManagement {
                 mgmt::CanisterStatusType::Stopped => RunStatus::Stopped,
             },
             controllers: status.settings.controllers,
+            snapshots_size: status
+                .memory_metrics
+                .and_then(|m| u64::try_from(m.snapshots_size.0).ok()),
         })
     }
 

@@ -2,14 +2,15 @@
 //! which settings.
 
 use candid::Principal;
+use futures_util::StreamExt;
 use orchestrator_api::{
     AddModuleArgs, HealthCheckSetting, IC_MAX_SNAPSHOTS_PER_CANISTER, ModuleError, ModuleInfo,
-    ModuleSettingsUpdate, validate_module_name,
+    ModuleSettingsUpdate, SnapshotStorage, monthly_storage_cost, validate_module_name,
 };
 
-use crate::lock;
 use crate::mgmt::Management;
 use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state};
+use crate::{lock, schedules};
 
 /// Longest health-check method name accepted.
 const MAX_METHOD_NAME: usize = 256;
@@ -21,6 +22,7 @@ pub fn get(name: &str) -> Option<ModuleRecord> {
 
 fn info(name: String, record: ModuleRecord) -> ModuleInfo {
     let busy_with = lock::held_by(&name);
+    let next_snapshot_at = schedules::get(&name).map(|s| s.due_at());
     ModuleInfo {
         name,
         canister_id: record.canister_id,
@@ -29,7 +31,56 @@ fn info(name: String, record: ModuleRecord) -> ModuleInfo {
         added_at: record.added_at,
         added_by: record.added_by,
         busy_with,
+        snapshot_storage: None,
+        next_snapshot_at,
     }
+}
+
+/// How many modules `list_with_storage` asks `canister_status` about at once.
+const STATUS_CONCURRENCY: usize = 8;
+
+/// Every module, by name, with its snapshot memory and monthly storage cost from
+/// `canister_status` (left out for a module whose status call fails: the list still answers).
+pub async fn list_with_storage<M: Management>(mgmt: &M) -> Vec<ModuleInfo> {
+    let modules = list();
+    let mut storage: Vec<(String, Option<SnapshotStorage>)> =
+        futures_util::stream::iter(modules.iter().map(|m| (m.name.clone(), m.canister_id)))
+            .map(|(name, canister)| async move {
+                let bytes = mgmt
+                    .canister_status(canister)
+                    .await
+                    .ok()
+                    .and_then(|status| status.snapshots_size);
+                let storage = bytes.map(|bytes| SnapshotStorage {
+                    bytes,
+                    monthly_cost_cycles: monthly_storage_cost(bytes),
+                });
+                (name, storage)
+            })
+            .buffer_unordered(STATUS_CONCURRENCY)
+            .collect()
+            .await;
+    storage.sort_by(|a, b| a.0.cmp(&b.0));
+    modules
+        .into_iter()
+        .zip(storage)
+        .map(|(mut module, (_, storage))| {
+            module.snapshot_storage = storage;
+            module
+        })
+        .collect()
+}
+
+/// Replaces the set of snapshots kept for the latest upgrade (see `ModuleRecord`).
+pub fn update_kept_for_upgrade(name: &str, f: impl FnOnce(&mut Vec<Vec<u8>>)) {
+    mutate_state(|s| {
+        if let Some(mut record) = s.modules.get(&name.to_string()) {
+            let mut kept = record.0.kept_for_upgrade.take().unwrap_or_default();
+            f(&mut kept);
+            record.0.kept_for_upgrade = Some(kept);
+            s.modules.insert(name.to_string(), record);
+        }
+    });
 }
 
 /// Every module, by name.
@@ -102,13 +153,15 @@ pub async fn add<M: Management>(
         settings: Default::default(),
         added_at: mgmt.now(),
         added_by: caller,
+        kept_for_upgrade: None,
     };
     mutate_state(|s| s.modules.insert(args.name.clone(), Candid(record.clone())));
     Ok(info(args.name, record))
 }
 
-/// Forgets a module and the orchestrator's records of its snapshots. The snapshots stay on
-/// the IC (they belong to the canister); `list_canister_snapshots` still shows them.
+/// Forgets a module, its schedule and the orchestrator's records and pins of its snapshots.
+/// The snapshots stay on the IC (they belong to the canister); `list_canister_snapshots`
+/// still shows them.
 pub fn remove(name: &str) -> Result<(), ModuleError> {
     if get(name).is_none() {
         return Err(ModuleError::ModuleNotFound {
@@ -126,6 +179,10 @@ pub fn remove(name: &str) -> Result<(), ModuleError> {
         for (id, _) in s.module_snapshots(name) {
             s.snapshots.remove(&SnapshotKey::new(name, &id));
         }
+        for id in s.module_pins(name) {
+            s.pins.remove(&SnapshotKey::new(name, &id));
+        }
+        s.schedules.remove(&name.to_string());
     });
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use candid::Principal;
 use orchestrator_api::{
-    OperationKind, OperationStep, SnapshotError, SnapshotInfo, TakeSnapshotArgs, Trigger,
-    validate_label,
+    OperationKind, OperationStep, SnapshotError, SnapshotInfo, SnapshotSelector, TakeSnapshotArgs,
+    Trigger, validate_label,
 };
 
 use crate::control::{self, StepFailure, Stopped};
@@ -68,6 +68,7 @@ pub fn record_taken(
     replaced: Option<&[u8]>,
     label: Option<String>,
     trigger: Trigger,
+    pin: bool,
 ) -> SnapshotInfo {
     let record = SnapshotRecord {
         taken_at: taken.taken_at,
@@ -78,14 +79,28 @@ pub fn record_taken(
     mutate_state(|s| {
         if let Some(replaced) = replaced {
             s.snapshots.remove(&SnapshotKey::new(module, replaced));
+            s.pins.remove(&SnapshotKey::new(module, replaced));
         }
         s.snapshots
             .insert(SnapshotKey::new(module, &taken.id), Candid(record.clone()));
+        if pin {
+            s.pins.insert(SnapshotKey::new(module, &taken.id), ());
+        }
     });
     info(module, taken, Some(record))
 }
 
+/// How the orchestrator sees one of a module's snapshots: its record (label, trigger), its
+/// pin, and whether it is kept for the latest upgrade.
 fn info(module: &str, snapshot: &IcSnapshot, record: Option<SnapshotRecord>) -> SnapshotInfo {
+    let (pinned, kept_for_upgrade) = read_state(|s| {
+        (
+            s.is_pinned(module, &snapshot.id),
+            s.modules
+                .get(&module.to_string())
+                .is_some_and(|m| m.0.keeps_for_upgrade(&snapshot.id)),
+        )
+    });
     SnapshotInfo {
         id: snapshot.id.clone().into(),
         module: module.to_string(),
@@ -94,7 +109,36 @@ fn info(module: &str, snapshot: &IcSnapshot, record: Option<SnapshotRecord>) -> 
         external: record.is_none(),
         label: record.as_ref().and_then(|r| r.label.clone()),
         trigger: record.map(|r| r.trigger),
+        pinned,
+        kept_for_upgrade,
     }
+}
+
+/// The snapshot a new one replaces when the module is at `max_snapshots`: the oldest that
+/// may be replaced. Pins protect from every automatic replacement; scheduled snapshots also
+/// spare the snapshot kept for the latest upgrade and snapshots taken elsewhere. `Err` says
+/// what protects all of them.
+pub fn replaceable(name: &str, held: &[IcSnapshot], trigger: Trigger) -> Result<Vec<u8>, String> {
+    let automatic = trigger == Trigger::Schedule;
+    let candidates: Vec<IcSnapshot> = read_state(|s| {
+        let module = s.modules.get(&name.to_string()).map(|m| m.0);
+        held.iter()
+            .filter(|h| !s.is_pinned(name, &h.id))
+            .filter(|h| {
+                !automatic
+                    || !(module.as_ref().is_some_and(|m| m.keeps_for_upgrade(&h.id))
+                        || !s.snapshots.contains_key(&SnapshotKey::new(name, &h.id)))
+            })
+            .cloned()
+            .collect()
+    });
+    oldest(&candidates).map(|s| s.id.clone()).ok_or_else(|| {
+        if automatic {
+            "each is pinned, kept for the latest upgrade, or taken outside the orchestrator".into()
+        } else {
+            "each is pinned".into()
+        }
+    })
 }
 
 /// An operation under way: the module, its lock, its history record and what the IC lists.
@@ -166,9 +210,30 @@ pub async fn take<M: Management>(
         held,
     } = start_listed(mgmt, caller, name, OperationKind::TakeSnapshot, trigger).await?;
     let canister = module.canister_id;
-    let replace = (held.len() >= usize::from(module.settings.max_snapshots))
-        .then(|| oldest(&held).map(|s| s.id.clone()))
-        .flatten();
+    let max = module.settings.max_snapshots;
+    let replace = if held.len() >= usize::from(max) {
+        match replaceable(name, &held, trigger) {
+            Ok(id) => Some(id),
+            Err(why) => {
+                let error = SnapshotError::SlotsProtected {
+                    module: name.to_string(),
+                    held: held.len() as u32,
+                    max,
+                    why,
+                };
+                // A schedule that finds no free slot skips this run (and says why); an
+                // explicit request fails.
+                if trigger == Trigger::Schedule {
+                    op.skipped(error.to_string(), mgmt.now());
+                } else {
+                    op.fail(error.to_string(), mgmt.now());
+                }
+                return Err(error);
+            }
+        }
+    } else {
+        None
+    };
 
     // 3. Stop, so the snapshot is consistent (the IC does not enforce it).
     let stopped = if module.settings.stop_for_snapshot {
@@ -191,7 +256,14 @@ pub async fn take<M: Management>(
         .await;
     let taken = taken.map(|snapshot| {
         op.set_snapshot(&snapshot.id, mgmt.now());
-        record_taken(name, &snapshot, replace.as_deref(), args.label, trigger)
+        record_taken(
+            name,
+            &snapshot,
+            replace.as_deref(),
+            args.label,
+            trigger,
+            args.pin.unwrap_or(false),
+        )
     });
 
     // 5. Restart, always — even when the take failed.
@@ -329,12 +401,15 @@ pub async fn restore<M: Management>(
 }
 
 /// lock → list → delete (the given snapshot, or the only one) → unlock. Without an id,
-/// several snapshots are refused: deleting one the user still needs is not a default.
+/// several snapshots are refused: deleting one the user still needs is not a default. A
+/// pinned snapshot is refused until it is unpinned. `trigger` is `Manual` for an admin's call
+/// and `Retention` for a schedule's.
 pub async fn delete<M: Management>(
     mgmt: &M,
     caller: Principal,
     name: &str,
     id: Option<Vec<u8>>,
+    trigger: Trigger,
 ) -> Result<SnapshotInfo, SnapshotError> {
     // 1–2. Lock, and find the snapshot on the IC.
     let Started {
@@ -342,14 +417,7 @@ pub async fn delete<M: Management>(
         _lock,
         op,
         held,
-    } = start_listed(
-        mgmt,
-        caller,
-        name,
-        OperationKind::DeleteSnapshot,
-        Trigger::Manual,
-    )
-    .await?;
+    } = start_listed(mgmt, caller, name, OperationKind::DeleteSnapshot, trigger).await?;
     let canister = module.canister_id;
     let target = match resolve(name, &held, id.as_deref(), |held| match held {
         [] => Err(SnapshotError::NoSnapshot {
@@ -365,6 +433,13 @@ pub async fn delete<M: Management>(
         Err(error) => return Err(refused(mgmt, op, error)),
     };
     op.set_snapshot(&target.id, mgmt.now());
+    if read_state(|s| s.is_pinned(name, &target.id)) {
+        let error = SnapshotError::Pinned {
+            module: name.to_string(),
+            id: target.id.clone().into(),
+        };
+        return Err(refused(mgmt, op, error));
+    }
 
     // 3. Delete, then forget our record of it.
     if let Err(failure) = op
@@ -386,8 +461,10 @@ pub async fn delete<M: Management>(
         ));
     }
     let record = mutate_state(|s| s.snapshots.remove(&SnapshotKey::new(name, &target.id)));
+    let info = info(name, &target, record.map(|r| r.0));
+    registry::update_kept_for_upgrade(name, |kept| kept.retain(|k| *k != target.id));
     op.complete(mgmt.now());
-    Ok(info(name, &target, record.map(|r| r.0)))
+    Ok(info)
 }
 
 /// The module's snapshots as the IC lists them, with the orchestrator's labels and triggers.
@@ -399,29 +476,89 @@ pub async fn list<M: Management>(mgmt: &M, name: &str) -> Result<Vec<SnapshotInf
     })?;
     // Only records that existed before the call can be stale: one written meanwhile belongs
     // to a snapshot taken after the call was made.
-    let recorded_before: Vec<Vec<u8>> = read_state(|s| {
-        s.module_snapshots(name)
+    let (recorded_before, pinned_before) = read_state(|s| {
+        let recorded: Vec<Vec<u8>> = s
+            .module_snapshots(name)
             .into_iter()
             .map(|(id, _)| id)
-            .collect()
+            .collect();
+        (recorded, s.module_pins(name))
     });
     let mut held = mgmt
         .list_snapshots(module.canister_id)
         .await
         .map_err(SnapshotError::CallFailed)?;
     held.sort_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)));
+    let gone = |id: &Vec<u8>| !held.iter().any(|h| h.id == *id);
     mutate_state(|s| {
-        for id in recorded_before {
-            if !held.iter().any(|h| h.id == id) {
-                s.snapshots.remove(&SnapshotKey::new(name, &id));
-            }
+        for id in recorded_before.iter().filter(|id| gone(id)) {
+            s.snapshots.remove(&SnapshotKey::new(name, id));
+        }
+        for id in pinned_before.iter().filter(|id| gone(id)) {
+            s.pins.remove(&SnapshotKey::new(name, id));
         }
     });
+    let held_ids: Vec<Vec<u8>> = held.iter().map(|h| h.id.clone()).collect();
+    registry::update_kept_for_upgrade(name, |kept| kept.retain(|k| held_ids.contains(k)));
     Ok(held
         .iter()
         .map(|snapshot| {
             let record = read_state(|s| s.snapshots.get(&SnapshotKey::new(name, &snapshot.id)));
             info(name, snapshot, record.map(|r| r.0))
+        })
+        .collect())
+}
+
+/// Pins (`pin = true`) or unpins the selected snapshots of a module and returns them. The
+/// IC's list is checked first, so only snapshots that exist are pinned; a label selects every
+/// snapshot the orchestrator recorded with exactly that label.
+pub async fn set_pinned<M: Management>(
+    mgmt: &M,
+    name: &str,
+    selector: SnapshotSelector,
+    pin: bool,
+) -> Result<Vec<SnapshotInfo>, SnapshotError> {
+    let held = list(mgmt, name).await?;
+    let selected: Vec<&SnapshotInfo> = match &selector {
+        SnapshotSelector::Id(id) => {
+            let found: Vec<_> = held.iter().filter(|s| s.id == *id).collect();
+            if found.is_empty() {
+                return Err(SnapshotError::SnapshotNotFound {
+                    module: name.to_string(),
+                    id: id.clone(),
+                });
+            }
+            found
+        }
+        SnapshotSelector::Label(label) => {
+            let found: Vec<_> = held
+                .iter()
+                .filter(|s| s.label.as_deref() == Some(label.as_str()))
+                .collect();
+            if found.is_empty() {
+                return Err(SnapshotError::LabelNotFound {
+                    module: name.to_string(),
+                    label: label.clone(),
+                });
+            }
+            found
+        }
+    };
+    mutate_state(|s| {
+        for snapshot in &selected {
+            let key = SnapshotKey::new(name, &snapshot.id);
+            if pin {
+                s.pins.insert(key, ());
+            } else {
+                s.pins.remove(&key);
+            }
+        }
+    });
+    Ok(selected
+        .into_iter()
+        .map(|s| SnapshotInfo {
+            pinned: pin,
+            ..s.clone()
         })
         .collect())
 }

@@ -11,7 +11,9 @@ use candid::{CandidType, Decode, Encode, Principal};
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
 use ic_stable_structures::storable::Bound;
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, Storable};
-use orchestrator_api::{ModuleKind, ModuleSettings, OperationKind, OperationRecord, Trigger};
+use orchestrator_api::{
+    Cadence, ModuleKind, ModuleSettings, OperationKind, OperationRecord, Retention, Trigger,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +25,8 @@ const OPERATIONS: MemoryId = MemoryId::new(3);
 const STAGED_WASMS: MemoryId = MemoryId::new(4);
 const STAGED_CHUNKS: MemoryId = MemoryId::new(5);
 const LOCKS: MemoryId = MemoryId::new(6);
+const SCHEDULES: MemoryId = MemoryId::new(7);
+const PINS: MemoryId = MemoryId::new(8);
 
 type Memory = VirtualMemory<DefaultMemoryImpl>;
 
@@ -120,6 +124,38 @@ pub struct ModuleRecord {
     pub settings: ModuleSettings,
     pub added_at: u64,
     pub added_by: Principal,
+    /// Snapshots taken by the latest upgrade(s) that retention and scheduled snapshots keep
+    /// until the next successful upgrade (opt: records written before schedules existed).
+    pub kept_for_upgrade: Option<Vec<Vec<u8>>>,
+}
+
+impl ModuleRecord {
+    /// Whether `id` is kept for the latest upgrade.
+    pub fn keeps_for_upgrade(&self, id: &[u8]) -> bool {
+        self.kept_for_upgrade
+            .as_ref()
+            .is_some_and(|kept| kept.iter().any(|k| k == id))
+    }
+}
+
+/// A module's schedule (key: module name).
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleRecord {
+    pub cadence: Cadence,
+    pub retention: Retention,
+    pub set_at: u64,
+    pub next_run_at: u64,
+    pub retry_at: Option<u64>,
+    pub last_run_at: Option<u64>,
+    pub last_operation_id: Option<u64>,
+}
+
+impl ScheduleRecord {
+    /// When the scheduler must wake up for this module: a pending retry or the next run.
+    pub fn due_at(&self) -> u64 {
+        self.retry_at
+            .map_or(self.next_run_at, |retry| retry.min(self.next_run_at))
+    }
 }
 
 /// What the orchestrator knows of a snapshot beyond the IC's own list (key: module, id).
@@ -158,6 +194,9 @@ pub struct State {
     pub staged_wasms: StableBTreeMap<Vec<u8>, Candid<StagedWasm>, Memory>,
     pub staged_chunks: StableBTreeMap<ChunkKey, Vec<u8>, Memory>,
     pub locks: StableBTreeMap<String, Candid<LockRecord>, Memory>,
+    pub schedules: StableBTreeMap<String, Candid<ScheduleRecord>, Memory>,
+    /// Pinned snapshots (of the orchestrator's or taken elsewhere).
+    pub pins: StableBTreeMap<SnapshotKey, (), Memory>,
 }
 
 thread_local! {
@@ -171,6 +210,8 @@ thread_local! {
             staged_wasms: StableBTreeMap::init(mm.get(STAGED_WASMS)),
             staged_chunks: StableBTreeMap::init(mm.get(STAGED_CHUNKS)),
             locks: StableBTreeMap::init(mm.get(LOCKS)),
+            schedules: StableBTreeMap::init(mm.get(SCHEDULES)),
+            pins: StableBTreeMap::init(mm.get(PINS)),
         }
     });
 }
@@ -194,5 +235,20 @@ impl State {
             .take_while(|(key, _)| key.module == module)
             .map(|(key, record)| (key.id, record.0))
             .collect()
+    }
+
+    /// The ids of one module's pinned snapshots.
+    pub fn module_pins(&self, module: &str) -> Vec<Vec<u8>> {
+        self.pins
+            .range(SnapshotKey::new(module, &[])..)
+            .map(|entry| entry.into_pair().0)
+            .take_while(|key| key.module == module)
+            .map(|key| key.id)
+            .collect()
+    }
+
+    /// Whether a snapshot is pinned.
+    pub fn is_pinned(&self, module: &str, id: &[u8]) -> bool {
+        self.pins.contains_key(&SnapshotKey::new(module, id))
     }
 }

@@ -12,7 +12,7 @@ use crate::control::{self, Stopped};
 use crate::history::Operation;
 use crate::lock::ModuleLock;
 use crate::mgmt::Management;
-use crate::snapshots::{oldest, record_taken};
+use crate::snapshots::{record_taken, replaceable};
 use crate::{registry, staging};
 
 /// Largest wasm + argument sent in one `install_code` message. Calls to the management
@@ -26,10 +26,24 @@ pub const CHUNK_SIZE: usize = 1024 * 1024;
 /// Closes the operation and builds the report.
 fn finish<M: Management>(
     mgmt: &M,
+    name: &str,
     op: Operation,
     snapshot_id: Option<Vec<u8>>,
     outcome: UpgradeOutcome,
 ) -> UpgradeReport {
+    // The pre-upgrade snapshot is kept from automatic deletion until the next successful
+    // upgrade: a success hands the protection over to its own snapshot (or to none); a
+    // failure adds its snapshot to the ones already kept.
+    registry::update_kept_for_upgrade(name, |kept| {
+        if outcome == UpgradeOutcome::Upgraded {
+            kept.clear();
+        }
+        if let Some(id) = &snapshot_id
+            && !kept.contains(id)
+        {
+            kept.push(id.clone());
+        }
+    });
     let report = UpgradeReport {
         operation_id: op.id(),
         steps: op.steps(),
@@ -193,7 +207,18 @@ pub async fn upgrade<M: Management>(
         let max = module.settings.max_snapshots;
         if held.len() >= usize::from(max) {
             match args.on_existing {
-                OnExisting::Replace => replace = oldest(&held).map(|s| s.id.clone()),
+                OnExisting::Replace => match replaceable(name, &held, Trigger::Upgrade) {
+                    Ok(id) => replace = Some(id),
+                    Err(_) => {
+                        let error = UpgradeError::SlotsPinned {
+                            module: name.to_string(),
+                            held: held.len() as u32,
+                            max,
+                        };
+                        op.fail(error.to_string(), mgmt.now());
+                        return Err(error);
+                    }
+                },
                 OnExisting::Keep => {
                     take = false;
                     op.skip(
@@ -228,7 +253,7 @@ pub async fn upgrade<M: Management>(
                 no_rollback_because: "nothing was changed".into(),
                 module_running: failure.module_running,
             };
-            return Ok(finish(mgmt, op, None, outcome));
+            return Ok(finish(mgmt, name, op, None, outcome));
         }
     };
 
@@ -252,6 +277,7 @@ pub async fn upgrade<M: Management>(
                     replace.as_deref(),
                     Some(label),
                     Trigger::Upgrade,
+                    false,
                 );
                 snapshot_id = Some(snapshot.id);
             }
@@ -265,7 +291,7 @@ pub async fn upgrade<M: Management>(
                         "the upgrade stopped before the install: nothing was changed".into(),
                     module_running: stopped.running_after(&restarted),
                 };
-                return Ok(finish(mgmt, op, None, outcome));
+                return Ok(finish(mgmt, name, op, None, outcome));
             }
         }
     }
@@ -300,7 +326,13 @@ pub async fn upgrade<M: Management>(
         },
     };
     let Some((failed_step, reason)) = failure else {
-        return Ok(finish(mgmt, op, snapshot_id, UpgradeOutcome::Upgraded));
+        return Ok(finish(
+            mgmt,
+            name,
+            op,
+            snapshot_id,
+            UpgradeOutcome::Upgraded,
+        ));
     };
 
     // 8. Roll back: stop → load the pre-upgrade snapshot → start (always).
@@ -313,11 +345,11 @@ pub async fn upgrade<M: Management>(
     };
     if !args.rollback_on_failure {
         let outcome = no_rollback("rollback_on_failure is off");
-        return Ok(finish(mgmt, op, snapshot_id, outcome));
+        return Ok(finish(mgmt, name, op, snapshot_id, outcome));
     }
     let Some(snapshot) = snapshot_id.clone() else {
         let outcome = no_rollback("no pre-upgrade snapshot was taken by this upgrade");
-        return Ok(finish(mgmt, op, snapshot_id, outcome));
+        return Ok(finish(mgmt, name, op, snapshot_id, outcome));
     };
     let rollback_failed =
         |rollback_step, error: CallFailure, module_running| UpgradeOutcome::RollbackFailed {
@@ -341,7 +373,7 @@ pub async fn upgrade<M: Management>(
             .await
             .is_ok();
         let outcome = rollback_failed(OperationStep::RollbackStop, error, running);
-        return Ok(finish(mgmt, op, snapshot_id, outcome));
+        return Ok(finish(mgmt, name, op, snapshot_id, outcome));
     }
     let loaded = op
         .run(
@@ -367,5 +399,5 @@ pub async fn upgrade<M: Management>(
             reason,
         },
     };
-    Ok(finish(mgmt, op, snapshot_id, outcome))
+    Ok(finish(mgmt, name, op, snapshot_id, outcome))
 }

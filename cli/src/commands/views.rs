@@ -210,6 +210,7 @@ impl From<&OperationRecord> for OperationView {
             OperationStatus::InProgress => ("in_progress", None),
             OperationStatus::Completed => ("completed", None),
             OperationStatus::Failed(r) => ("failed", Some(r.clone())),
+            OperationStatus::Skipped(r) => ("skipped", Some(r.clone())),
         };
         Self {
             id: o.id,

@@ -69,7 +69,8 @@ impl<'a> Orchestrator<'a> {
 
     /// `list_modules`.
     pub async fn list_modules(&self) -> Result<Vec<ModuleInfo>> {
-        self.call::<_, _, QueryError>("list_modules", (), true)
+        // An update since schedules: it asks canister_status for each module's snapshot memory.
+        self.call::<_, _, QueryError>("list_modules", (), false)
             .await
     }
 
@@ -93,7 +94,7 @@ impl<'a> Orchestrator<'a> {
     pub async fn take_snapshot(&self, module: &str, label: Option<String>) -> Result<SnapshotInfo> {
         self.call::<_, _, SnapshotError>(
             "take_snapshot",
-            (module, TakeSnapshotArgs { label }),
+            (module, TakeSnapshotArgs { label, pin: None }),
             false,
         )
         .await
@@ -195,6 +196,8 @@ mod tests {
             added_at: 0,
             added_by: Principal::anonymous(),
             busy_with: None,
+            snapshot_storage: None,
+            next_snapshot_at: None,
         }
     }
 

@@ -108,7 +108,7 @@ const METHOD_DOCS: &[(&str, &str)] = &[
     ),
     (
         "remove_module",
-        "Forgets a module and the records of its snapshots (the snapshots stay on the IC).",
+        "Forgets a module, its schedule and the records and pins of its snapshots (the snapshots stay on the IC).",
     ),
     (
         "update_module_settings",
@@ -116,11 +116,11 @@ const METHOD_DOCS: &[(&str, &str)] = &[
     ),
     (
         "list_modules",
-        "Every registered module, with its settings and the operation running on it.",
+        "Every registered module, with its settings, the operation running on it, its snapshot memory and monthly cost (canister_status), and its next scheduled snapshot. An update: it calls canister_status.",
     ),
     (
         "take_snapshot",
-        "lock → stop (if stop_for_snapshot) → take (replacing the oldest at max_snapshots) → start, always → record.",
+        "lock → stop (if stop_for_snapshot) → take (replacing the oldest unpinned at max_snapshots) → start, always → record (and pin if asked).",
     ),
     (
         "restore_snapshot",
@@ -128,7 +128,28 @@ const METHOD_DOCS: &[(&str, &str)] = &[
     ),
     (
         "delete_snapshot",
-        "Deletes the given snapshot, or the only one (several without an id are refused).",
+        "Deletes the given snapshot, or the only one (several without an id are refused; a pinned one must be unpinned first).",
+    ),
+    (
+        "pin_snapshot",
+        "Pins the snapshot with this id, or every snapshot with this label: nothing deletes or replaces it automatically.",
+    ),
+    (
+        "unpin_snapshot",
+        "Unpins the snapshot with this id, or every snapshot with this label.",
+    ),
+    (
+        "take_all_snapshots",
+        "Fleet (full) snapshot: takes a snapshot of every module, a bounded number at a time; one result per module.",
+    ),
+    (
+        "set_schedule",
+        "Sets a module's schedule (every N ≥ 15 minutes, or a 5-field UTC cron expression) and its retention (keep N, max age).",
+    ),
+    ("clear_schedule", "Removes a module's schedule."),
+    (
+        "list_schedules",
+        "Every schedule (or one module's), with its next run, pending retry and last run.",
     ),
     (
         "list_snapshots",

@@ -22,6 +22,7 @@ fn take(
         "app",
         TakeSnapshotArgs {
             label: label.map(Into::into),
+            pin: None,
         },
         Trigger::Manual,
     ))
@@ -287,6 +288,7 @@ fn two_concurrent_operations_on_one_module_run_one_at_a_time() {
             .spawn_local(async move {
                 let args = TakeSnapshotArgs {
                     label: Some(label.into()),
+                    pin: None,
                 };
                 let r = snapshots::take(&*mgmt, admin(), "app", args, Trigger::Manual).await;
                 results.borrow_mut().push(r);
@@ -440,7 +442,13 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
         ..Default::default()
     });
     assert_eq!(
-        run(snapshots::delete(&mgmt, admin(), "app", None)),
+        run(snapshots::delete(
+            &mgmt,
+            admin(),
+            "app",
+            None,
+            Trigger::Manual
+        )),
         Err(SnapshotError::NoSnapshot {
             module: "app".into()
         })
@@ -448,7 +456,13 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
     let a = take(&mgmt, None).unwrap();
     let b = take(&mgmt, None).unwrap();
     assert_eq!(
-        run(snapshots::delete(&mgmt, admin(), "app", None)),
+        run(snapshots::delete(
+            &mgmt,
+            admin(),
+            "app",
+            None,
+            Trigger::Manual
+        )),
         Err(SnapshotError::AmbiguousSnapshot {
             module: "app".into(),
             count: 2
@@ -465,10 +479,18 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
         admin(),
         "app",
         Some(a.id.to_vec()),
+        Trigger::Manual,
     ))
     .unwrap();
     assert_eq!(deleted.id, a.id);
-    let deleted = run(snapshots::delete(&mgmt, admin(), "app", None)).unwrap();
+    let deleted = run(snapshots::delete(
+        &mgmt,
+        admin(),
+        "app",
+        None,
+        Trigger::Manual,
+    ))
+    .unwrap();
     assert_eq!(deleted.id, b.id);
     assert!(mgmt.canister(canister).snapshots.is_empty());
     assert!(run(snapshots::list(&mgmt, "app")).unwrap().is_empty());
@@ -484,7 +506,13 @@ fn a_failed_delete_keeps_the_record() {
     let a = take(&mgmt, Some("keep me")).unwrap();
     mgmt.fail_next("delete_canister_snapshot");
     assert!(matches!(
-        run(snapshots::delete(&mgmt, admin(), "app", None)),
+        run(snapshots::delete(
+            &mgmt,
+            admin(),
+            "app",
+            None,
+            Trigger::Manual
+        )),
         Err(SnapshotError::OperationFailed {
             step: OperationStep::DeleteSnapshot,
             ..
