@@ -3,6 +3,7 @@
 
 mod history_tests;
 mod registry_tests;
+mod schedule_tests;
 mod snapshot_tests;
 mod staging_tests;
 mod upgrade_tests;
