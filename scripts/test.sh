@@ -10,5 +10,5 @@ cargo test --workspace --locked "$@"
 for seed in 7 2026; do
   echo "== orchestrator suites under the random scheduler, seed $seed"
   # --workspace keeps the feature set of the run above, so nothing is rebuilt.
-  KEEPSAKE_TEST_SEED=$seed cargo test --workspace --locked --test orchestrator_flows --test fault_injection "$@"
+  KEEPSAKE_TEST_SEED=$seed cargo test --workspace --locked --test orchestrator_flows --test fault_injection --test schedules "$@"
 done

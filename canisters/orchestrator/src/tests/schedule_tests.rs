@@ -115,11 +115,7 @@ fn cron_is_evaluated_in_utc_across_the_day_boundary() {
 fn bad_cadences_and_retentions_are_refused_with_the_rule() {
     let (mgmt, _) = setup_with(max_snapshots(3));
     let set = |cadence: Cadence, retention: Retention| {
-        schedules::set(
-            "app",
-            ScheduleArgs { cadence, retention },
-            mgmt.now(),
-        )
+        schedules::set("app", ScheduleArgs { cadence, retention }, mgmt.now())
     };
     let reason = |r: Result<_, ScheduleError>| match r {
         Err(ScheduleError::InvalidCadence { reason })
@@ -127,9 +123,27 @@ fn bad_cadences_and_retentions_are_refused_with_the_rule() {
         other => panic!("expected a refusal, got {other:?}"),
     };
     assert!(reason(set(Cadence::EveryMinutes(14), Retention::default())).contains("15 minutes"));
-    assert!(reason(set(Cadence::Cron("0 0 * * * *".into()), Retention::default())).contains("5 fields"));
-    assert!(reason(set(Cadence::Cron("61 * * * *".into()), Retention::default())).contains("not a valid cron"));
-    assert!(reason(set(Cadence::Cron("0 0 30 2 *".into()), Retention::default())).contains("never fires"));
+    assert!(
+        reason(set(
+            Cadence::Cron("0 0 * * * *".into()),
+            Retention::default()
+        ))
+        .contains("5 fields")
+    );
+    assert!(
+        reason(set(
+            Cadence::Cron("61 * * * *".into()),
+            Retention::default()
+        ))
+        .contains("not a valid cron")
+    );
+    assert!(
+        reason(set(
+            Cadence::Cron("0 0 30 2 *".into()),
+            Retention::default()
+        ))
+        .contains("never fires")
+    );
     let keep_4 = Retention {
         keep: Some(4),
         max_age_seconds: None,
@@ -147,7 +161,10 @@ fn bad_cadences_and_retentions_are_refused_with_the_rule() {
             module: "app".into()
         })
     );
-    assert!(schedules::list(None).unwrap().is_empty(), "nothing was stored");
+    assert!(
+        schedules::list(None).unwrap().is_empty(),
+        "nothing was stored"
+    );
 }
 
 #[test]
@@ -265,9 +282,18 @@ fn retention_deletes_expired_snapshots_but_keeps_pinned_and_pre_upgrade_ones() {
     .unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
     let listed = run(snapshots::list(&mgmt, "app")).unwrap();
-    let pre_upgrade = listed.iter().find(|s| s.trigger == Some(Trigger::Upgrade)).unwrap();
+    let pre_upgrade = listed
+        .iter()
+        .find(|s| s.trigger == Some(Trigger::Upgrade))
+        .unwrap();
     assert!(pre_upgrade.kept_for_upgrade);
-    assert!(!listed.iter().find(|s| s.id == old.id).unwrap().kept_for_upgrade);
+    assert!(
+        !listed
+            .iter()
+            .find(|s| s.id == old.id)
+            .unwrap()
+            .kept_for_upgrade
+    );
 
     // Two days later a daily schedule with a one-day max age runs.
     let day = Retention {
@@ -324,7 +350,14 @@ fn with_every_slot_protected_a_scheduled_snapshot_is_skipped_and_a_manual_one_re
         TakeSnapshotArgs::default(),
         Trigger::Manual,
     ));
-    assert!(matches!(manual, Err(SnapshotError::SlotsProtected { held: 1, max: 1, .. })));
+    assert!(matches!(
+        manual,
+        Err(SnapshotError::SlotsProtected {
+            held: 1,
+            max: 1,
+            ..
+        })
+    ));
     assert_eq!(labels(&mgmt), vec!["keep me"]);
 }
 
@@ -382,7 +415,12 @@ fn a_pinned_snapshot_is_not_deleted_until_unpinned() {
             id: a.id.clone()
         })
     );
-    assert!(refused.unwrap_err().to_string().contains("keepsake snapshot unpin app"));
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("keepsake snapshot unpin app")
+    );
     assert_eq!(
         run(snapshots::set_pinned(
             &mgmt,
@@ -465,8 +503,11 @@ fn a_fleet_snapshot_reports_every_module_and_one_failure_does_not_stop_the_other
     .unwrap();
     let modules: Vec<_> = results.iter().map(|r| r.module.as_str()).collect();
     assert_eq!(modules, ["app", "blog", "shop"]);
-    assert!(results[0].result.as_ref().is_ok_and(|s| s.trigger == Some(Trigger::Fleet)
-        && s.label.as_deref() == Some("nightly")));
+    assert!(
+        results[0].result.as_ref().is_ok_and(
+            |s| s.trigger == Some(Trigger::Fleet) && s.label.as_deref() == Some("nightly")
+        )
+    );
     assert!(results[1].result.is_err());
     assert!(results[2].result.is_ok());
     assert!(matches!(
