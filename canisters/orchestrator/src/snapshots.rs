@@ -125,9 +125,9 @@ pub fn replaceable(name: &str, held: &[IcSnapshot], trigger: Trigger) -> Result<
         held.iter()
             .filter(|h| !s.is_pinned(name, &h.id))
             .filter(|h| {
-                !automatic
-                    || !(module.as_ref().is_some_and(|m| m.keeps_for_upgrade(&h.id))
-                        || !s.snapshots.contains_key(&SnapshotKey::new(name, &h.id)))
+                let kept = module.as_ref().is_some_and(|m| m.keeps_for_upgrade(&h.id));
+                let ours = s.snapshots.contains_key(&SnapshotKey::new(name, &h.id));
+                !automatic || (ours && !kept)
             })
             .cloned()
             .collect()
