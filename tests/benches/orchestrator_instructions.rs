@@ -6,7 +6,10 @@
 //! Run: `scripts/build-canisters.sh && cargo bench -p integration-tests --bench orchestrator_instructions`
 
 use integration_tests::{Env, upgrade_args, wasm, with_padding_section};
-use orchestrator_api::ModuleSettingsUpdate;
+use orchestrator_api::{
+    Cadence, FleetSnapshotArgs, FleetSnapshotResult, ModuleInfo, ModuleSettingsUpdate, QueryError,
+    Retention, ScheduleArgs, ScheduleError, ScheduleInfo, SnapshotError,
+};
 
 fn measure(env: &mut Env, what: &str, f: impl FnOnce(&mut Env)) -> u64 {
     let orchestrator = env.orchestrator;
@@ -65,6 +68,40 @@ fn main() {
     });
     let chunked = measure(&mut env, "upgrade_module through the chunk store", |env| {
         env.upgrade(upgrade_args(&big_hash)).unwrap();
+    });
+    // Schedules: a scheduled run on the timer (take + one retention deletion), the
+    // canister_status fan-out of list_modules, and a fleet snapshot.
+    measure(&mut env, "set_schedule (every 15 min, keep 1)", |env| {
+        let args = ScheduleArgs {
+            cadence: Cadence::EveryMinutes(15),
+            retention: Retention {
+                keep: Some(1),
+                max_age_seconds: None,
+            },
+        };
+        let (r,): (Result<ScheduleInfo, ScheduleError>,) = env.call("set_schedule", ("app", args));
+        r.unwrap();
+    });
+    measure(
+        &mut env,
+        "scheduled run (take replacing the oldest, retention check)",
+        |env| {
+            env.net.advance_time_nanos(15 * 60 * 1_000_000_000);
+            env.net.run_until_idle();
+        },
+    );
+    measure(
+        &mut env,
+        "list_modules (1 module, canister_status)",
+        |env| {
+            let (r,): (Result<Vec<ModuleInfo>, QueryError>,) = env.call("list_modules", ());
+            r.unwrap();
+        },
+    );
+    measure(&mut env, "take_all_snapshots (1 module)", |env| {
+        let (r,): (Result<Vec<FleetSnapshotResult>, SnapshotError>,) =
+            env.call("take_all_snapshots", (FleetSnapshotArgs::default(),));
+        r.unwrap();
     });
     println!(
         "\nper staged byte: {:.1} (small) / {:.1} (large) instructions; chunked upgrade / direct: {:.2}x",
