@@ -560,3 +560,47 @@ fn removing_a_module_drops_its_schedule_and_pins() {
     assert_eq!(schedules::next_wakeup(), None);
     assert!(read_state(|s| s.module_pins("app").is_empty()));
 }
+
+#[test]
+fn an_upgrade_with_every_slot_pinned_is_refused_before_touching_the_module() {
+    let (mgmt, _) = setup_with(max_snapshots(1));
+    let only = take(&mgmt, "golden");
+    run(snapshots::set_pinned(
+        &mgmt,
+        "app",
+        SnapshotSelector::Id(only.id),
+        true,
+    ))
+    .unwrap();
+    let hash = stage(&mgmt, b"v2");
+    mgmt.calls.borrow_mut().clear();
+    let refused = run(upgrade::upgrade(
+        &mgmt,
+        admin(),
+        "app",
+        UpgradeArgs {
+            wasm_hash: hash,
+            arg: vec![],
+            snapshot: None,
+            on_existing: OnExisting::Replace,
+            rollback_on_failure: true,
+        },
+    ));
+    assert!(
+        matches!(
+            refused,
+            Err(orchestrator_api::UpgradeError::SlotsPinned {
+                held: 1,
+                max: 1,
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        mgmt.calls(),
+        ["list_canister_snapshots"],
+        "nothing was touched"
+    );
+    assert_eq!(labels(&mgmt), vec!["golden"]);
+}
