@@ -37,6 +37,16 @@ fn set_schedule(
     r.unwrap_or_else(|e| panic!("set_schedule: {e}"))
 }
 
+/// Snapshots "app" every `minutes`, keeping what `max_snapshots` allows.
+fn every(env: &mut Env, minutes: u32) -> ScheduleInfo {
+    set_schedule(
+        env,
+        "app",
+        Cadence::EveryMinutes(minutes),
+        Retention::default(),
+    )
+}
+
 fn schedule(env: &mut Env) -> ScheduleInfo {
     let (r,): (Result<Vec<ScheduleInfo>, ScheduleError>,) =
         env.query("list_schedules", (Some("app"),));
@@ -102,12 +112,7 @@ fn a_cron_schedule_fires_at_its_minute_across_midnight() {
 fn an_interval_schedule_fires_every_period_and_list_modules_shows_the_next_run_and_the_cost() {
     let mut env = env_at(NOV_21_23H, 3);
     let set_at = env.net.time_nanos();
-    set_schedule(
-        &mut env,
-        "app",
-        Cadence::EveryMinutes(15),
-        Retention::default(),
-    );
+    every(&mut env, 15);
     let module = env.modules().remove(0);
     assert_eq!(module.next_snapshot_at, Some(set_at + 15 * MINUTE));
     assert_eq!(
@@ -140,12 +145,7 @@ fn an_interval_schedule_fires_every_period_and_list_modules_shows_the_next_run_a
 fn schedules_survive_an_upgrade_of_the_orchestrator() {
     let mut env = env_at(NOV_21_23H, 3);
     let set_at = env.net.time_nanos();
-    set_schedule(
-        &mut env,
-        "app",
-        Cadence::EveryMinutes(60),
-        Retention::default(),
-    );
+    every(&mut env, 60);
     advance(&mut env, 30 * MINUTE);
     let (orchestrator, developer) = (env.orchestrator, env.developer);
     env.net
@@ -172,12 +172,7 @@ fn schedules_survive_an_upgrade_of_the_orchestrator() {
 fn a_window_missed_while_the_orchestrator_was_stopped_runs_once_when_it_starts() {
     let mut env = env_at(NOV_21_23H, 3);
     let set_at = env.net.time_nanos();
-    set_schedule(
-        &mut env,
-        "app",
-        Cadence::EveryMinutes(15),
-        Retention::default(),
-    );
+    every(&mut env, 15);
     let (orchestrator, developer) = (env.orchestrator, env.developer);
     env.net
         .stop_canister(orchestrator, Some(developer))
@@ -209,12 +204,7 @@ fn a_window_missed_while_the_orchestrator_was_stopped_runs_once_when_it_starts()
 #[test]
 fn a_module_busy_with_an_upgrade_is_retried_a_minute_later() {
     let mut env = env_at(NOV_21_23H, 3);
-    set_schedule(
-        &mut env,
-        "app",
-        Cadence::EveryMinutes(15),
-        Retention::default(),
-    );
+    every(&mut env, 15);
     advance(&mut env, 14 * MINUTE);
 
     // An upgrade whose install is held in flight keeps the module locked.

@@ -49,6 +49,20 @@ fn take(mgmt: &FakeManagement, label: &str) -> orchestrator_api::SnapshotInfo {
     .expect("take_snapshot")
 }
 
+fn pin(mgmt: &FakeManagement, selector: SnapshotSelector) -> Vec<orchestrator_api::SnapshotInfo> {
+    run(snapshots::set_pinned(mgmt, "app", selector, true)).expect("pin_snapshot")
+}
+
+fn upgrade_args(wasm_hash: Vec<u8>) -> UpgradeArgs {
+    UpgradeArgs {
+        wasm_hash,
+        arg: vec![],
+        snapshot: None,
+        on_existing: OnExisting::Replace,
+        rollback_on_failure: true,
+    }
+}
+
 fn labels(mgmt: &FakeManagement) -> Vec<String> {
     run(snapshots::list(mgmt, "app"))
         .unwrap()
@@ -227,13 +241,7 @@ fn retention_deletes_the_oldest_beyond_keep_but_never_a_pinned_one() {
     for label in ["a", "b", "c", "d"] {
         take(&mgmt, label);
     }
-    let pinned = run(snapshots::set_pinned(
-        &mgmt,
-        "app",
-        SnapshotSelector::Label("a".into()),
-        true,
-    ))
-    .unwrap();
+    let pinned = pin(&mgmt, SnapshotSelector::Label("a".into()));
     assert!(pinned[0].pinned);
     let keep_2 = Retention {
         keep: Some(2),
@@ -259,27 +267,9 @@ fn retention_deletes_expired_snapshots_but_keeps_pinned_and_pre_upgrade_ones() {
     let (mgmt, _) = setup_with(max_snapshots(6));
     let old = take(&mgmt, "old");
     take(&mgmt, "old-pinned");
-    run(snapshots::set_pinned(
-        &mgmt,
-        "app",
-        SnapshotSelector::Label("old-pinned".into()),
-        true,
-    ))
-    .unwrap();
+    pin(&mgmt, SnapshotSelector::Label("old-pinned".into()));
     let hash = stage(&mgmt, b"v2");
-    let report = run(upgrade::upgrade(
-        &mgmt,
-        admin(),
-        "app",
-        UpgradeArgs {
-            wasm_hash: hash,
-            arg: vec![],
-            snapshot: None,
-            on_existing: OnExisting::Replace,
-            rollback_on_failure: true,
-        },
-    ))
-    .unwrap();
+    let report = run(upgrade::upgrade(&mgmt, admin(), "app", upgrade_args(hash))).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
     let listed = run(snapshots::list(&mgmt, "app")).unwrap();
     let pre_upgrade = listed
@@ -321,13 +311,7 @@ fn retention_deletes_expired_snapshots_but_keeps_pinned_and_pre_upgrade_ones() {
 fn with_every_slot_protected_a_scheduled_snapshot_is_skipped_and_a_manual_one_refused() {
     let (mgmt, _) = setup_with(max_snapshots(1));
     let only = take(&mgmt, "keep me");
-    run(snapshots::set_pinned(
-        &mgmt,
-        "app",
-        SnapshotSelector::Id(only.id.clone()),
-        true,
-    ))
-    .unwrap();
+    pin(&mgmt, SnapshotSelector::Id(only.id.clone()));
     schedules::set("app", every(60, Retention::default()), mgmt.now()).unwrap();
     mgmt.now.set(mgmt.now() + HOUR);
     mgmt.calls.borrow_mut().clear();
@@ -366,13 +350,7 @@ fn a_scheduled_snapshot_spares_the_pre_upgrade_one_but_a_manual_one_may_replace_
     let (mgmt, _) = setup_with(max_snapshots(2));
     take(&mgmt, "manual");
     let hash = stage(&mgmt, b"v2");
-    let args = UpgradeArgs {
-        wasm_hash: hash,
-        arg: vec![],
-        snapshot: None,
-        on_existing: OnExisting::Replace,
-        rollback_on_failure: true,
-    };
+    let args = upgrade_args(hash);
     run(upgrade::upgrade(&mgmt, admin(), "app", args)).unwrap();
     // Held: [manual, pre-upgrade]; the pre-upgrade one is older than the next scheduled one
     // but kept: the schedule replaces "manual".
@@ -394,13 +372,7 @@ fn a_scheduled_snapshot_spares_the_pre_upgrade_one_but_a_manual_one_may_replace_
 fn a_pinned_snapshot_is_not_deleted_until_unpinned() {
     let (mgmt, _) = setup_with(max_snapshots(2));
     let a = take(&mgmt, "a");
-    run(snapshots::set_pinned(
-        &mgmt,
-        "app",
-        SnapshotSelector::Id(a.id.clone()),
-        true,
-    ))
-    .unwrap();
+    pin(&mgmt, SnapshotSelector::Id(a.id.clone()));
     let refused = run(snapshots::delete(
         &mgmt,
         admin(),
@@ -548,13 +520,7 @@ fn list_modules_shows_snapshot_memory_its_monthly_cost_and_the_next_run() {
 fn removing_a_module_drops_its_schedule_and_pins() {
     let (mgmt, _) = setup_with(max_snapshots(2));
     let a = take(&mgmt, "a");
-    run(snapshots::set_pinned(
-        &mgmt,
-        "app",
-        SnapshotSelector::Id(a.id),
-        true,
-    ))
-    .unwrap();
+    pin(&mgmt, SnapshotSelector::Id(a.id));
     schedules::set("app", every(60, Retention::default()), mgmt.now()).unwrap();
     registry::remove("app").unwrap();
     assert_eq!(schedules::next_wakeup(), None);
@@ -565,27 +531,10 @@ fn removing_a_module_drops_its_schedule_and_pins() {
 fn an_upgrade_with_every_slot_pinned_is_refused_before_touching_the_module() {
     let (mgmt, _) = setup_with(max_snapshots(1));
     let only = take(&mgmt, "golden");
-    run(snapshots::set_pinned(
-        &mgmt,
-        "app",
-        SnapshotSelector::Id(only.id),
-        true,
-    ))
-    .unwrap();
+    pin(&mgmt, SnapshotSelector::Id(only.id));
     let hash = stage(&mgmt, b"v2");
     mgmt.calls.borrow_mut().clear();
-    let refused = run(upgrade::upgrade(
-        &mgmt,
-        admin(),
-        "app",
-        UpgradeArgs {
-            wasm_hash: hash,
-            arg: vec![],
-            snapshot: None,
-            on_existing: OnExisting::Replace,
-            rollback_on_failure: true,
-        },
-    ));
+    let refused = run(upgrade::upgrade(&mgmt, admin(), "app", upgrade_args(hash)));
     assert!(
         matches!(
             refused,
