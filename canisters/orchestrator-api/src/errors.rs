@@ -387,7 +387,7 @@ pub enum UpgradeError {
     },
 }
 
-/// The error of the read-only admin queries (`list_modules`, `history`, …).
+/// The error of the read-only admin calls (`list_modules`, `history`, …).
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum QueryError {
     /// The caller is neither an admin nor a controller of the orchestrator.

@@ -36,7 +36,8 @@ pub enum Cadence {
     #[serde(rename = "every_minutes")]
     EveryMinutes(u32),
     /// A 5-field cron expression (minute hour day-of-month month day-of-week) in UTC, e.g.
-    /// `30 2 * * 1-5`. Day-of-month and day-of-week combine with OR, as in Vixie cron.
+    /// `30 2 * * 1-5`. Day-of-month and day-of-week combine with OR, as in Vixie cron. Its
+    /// occurrences must be at least 15 minutes apart.
     #[serde(rename = "cron")]
     Cron(String),
 }
@@ -110,7 +111,9 @@ pub enum ScheduleError {
         reason: String,
     },
     /// The module has no schedule.
-    #[error("module {module:?} has no schedule; set one with `keepsake schedule set {module}`")]
+    #[error(
+        "module {module:?} has no schedule; set one with `keepsake schedule set {module} --every 1d` (or --cron \"<expr>\")"
+    )]
     NoSchedule {
         /// The module.
         module: String,

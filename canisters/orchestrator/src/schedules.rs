@@ -76,16 +76,42 @@ pub fn next_after(cadence: &Cadence, set_at: u64, now: u64) -> Result<u64, Strin
     }
 }
 
-/// Why a cadence is refused.
+/// Occurrences of a cron expression checked for the minimum spacing: more than a day of
+/// minute-level patterns (a 5-field expression repeats at least yearly, and every pattern that
+/// fires more often than every 15 minutes does so within its first occurrences).
+const CRON_SPACING_SAMPLES: usize = 100;
+
+/// Why a cadence is refused: intervals out of range, and cron expressions that are invalid,
+/// never fire, or fire twice within [`MIN_INTERVAL_MINUTES`].
 pub fn validate_cadence(cadence: &Cadence, now: u64) -> Result<(), String> {
-    if let Cadence::EveryMinutes(minutes) = cadence
-        && !(MIN_INTERVAL_MINUTES..=MAX_INTERVAL_MINUTES).contains(minutes)
-    {
-        return Err(format!(
-            "an interval is {MIN_INTERVAL_MINUTES} minutes to one year ({MAX_INTERVAL_MINUTES} minutes); got {minutes}"
-        ));
+    match cadence {
+        Cadence::EveryMinutes(minutes) => {
+            if !(MIN_INTERVAL_MINUTES..=MAX_INTERVAL_MINUTES).contains(minutes) {
+                return Err(format!(
+                    "an interval is {MIN_INTERVAL_MINUTES} minutes to one year ({MAX_INTERVAL_MINUTES} minutes); got {minutes}"
+                ));
+            }
+            Ok(())
+        }
+        Cadence::Cron(expression) => {
+            let min_gap = u64::from(MIN_INTERVAL_MINUTES) * NANOS_PER_MINUTE;
+            let mut previous = next_after(cadence, now, now)?;
+            for _ in 0..CRON_SPACING_SAMPLES {
+                let Ok(next) = next_after(cadence, now, previous) else {
+                    break; // no later occurrence to compare with
+                };
+                if next - previous < min_gap {
+                    return Err(format!(
+                        "{expression:?} fires {} minute(s) apart; scheduled snapshots must be at least \
+                         {MIN_INTERVAL_MINUTES} minutes apart (e.g. \"*/15 * * * *\")",
+                        (next - previous) / NANOS_PER_MINUTE
+                    ));
+                }
+                previous = next;
+            }
+            Ok(())
+        }
     }
-    next_after(cadence, now, now).map(|_| ())
 }
 
 /// Why a retention rule is refused for a module allowed `max_snapshots`.

@@ -158,6 +158,15 @@ fn bad_cadences_and_retentions_are_refused_with_the_rule() {
         ))
         .contains("never fires")
     );
+    for too_often in ["* * * * *", "*/5 * * * *", "0,10 * * * *"] {
+        let why = reason(set(Cadence::Cron(too_often.into()), Retention::default()));
+        assert!(
+            why.contains("at least 15 minutes apart"),
+            "{too_often}: {why}"
+        );
+    }
+    assert!(set(Cadence::Cron("*/15 * * * *".into()), Retention::default()).is_ok());
+    schedules::clear("app").unwrap();
     let keep_4 = Retention {
         keep: Some(4),
         max_age_seconds: None,
