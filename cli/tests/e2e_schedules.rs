@@ -434,7 +434,8 @@ fn a_scheduled_snapshot_skipped_because_every_slot_is_pinned_shows_in_history_wi
             .as_array()
             .unwrap()
             .iter()
-            .find(|o| o["trigger"] == "schedule")
+            // The history shows the run while it is in progress; wait for its end.
+            .find(|o| o["trigger"] == "schedule" && o["status"] != "in_progress")
             .cloned();
         if let Some(op) = found {
             break op;

@@ -156,7 +156,8 @@ async fn take_all(ctx: &Ctx, args: &TakeArgs) -> Result<()> {
 fn row(r: &FleetResultView) -> Vec<String> {
     let detail = match (&r.snapshot, &r.error) {
         (Some(s), _) => format!("{} ({})", s.id, output::bytes(s.total_size)),
-        (None, Some(e)) => e.clone(),
+        // Reject messages span lines (controllers, sender); one module stays one line.
+        (None, Some(e)) => e.split_whitespace().collect::<Vec<_>>().join(" "),
         (None, None) => String::new(),
     };
     vec![r.module.clone(), r.status.to_string(), detail]
@@ -220,7 +221,7 @@ mod tests {
             result: Err(SnapshotError::CallFailed(CallFailure {
                 method: "stop_canister".into(),
                 reject_code: 4,
-                message: "not a controller".into(),
+                message: "not a controller.\nSender's ID: x".into(),
             })),
         };
         let ok = FleetResultView::from(&ok);
@@ -229,6 +230,11 @@ mod tests {
         let cells = row(&failed);
         assert_eq!(cells[..2], ["gone", "failed"]);
         assert!(cells[2].contains("stop_canister") && cells[2].contains("not a controller"));
+        assert!(
+            cells[2].ends_with("controller. Sender's ID: x"),
+            "{}",
+            cells[2]
+        );
         let json = serde_json::to_value(&failed).unwrap();
         assert_eq!(json["status"], "failed");
         assert!(json["snapshot"].is_null());
