@@ -192,6 +192,15 @@ fn invalid_schedules_are_refused_by_the_cli_or_with_the_orchestrator_s_message()
 
     // Nothing was set by any of them.
     assert_eq!(env.json(&["schedule", "show"]), serde_json::json!([]));
+
+    // The new commands are in the help.
+    assert!(env.ok(&["--help"]).contains("schedule"));
+    let help = env.ok(&["snapshot", "--help"]);
+    assert!(help.contains("pin") && help.contains("unpin"), "{help}");
+    let help = env.ok(&["schedule", "--help"]);
+    for c in ["set", "show", "clear"] {
+        assert!(help.contains(c), "{help}");
+    }
 }
 
 #[test]
