@@ -8,7 +8,9 @@ use crate::commands::views::OperationView;
 use crate::context::Ctx;
 use crate::output;
 
-/// Show the orchestrator's audit history, newest first: every operation with its steps.
+/// Show the orchestrator's audit history, newest first: every operation with its trigger
+/// (manual, upgrade, schedule, fleet, retention), its status (a skipped scheduled snapshot
+/// says why) and its steps.
 #[derive(Args, Debug)]
 pub struct HistoryArgs {
     /// Only this module (name or canister id).
@@ -51,13 +53,16 @@ pub async fn exec(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
         return output::json(&view);
     }
     if view.operations.is_empty() {
-        output::println("No operations yet.");
+        match &args.module {
+            // The orchestrator filters by name without checking it, so say which name was used.
+            Some(m) => output::println(&format!(
+                "No operations on module {m:?} (`keepsake module list` shows the registered names)."
+            )),
+            None => output::println("No operations yet."),
+        }
     }
     for op in &view.operations {
-        let status = match &op.failure {
-            Some(f) => format!("failed: {f}"),
-            None => op.status.clone(),
-        };
+        let status = op.status_text();
         output::println(&format!(
             "#{} {} {} ({}) by {} at {}: {}",
             op.id, op.kind, op.module, op.trigger, op.caller, op.started_at, status

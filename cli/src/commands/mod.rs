@@ -5,6 +5,7 @@ pub mod export;
 pub mod history;
 pub mod import;
 pub mod module;
+pub mod schedule;
 pub mod snapshot;
 pub mod upgrade;
 pub mod verify;
@@ -24,6 +25,9 @@ pub enum Command {
     /// Take, list, restore and delete a module's snapshots through the orchestrator.
     #[command(subcommand)]
     Snapshot(snapshot::SnapshotCommand),
+    /// Scheduled snapshots of a module (an interval or a UTC cron expression) and their retention.
+    #[command(subcommand)]
+    Schedule(schedule::ScheduleCommand),
     /// Upgrade a module: stage the wasm, snapshot, install, health-check, roll back on failure.
     Upgrade(upgrade::UpgradeArgs),
     /// Show the orchestrator's audit history, newest first.
@@ -41,6 +45,7 @@ pub async fn exec(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
         Command::Module(c) => module::exec(ctx, c).await,
         Command::Snapshot(c) => snapshot::exec(ctx, c).await,
+        Command::Schedule(c) => schedule::exec(ctx, c).await,
         Command::Upgrade(a) => upgrade::exec(ctx, &a).await,
         Command::History(a) => history::exec(ctx, &a).await,
         Command::Export(a) => export::exec(ctx, &a).await,

@@ -41,6 +41,22 @@ pub struct ModuleView {
     pub added_by: String,
     /// The operation running on it now, if any.
     pub busy_with: Option<String>,
+    /// Its snapshot memory and monthly cost; null when the orchestrator could not ask
+    /// canister_status, and in the replies of `module add` / `module set`.
+    pub snapshot_storage: Option<StorageView>,
+    /// When its schedule takes the next snapshot, RFC 3339; null without a schedule.
+    pub next_snapshot_at: Option<String>,
+    /// The same in nanoseconds since the epoch.
+    pub next_snapshot_at_ns: Option<u64>,
+}
+
+/// A module's snapshot memory and what it costs.
+#[derive(Serialize)]
+pub struct StorageView {
+    /// Bytes its snapshots use (canister_status `memory_metrics.snapshots_size`).
+    pub bytes: u64,
+    /// Estimated cycles per 30-day month at the 13-node-subnet rate.
+    pub monthly_cost_cycles: u128,
 }
 
 impl From<&ModuleInfo> for ModuleView {
@@ -56,6 +72,12 @@ impl From<&ModuleInfo> for ModuleView {
             added_at: output::time(m.added_at),
             added_by: m.added_by.to_text(),
             busy_with: m.busy_with.map(|k| k.to_string()),
+            snapshot_storage: m.snapshot_storage.as_ref().map(|s| StorageView {
+                bytes: s.bytes,
+                monthly_cost_cycles: s.monthly_cost_cycles,
+            }),
+            next_snapshot_at: m.next_snapshot_at.map(output::time),
+            next_snapshot_at_ns: m.next_snapshot_at,
         }
     }
 }
@@ -75,6 +97,30 @@ impl ModuleView {
             self.health_check.as_deref().unwrap_or("none")
         ));
     }
+
+    /// Its snapshot memory, e.g. `4.2 MiB`; `?` when unknown.
+    pub fn storage_text(&self) -> String {
+        match &self.snapshot_storage {
+            Some(s) => output::bytes(s.bytes),
+            None => "?".into(),
+        }
+    }
+
+    /// Its estimated storage cost, e.g. `0.33 T cycles/month`; `?` when unknown.
+    pub fn cost_text(&self) -> String {
+        match &self.snapshot_storage {
+            Some(s) => format!("{} cycles/month", output::cycles(s.monthly_cost_cycles)),
+            None => "?".into(),
+        }
+    }
+
+    /// Its next scheduled snapshot, RFC 3339 and relative to `now_ns`; `-` without a schedule.
+    pub fn next_snapshot_text(&self, now_ns: u64) -> String {
+        match self.next_snapshot_at_ns {
+            Some(ns) => output::time_and_relative(ns, now_ns),
+            None => "-".into(),
+        }
+    }
 }
 
 /// A snapshot.
@@ -92,10 +138,14 @@ pub struct SnapshotView {
     pub total_size: u64,
     /// Label, if any.
     pub label: Option<String>,
-    /// manual | upgrade | schedule; none for external snapshots.
+    /// manual | upgrade | schedule | fleet; none for external snapshots.
     pub trigger: Option<String>,
     /// Taken outside the orchestrator.
     pub external: bool,
+    /// Pinned: never deleted or replaced automatically; unpin it before deleting it.
+    pub pinned: bool,
+    /// Taken before the module's latest upgrade: kept until the next successful upgrade.
+    pub kept_for_upgrade: bool,
 }
 
 impl From<&SnapshotInfo> for SnapshotView {
@@ -109,12 +159,30 @@ impl From<&SnapshotInfo> for SnapshotView {
             label: s.label.clone(),
             trigger: s.trigger.as_ref().map(variant_name),
             external: s.external,
+            pinned: s.pinned,
+            kept_for_upgrade: s.kept_for_upgrade,
         }
     }
 }
 
 impl SnapshotView {
-    /// Table row: id, time, size, label, trigger, external.
+    /// What protects it from automatic deletion: `pinned`, `kept-for-upgrade`, both or `-`.
+    pub fn markers(&self) -> String {
+        let mut markers = Vec::new();
+        if self.pinned {
+            markers.push("pinned");
+        }
+        if self.kept_for_upgrade {
+            markers.push("kept-for-upgrade");
+        }
+        if markers.is_empty() {
+            "-".into()
+        } else {
+            markers.join(",")
+        }
+    }
+
+    /// Table row: id, time, size, label, trigger, external, markers.
     pub fn row(&self) -> Vec<String> {
         vec![
             self.id.clone(),
@@ -127,11 +195,14 @@ impl SnapshotView {
             } else {
                 "no".into()
             },
+            self.markers(),
         ]
     }
 
     /// Table header.
-    pub const HEADER: [&'static str; 6] = ["ID", "TAKEN", "SIZE", "LABEL", "TRIGGER", "EXTERNAL"];
+    pub const HEADER: [&'static str; 7] = [
+        "ID", "TAKEN", "SIZE", "LABEL", "TRIGGER", "EXTERNAL", "KEPT",
+    ];
 }
 
 /// One step of an operation.
@@ -186,11 +257,14 @@ pub struct OperationView {
     pub module: String,
     /// take_snapshot | restore_snapshot | delete_snapshot | upgrade.
     pub kind: String,
-    /// in_progress | completed | failed.
+    /// in_progress | completed | failed | skipped.
     pub status: String,
-    /// Why it failed.
+    /// Why it failed (status `failed`).
     pub failure: Option<String>,
-    /// manual | upgrade | schedule.
+    /// Why it did not run (status `skipped`): every slot protected, or the module was busy
+    /// and when it is tried again.
+    pub skipped_because: Option<String>,
+    /// manual | upgrade | schedule | fleet | retention.
     pub trigger: String,
     /// Who asked.
     pub caller: String,
@@ -206,11 +280,11 @@ pub struct OperationView {
 
 impl From<&OperationRecord> for OperationView {
     fn from(o: &OperationRecord) -> Self {
-        let (status, failure) = match &o.status {
-            OperationStatus::InProgress => ("in_progress", None),
-            OperationStatus::Completed => ("completed", None),
-            OperationStatus::Failed(r) => ("failed", Some(r.clone())),
-            OperationStatus::Skipped(r) => ("skipped", Some(r.clone())),
+        let (status, failure, skipped_because) = match &o.status {
+            OperationStatus::InProgress => ("in_progress", None, None),
+            OperationStatus::Completed => ("completed", None, None),
+            OperationStatus::Failed(r) => ("failed", Some(r.clone()), None),
+            OperationStatus::Skipped(r) => ("skipped", None, Some(r.clone())),
         };
         Self {
             id: o.id,
@@ -218,12 +292,24 @@ impl From<&OperationRecord> for OperationView {
             kind: o.kind.to_string(),
             status: status.into(),
             failure,
+            skipped_because,
             trigger: variant_name(&o.trigger),
             caller: o.caller.to_text(),
             snapshot_id: o.snapshot_id.as_ref().map(hex::encode),
             started_at: output::time(o.started_at),
             finished_at: o.finished_at.map(output::time),
             steps: o.steps.iter().map(StepView::from).collect(),
+        }
+    }
+}
+
+impl OperationView {
+    /// Its status for people: `completed`, `failed: <why>`, `skipped: <why>`, `in_progress`.
+    pub fn status_text(&self) -> String {
+        match (&self.failure, &self.skipped_because) {
+            (Some(why), _) => format!("failed: {why}"),
+            (None, Some(why)) => format!("skipped: {why}"),
+            (None, None) => self.status.clone(),
         }
     }
 }
@@ -311,5 +397,122 @@ mod tests {
         let v = OutcomeView::from(&o);
         assert_eq!(v.kind, "rolled_back");
         assert_eq!(v.failed_step.as_deref(), Some("install"));
+    }
+
+    fn operation(status: OperationStatus, trigger: Trigger) -> OperationRecord {
+        OperationRecord {
+            id: 7,
+            module: "app".into(),
+            kind: OperationKind::TakeSnapshot,
+            caller: candid::Principal::anonymous(),
+            trigger,
+            started_at: 0,
+            finished_at: Some(1),
+            steps: vec![],
+            status,
+            snapshot_id: None,
+        }
+    }
+
+    #[test]
+    fn a_skipped_operation_says_why_apart_from_failures() {
+        let skipped = OperationView::from(&operation(
+            OperationStatus::Skipped("every slot is pinned".into()),
+            Trigger::Schedule,
+        ));
+        assert_eq!(skipped.status, "skipped");
+        assert_eq!(skipped.failure, None);
+        assert_eq!(
+            skipped.skipped_because.as_deref(),
+            Some("every slot is pinned")
+        );
+        assert_eq!(skipped.trigger, "schedule");
+        assert_eq!(skipped.status_text(), "skipped: every slot is pinned");
+        let failed = OperationView::from(&operation(
+            OperationStatus::Failed("stop rejected".into()),
+            Trigger::Fleet,
+        ));
+        assert_eq!(failed.status_text(), "failed: stop rejected");
+        assert_eq!(failed.skipped_because, None);
+        assert_eq!(failed.trigger, "fleet");
+        let json = serde_json::to_value(&skipped).unwrap();
+        assert_eq!(json["skipped_because"], "every slot is pinned");
+        assert_eq!(
+            OperationView::from(&operation(OperationStatus::Completed, Trigger::Retention))
+                .status_text(),
+            "completed"
+        );
+    }
+
+    fn snapshot(pinned: bool, kept_for_upgrade: bool) -> SnapshotInfo {
+        SnapshotInfo {
+            id: serde_bytes::ByteBuf::from(vec![0, 1]),
+            module: "app".into(),
+            taken_at: 0,
+            total_size: 10,
+            label: None,
+            trigger: Some(Trigger::Upgrade),
+            external: false,
+            pinned,
+            kept_for_upgrade,
+        }
+    }
+
+    #[test]
+    fn snapshots_show_what_keeps_them_from_automatic_deletion() {
+        assert_eq!(SnapshotView::from(&snapshot(false, false)).markers(), "-");
+        assert_eq!(
+            SnapshotView::from(&snapshot(true, false)).markers(),
+            "pinned"
+        );
+        let both = SnapshotView::from(&snapshot(true, true));
+        assert_eq!(both.markers(), "pinned,kept-for-upgrade");
+        assert_eq!(both.row().len(), SnapshotView::HEADER.len());
+        let json = serde_json::to_value(&both).unwrap();
+        assert_eq!(json["pinned"], true);
+        assert_eq!(json["kept_for_upgrade"], true);
+    }
+
+    #[test]
+    fn modules_show_snapshot_memory_cost_and_next_snapshot() {
+        let module = ModuleInfo {
+            name: "app".into(),
+            canister_id: candid::Principal::anonymous(),
+            kind: ModuleKind::Other,
+            settings: ModuleSettings::default(),
+            added_at: 0,
+            added_by: candid::Principal::anonymous(),
+            busy_with: None,
+            snapshot_storage: Some(SnapshotStorage {
+                bytes: 1 << 30,
+                monthly_cost_cycles: monthly_storage_cost(1 << 30),
+            }),
+            next_snapshot_at: Some(1_700_000_000_000_000_000),
+        };
+        let view = ModuleView::from(&module);
+        assert_eq!(view.storage_text(), "1.0 GiB");
+        assert_eq!(view.cost_text(), "0.33 T cycles/month");
+        assert_eq!(
+            view.next_snapshot_text(1_700_000_000_000_000_000 - 600_000_000_000),
+            "2023-11-14T22:13:20Z (in 10m)"
+        );
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["snapshot_storage"]["bytes"], 1u64 << 30);
+        assert_eq!(
+            json["snapshot_storage"]["monthly_cost_cycles"],
+            329_184_000_000u64
+        );
+        assert_eq!(json["next_snapshot_at"], "2023-11-14T22:13:20Z");
+        let bare = ModuleView::from(&ModuleInfo {
+            snapshot_storage: None,
+            next_snapshot_at: None,
+            ..module
+        });
+        assert_eq!(
+            (bare.storage_text(), bare.cost_text()),
+            ("?".into(), "?".into())
+        );
+        assert_eq!(bare.next_snapshot_text(0), "-");
+        assert!(serde_json::to_value(&bare).unwrap()["snapshot_storage"].is_null());
     }
 }

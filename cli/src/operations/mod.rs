@@ -1,6 +1,6 @@
 //! The work behind the commands, independent of how it is presented: the orchestrator client,
 //! snapshot export/import over a `SnapshotStore` (the IC, or a fake in tests), the on-disk
-//! layout, the manifest, verification, resume journals and wasm staging.
+//! layout, the manifest, verification, resume journals, wasm staging and schedule syntax.
 
 pub mod export;
 #[cfg(test)]
@@ -10,6 +10,7 @@ pub mod journal;
 pub mod layout;
 pub mod manifest;
 pub mod orchestrator;
+pub mod schedule;
 pub mod store;
 pub mod upgrade;
 pub mod verify;

@@ -92,12 +92,61 @@ impl<'a> Orchestrator<'a> {
 
     /// `take_snapshot`.
     pub async fn take_snapshot(&self, module: &str, label: Option<String>) -> Result<SnapshotInfo> {
-        self.call::<_, _, SnapshotError>(
-            "take_snapshot",
-            (module, TakeSnapshotArgs { label, pin: None }),
-            false,
-        )
-        .await
+        self.take_snapshot_with(module, TakeSnapshotArgs { label, pin: None })
+            .await
+    }
+
+    /// `take_snapshot` with every argument (a label, a pin).
+    pub async fn take_snapshot_with(
+        &self,
+        module: &str,
+        args: TakeSnapshotArgs,
+    ) -> Result<SnapshotInfo> {
+        self.call::<_, _, SnapshotError>("take_snapshot", (module, args), false)
+            .await
+    }
+
+    /// `take_all_snapshots`: one result per module; the error is for the call as a whole.
+    pub async fn take_all_snapshots(
+        &self,
+        args: FleetSnapshotArgs,
+    ) -> Result<Vec<FleetSnapshotResult>> {
+        self.call::<_, _, SnapshotError>("take_all_snapshots", (args,), false)
+            .await
+    }
+
+    /// `pin_snapshot` (`pin`) or `unpin_snapshot`: the snapshots it changed.
+    pub async fn set_pinned(
+        &self,
+        module: &str,
+        selector: SnapshotSelector,
+        pin: bool,
+    ) -> Result<Vec<SnapshotInfo>> {
+        let method = if pin {
+            "pin_snapshot"
+        } else {
+            "unpin_snapshot"
+        };
+        self.call::<_, _, SnapshotError>(method, (module, selector), false)
+            .await
+    }
+
+    /// `set_schedule`.
+    pub async fn set_schedule(&self, module: &str, args: ScheduleArgs) -> Result<ScheduleInfo> {
+        self.call::<_, _, ScheduleError>("set_schedule", (module, args), false)
+            .await
+    }
+
+    /// `clear_schedule`.
+    pub async fn clear_schedule(&self, module: &str) -> Result<()> {
+        self.call::<_, (), ScheduleError>("clear_schedule", (module,), false)
+            .await
+    }
+
+    /// `list_schedules` (a query): every schedule, or one module's.
+    pub async fn list_schedules(&self, module: Option<&str>) -> Result<Vec<ScheduleInfo>> {
+        self.call::<_, _, ScheduleError>("list_schedules", (module,), true)
+            .await
     }
 
     /// `list_snapshots`.
@@ -154,12 +203,20 @@ impl<'a> Orchestrator<'a> {
             .await
     }
 
-    /// A module's name from its name or its canister id (looked up with `list_modules`).
+    /// A module's name from its name or its canister id.
+    ///
+    /// Only a canister id is looked up (with `list_modules`): that is an update calling
+    /// `canister_status` per module, seconds on mainnet, so a name is passed through as is and
+    /// the endpoint it goes to reports an unknown one.
     pub async fn module_name(&self, module: &str) -> Result<String> {
+        if Principal::from_text(module).is_err() {
+            return Ok(module.to_string());
+        }
         Ok(self.resolve(module).await?.name)
     }
 
-    /// The registered module given by name or canister id.
+    /// The registered module given by name or canister id, with its canister id and settings
+    /// (always a `list_modules` call: use [`Self::module_name`] when the name is enough).
     pub async fn resolve(&self, module: &str) -> Result<ModuleInfo> {
         let modules = self.list_modules().await?;
         find_module(&modules, module).cloned()

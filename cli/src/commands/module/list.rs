@@ -7,7 +7,8 @@ use crate::commands::views::ModuleView;
 use crate::context::Ctx;
 use crate::output;
 
-/// List the registered modules.
+/// List the registered modules, with their snapshot memory, its estimated monthly cost
+/// (cycles, 13-node-subnet rate) and their next scheduled snapshot.
 #[derive(Args, Debug)]
 pub struct ListArgs {}
 
@@ -24,6 +25,7 @@ pub async fn exec(ctx: &Ctx, _args: &ListArgs) -> Result<()> {
         );
         return Ok(());
     }
+    let now = output::now_ns();
     let rows: Vec<Vec<String>> = views
         .iter()
         .map(|m| {
@@ -36,6 +38,9 @@ pub async fn exec(ctx: &Ctx, _args: &ListArgs) -> Result<()> {
                 m.stop_for_snapshot.to_string(),
                 m.health_check.clone().unwrap_or_else(|| "-".into()),
                 m.busy_with.clone().unwrap_or_else(|| "-".into()),
+                m.storage_text(),
+                m.cost_text(),
+                m.next_snapshot_text(now),
             ]
         })
         .collect();
@@ -49,6 +54,9 @@ pub async fn exec(ctx: &Ctx, _args: &ListArgs) -> Result<()> {
             "STOP_FOR_SNAPSHOT",
             "HEALTH_CHECK",
             "BUSY",
+            "SNAPSHOT_MEMORY",
+            "COST",
+            "NEXT_SNAPSHOT",
         ],
         &rows,
     );

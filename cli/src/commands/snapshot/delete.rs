@@ -9,7 +9,7 @@ use crate::context::Ctx;
 use crate::output;
 
 /// Delete a snapshot of a module. Without --snapshot, the module must hold exactly one.
-/// Asks for confirmation.
+/// A pinned snapshot is refused until `keepsake snapshot unpin`. Asks for confirmation.
 #[derive(Args, Debug)]
 pub struct DeleteArgs {
     /// The module (name or canister id).

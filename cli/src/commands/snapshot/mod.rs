@@ -2,8 +2,10 @@
 
 pub mod delete;
 pub mod list;
+pub mod pin;
 pub mod restore;
 pub mod take;
+pub mod unpin;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -13,14 +15,19 @@ use crate::context::Ctx;
 /// Snapshot commands.
 #[derive(Subcommand, Debug)]
 pub enum SnapshotCommand {
-    /// Take a snapshot of a module (stopping it meanwhile if its settings say so).
+    /// Take a snapshot of a module (stopping it meanwhile if its settings say so), or of every
+    /// module with --all.
     Take(take::TakeArgs),
-    /// List snapshots: id, time, size, label, trigger, external.
+    /// List snapshots: id, time, size, label, trigger, external, pinned / kept for upgrade.
     List(list::ListArgs),
     /// Restore a module to a snapshot (the newest unless --snapshot). Destructive.
     Restore(restore::RestoreArgs),
     /// Delete a snapshot of a module. Destructive.
     Delete(delete::DeleteArgs),
+    /// Pin a snapshot (by id or label): never deleted or replaced automatically.
+    Pin(pin::PinArgs),
+    /// Unpin a snapshot (by id or label).
+    Unpin(unpin::UnpinArgs),
 }
 
 /// Runs a snapshot command.
@@ -30,5 +37,7 @@ pub async fn exec(ctx: &Ctx, c: SnapshotCommand) -> Result<()> {
         SnapshotCommand::List(a) => list::exec(ctx, &a).await,
         SnapshotCommand::Restore(a) => restore::exec(ctx, &a).await,
         SnapshotCommand::Delete(a) => delete::exec(ctx, &a).await,
+        SnapshotCommand::Pin(a) => pin::exec(ctx, &a).await,
+        SnapshotCommand::Unpin(a) => unpin::exec(ctx, &a).await,
     }
 }

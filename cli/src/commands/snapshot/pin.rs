@@ -1,0 +1,120 @@
+//! `keepsake snapshot pin <module> (<id> | --label <label>)`, and the selector it shares with
+//! `snapshot unpin`.
+
+use anyhow::Result;
+use clap::Args;
+use orchestrator_api::SnapshotSelector;
+
+use crate::commands::views::SnapshotView;
+use crate::config::parse_snapshot_id;
+use crate::context::Ctx;
+use crate::error::usage;
+use crate::output;
+
+/// Which snapshots `pin` and `unpin` act on: one id, or every snapshot with a label.
+#[derive(Args, Debug)]
+pub struct SelectorArgs {
+    /// The module (name or canister id).
+    pub module: String,
+    /// The snapshot id (hex, from `snapshot list`); or give --label.
+    #[arg(required_unless_present = "label", conflicts_with = "label")]
+    pub id: Option<String>,
+    /// Every snapshot of the module carrying exactly this label, instead of an id.
+    #[arg(long)]
+    pub label: Option<String>,
+}
+
+impl SelectorArgs {
+    /// The selector the orchestrator takes; a malformed id is a usage error.
+    pub fn selector(&self) -> Result<SnapshotSelector> {
+        match (&self.id, &self.label) {
+            (Some(id), None) => Ok(SnapshotSelector::Id(serde_bytes::ByteBuf::from(
+                parse_snapshot_id(id)?,
+            ))),
+            (None, Some(label)) => Ok(SnapshotSelector::Label(label.clone())),
+            _ => Err(usage("give a snapshot id or --label, not both")),
+        }
+    }
+}
+
+/// Pin a snapshot (by id, or every snapshot with a label): retention, scheduled snapshots and
+/// full slots never delete or replace it, and `snapshot delete` refuses it until it is
+/// unpinned.
+#[derive(Args, Debug)]
+pub struct PinArgs {
+    #[command(flatten)]
+    pub target: SelectorArgs,
+}
+
+/// Runs `pin` (`pin` true) or `unpin`: the orchestrator answers the snapshots it changed.
+pub async fn set_pinned(ctx: &Ctx, target: &SelectorArgs, pin: bool) -> Result<()> {
+    let selector = target.selector()?;
+    let orch = ctx.orchestrator().await?;
+    let name = orch.module_name(&target.module).await?;
+    let changed = orch.set_pinned(&name, selector, pin).await?;
+    let views: Vec<SnapshotView> = changed.iter().map(SnapshotView::from).collect();
+    if ctx.json() {
+        return output::json(&views);
+    }
+    let verb = if pin { "Pinned" } else { "Unpinned" };
+    for v in &views {
+        output::println(&format!(
+            "{verb} snapshot {} of {}{}",
+            v.id,
+            v.module,
+            v.label
+                .as_deref()
+                .map(|l| format!(" (label {l:?})"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Runs it.
+pub async fn exec(ctx: &Ctx, args: &PinArgs) -> Result<()> {
+    set_pinned(ctx, &args.target, true).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        pin: PinArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<SelectorArgs, clap::Error> {
+        let mut all = vec!["pin"];
+        all.extend_from_slice(args);
+        Cli::try_parse_from(all).map(|c| c.pin.target)
+    }
+
+    #[test]
+    fn a_snapshot_is_selected_by_id_or_by_label_not_both() {
+        assert_eq!(
+            parse(&["app", "0a0b"]).unwrap().selector().unwrap(),
+            SnapshotSelector::Id(serde_bytes::ByteBuf::from(vec![10, 11]))
+        );
+        assert_eq!(
+            parse(&["app", "--label", "golden"])
+                .unwrap()
+                .selector()
+                .unwrap(),
+            SnapshotSelector::Label("golden".into())
+        );
+        assert!(parse(&["app"]).unwrap_err().use_stderr());
+        assert!(
+            parse(&["app", "0a", "--label", "x"])
+                .unwrap_err()
+                .use_stderr()
+        );
+        // A malformed id is a usage error (exit 2) that says where ids come from.
+        let err = parse(&["app", "zz"]).unwrap().selector().unwrap_err();
+        assert!(err.downcast_ref::<crate::error::UsageError>().is_some());
+        assert!(err.to_string().contains("snapshot list"), "{err}");
+    }
+}

@@ -1,0 +1,205 @@
+//! The end-to-end fixture shared by the CLI's test files: a localnet server on a loopback port
+//! with the orchestrator's real wasm and a v1 sample module, and helpers that run the real
+//! `keepsake` binary against it.
+//!
+//! Each test file compiles this module on its own and uses part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use assert_cmd::Command;
+use candid::{Principal, decode_one, encode_args, encode_one};
+use ic_agent::Identity;
+use ic_agent::identity::BasicIdentity;
+use localnet::LocalNet;
+use localnet::http::{Keys, ReplicaConfig, Server};
+use orchestrator_api::InitArg;
+use serde_json::Value;
+
+/// The developer: controls the orchestrator and the module.
+pub const DEVELOPER_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIDDOgc8Lf5zz4wAC+ZdkcfSZypU2+vo3eihSSGIojAws\n-----END PRIVATE KEY-----\n";
+/// Someone else: controls nothing, admin of nothing.
+pub const STRANGER_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIExxdtoIFnYELehRTY4oJygvwvSHcxsh9PlWgszWZjww\n-----END PRIVATE KEY-----\n";
+
+pub fn wasm(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/canisters")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read {} ({e}); build the canisters first: scripts/build-canisters.sh",
+            path.display()
+        )
+    })
+}
+
+pub fn principal_of(pem: &str) -> Principal {
+    let id: Arc<dyn Identity> = Arc::new(BasicIdentity::from_pem(pem.as_bytes()).unwrap());
+    id.sender().unwrap()
+}
+
+/// A localnet server with the orchestrator and a v1 sample module (not yet registered).
+pub struct Env {
+    pub server: Server,
+    pub dir: tempfile::TempDir,
+    pub developer: Principal,
+    pub orchestrator: Principal,
+    pub module: Principal,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        let developer = principal_of(DEVELOPER_PEM);
+        let mut net = LocalNet::new();
+        let orchestrator = net.create_canister_with_settings(Some(developer), None);
+        let init = encode_one(InitArg { admins: vec![] }).unwrap();
+        net.install_canister(
+            orchestrator,
+            wasm("orchestrator.wasm.gz"),
+            init,
+            Some(developer),
+        );
+        let module = net.create_canister_with_settings(Some(developer), None);
+        net.install_canister(
+            module,
+            wasm("sample-module-v1.wasm.gz"),
+            encode_args(()).unwrap(),
+            Some(developer),
+        );
+        net.set_controllers(module, Some(developer), vec![developer, orchestrator])
+            .unwrap();
+        let server = Server::start(net, Keys::random(), ReplicaConfig::default(), 0)
+            .expect("localnet server");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("developer.pem"), DEVELOPER_PEM).unwrap();
+        std::fs::write(dir.path().join("stranger.pem"), STRANGER_PEM).unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env {
+            server,
+            dir,
+            developer,
+            orchestrator,
+            module,
+        }
+    }
+
+    /// An Env with the module registered as "app".
+    pub fn registered() -> Self {
+        let env = Self::new();
+        env.ok(&[
+            "module",
+            "add",
+            &env.module.to_text(),
+            "--name",
+            "app",
+            "--kind",
+            "satellite",
+        ]);
+        env
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    /// `keepsake` as `pem` ("developer" or "stranger") on this network and orchestrator.
+    pub fn keepsake_as(&self, who: &str) -> Command {
+        let mut c = Command::cargo_bin("keepsake").unwrap();
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DFX_CONFIG_ROOT", self.path("home"))
+            .env("HOME", self.path("home"))
+            .env("KEEPSAKE_CACHE_DIR", self.path("cache"))
+            .current_dir(self.dir.path())
+            .args(["--network", &self.server.url()])
+            .args(["--pem", self.path(&format!("{who}.pem")).to_str().unwrap()])
+            .args(["--orchestrator", &self.orchestrator.to_text()]);
+        c
+    }
+
+    pub fn keepsake(&self) -> Command {
+        self.keepsake_as("developer")
+    }
+
+    /// Runs as the developer, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.keepsake().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "keepsake {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs with `--json` as the developer, asserts success, parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let text = self.ok(&all);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+
+    pub fn update(&self, canister: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+        let dev = self.developer;
+        self.server
+            .replica()
+            .with_net(|net| net.update_call(canister, dev, method, arg))
+            .unwrap_or_else(|e| panic!("{canister}.{method} failed: {e:?}"))
+    }
+
+    pub fn query(&self, canister: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+        let dev = self.developer;
+        self.server
+            .replica()
+            .with_net(|net| net.query_call(canister, dev, method, arg))
+            .unwrap_or_else(|e| panic!("{canister}.{method} failed: {e:?}"))
+    }
+
+    pub fn set(&self, canister: Principal, key: &str, value: &[u8]) {
+        self.update(
+            canister,
+            "set",
+            encode_args((key, serde_bytes::ByteBuf::from(value.to_vec()))).unwrap(),
+        );
+    }
+
+    pub fn get(&self, canister: Principal, key: &str) -> Option<Vec<u8>> {
+        let bytes = self.query(canister, "get", encode_one(key).unwrap());
+        decode_one::<Option<serde_bytes::ByteBuf>>(&bytes)
+            .unwrap()
+            .map(|b| b.into_vec())
+    }
+
+    /// The whole bulk area of the sample module.
+    pub fn bulk(&self, canister: Principal) -> Vec<u8> {
+        let size: u64 =
+            decode_one(&self.query(canister, "bulk_size", encode_args(()).unwrap())).unwrap();
+        let mut out = Vec::new();
+        while (out.len() as u64) < size {
+            let len = (size - out.len() as u64).min(1_000_000);
+            let chunk: serde_bytes::ByteBuf = decode_one(&self.query(
+                canister,
+                "bulk_read",
+                encode_args((out.len() as u64, len)).unwrap(),
+            ))
+            .unwrap();
+            out.extend(chunk.into_vec());
+        }
+        out
+    }
+
+    /// A fresh canister controlled by the developer only, running the v1 sample module.
+    pub fn fresh_canister(&self) -> Principal {
+        let dev = self.developer;
+        let w = wasm("sample-module-v1.wasm.gz");
+        self.server.replica().with_net(|net| {
+            let id = net.create_canister_with_settings(Some(dev), None);
+            net.install_canister(id, w, encode_args(()).unwrap(), Some(dev));
+            id
+        })
+    }
+}
