@@ -11,5 +11,6 @@ pub mod layout;
 pub mod manifest;
 pub mod orchestrator;
 pub mod store;
+pub mod timings;
 pub mod upgrade;
 pub mod verify;
