@@ -117,7 +117,7 @@ compare() {
 }
 
 read -r CANISTER SNAP BYTES < <(prepare $((MB * 1000000)))
-echo "endpoint $URL, $PROFILE build of keepsake and the read loop, $(nproc) cores"
+echo "endpoint $URL, $PROFILE build of keepsake and the read loop, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "snapshot $SNAP of $CANISTER: $BYTES bytes; median of $REPS runs, each a whole process"
 echo
 echo "## 1. Direct"
@@ -161,3 +161,5 @@ OUT=$("${K[@]}" export "$CANISTER" --snapshot "$SNAP" --concurrency 8 --out "$WO
 T=$(echo "$OUT" | sed -n 's/.*"transferred_bytes": \([0-9]*\).*/\1/p')
 echo "re-transferred $T of $BYTES bytes ($(( 100 * T / BYTES ))%)"
 rm -rf "$WORK/resume"
+echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
