@@ -4,13 +4,14 @@
 //!    fsynced and hashed.
 //! 2. metadata.json first, then the regions in 2,000,000-byte slices and one read per chunk,
 //!    `concurrency` reads in flight, each written at its offset with a positioned write (memory
-//!    stays at about `concurrency` slices whatever the snapshot's size).
+//!    stays at about 2 × `concurrency` slices whatever the snapshot's size: reads in flight plus
+//!    writes pending).
 //! 3. Each finished slice is appended to a journal with its sha256; a second run re-checks the
 //!    journaled slices on disk and downloads only the rest.
-//! 3b. Slices come back in file order (at most `concurrency` held), so each file's sha256 for
+//! 4. Slices come back in file order (at most `concurrency` held), so each file's sha256 for
 //!    keepsake.json is computed as they arrive; only files an earlier run had started are read
 //!    back from disk to be hashed.
-//! 4. Transient failures are retried with backoff; anything else stops the export, keeping what
+//! 5. Transient failures are retried with backoff; anything else stops the export, keeping what
 //!    was written for the next run.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
