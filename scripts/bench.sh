@@ -5,17 +5,18 @@
 #      median of --reps runs, with keepsake's own breakdown (KEEPSAKE_TIMINGS: hashing, writes,
 #      fsync) of its median run;
 #   2. the same through a TCP proxy that adds --delay-ms to every round trip
-#      (cli-bench/src/bin/latency-proxy.rs), as against a replica across a network;
+#      (cli-bench/src/bin/latency-proxy.rs), as against a replica across a network (one table
+#      per delay);
 #   3. peak RSS of keepsake for a ~64 MiB and a ~1 GiB snapshot (and the throughput run's);
 #   4. the bytes a resume re-transfers after a kill at ~50%.
-# Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D] [--reps R]
+# Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
 #                         [--profile release|dev] [--no-rss]
-# Defaults: localnet, 200 MB, 30 ms, 3 reps, release. Against another endpoint the PEM's
+# Defaults: localnet, 200 MB, 30 and 200 ms, 3 reps, release. Against another endpoint the PEM's
 # identity must be able to create canisters (provisional_create_canister_with_cycles: local
 # replicas only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MB=200; URL=""; PEM=""; DELAY=30; REPS=3; PROFILE=release; RSS=1
+MB=200; URL=""; PEM=""; DELAY=30,200; REPS=3; PROFILE=release; RSS=1
 while [ $# -gt 0 ]; do case "$1" in
   --url) URL=$2; shift 2;; --pem) PEM=$2; shift 2;; --mb) MB=$2; shift 2;;
   --delay-ms) DELAY=$2; shift 2;; --reps) REPS=$2; shift 2;; --profile) PROFILE=$2; shift 2;;
@@ -122,15 +123,17 @@ echo "snapshot $SNAP of $CANISTER: $BYTES bytes; median of $REPS runs, each a wh
 echo
 echo "## 1. Direct"
 compare "$URL"
-echo
-echo "## 2. Through latency-proxy, +$DELAY ms per round trip"
 HOSTPORT=${URL#*://}; HOSTPORT=${HOSTPORT%%/*}
-"$BIN/latency-proxy" "$HOSTPORT" "$DELAY" >"$WORK/proxy.out" &
-PROXY=$!
-for _ in $(seq 100); do grep -q listening "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
-PROXY_URL=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
-compare "$PROXY_URL"
-kill "$PROXY"; PROXY=""
+for delay in ${DELAY//,/ }; do
+  echo
+  echo "## 2. Through latency-proxy, +$delay ms per round trip"
+  "$BIN/latency-proxy" "$HOSTPORT" "$delay" >"$WORK/proxy.out" &
+  PROXY=$!
+  for _ in $(seq 100); do grep -q listening "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
+  PROXY_URL=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
+  compare "$PROXY_URL"
+  kill "$PROXY"; PROXY=""
+done
 
 if [ "$RSS" = 1 ]; then
   echo
