@@ -1,45 +1,168 @@
 #!/usr/bin/env bash
-# Export benchmark against any IC endpoint (localnet by default): throughput of a large stable
-# memory at concurrency 1, 4 and 8, peak RSS of the CLI, and the bytes a resume re-transfers after
-# a kill at ~50%. Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N]   (default 200 MB)
-# Against another endpoint the PEM's identity must be able to create canisters (local replicas).
+# Export benchmark against any IC endpoint (localnet by default), in one run:
+#   1. throughput of a large stable memory at concurrency 1, 4 and 8, keepsake export next to a
+#      bare ic-utils read loop (cli-bench/src/bin/read-loop.rs), both timed as whole processes,
+#      median of --reps runs, with keepsake's own breakdown (KEEPSAKE_TIMINGS: hashing, writes,
+#      fsync) of its median run;
+#   2. the same through a TCP proxy that adds --delay-ms to every round trip
+#      (cli-bench/src/bin/latency-proxy.rs), as against a replica across a network (one table
+#      per delay);
+#   3. peak RSS of keepsake for a ~64 MiB and a ~1 GiB snapshot (and the throughput run's);
+#   4. the bytes a resume re-transfers after a kill at ~50%.
+# Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
+#                         [--profile release|dev] [--no-rss]
+# Defaults: localnet, 200 MB, 30 and 200 ms, 3 reps, release. Against another endpoint the PEM's
+# identity must be able to create canisters (provisional_create_canister_with_cycles: local
+# replicas only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MB=200; URL=""; PEM=""
+MB=200; URL=""; PEM=""; DELAY=30,200; REPS=3; PROFILE=release; RSS=1
 while [ $# -gt 0 ]; do case "$1" in
   --url) URL=$2; shift 2;; --pem) PEM=$2; shift 2;; --mb) MB=$2; shift 2;;
+  --delay-ms) DELAY=$2; shift 2;; --reps) REPS=$2; shift 2;; --profile) PROFILE=$2; shift 2;;
+  --no-rss) RSS=0; shift;;
   *) echo "unknown argument $1" >&2; exit 2;; esac; done
+case "$PROFILE" in release) BIN=target/release;; dev) BIN=target/debug;;
+  *) echo "--profile is release or dev" >&2; exit 2;; esac
 scripts/build-canisters.sh >/dev/null
-cargo build -q -p keepsake --bin keepsake --example devnet  # debug: one build graph with the tests
-cargo build -q -p localnet --bin localnet
+# The measured binaries: keepsake and the two helpers, in $PROFILE. Neither needs wasmtime, so a
+# release build is the ic-agent graph only. devnet (deploy, calls) and localnet stay debug: they
+# share the test build, and localnet's hot crates are optimised in dev builds (Cargo.toml).
+cargo build -q --locked --profile "$PROFILE" -p keepsake -p cli-bench --bins
+cargo build -q --locked -p keepsake --example devnet
+cargo build -q --locked -p localnet --bin localnet
 WORK=target/bench; rm -rf "$WORK"; mkdir -p "$WORK/home"
 if [ -z "$URL" ]; then
   target/debug/localnet --port 0 >"$WORK/localnet.out" 2>"$WORK/localnet.err" &
-  LOCALNET=$!; trap 'kill $LOCALNET 2>/dev/null || true' EXIT
+  LOCALNET=$!
   for _ in $(seq 100); do grep -q listening "$WORK/localnet.out" 2>/dev/null && break; sleep 0.1; done
   URL=$(sed -n 's/^listening on //p' "$WORK/localnet.out")
 fi
+PROXY=""
+cleanup() {
+  [ -z "$PROXY" ] || kill "$PROXY" 2>/dev/null || true
+  [ -z "${LOCALNET:-}" ] || kill "$LOCALNET" 2>/dev/null || true
+}
+trap cleanup EXIT
 [ -n "$PEM" ] || { PEM="$WORK/bench.pem"; openssl genpkey -algorithm ed25519 -out "$PEM" 2>/dev/null; }
-DEVNET=(target/debug/examples/devnet --network "$URL" --pem "$PEM")
-CANISTER=$("${DEVNET[@]}" create target/canisters/sample-module-v1.wasm.gz)
-for _ in $(seq $((MB / 10))); do "${DEVNET[@]}" call "$CANISTER" append_bulk '(10_000_000 : nat64, 1 : nat32)' >/dev/null; done
 export DFX_CONFIG_ROOT="$PWD/$WORK/home"
-K=(target/debug/keepsake --network "$URL" --pem "$PEM" --json)
-SNAP=$("${K[@]}" export "$CANISTER" --take --out "$WORK/warmup" | sed -n 's/.*"snapshot_id": "\([0-9a-f]*\)".*/\1/p')
-BYTES=$(du -sb "$WORK/warmup" | cut -f1)
-echo "endpoint $URL, canister $CANISTER, snapshot $SNAP, $BYTES bytes"
-for c in 1 4 8; do
-  start=$(date +%s.%N)
-  /usr/bin/time -f "%M" -o "$WORK/rss-$c" "${K[@]}" export "$CANISTER" --snapshot "$SNAP" --concurrency $c --out "$WORK/c$c" >/dev/null
-  end=$(date +%s.%N)
-  echo "concurrency $c: $(echo "scale=1; $BYTES / ($end - $start) / 1000000" | bc) MB/s, peak RSS $(( $(cat "$WORK/rss-$c") / 1024 )) MiB; bare ic-utils read loop: $("${DEVNET[@]}" read-loop "$CANISTER" "$SNAP" $c)"
+DEVNET=(target/debug/examples/devnet --network "$URL" --pem "$PEM")
+
+# A sample module whose stable memory holds $1 bytes, with a snapshot; prints "canister snapshot bytes".
+prepare() {
+  local bytes=$1 canister left n snap
+  canister=$("${DEVNET[@]}" create target/canisters/sample-module-v1.wasm.gz)
+  left=$bytes
+  while [ "$left" -gt 0 ]; do
+    n=$(( left < 10000000 ? left : 10000000 ))
+    "${DEVNET[@]}" call "$canister" append_bulk "($n : nat64, 1 : nat32)" >/dev/null
+    left=$(( left - n ))
+  done
+  snap=$("$BIN/keepsake" --network "$URL" --pem "$PEM" --json export "$canister" --take \
+    --out "$WORK/prepare-$canister" | sed -n 's/.*"snapshot_id": "\([0-9a-f]*\)".*/\1/p')
+  echo "$canister $snap $(du -sb --exclude keepsake.json "$WORK/prepare-$canister" | cut -f1)"
+  rm -rf "$WORK/prepare-$canister"
+}
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+mbps() { echo "scale=1; $1 / $2 / 1000000" | bc; }
+
+# keepsake export at concurrency $2 against endpoint $1, $REPS times; prints "secs rss_kib" of
+# the median run and leaves its timings in $WORK/timings.
+keepsake_runs() {
+  local url=$1 c=$2 i s e
+  : >"$WORK/runs"
+  for i in $(seq "$REPS"); do
+    rm -rf "$WORK/out" "$WORK/out.partial"
+    s=$(now)
+    KEEPSAKE_TIMINGS=1 /usr/bin/time -f "%M" -o "$WORK/rss" "$BIN/keepsake" --network "$url" \
+      --pem "$PEM" --json export "$CANISTER" --snapshot "$SNAP" --concurrency "$c" \
+      --out "$WORK/out" >/dev/null 2>"$WORK/stderr-$i"
+    e=$(now)
+    echo "$(echo "$e - $s" | bc) $(cat "$WORK/rss") $i" >>"$WORK/runs"
+  done
+  rm -rf "$WORK/out"
+  local line
+  line=$(sort -g "$WORK/runs" | awk -v m=$(( (REPS + 1) / 2 )) 'NR==m')
+  grep '^timings' "$WORK/stderr-${line##* }" >"$WORK/timings"
+  echo "${line% *}"
+}
+
+# The bare read loop at concurrency $2 against $1, $REPS times; prints the median process time.
+loop_runs() {
+  local url=$1 c=$2 i s e
+  for i in $(seq "$REPS"); do
+    s=$(now)
+    "$BIN/read-loop" "$url" "$PEM" "$CANISTER" "$SNAP" "$c" >/dev/null
+    e=$(now)
+    echo "$e - $s" | bc
+  done | median
+}
+
+# One table: concurrency, keepsake MB/s, read loop MB/s, ratio, keepsake RSS, breakdown.
+compare() {
+  local url=$1 c k ks krss l
+  echo "| concurrency | keepsake export | bare read loop | keepsake / loop | keepsake peak RSS |"
+  echo "|---|---|---|---|---|"
+  : >"$WORK/breakdowns"
+  for c in 1 4 8; do
+    k=$(keepsake_runs "$url" "$c"); ks=${k% *}; krss=${k#* }
+    l=$(loop_runs "$url" "$c")
+    echo "| $c | $(mbps "$BYTES" "$ks") MB/s ($ks s) | $(mbps "$BYTES" "$l") MB/s ($l s) | $(echo "scale=0; 100 * $l / $ks" | bc)% | $((krss / 1024)) MiB |"
+    { echo "concurrency $c:"; sed 's/^/  /' "$WORK/timings"; } >>"$WORK/breakdowns"
+  done
+  echo
+  echo "keepsake's own breakdown of each median run (KEEPSAKE_TIMINGS=1):"
+  cat "$WORK/breakdowns"
+}
+
+read -r CANISTER SNAP BYTES < <(prepare $((MB * 1000000)))
+echo "endpoint $URL, $PROFILE build of keepsake and the read loop, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "snapshot $SNAP of $CANISTER: $BYTES bytes; median of $REPS runs, each a whole process"
+echo
+echo "## 1. Direct"
+compare "$URL"
+HOSTPORT=${URL#*://}; HOSTPORT=${HOSTPORT%%/*}
+for delay in ${DELAY//,/ }; do
+  echo
+  echo "## 2. Through latency-proxy, +$delay ms per round trip"
+  "$BIN/latency-proxy" "$HOSTPORT" "$delay" >"$WORK/proxy.out" &
+  PROXY=$!
+  for _ in $(seq 100); do grep -q listening "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
+  PROXY_URL=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
+  compare "$PROXY_URL"
+  kill "$PROXY"; PROXY=""
 done
-# Resume: kill at ~50% of the slices, then run again.
+
+if [ "$RSS" = 1 ]; then
+  echo
+  echo "## 3. Peak RSS by snapshot size (concurrency 8)"
+  echo "| snapshot | keepsake peak RSS | throughput |"
+  echo "|---|---|---|"
+  # Stable memory sized so the snapshot (plus ~21-26 MB of heap, module and stable-structures
+  # buckets of the sample module) comes to about 64 MiB and 1 GiB.
+  MAIN=("$CANISTER" "$SNAP" "$BYTES")
+  for fill in 46000000 1048000000; do
+    read -r CANISTER SNAP BYTES < <(prepare "$fill")
+    REPS_SAVED=$REPS; REPS=1
+    k=$(keepsake_runs "$URL" 8); REPS=$REPS_SAVED
+    echo "| $BYTES bytes ($(echo "scale=1; $BYTES / 1048576" | bc) MiB) | $(( ${k#* } / 1024 )) MiB | $(mbps "$BYTES" "${k% *}") MB/s |"
+  done
+  CANISTER=${MAIN[0]}; SNAP=${MAIN[1]}; BYTES=${MAIN[2]}
+fi
+
+echo
+echo "## 4. Resume after a kill at ~50% of the slices (concurrency 8)"
+K=("$BIN/keepsake" --network "$URL" --pem "$PEM" --json)
 SLICES=$(( BYTES / 2000000 ))
 "${K[@]}" export "$CANISTER" --snapshot "$SNAP" --concurrency 8 --out "$WORK/resume" >/dev/null 2>&1 &
 PID=$!
-while [ "$(cat "$WORK/resume.partial/.keepsake-export.journal" 2>/dev/null | wc -l)" -lt $((SLICES / 2)) ]; do sleep 0.05; done
+while [ "$(cat "$WORK/resume.partial/.keepsake-export.journal" 2>/dev/null | wc -l)" -lt $((SLICES / 2)) ]; do sleep 0.01; done
 kill -9 $PID; wait $PID 2>/dev/null || true
 OUT=$("${K[@]}" export "$CANISTER" --snapshot "$SNAP" --concurrency 8 --out "$WORK/resume")
 T=$(echo "$OUT" | sed -n 's/.*"transferred_bytes": \([0-9]*\).*/\1/p')
-echo "resume after a kill at ~50%: re-transferred $T of $BYTES bytes ($(( 100 * T / BYTES ))%)"
+echo "re-transferred $T of $BYTES bytes ($(( 100 * T / BYTES ))%)"
+rm -rf "$WORK/resume"
+echo
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

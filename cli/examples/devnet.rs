@@ -5,14 +5,12 @@
 //!                                                      v1 sample module; print their ids
 //! devnet --network URL --pem FILE create <wasm-file>    a fresh canister running <wasm-file>
 //! devnet --network URL --pem FILE call <canister> <method> [<candid args>]
-//! devnet --network URL --pem FILE read-loop <canister> <hex-snapshot> <concurrency>
-//!                                                      the bare ic-utils read loop the benchmark
-//!                                                      compares keepsake with (bytes discarded)
 //! ```
 //!
 //! Canisters are created with `provisional_create_canister_with_cycles` (local networks only),
 //! controlled by the PEM's identity; the sample module is also controlled by the orchestrator, as
 //! `keepsake module add` requires. With dfx, `dfx deploy` and `dfx canister call` do the same.
+//! (The benchmark's bare read loop is `cli-bench/src/bin/read-loop.rs`.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -121,65 +119,6 @@ async fn main() -> Result<()> {
                 }
             };
             println!("{}", IDLArgs::from_bytes(&reply)?);
-        }
-        ("read-loop", [canister, snapshot, concurrency]) => {
-            use futures::StreamExt;
-            use ic_management_canister_types::{
-                ReadCanisterSnapshotDataArgs, ReadCanisterSnapshotMetadataArgs,
-            };
-            use ic_utils::call::AsyncCall;
-            use ic_utils::interfaces::management_canister::SnapshotDataKind;
-            let canister = Principal::from_text(canister)?;
-            let snapshot_id = hex::decode(snapshot)?;
-            let mgmt = ManagementCanister::create(&agent);
-            let start = std::time::Instant::now();
-            let (m,) = mgmt
-                .read_canister_snapshot_metadata(&ReadCanisterSnapshotMetadataArgs {
-                    canister_id: canister,
-                    snapshot_id: snapshot_id.clone(),
-                })
-                .call_and_wait()
-                .await?;
-            let mut kinds = Vec::new();
-            for (size, make) in [
-                (m.wasm_module_size, 0u8),
-                (m.wasm_memory_size, 1),
-                (m.stable_memory_size, 2),
-            ] {
-                let mut offset = 0;
-                while offset < size {
-                    let len = (size - offset).min(2_000_000);
-                    kinds.push(match make {
-                        0 => SnapshotDataKind::WasmModule { offset, size: len },
-                        1 => SnapshotDataKind::WasmMemory { offset, size: len },
-                        _ => SnapshotDataKind::StableMemory { offset, size: len },
-                    });
-                    offset += len;
-                }
-            }
-            let total: u64 = m.wasm_module_size + m.wasm_memory_size + m.stable_memory_size;
-            let mgmt = &mgmt;
-            let snapshot_id = &snapshot_id;
-            let mut reads = futures::stream::iter(kinds)
-                .map(|kind| async move {
-                    mgmt.read_canister_snapshot_data(&ReadCanisterSnapshotDataArgs {
-                        canister_id: canister,
-                        snapshot_id: snapshot_id.clone(),
-                        kind,
-                    })
-                    .call_and_wait()
-                    .await
-                    .map(|(r,)| r.chunk.len())
-                })
-                .buffer_unordered(concurrency.parse()?);
-            while let Some(r) = reads.next().await {
-                r?;
-            }
-            let secs = start.elapsed().as_secs_f64();
-            println!(
-                "{:.1} MB/s ({total} bytes in {secs:.2} s)",
-                total as f64 / secs / 1e6
-            );
         }
         _ => bail!(
             "usage: devnet --network URL --pem FILE deploy <wasm-dir> | create <wasm> | call <id> <method> [args]"

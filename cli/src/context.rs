@@ -18,9 +18,10 @@ use crate::output;
 /// Flags every command accepts.
 #[derive(Args, Debug, Clone)]
 pub struct GlobalArgs {
-    /// Network: `local` (dfx's local replica, http://127.0.0.1:4943 unless dfx.json or
-    /// ~/.config/dfx/networks.json says otherwise), `ic` (mainnet), a network named in
-    /// dfx.json, or a URL.
+    /// Network: `local` (dfx's local replica on http://127.0.0.1:4943, or icp-cli's on :8000 in
+    /// an icp.yaml-only project, unless dfx.json, icp.yaml or ~/.config/dfx/networks.json say
+    /// otherwise), `ic` (mainnet), a network named in dfx.json or icp.yaml (or an icp.yaml
+    /// environment), or a URL.
     #[arg(long, global = true, default_value = "local", env = "KEEPSAKE_NETWORK")]
     pub network: String,
 
@@ -33,8 +34,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub pem: Option<PathBuf>,
 
-    /// The orchestrator: a principal, or a name looked up in canister_ids.json like dfx
-    /// (.dfx/<network>/canister_ids.json, then canister_ids.json).
+    /// The orchestrator: a principal, or a name looked up like dfx and icp-cli do
+    /// (.dfx/<network>/canister_ids.json, .icp/cache/mappings/<network>.ids.json,
+    /// .icp/data/mappings/<network>.ids.json, canister_ids.json).
     #[arg(
         long,
         global = true,
@@ -75,9 +77,11 @@ impl Ctx {
         self.global.json
     }
 
-    /// Progress bars only on an interactive stderr and never with `--json`.
+    /// Progress bars only when a person watches: stderr (where bars are drawn) and stdout are
+    /// both terminals, and not `--json`. A piped stdout (`keepsake export … | tee log`) means a
+    /// program or a log reads the run, where redrawn bars are noise.
     pub fn show_progress(&self) -> bool {
-        !self.global.json && std::io::stderr().is_terminal()
+        !self.global.json && std::io::stderr().is_terminal() && std::io::stdout().is_terminal()
     }
 
     fn project_dir(&self) -> PathBuf {

@@ -663,3 +663,279 @@ fn icp_cli_downloads_are_imported_by_keepsake_and_keepsake_exports_are_uploaded_
     }
     assert_eq!(env.get(other, "k").unwrap(), b"via keepsake");
 }
+
+/// `keepsake` as the developer, run from `project` with `--network local`, so the network and
+/// the orchestrator come from the project's configuration files (no URL, no principal given).
+fn keepsake_in_project(env: &Env, project: &Path) -> Command {
+    let mut c = Command::cargo_bin("keepsake").unwrap();
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DFX_CONFIG_ROOT", env.path("home"))
+        .env("HOME", env.path("home"))
+        .current_dir(project)
+        .args(["--network", "local"])
+        .args(["--pem", env.path("developer.pem").to_str().unwrap()]);
+    c
+}
+
+fn server_port(env: &Env) -> u16 {
+    env.server
+        .url()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("the server URL ends with its port")
+}
+
+#[test]
+fn the_orchestrator_name_resolves_from_a_dfx_project_on_the_local_network() {
+    let env = Env::registered();
+    let project = env.path("dfx-project");
+    std::fs::create_dir_all(project.join(".dfx/local")).unwrap();
+    std::fs::create_dir_all(project.join("src")).unwrap();
+    std::fs::write(
+        project.join("dfx.json"),
+        format!(
+            r#"{{"canisters": {{}}, "networks": {{"local": {{"bind": "127.0.0.1:{}", "type": "ephemeral"}}}}}}"#,
+            server_port(&env)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join(".dfx/local/canister_ids.json"),
+        format!(
+            r#"{{"orchestrator": {{"local": "{}"}}, "backup_orch": {{"local": "{}"}}}}"#,
+            env.orchestrator, env.orchestrator
+        ),
+    )
+    .unwrap();
+    // The default name, from a subfolder (the project is the nearest folder with dfx.json).
+    let out = keepsake_in_project(&env, &project.join("src"))
+        .args(["--json", "module", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let modules: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(modules[0]["name"], "app");
+    // Another name.
+    keepsake_in_project(&env, &project)
+        .args(["--orchestrator", "backup_orch", "module", "list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("app"));
+    // A name the project does not know: a usage error saying where it looked and what to do.
+    keepsake_in_project(&env, &project)
+        .args(["--orchestrator", "missing", "module", "list"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("canister_ids.json"))
+        .stderr(predicate::str::contains("give its principal"));
+}
+
+#[test]
+fn the_orchestrator_name_resolves_from_an_icp_cli_project_as_icp_cli_itself_resolves_it() {
+    let env = Env::registered();
+    let project = env.path("icp-project");
+    std::fs::create_dir_all(project.join(".icp/cache/mappings")).unwrap();
+    // A managed local network on the test server's port, as icp-cli 1.5 reads it.
+    std::fs::write(
+        project.join("icp.yaml"),
+        format!(
+            "canisters:\n  - name: orchestrator\n    build:\n      steps:\n        - type: script\n          commands:\n            - \"true\"\n\
+             networks:\n  - name: local\n    mode: managed\n    gateway:\n      bind: 127.0.0.1\n      port: {}\n",
+            server_port(&env)
+        ),
+    )
+    .unwrap();
+    // icp-cli's id store for the implicit `local` environment (a managed network: cache/).
+    std::fs::write(
+        project.join(".icp/cache/mappings/local.ids.json"),
+        format!(r#"{{"orchestrator": "{}"}}"#, env.orchestrator),
+    )
+    .unwrap();
+    let out = keepsake_in_project(&env, &project)
+        .args(["--json", "module", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let modules: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(modules[0]["name"], "app");
+    // The real icp-cli reads the same file to the same id (so the format is icp-cli's).
+    let icp_home = env.path("icp-home-ids");
+    std::fs::create_dir_all(&icp_home).unwrap();
+    let out = std::process::Command::new(icp_cli())
+        .env("HOME", &icp_home)
+        .env("DO_NOT_TRACK", "1")
+        .current_dir(&project)
+        .args([
+            "canister",
+            "status",
+            "orchestrator",
+            "-e",
+            "local",
+            "--id-only",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "icp canister status --id-only failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        env.orchestrator.to_text()
+    );
+}
+
+/// The real binary on a pseudo-terminal (rexpect): stdin, stdout and stderr are all the
+/// terminal, as when a person runs it.
+fn on_terminal(env: &Env, args: &[&str]) -> rexpect::session::PtySession {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("keepsake"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DFX_CONFIG_ROOT", env.path("home"))
+        .env("HOME", env.path("home"))
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120")
+        .current_dir(env.dir.path())
+        .args(["--network", &env.server.url()])
+        .args(["--pem", env.path("developer.pem").to_str().unwrap()])
+        .args(["--orchestrator", &env.orchestrator.to_text()])
+        .args(args);
+    rexpect::session::spawn_command(c, Some(60_000)).expect("spawn keepsake on a pty")
+}
+
+fn exit_code(p: &rexpect::session::PtySession) -> i32 {
+    match p.process().wait().expect("wait for keepsake") {
+        rexpect::process::WaitStatus::Exited(_, code) => code,
+        other => panic!("keepsake did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn on_a_terminal_a_destructive_command_asks_and_n_changes_nothing_while_y_proceeds() {
+    let env = Env::registered();
+    env.set(env.module, "greeting", b"hello");
+    let id = env.json(&["snapshot", "take", "app"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.set(env.module, "greeting", b"broken");
+
+    let mut p = on_terminal(&env, &["snapshot", "restore", "app", "--snapshot", &id]);
+    p.exp_string("Continue? [y/N]").unwrap();
+    p.send_line("n").unwrap();
+    p.exp_string("cancelled; nothing was changed").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 2);
+    assert_eq!(env.get(env.module, "greeting").unwrap(), b"broken");
+    // Nothing reached the orchestrator either: no restore in the history.
+    let kinds = env.json(&["history", "app"])["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>();
+    assert!(
+        !kinds.contains(&"restore_snapshot".to_string()),
+        "{kinds:?}"
+    );
+
+    // Just Enter is the default: no.
+    let mut p = on_terminal(&env, &["snapshot", "restore", "app", "--snapshot", &id]);
+    p.exp_string("Continue? [y/N]").unwrap();
+    p.send_line("").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 2);
+    assert_eq!(env.get(env.module, "greeting").unwrap(), b"broken");
+
+    let mut p = on_terminal(&env, &["snapshot", "restore", "app", "--snapshot", &id]);
+    p.exp_string("Continue? [y/N]").unwrap();
+    p.send_line("y").unwrap();
+    p.exp_string(&id).unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert_eq!(env.get(env.module, "greeting").unwrap(), b"hello");
+}
+
+#[test]
+fn an_export_shows_a_progress_bar_on_a_terminal_but_not_when_stdout_is_piped() {
+    let env = Env::registered();
+    // Enough data that the export lasts several bar redraws.
+    env.update(
+        env.module,
+        "append_bulk",
+        encode_args((40_000_000u64, 5u32)).unwrap(),
+    );
+    let snap = env.json(&["snapshot", "take", "app"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tty_out = env.path("tty");
+    let mut p = on_terminal(
+        &env,
+        &[
+            "export",
+            "app",
+            "--snapshot",
+            &snap,
+            "--concurrency",
+            "1",
+            "--out",
+            tty_out.to_str().unwrap(),
+        ],
+    );
+    // The bar: label, bar, bytes done / total and the rate.
+    p.exp_regex(r"export \[[=> ]+\] [0-9.]+ [KMG]?i?B/[0-9.]+ [KMG]?i?B [0-9.]+ [KMG]?i?B/s")
+        .unwrap();
+    p.exp_string("Exported snapshot").unwrap();
+    p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+
+    // The same on a terminal, but stdout piped (`| cat`): no bar, the result still printed.
+    let piped_out = env.path("piped");
+    let keepsake = assert_cmd::cargo::cargo_bin("keepsake");
+    let script = format!(
+        "'{}' --network '{}' --pem '{}' --orchestrator {} export app --snapshot {} \
+         --concurrency 1 --out '{}' | cat",
+        keepsake.display(),
+        env.server.url(),
+        env.path("developer.pem").display(),
+        env.orchestrator,
+        snap,
+        piped_out.display()
+    );
+    let mut c = std::process::Command::new("sh");
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DFX_CONFIG_ROOT", env.path("home"))
+        .env("HOME", env.path("home"))
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120")
+        .args(["-c", &script]);
+    let mut p = rexpect::session::spawn_command(c, Some(60_000)).unwrap();
+    let all = p.exp_eof().unwrap();
+    assert_eq!(exit_code(&p), 0);
+    assert!(all.contains("Exported snapshot"), "{all}");
+    assert!(
+        !all.contains("export ["),
+        "a bar was drawn with stdout piped:\n{all}"
+    );
+    assert!(
+        !all.contains("B/s"),
+        "a rate was drawn with stdout piped:\n{all}"
+    );
+    assert_eq!(
+        std::fs::read(tty_out.join("stable_memory.bin")).unwrap(),
+        std::fs::read(piped_out.join("stable_memory.bin")).unwrap()
+    );
+}

@@ -2,6 +2,8 @@
 //! [--concurrency N]`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use candid::Principal;
@@ -12,6 +14,7 @@ use crate::context::Ctx;
 use crate::operations::export::{ExportOptions, ExportSummary, export, pending};
 use crate::operations::layout::READ_SLICE;
 use crate::operations::store::{IcStore, RetryPolicy, SnapshotStore as _, retry};
+use crate::operations::timings::Timings;
 use crate::output;
 
 /// Download a snapshot to a folder, straight from the management canister.
@@ -19,7 +22,8 @@ use crate::output;
 /// The identity must be a controller of the canister. The folder has the layout dfx and
 /// icp-cli write (`dfx canister snapshot upload` / `icp canister snapshot upload` accept it)
 /// plus keepsake.json with the size and sha256 of every file. Data goes to `<out>.partial`
-/// first; running the same command after an interruption resumes it.
+/// first; running the same command after an interruption resumes it. With the environment
+/// variable KEEPSAKE_TIMINGS=1 it prints where the time went (hashing, writes, fsync) on stderr.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
     /// The module (orchestrator name) or canister id.
@@ -74,6 +78,7 @@ pub async fn resolve_target(
 
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
+    let started = Instant::now();
     let explicit = args
         .snapshot
         .as_deref()
@@ -143,8 +148,13 @@ pub async fn exec(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
         concurrency: args.concurrency as usize,
         slice: READ_SLICE,
         retry: policy,
+        timings: Arc::default(),
     };
+    let setup = started.elapsed();
     let summary: ExportSummary = export(&store, &snapshot, &opts, &bar).await?;
+    if Timings::wanted() {
+        output::note(&opts.timings.report(started.elapsed(), setup));
+    }
     if ctx.json() {
         return output::json(&summary);
     }

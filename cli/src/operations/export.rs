@@ -4,27 +4,35 @@
 //!    fsynced and hashed.
 //! 2. metadata.json first, then the regions in 2,000,000-byte slices and one read per chunk,
 //!    `concurrency` reads in flight, each written at its offset with a positioned write (memory
-//!    stays at about `concurrency` slices whatever the snapshot's size).
+//!    stays at about 2 × `concurrency` slices whatever the snapshot's size: reads in flight plus
+//!    writes pending).
 //! 3. Each finished slice is appended to a journal with its sha256; a second run re-checks the
 //!    journaled slices on disk and downloads only the rest.
-//! 4. Transient failures are retried with backoff; anything else stops the export, keeping what
+//! 4. Slices come back in file order (at most `concurrency` held), so each file's sha256 for
+//!    keepsake.json is computed as they arrive; only files an earlier run had started are read
+//!    back from disk to be hashed.
+//! 5. Transient failures are retried with backoff; anything else stops the export, keeping what
 //!    was written for the next run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::journal::{self, Entry, Journal};
 use super::layout::{self, Content, Region, Slice};
 use super::manifest::{self, FileEntry, Manifest, sha256_hex};
 use super::store::{RetryPolicy, SnapshotStore, retry};
+use super::timings::{self, Timings, timed};
 
 /// How to export.
 #[derive(Debug, Clone)]
@@ -37,6 +45,51 @@ pub struct ExportOptions {
     pub slice: u64,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
+    /// Where the time goes (printed by the command when `KEEPSAKE_TIMINGS` is set).
+    pub timings: Arc<Timings>,
+}
+
+/// The sha256 of one region file, fed slice by slice in file order as they arrive.
+#[derive(Default)]
+struct FileHasher {
+    sha: Sha256,
+    /// An earlier run wrote part of the file: hash it from disk at the end instead.
+    from_disk: bool,
+}
+
+/// Hashes a downloaded slice for the journal and writes it where it belongs (runs on the
+/// blocking pool). A chunk must hash to its name.
+fn write_slice(
+    files: &BTreeMap<Region, File>,
+    dir: &Path,
+    slice: &Slice,
+    data: &[u8],
+    t: &Timings,
+) -> Result<Entry> {
+    let sha256 = timed(&t.hash_slices, || sha256_hex(data));
+    match &slice.content {
+        Content::Region(r) => {
+            timed(&t.write, || files[r].write_all_at(data, slice.offset))
+                .with_context(|| format!("cannot write {}", r.file()))?;
+        }
+        Content::Chunk(hash) => {
+            if sha256 != hex::encode(hash) {
+                bail!(
+                    "chunk {} arrived with a different hash; run the export again",
+                    hex::encode(hash)
+                );
+            }
+            let path = dir.join(slice.path());
+            timed(&t.write, || std::fs::write(&path, data))
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    Ok(Entry {
+        path: slice.path(),
+        offset: slice.offset,
+        len: data.len() as u64,
+        sha256: Some(sha256),
+    })
 }
 
 /// The first line of the export journal: which snapshot the partial folder holds.
@@ -186,106 +239,213 @@ pub async fn export<S: SnapshotStore>(
         files.insert(r, f);
     }
 
-    // 4. What is left to download.
+    // 4. What is left to download. A region file any of whose slices an earlier run wrote is
+    //    hashed from disk at the end; every other file is hashed as its slices arrive.
     let all = layout::slices(&meta, opts.slice, |_| 0);
     let mut todo = Vec::new();
     let mut resumed_bytes = 0;
+    let mut hashers: BTreeMap<Region, FileHasher> =
+        files.keys().map(|&r| (r, FileHasher::default())).collect();
     for s in all {
         match done.get(&(s.path(), s.offset)) {
-            Some(e) if on_disk(&partial, &s, e) => resumed_bytes += e.len,
+            Some(e) if on_disk(&partial, &s, e) => {
+                resumed_bytes += e.len;
+                if let Content::Region(r) = s.content
+                    && let Some(h) = hashers.get_mut(&r)
+                {
+                    h.from_disk = true;
+                }
+            }
             _ => todo.push(s),
         }
     }
+    let incremental: BTreeSet<Region> = hashers
+        .iter()
+        .filter(|(_, h)| !h.from_disk)
+        .map(|(&r, _)| r)
+        .collect();
     let region_total: u64 = Region::ALL.iter().map(|r| r.size(&meta)).sum();
     progress.set_length(region_total);
     progress.set_position(resumed_bytes.min(region_total));
 
-    // 5. Download, `concurrency` at a time; the journal is written by this loop alone.
+    // 5. Download, `concurrency` reads at a time. The task polling the reads also decodes every
+    //    reply (ic-agent's CBOR, certificate check, candid), so it does nothing else per byte:
+    //    - each slice's sha256 (for the journal) and its positioned write run on tokio's blocking
+    //      pool, at most `concurrency` of them pending; their journal lines are appended here,
+    //      in slice order, once written;
+    //    - `buffered` hands the slices back in file order (holding at most `concurrency`), and
+    //      each region's slices go, in that order, to one hashing thread that computes the
+    //      file's sha256 for keepsake.json without reading anything back.
+    //    Memory stays flat: about 2 × `concurrency` slices whatever the snapshot's size.
+    let concurrency = opts.concurrency.max(1);
     let mut journal = Journal::open(&journal_path, &header, fresh)?;
     let mut transferred_bytes = 0;
-    let files_ref = &files;
-    let partial_ref = &partial;
+    let mut chunk_sizes: BTreeMap<String, u64> = BTreeMap::new();
+    let files = Arc::new(files);
+    let t = &*opts.timings;
+    let download_start = Instant::now();
+    let (to_hasher, mut hasher_rx) = tokio::sync::mpsc::channel::<(Region, Arc<Vec<u8>>)>(2);
+    let hasher = {
+        let mut hashers = std::mem::take(&mut hashers);
+        let timings = opts.timings.clone();
+        tokio::task::spawn_blocking(move || {
+            while let Some((region, data)) = hasher_rx.blocking_recv() {
+                if let Some(h) = hashers.get_mut(&region) {
+                    timed(&timings.hash_files, || h.sha.update(&*data));
+                }
+            }
+            hashers
+        })
+    };
+    let mut next_offset: BTreeMap<Region, u64> = BTreeMap::new();
+    let mut pending: VecDeque<tokio::task::JoinHandle<Result<Entry>>> = VecDeque::new();
     let mut results = futures::stream::iter(todo)
         .map(|s| async move {
             let data = retry(opts.retry, || store.read_data(snapshot, s.read_kind())).await?;
-            match &s.content {
-                Content::Region(r) => {
-                    if data.len() as u64 != s.len {
-                        bail!(
-                            "{} at offset {}: asked for {} bytes, got {}",
-                            r.file(),
-                            s.offset,
-                            s.len,
-                            data.len()
-                        );
-                    }
-                    files_ref[r]
-                        .write_all_at(&data, s.offset)
-                        .with_context(|| format!("cannot write {}", r.file()))?;
-                }
-                Content::Chunk(hash) => {
-                    if sha256_hex(&data) != hex::encode(hash) {
-                        bail!(
-                            "chunk {} arrived with a different hash; run the export again",
-                            hex::encode(hash)
-                        );
-                    }
-                    let path = partial_ref.join(s.path());
-                    std::fs::write(&path, &data)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
-                }
+            if let Content::Region(r) = &s.content
+                && data.len() as u64 != s.len
+            {
+                bail!(
+                    "{} at offset {}: asked for {} bytes, got {}",
+                    r.file(),
+                    s.offset,
+                    s.len,
+                    data.len()
+                );
             }
-            Ok::<_, anyhow::Error>(Entry {
-                path: s.path(),
-                offset: s.offset,
-                len: data.len() as u64,
-                sha256: Some(sha256_hex(&data)),
-            })
+            Ok::<_, anyhow::Error>((s, data))
         })
-        .buffer_unordered(opts.concurrency.max(1));
-    while let Some(r) = results.next().await {
-        let entry = r.with_context(|| {
-            format!(
-                "export interrupted; what was downloaded is kept in {} and the same command resumes it",
-                partial.display()
-            )
-        })?;
-        journal.record(&entry)?;
-        transferred_bytes += entry.len;
-        if entry.path.starts_with(layout::CHUNK_DIR) {
-            progress.inc_length(entry.len);
+        .buffered(concurrency);
+    let interrupted = || {
+        format!(
+            "export interrupted; what was downloaded is kept in {} and the same command resumes it",
+            partial.display()
+        )
+    };
+    let mut reads_done = false;
+    loop {
+        // Record a finished write (in slice order) when one is ready, when `concurrency` are
+        // pending, or when only writes are left.
+        let record = pending.front().is_some_and(|h| h.is_finished())
+            || pending.len() >= concurrency
+            || (reads_done && !pending.is_empty());
+        if record {
+            let entry = pending
+                .pop_front()
+                .expect("not empty")
+                .await
+                .context("a write task failed")?
+                .with_context(interrupted)?;
+            timed(&t.journal, || journal.record(&entry))?;
+            transferred_bytes += entry.len;
+            if entry.path.starts_with(layout::CHUNK_DIR) {
+                chunk_sizes.insert(entry.path.clone(), entry.len);
+                progress.inc_length(entry.len);
+            }
+            progress.inc(entry.len);
+            continue;
         }
-        progress.inc(entry.len);
+        if reads_done {
+            break;
+        }
+        let Some(r) = results.next().await else {
+            reads_done = true;
+            continue;
+        };
+        let (slice, data) = r.with_context(interrupted)?;
+        let data = Arc::new(data);
+        if let Content::Region(region) = slice.content
+            && incremental.contains(&region)
+        {
+            // `buffered` keeps `todo`'s order, which is file order: a gap is a bug.
+            let next = next_offset.entry(region).or_insert(0);
+            if *next != slice.offset {
+                bail!(
+                    "internal error: {} slice at {} arrived while expecting {}",
+                    region.file(),
+                    slice.offset,
+                    next
+                );
+            }
+            *next += data.len() as u64;
+            if to_hasher.send((region, data.clone())).await.is_err() {
+                bail!("internal error: the hashing thread stopped");
+            }
+        }
+        let files = files.clone();
+        let dir = partial.clone();
+        let timings = opts.timings.clone();
+        pending.push_back(tokio::task::spawn_blocking(move || {
+            write_slice(&files, &dir, &slice, &data, &timings)
+        }));
     }
     drop(results);
+    drop(to_hasher);
+    let mut hashers = hasher.await.context("the hashing thread failed")?;
+    timings::add(&t.download, download_start.elapsed());
+    let finish_start = Instant::now();
 
-    // 6. Durable: fsync every file, hash what is on disk, write the manifest.
-    for f in files.values() {
-        f.sync_all()?;
-    }
+    // 6. Durable: fsync every file; the manifest takes the hashes computed on the way (a chunk's
+    //    is its name, checked on arrival or on resume) and hashes from disk only what an earlier
+    //    run wrote.
+    timed(&t.fsync_final, || -> Result<()> {
+        for f in files.values() {
+            f.sync_all()?;
+        }
+        for c in &meta.wasm_chunk_store {
+            File::open(partial.join(layout::chunk_path(&c.hash)))?.sync_all()?;
+        }
+        File::open(&meta_path)?.sync_all()?;
+        Ok(())
+    })?;
     drop(files);
-    for c in &meta.wasm_chunk_store {
-        File::open(partial.join(layout::chunk_path(&c.hash)))?.sync_all()?;
-    }
-    File::open(&meta_path)?.sync_all()?;
-    let mut entries = Vec::new();
-    let mut paths = vec![layout::METADATA.to_string()];
-    paths.extend(
-        layout::expected_files(&meta)
-            .into_iter()
-            .filter(|e| partial.join(&e.path).exists())
-            .map(|e| e.path),
-    );
-    paths.sort();
-    for p in paths {
-        let (size, sha256) =
-            manifest::hash_file(&partial.join(&p)).with_context(|| format!("cannot hash {p}"))?;
+    let mut entries = vec![FileEntry {
+        path: layout::METADATA.to_string(),
+        size: meta_json.len() as u64,
+        sha256: sha256_hex(&meta_json),
+    }];
+    for e in layout::expected_files(&meta) {
+        let path = partial.join(&e.path);
+        let (size, sha256) = match &e.content {
+            Content::Region(r) => match hashers.remove(r) {
+                Some(h) if !h.from_disk => {
+                    let hashed = next_offset.get(r).copied().unwrap_or(0);
+                    if hashed != r.size(&meta) {
+                        bail!(
+                            "internal error: {} hashed {} of {} bytes",
+                            r.file(),
+                            hashed,
+                            r.size(&meta)
+                        );
+                    }
+                    (hashed, hex::encode(h.sha.finalize()))
+                }
+                Some(_) => {
+                    let (size, sha) = timed(&t.hash_files, || manifest::hash_file(&path))
+                        .with_context(|| format!("cannot hash {}", e.path))?;
+                    t.reread_bytes.fetch_add(size, Ordering::Relaxed);
+                    (size, sha)
+                }
+                // An empty region dfx does not write.
+                None => continue,
+            },
+            Content::Chunk(hash) => {
+                let size = match chunk_sizes.get(&e.path) {
+                    Some(&n) => n,
+                    None => std::fs::metadata(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?
+                        .len(),
+                };
+                (size, hex::encode(hash))
+            }
+        };
         entries.push(FileEntry {
-            path: p,
+            path: e.path,
             size,
             sha256,
         });
     }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
     let man = Manifest {
         format: manifest::FORMAT,
         tool: "keepsake".into(),
@@ -299,17 +459,20 @@ pub async fn export<S: SnapshotStore>(
     };
     let man_path = partial.join(layout::MANIFEST);
     std::fs::write(&man_path, serde_json::to_vec_pretty(&man)?)?;
-    File::open(&man_path)?.sync_all()?;
-    journal.finish()?;
-    fsync_dir(&partial.join(layout::CHUNK_DIR))?;
-    fsync_dir(&partial)?;
+    timed(&t.fsync_final, || -> Result<()> {
+        File::open(&man_path)?.sync_all()?;
+        journal.finish()?;
+        fsync_dir(&partial.join(layout::CHUNK_DIR))?;
+        fsync_dir(&partial)
+    })?;
 
     // 7. Publish.
     std::fs::rename(&partial, out)
         .with_context(|| format!("cannot rename {} to {}", partial.display(), out.display()))?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fsync_dir(parent)?;
+        timed(&t.fsync_final, || fsync_dir(parent))?;
     }
+    timings::add(&t.finish, finish_start.elapsed());
     progress.finish_and_clear();
     Ok(ExportSummary {
         out: out.clone(),
@@ -340,6 +503,7 @@ mod tests {
                 first_backoff: Duration::from_millis(1),
                 max_backoff: Duration::from_millis(1),
             },
+            timings: Arc::default(),
         }
     }
 
@@ -349,9 +513,12 @@ mod tests {
         let snap = store.snapshot_id();
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("backup");
-        let s = export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+        let o = opts(out.clone());
+        let s = export(&store, &snap, &o, &ProgressBar::hidden())
             .await
             .unwrap();
+        // Hashed as the slices arrived: nothing was read back from disk.
+        assert_eq!(o.timings.reread_bytes.load(Ordering::Relaxed), 0);
         assert!(!layout::partial_dir(&out).exists());
         assert_eq!(s.resumed_bytes, 0);
         assert_eq!(
@@ -402,10 +569,15 @@ mod tests {
         f.write_all_at(&[0xff; 10], 0).unwrap();
         store.fail_reads_after(u64::MAX);
         store.reset_reads();
-        let s = export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+        let o = opts(out.clone());
+        let s = export(&store, &snap, &o, &ProgressBar::hidden())
             .await
             .unwrap();
         assert!(s.resumed_bytes > 0);
+        // The heap, part of which the first run wrote, is hashed from disk; the module (whose
+        // damaged slice was downloaded again, so nothing of it was resumed) and the stable
+        // memory, which the first run never reached, are hashed on the way.
+        assert_eq!(o.timings.reread_bytes.load(Ordering::Relaxed), 20 * 65536);
         let total: u64 = 10_000 + 50 * 65536 + store.chunk_bytes();
         assert_eq!(s.transferred_bytes + s.resumed_bytes, total);
         assert!(s.transferred_bytes < total);

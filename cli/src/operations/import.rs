@@ -292,6 +292,7 @@ mod tests {
             concurrency: 4,
             slice: 2_000_000,
             retry: policy(),
+            timings: Default::default(),
         };
         export(store, &store.snapshot_id(), &o, &ProgressBar::hidden())
             .await

@@ -12,5 +12,6 @@ pub mod manifest;
 pub mod orchestrator;
 pub mod schedule;
 pub mod store;
+pub mod timings;
 pub mod upgrade;
 pub mod verify;
