@@ -361,14 +361,24 @@ fn a_fleet_snapshot_reports_every_module_and_exits_1_when_one_fails() {
     assert_eq!(history["operations"][0]["status"], "completed");
     assert!(env.ok(&["history", "app"]).contains("(fleet)"));
 
+    // Listing every module shows the one that lists and names the one that does not.
+    let (out, err) = env.fails(1, &["snapshot", "list"]);
+    assert!(out.lines().any(|l| l.starts_with("app ")), "{out}");
+    assert!(
+        err.contains("could not list the snapshots of 1 module(s)") && err.contains("other:"),
+        "{err}"
+    );
+
     // With the orchestrator a controller again, every module is done: exit 0.
     let orch = env.orchestrator;
     env.server
         .replica()
         .with_net(|net| net.set_controllers(other, Some(dev), vec![dev, orch]))
         .unwrap();
-    let all = env.json(&["snapshot", "take", "--all"]);
+    let all = env.json(&["snapshot", "take", "--all", "--pin"]);
     assert_eq!(all["failed"], 0);
+    assert_eq!(all["results"][0]["snapshot"]["pinned"], true);
+    assert_eq!(all["results"][1]["snapshot"]["pinned"], true);
     assert_eq!(
         env.json(&["snapshot", "list", "other"])[0]["trigger"],
         "fleet"
@@ -377,7 +387,6 @@ fn a_fleet_snapshot_reports_every_module_and_exits_1_when_one_fails() {
     // A module and --all, or --concurrency / --pin without a module: usage errors.
     env.fails(2, &["snapshot", "take", "app", "--all"]);
     env.fails(2, &["snapshot", "take", "app", "--concurrency", "2"]);
-    env.fails(2, &["snapshot", "take", "--all", "--pin"]);
     env.fails(2, &["snapshot", "take"]);
 }
 

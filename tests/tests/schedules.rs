@@ -327,6 +327,7 @@ fn a_fleet_snapshot_with_one_failing_module_reports_the_others_as_done() {
         (FleetSnapshotArgs {
             label: Some("nightly".into()),
             concurrency: Some(2),
+            pin: None,
         },),
     );
     let results = r.unwrap();

@@ -138,6 +138,8 @@ pub struct FleetSnapshotArgs {
     pub label: Option<String>,
     /// How many modules are snapshotted at once (1..=10, default 4).
     pub concurrency: Option<u8>,
+    /// Pin every snapshot taken.
+    pub pin: Option<bool>,
 }
 
 /// One module's outcome in a fleet snapshot.

@@ -28,7 +28,7 @@ pub async fn take_all<M: Management>(
         });
     }
     let names: Vec<String> = registry::list().into_iter().map(|m| m.name).collect();
-    let label = args.label;
+    let (label, pin) = (args.label, args.pin);
     let mut results: Vec<FleetSnapshotResult> = futures_util::stream::iter(names)
         .map(|module| {
             let label = label.clone();
@@ -37,7 +37,7 @@ pub async fn take_all<M: Management>(
                     mgmt,
                     caller,
                     &module,
-                    TakeSnapshotArgs { label, pin: None },
+                    TakeSnapshotArgs { label, pin },
                     Trigger::Fleet,
                 )
                 .await;

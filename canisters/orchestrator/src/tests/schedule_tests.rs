@@ -479,6 +479,7 @@ fn a_fleet_snapshot_reports_every_module_and_one_failure_does_not_stop_the_other
         FleetSnapshotArgs {
             label: Some("nightly".into()),
             concurrency: Some(2),
+            pin: None,
         },
     ))
     .unwrap();
@@ -497,7 +498,8 @@ fn a_fleet_snapshot_reports_every_module_and_one_failure_does_not_stop_the_other
             admin(),
             FleetSnapshotArgs {
                 label: None,
-                concurrency: Some(11)
+                concurrency: Some(11),
+                pin: None
             }
         )),
         Err(SnapshotError::InvalidArgument { .. })

@@ -26,22 +26,36 @@ pub async fn exec(ctx: &Ctx, args: &ListArgs) -> Result<()> {
             .map(|m| m.name)
             .collect(),
     };
+    // One module that cannot be listed (say, the orchestrator is no longer its controller)
+    // must not hide the others: list every module, then fail naming the ones that did not list.
     let mut views = Vec::new();
+    let mut failed = Vec::new();
     for name in &names {
-        views.extend(
-            orch.list_snapshots(name)
-                .await?
-                .iter()
-                .map(SnapshotView::from),
-        );
+        match orch.list_snapshots(name).await {
+            Ok(list) => views.extend(list.iter().map(SnapshotView::from)),
+            Err(e) if args.module.is_none() => failed.push(format!("{name}: {e:#}")),
+            Err(e) => return Err(e),
+        }
     }
     if ctx.json() {
-        return output::json(&views);
-    }
-    if views.is_empty() {
+        output::json(&views)?;
+    } else if views.is_empty() && failed.is_empty() {
         output::println("No snapshots. Take one with `keepsake snapshot take <module>`.");
-        return Ok(());
+    } else if !views.is_empty() {
+        print_table(&views);
     }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "could not list the snapshots of {} module(s):\n  {}",
+            failed.len(),
+            failed.join("\n  ")
+        )
+    }
+}
+
+fn print_table(views: &[SnapshotView]) {
     let mut header = vec!["MODULE"];
     header.extend(SnapshotView::HEADER);
     let rows: Vec<Vec<String>> = views
@@ -53,5 +67,4 @@ pub async fn exec(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         })
         .collect();
     output::table(&header, &rows);
-    Ok(())
 }

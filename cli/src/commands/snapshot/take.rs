@@ -1,5 +1,5 @@
 //! `keepsake snapshot take <module> [--label …] [--pin]` and
-//! `keepsake snapshot take --all [--label …] [--concurrency N]` (a fleet snapshot).
+//! `keepsake snapshot take --all [--label …] [--pin] [--concurrency N]` (a fleet snapshot).
 
 use anyhow::Result;
 use clap::Args;
@@ -21,9 +21,9 @@ pub struct TakeArgs {
     /// A label to remember it by (at most 100 characters); with --all, for every snapshot.
     #[arg(long)]
     pub label: Option<String>,
-    /// Pin the new snapshot: nothing deletes or replaces it automatically until
-    /// `keepsake snapshot unpin` (not with --all).
-    #[arg(long, conflicts_with = "all")]
+    /// Pin the new snapshot (with --all, every new snapshot): nothing deletes or replaces it
+    /// automatically until `keepsake snapshot unpin`.
+    #[arg(long)]
     pub pin: bool,
     /// Snapshot every registered module (a fleet snapshot). One module failing does not stop
     /// the others; every result is printed and the exit code is 1 if any module failed.
@@ -124,6 +124,7 @@ async fn take_all(ctx: &Ctx, args: &TakeArgs) -> Result<()> {
         .take_all_snapshots(FleetSnapshotArgs {
             label: args.label.clone(),
             concurrency: args.concurrency,
+            pin: args.pin.then_some(true),
         })
         .await?;
     let view = FleetView {
@@ -186,11 +187,11 @@ mod tests {
         assert_eq!(parse(&["app"]).unwrap().module.as_deref(), Some("app"));
         assert!(parse(&["--all"]).unwrap().all);
         assert!(parse(&["--all", "--concurrency", "3", "--label", "x"]).is_ok());
+        assert!(parse(&["--all", "--pin"]).unwrap().pin);
         for bad in [
             &[][..],
             &["app", "--all"],
             &["app", "--concurrency", "2"],
-            &["--all", "--pin"],
             &["--all", "--concurrency", "0"],
             &["--all", "--concurrency", "11"],
         ] {
