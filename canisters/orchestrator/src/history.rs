@@ -9,7 +9,7 @@ use orchestrator_api::{
 };
 
 use crate::mgmt::Management;
-use crate::state::{Candid, mutate_state, read_state};
+use crate::state::{Candid, mutate_state, read_state, update_record};
 
 /// Most operations one `history` page returns.
 pub const MAX_PAGE: u32 = 100;
@@ -63,14 +63,8 @@ impl Operation {
 
     fn update(&self, now: u64, f: impl FnOnce(&mut OperationRecord)) {
         self.last_time.set(now);
-        mutate_state(|s| {
-            let mut record = s
-                .operations
-                .get(&self.id)
-                .expect("an operation being recorded exists");
-            f(&mut record.0);
-            s.operations.insert(self.id, record);
-        });
+        let updated = mutate_state(|s| update_record(&mut s.operations, &self.id, f));
+        assert!(updated, "an operation being recorded exists");
     }
 
     /// Runs one step: records it as running (committed before the await, so it is visible

@@ -7,7 +7,7 @@
 
 use orchestrator_api::{OperationKind, OperationStatus};
 
-use crate::state::{Candid, LockRecord, mutate_state, read_state};
+use crate::state::{Candid, LockRecord, mutate_state, read_state, update_record};
 
 /// Holds a module's lock until dropped.
 #[must_use = "the lock is released when this guard is dropped"]
@@ -38,10 +38,9 @@ impl ModuleLock {
     /// Links the lock to its history entry, so an interrupted operation can be closed.
     pub fn set_operation_id(&self, id: u64) {
         mutate_state(|s| {
-            if let Some(mut lock) = s.locks.get(&self.module) {
-                lock.0.operation_id = Some(id);
-                s.locks.insert(self.module.clone(), lock);
-            }
+            update_record(&mut s.locks, &self.module, |lock| {
+                lock.operation_id = Some(id)
+            })
         });
     }
 }

@@ -9,7 +9,7 @@ use orchestrator_api::{
 };
 
 use crate::mgmt::Management;
-use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state};
+use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state, update_record};
 use crate::{lock, schedules};
 
 /// Longest health-check method name accepted.
@@ -74,12 +74,9 @@ pub async fn list_with_storage<M: Management>(mgmt: &M) -> Vec<ModuleInfo> {
 /// Replaces the set of snapshots kept for the latest upgrade (see `ModuleRecord`).
 pub fn update_kept_for_upgrade(name: &str, f: impl FnOnce(&mut Vec<Vec<u8>>)) {
     mutate_state(|s| {
-        if let Some(mut record) = s.modules.get(&name.to_string()) {
-            let mut kept = record.0.kept_for_upgrade.take().unwrap_or_default();
-            f(&mut kept);
-            record.0.kept_for_upgrade = Some(kept);
-            s.modules.insert(name.to_string(), record);
-        }
+        update_record(&mut s.modules, &name.to_string(), |record| {
+            f(record.kept_for_upgrade.get_or_insert_default())
+        })
     });
 }
 

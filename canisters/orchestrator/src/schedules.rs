@@ -23,7 +23,7 @@ use orchestrator_api::{
 
 use crate::history::Operation;
 use crate::mgmt::Management;
-use crate::state::{Candid, ScheduleRecord, mutate_state, read_state};
+use crate::state::{Candid, ScheduleRecord, mutate_state, read_state, update_record};
 use crate::{registry, snapshots};
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
@@ -242,12 +242,7 @@ pub fn claim_due(now: u64) -> Vec<String> {
 }
 
 fn update(name: &str, f: impl FnOnce(&mut ScheduleRecord)) {
-    mutate_state(|s| {
-        if let Some(mut record) = s.schedules.get(&name.to_string()) {
-            f(&mut record.0);
-            s.schedules.insert(name.to_string(), record);
-        }
-    });
+    mutate_state(|s| update_record(&mut s.schedules, &name.to_string(), f));
 }
 
 /// One scheduled run of module `name` (claimed by [`claim_due`]): snapshot, then retention.
@@ -309,10 +304,10 @@ pub async fn apply_retention<M: Management>(
     let Some(module) = registry::get(name) else {
         return;
     };
-    let Ok(mut held) = snapshots::list(mgmt, name).await else {
+    // `list` returns the snapshots oldest first.
+    let Ok(held) = snapshots::list(mgmt, name).await else {
         return; // the next run tries again
     };
-    held.sort_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)));
     let now = mgmt.now();
     let keep = usize::from(
         retention

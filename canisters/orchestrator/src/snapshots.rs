@@ -467,9 +467,9 @@ pub async fn delete<M: Management>(
     Ok(info)
 }
 
-/// The module's snapshots as the IC lists them, with the orchestrator's labels and triggers.
-/// Snapshots taken elsewhere are marked external; records of snapshots deleted elsewhere are
-/// dropped.
+/// The module's snapshots as the IC lists them, oldest first, with the orchestrator's labels,
+/// triggers and pins. Snapshots taken elsewhere are marked external; records and pins of
+/// snapshots deleted elsewhere are dropped.
 pub async fn list<M: Management>(mgmt: &M, name: &str) -> Result<Vec<SnapshotInfo>, SnapshotError> {
     let module = registry::get(name).ok_or_else(|| SnapshotError::ModuleNotFound {
         name: name.to_string(),

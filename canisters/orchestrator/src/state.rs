@@ -216,6 +216,25 @@ thread_local! {
     });
 }
 
+/// Reads the candid record stored under `key`, lets `f` change it and writes it back; does
+/// nothing and returns false when there is none.
+pub fn update_record<K, T>(
+    map: &mut StableBTreeMap<K, Candid<T>, Memory>,
+    key: &K,
+    f: impl FnOnce(&mut T),
+) -> bool
+where
+    K: Storable + Ord + Clone,
+    T: CandidType + DeserializeOwned,
+{
+    let Some(mut record) = map.get(key) else {
+        return false;
+    };
+    f(&mut record.0);
+    map.insert(key.clone(), record);
+    true
+}
+
 /// Reads the state.
 pub fn read_state<R>(f: impl FnOnce(&State) -> R) -> R {
     STATE.with(|s| f(&s.borrow()))

@@ -18,13 +18,13 @@ use crate::schedules;
 const RUN_CONCURRENCY: usize = 4;
 
 thread_local! {
-    static ARMED: Cell<Option<(TimerId, u64)>> = const { Cell::new(None) };
+    static ARMED: Cell<Option<TimerId>> = const { Cell::new(None) };
 }
 
 /// Arms the timer for the earliest due schedule (or disarms it when there is none).
 pub fn arm() {
     let next = schedules::next_wakeup();
-    if let Some((timer, _)) = ARMED.take() {
+    if let Some(timer) = ARMED.take() {
         ic_cdk_timers::clear_timer(timer);
     }
     let Some(at) = next else {
@@ -32,7 +32,7 @@ pub fn arm() {
     };
     let delay = Duration::from_nanos(at.saturating_sub(IcManagement.now()));
     let timer = ic_cdk_timers::set_timer(delay, wake_up());
-    ARMED.set(Some((timer, at)));
+    ARMED.set(Some(timer));
 }
 
 /// Claims the due modules, re-arms for the next due time at once (a long run must not delay
