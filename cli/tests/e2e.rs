@@ -131,11 +131,7 @@ fn export_verify_import_and_restore_round_trip_the_data_byte_for_byte() {
     let env = Env::registered();
     env.set(env.module, "k1", b"v1");
     // About 5 MB of stable memory: several 2,000,000-byte slices.
-    env.update(
-        env.module,
-        "append_bulk",
-        encode_args((5_000_000u64, 7u32)).unwrap(),
-    );
+    env.fill(5_000_000, 7);
     let original_bulk = env.bulk(env.module);
     assert_eq!(original_bulk.len(), 5_000_000);
 
@@ -386,15 +382,8 @@ fn an_upgrade_stages_the_wasm_and_reports_each_step_and_a_failing_one_rolls_back
 #[test]
 fn an_export_killed_midway_resumes_with_fewer_bytes_and_an_identical_result() {
     let env = Env::registered();
-    env.update(
-        env.module,
-        "append_bulk",
-        encode_args((30_000_000u64, 3u32)).unwrap(),
-    );
-    let snap = env.json(&["snapshot", "take", "app"])["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    env.fill(30_000_000, 3);
+    let snap = env.take_snapshot();
     let out = env.path("big");
     // Kill the export once part of it is on disk.
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keepsake"))
@@ -589,10 +578,7 @@ fn icp_cli_downloads_are_imported_by_keepsake_and_keepsake_exports_are_uploaded_
 
     // icp-cli downloads; keepsake verifies and imports.
     env.set(env.module, "k", b"via icp-cli");
-    let snap = env.json(&["snapshot", "take", "app"])["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let snap = env.take_snapshot();
     let from_icp = env.path("from-icp");
     let module_text = env.module.to_text();
     let mut args = vec![
@@ -825,10 +811,7 @@ fn exit_code(p: &rexpect::session::PtySession) -> i32 {
 fn on_a_terminal_a_destructive_command_asks_and_n_changes_nothing_while_y_proceeds() {
     let env = Env::registered();
     env.set(env.module, "greeting", b"hello");
-    let id = env.json(&["snapshot", "take", "app"])["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = env.take_snapshot();
     env.set(env.module, "greeting", b"broken");
 
     let mut p = on_terminal(&env, &["snapshot", "restore", "app", "--snapshot", &id]);
@@ -871,15 +854,8 @@ fn on_a_terminal_a_destructive_command_asks_and_n_changes_nothing_while_y_procee
 fn an_export_shows_a_progress_bar_on_a_terminal_but_not_when_stdout_is_piped() {
     let env = Env::registered();
     // Enough data that the export lasts several bar redraws.
-    env.update(
-        env.module,
-        "append_bulk",
-        encode_args((40_000_000u64, 5u32)).unwrap(),
-    );
-    let snap = env.json(&["snapshot", "take", "app"])["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    env.fill(40_000_000, 5);
+    let snap = env.take_snapshot();
     let tty_out = env.path("tty");
     let mut p = on_terminal(
         &env,

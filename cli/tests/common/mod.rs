@@ -143,6 +143,21 @@ impl Env {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     }
 
+    /// `keepsake snapshot take app`: the new snapshot's id (hex).
+    pub fn take_snapshot(&self) -> String {
+        let taken = self.json(&["snapshot", "take", "app"]);
+        taken["id"].as_str().expect("a snapshot id").to_string()
+    }
+
+    /// Appends `bytes` of bulk data to the module's stable memory, in `chunks` updates.
+    pub fn fill(&self, bytes: u64, chunks: u32) {
+        self.update(
+            self.module,
+            "append_bulk",
+            encode_args((bytes, chunks)).unwrap(),
+        );
+    }
+
     pub fn update(&self, canister: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
         let dev = self.developer;
         self.server
