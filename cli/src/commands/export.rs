@@ -11,8 +11,9 @@ use clap::Args;
 
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
-use crate::operations::export::{ExportOptions, ExportSummary, export, pending};
+use crate::operations::export::{ExportOptions, ExportSummary, export_into};
 use crate::operations::layout::READ_SLICE;
+use crate::operations::partial::Partial;
 use crate::operations::store::{IcStore, RetryPolicy, SnapshotStore as _, retry};
 use crate::operations::timings::Timings;
 use crate::output;
@@ -22,7 +23,9 @@ use crate::output;
 /// The identity must be a controller of the canister. The folder has the layout dfx and
 /// icp-cli write (`dfx canister snapshot upload` / `icp canister snapshot upload` accept it)
 /// plus keepsake.json with the size and sha256 of every file. Data goes to `<out>.partial`
-/// first; running the same command after an interruption resumes it. With the environment
+/// first; running the same command after an interruption resumes it. `--out` must not exist
+/// (not even as a link), `<out>.partial` must be a folder an earlier export of it left (never a
+/// link), and only one export at a time writes it (a lock file in it). With the environment
 /// variable KEEPSAKE_TIMINGS=1 it prints where the time went (hashing, writes, fsync) on stderr.
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -84,18 +87,35 @@ pub async fn exec(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
         .as_deref()
         .map(parse_snapshot_id)
         .transpose()?;
+    // Before any call (and before --take takes anything): --out, <out>.partial, the lock.
+    let claim = Partial::claim(&args.out)?;
     let (canister, module) = resolve_target(ctx, &args.target, args.take).await?;
     let agent = ctx.agent().await?;
     let store = IcStore::new(agent, canister);
     let policy = RetryPolicy::default();
 
     // Which snapshot: an interrupted export of this folder wins, then --snapshot, --take, newest.
-    let resume = pending(&args.out).filter(|h| {
+    let resume = claim.pending().cloned().filter(|h| {
         h.canister_id == canister.to_text()
             && explicit
                 .as_ref()
                 .is_none_or(|id| hex::encode(id) == h.snapshot_id)
     });
+    // A folder of another export is never mixed in; say so before --take takes anything.
+    if resume.is_none()
+        && let Some(h) = claim.pending()
+    {
+        anyhow::bail!(
+            "{} holds an interrupted export of snapshot {} of {}; resume it with `keepsake export {} \
+             --out {} --snapshot {}`, or remove that folder to start over",
+            claim.dir.display(),
+            h.snapshot_id,
+            h.canister_id,
+            h.canister_id,
+            args.out.display(),
+            h.snapshot_id
+        );
+    }
     let snapshot = if let Some(h) = resume {
         if !ctx.json() {
             output::note(&format!(
@@ -151,7 +171,7 @@ pub async fn exec(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
         timings: Arc::default(),
     };
     let setup = started.elapsed();
-    let summary: ExportSummary = export(&store, &snapshot, &opts, &bar).await?;
+    let summary: ExportSummary = export_into(&store, &snapshot, &opts, claim, &bar).await?;
     if Timings::wanted() {
         output::note(&opts.timings.report(started.elapsed(), setup));
     }

@@ -19,9 +19,11 @@ use crate::output;
 /// Upload an export folder as a new snapshot of a canister (the same one, or another to clone
 /// it or recover into a fresh canister), and optionally restore it.
 ///
-/// The folder is verified first; a tampered or incomplete one is refused. Folders written by
-/// dfx or icp-cli (no keepsake.json) are accepted after the checks that are possible. The
-/// identity must be a controller of the target. An interrupted import resumes when run again.
+/// The folder is verified first; a tampered or incomplete one is refused, and so is one without
+/// keepsake.json (a dfx or icp-cli download) unless --no-manifest is given. Every file is hashed
+/// again as it is read for upload; if anything changed since it was verified, the import fails
+/// and nothing is loaded. The identity must be a controller of the target. An interrupted import
+/// resumes when run again.
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The export folder.
@@ -35,6 +37,12 @@ pub struct ImportArgs {
     /// Then stop the target, load the new snapshot and start it again. Asks for confirmation.
     #[arg(long)]
     pub restore: bool,
+    /// Import a folder that has no keepsake.json (e.g. written by dfx or icp-cli). Then the
+    /// contents of metadata.json, wasm_module.bin, wasm_memory.bin and stable_memory.bin are NOT
+    /// verified against any hash: only their sizes against metadata.json (and each chunk against
+    /// its name) are checked. Use it only for a folder you trust.
+    #[arg(long)]
+    pub no_manifest: bool,
     /// Uploads in flight (1 to 64).
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -69,20 +77,35 @@ pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
     let replace = args.replace.as_deref().map(parse_snapshot_id).transpose()?;
     // 1. Verify before anything touches the network.
     let report = verify_dir(&args.dir);
-    if !report.ok {
+    let unchecked_allowed = args.no_manifest && report.ok_but_for_the_manifest();
+    if !report.ok && !unchecked_allowed {
         if ctx.json() {
             output::json(&report)?;
         } else {
             print_report(&report);
         }
+        let hint = if report.ok_but_for_the_manifest() {
+            ": it has no keepsake.json, so its contents cannot be checked; pass --no-manifest to \
+             import it anyway (sizes only are checked)"
+        } else {
+            ""
+        };
         return Err(Reported(format!(
-            "refusing to import {}: it did not verify ({} problem(s))",
+            "refusing to import {}: it did not verify ({} problem(s)){hint}",
             args.dir.display(),
             report.problems.len()
         ))
         .into());
     }
     if !ctx.json() {
+        if unchecked_allowed {
+            output::note(
+                "note: --no-manifest: no keepsake.json, so file contents are not verified against \
+                 any hash; only sizes against metadata.json (and chunks against their names) were checked",
+            );
+        } else if args.no_manifest {
+            output::note("note: --no-manifest: keepsake.json is present and was checked anyway");
+        }
         for n in &report.notes {
             output::note(&format!("note: {n}"));
         }
@@ -107,6 +130,7 @@ pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         concurrency: args.concurrency as usize,
         journal_dir: journal_dir(),
         retry: RetryPolicy::default(),
+        no_manifest: args.no_manifest,
     };
     let summary = import(&store, &args.dir, &report, &opts, &bar).await?;
     if !ctx.json() {

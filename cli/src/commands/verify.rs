@@ -11,7 +11,9 @@ use crate::operations::verify::{VerifyReport, verify_dir};
 use crate::output;
 
 /// Check an export folder without touching the network: every file re-hashed, sizes checked
-/// against metadata.json and keepsake.json, each problem named. Exit code 1 if anything is wrong.
+/// against metadata.json and keepsake.json, each problem named. Exit code 1 if anything is wrong,
+/// and for a folder without keepsake.json (a dfx or icp-cli download), whose contents cannot be
+/// checked. Symbolic links, FIFOs and devices in the folder are refused, never opened.
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// The export folder.
@@ -63,6 +65,13 @@ pub async fn exec(ctx: &Ctx, args: &VerifyArgs) -> Result<()> {
     }
     if report.ok {
         Ok(())
+    } else if report.ok_but_for_the_manifest() {
+        Err(Reported(format!(
+            "cannot check the contents of {}: it has no keepsake.json (sizes and chunk hashes are \
+             fine). `keepsake import --no-manifest` accepts it if you trust where it came from",
+            args.dir.display()
+        ))
+        .into())
     } else {
         Err(Reported(format!(
             "{} did not verify ({} problem(s)); re-export it, or restore the damaged files from another copy",

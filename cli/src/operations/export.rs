@@ -1,7 +1,9 @@
 //! Export: download a snapshot into the dfx/icp-cli layout plus `keepsake.json`.
 //!
-//! 1. Everything goes into `<out>.partial`; `<out>` appears (by rename) only when complete,
-//!    fsynced and hashed.
+//! 1. Everything goes into `<out>.partial`, checked and locked first (`partial`: never a link,
+//!    never another tool's folder, never two exports at once); `<out>` appears (by rename) only
+//!    when complete, fsynced and hashed. Files in it are opened without following links
+//!    (`files`).
 //! 2. metadata.json first, then the regions in 2,000,000-byte slices and one read per chunk,
 //!    `concurrency` reads in flight, each written at its offset with a positioned write (memory
 //!    stays at about 2 × `concurrency` slices whatever the snapshot's size: reads in flight plus
@@ -15,7 +17,7 @@
 //!    was written for the next run.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,9 +30,11 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::journal::{self, Entry, Journal};
+use super::files;
+use super::journal::{Entry, Journal};
 use super::layout::{self, Content, Region, Slice};
 use super::manifest::{self, FileEntry, Manifest, sha256_hex};
+use super::partial::Partial;
 use super::store::{RetryPolicy, SnapshotStore, retry};
 use super::timings::{self, Timings, timed};
 
@@ -80,7 +84,7 @@ fn write_slice(
                 );
             }
             let path = dir.join(slice.path());
-            timed(&t.write, || std::fs::write(&path, data))
+            timed(&t.write, || files::write_regular(&path, data))
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
     }
@@ -122,17 +126,30 @@ pub struct ExportSummary {
     pub files: Vec<FileEntry>,
 }
 
-/// The snapshot an interrupted export of `out` was downloading, if any.
-pub fn pending(out: &Path) -> Option<ExportHeader> {
-    let path = layout::partial_dir(out).join(layout::EXPORT_JOURNAL);
-    journal::load::<ExportHeader>(&path)
-        .ok()
-        .flatten()
-        .map(|l| l.header)
+/// Creates `path` as a folder, or checks the one there is a real folder (not a link to one).
+fn real_dir(path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(m) => bail!(
+            "{} is {}, not a folder; remove it and run again",
+            path.display(),
+            files::describe(&m.file_type())
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir(path).with_context(|| format!("cannot create {}", path.display()))
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot look at {}", path.display())),
+    }
 }
 
 fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+fn fsync_file(path: &Path) -> Result<()> {
+    files::open_regular(path)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot fsync {}", path.display()))
 }
 
 fn fsync_dir(dir: &Path) -> Result<()> {
@@ -149,34 +166,50 @@ fn on_disk(dir: &Path, slice: &Slice, entry: &Entry) -> bool {
             if entry.len != slice.len {
                 return false;
             }
-            let Ok(file) = File::open(&path) else {
+            let Ok(file) = files::open_regular(&path) else {
                 return false;
             };
             let mut buf = vec![0u8; slice.len as usize];
             file.read_exact_at(&mut buf, slice.offset).is_ok()
                 && entry.sha256.as_deref() == Some(&sha256_hex(&buf))
         }
-        Content::Chunk(hash) => std::fs::read(&path)
+        Content::Chunk(hash) => files::read_regular(&path)
             .map(|bytes| sha256_hex(&bytes) == hex::encode(hash))
             .unwrap_or(false),
     }
 }
 
-/// Downloads `snapshot` of `store`'s canister into `opts.out`.
+/// (tests) Downloads `snapshot` of `store`'s canister into `opts.out`, claiming
+/// `<out>.partial` first.
+#[cfg(test)]
 pub async fn export<S: SnapshotStore>(
     store: &S,
     snapshot: &[u8],
     opts: &ExportOptions,
     progress: &ProgressBar,
 ) -> Result<ExportSummary> {
-    let out = &opts.out;
-    if out.exists() {
+    let claim = Partial::claim(&opts.out)?;
+    export_into(store, snapshot, opts, claim, progress).await
+}
+
+/// Downloads `snapshot` of `store`'s canister into the claimed `<out>.partial`, then publishes
+/// it as `<out>` (the command claims before it resolves or takes a snapshot).
+pub async fn export_into<S: SnapshotStore>(
+    store: &S,
+    snapshot: &[u8],
+    opts: &ExportOptions,
+    mut claim: Partial,
+    progress: &ProgressBar,
+) -> Result<ExportSummary> {
+    let out = &claim.out.clone();
+    if *out != opts.out {
         bail!(
-            "{} already exists; choose another --out, or remove it to export again",
-            out.display()
+            "internal error: claimed {} to export into {}",
+            out.display(),
+            opts.out.display()
         );
     }
-    let partial = layout::partial_dir(out);
+    let partial = claim.dir.clone();
     let header = ExportHeader {
         canister_id: store.canister().to_text(),
         snapshot_id: hex::encode(snapshot),
@@ -184,8 +217,7 @@ pub async fn export<S: SnapshotStore>(
     let journal_path = partial.join(layout::EXPORT_JOURNAL);
 
     // 1. The partial folder: resume it if it holds this snapshot.
-    let previous = journal::load::<ExportHeader>(&journal_path)?;
-    let done = match previous {
+    let done = match claim.previous.take() {
         Some(l) if l.header == header => l.done,
         Some(l) => bail!(
             "{} holds an interrupted export of snapshot {} of {}, not of snapshot {} of {}; \
@@ -200,15 +232,17 @@ pub async fn export<S: SnapshotStore>(
         None => BTreeMap::new(),
     };
     let fresh = done.is_empty();
-    std::fs::create_dir_all(partial.join(layout::CHUNK_DIR))
-        .with_context(|| format!("cannot create {}", partial.display()))?;
+    // The journal's header goes first, before any call, so the folder is recognisably this
+    // export's from its first byte on (a `.partial` without one is refused).
+    let mut journal = Journal::open(&journal_path, &header, fresh)?;
+    real_dir(&partial.join(layout::CHUNK_DIR))?;
 
     // 2. metadata.json.
     let meta = retry(opts.retry, || store.read_metadata(snapshot)).await?;
     let meta_json = serde_json::to_vec_pretty(&meta)?;
     let meta_path = partial.join(layout::METADATA);
     if !fresh
-        && let Ok(old) = std::fs::read(&meta_path)
+        && let Ok(old) = files::read_regular(&meta_path)
         && old != meta_json
     {
         bail!(
@@ -217,7 +251,7 @@ pub async fn export<S: SnapshotStore>(
             partial.display()
         );
     }
-    std::fs::write(&meta_path, &meta_json)
+    files::write_regular(&meta_path, &meta_json)
         .with_context(|| format!("cannot write {}", meta_path.display()))?;
 
     // 3. Region files at their final size, so slices land at their offsets.
@@ -228,12 +262,7 @@ pub async fn export<S: SnapshotStore>(
             continue;
         }
         let path = partial.join(r.file());
-        let f = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .read(true)
-            .truncate(false)
-            .open(&path)
+        let f = files::open_writable(&path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         f.set_len(size)?;
         files.insert(r, f);
@@ -278,7 +307,6 @@ pub async fn export<S: SnapshotStore>(
     //      file's sha256 for keepsake.json without reading anything back.
     //    Memory stays flat: about 2 × `concurrency` slices whatever the snapshot's size.
     let concurrency = opts.concurrency.max(1);
-    let mut journal = Journal::open(&journal_path, &header, fresh)?;
     let mut transferred_bytes = 0;
     let mut chunk_sizes: BTreeMap<String, u64> = BTreeMap::new();
     let files = Arc::new(files);
@@ -393,9 +421,9 @@ pub async fn export<S: SnapshotStore>(
             f.sync_all()?;
         }
         for c in &meta.wasm_chunk_store {
-            File::open(partial.join(layout::chunk_path(&c.hash)))?.sync_all()?;
+            fsync_file(&partial.join(layout::chunk_path(&c.hash)))?;
         }
-        File::open(&meta_path)?.sync_all()?;
+        fsync_file(&meta_path)?;
         Ok(())
     })?;
     drop(files);
@@ -432,7 +460,8 @@ pub async fn export<S: SnapshotStore>(
             Content::Chunk(hash) => {
                 let size = match chunk_sizes.get(&e.path) {
                     Some(&n) => n,
-                    None => std::fs::metadata(&path)
+                    None => files::open_regular(&path)
+                        .and_then(|f| f.metadata())
                         .with_context(|| format!("cannot read {}", path.display()))?
                         .len(),
                 };
@@ -458,17 +487,17 @@ pub async fn export<S: SnapshotStore>(
         files: entries.clone(),
     };
     let man_path = partial.join(layout::MANIFEST);
-    std::fs::write(&man_path, serde_json::to_vec_pretty(&man)?)?;
+    files::write_regular(&man_path, &serde_json::to_vec_pretty(&man)?)
+        .with_context(|| format!("cannot write {}", man_path.display()))?;
     timed(&t.fsync_final, || -> Result<()> {
-        File::open(&man_path)?.sync_all()?;
+        fsync_file(&man_path)?;
         journal.finish()?;
         fsync_dir(&partial.join(layout::CHUNK_DIR))?;
         fsync_dir(&partial)
     })?;
 
     // 7. Publish.
-    std::fs::rename(&partial, out)
-        .with_context(|| format!("cannot rename {} to {}", partial.display(), out.display()))?;
+    claim.publish()?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         timed(&t.fsync_final, || fsync_dir(parent))?;
     }
@@ -491,6 +520,7 @@ mod tests {
     use super::*;
     use crate::operations::fake::FakeStore;
     use crate::operations::verify::verify_dir;
+    use std::fs::OpenOptions;
     use std::time::Duration;
 
     fn opts(out: PathBuf) -> ExportOptions {
@@ -562,7 +592,10 @@ mod tests {
         assert!(format!("{err:#}").contains("resumes it"), "{err:#}");
         assert!(layout::partial_dir(&out).exists());
         assert!(!out.exists());
-        assert_eq!(pending(&out).unwrap().snapshot_id, hex::encode(&snap));
+        assert_eq!(
+            Partial::claim(&out).unwrap().pending().unwrap().snapshot_id,
+            hex::encode(&snap)
+        );
         // Damage one journaled slice: it must be downloaded again, not trusted.
         let heap = layout::partial_dir(&out).join(layout::WASM_MODULE);
         let f = OpenOptions::new().write(true).open(&heap).unwrap();
@@ -622,6 +655,30 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("remove that folder"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_link_planted_in_the_partial_folder_is_not_written_through() {
+        let store = FakeStore::with_snapshot(1000, 65536, 0, 0);
+        let snap = store.snapshot_id();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        let partial = layout::partial_dir(&out);
+        std::fs::create_dir_all(&partial).unwrap();
+        let header = ExportHeader {
+            canister_id: store.canister().to_text(),
+            snapshot_id: hex::encode(&snap),
+        };
+        Journal::open(&partial.join(layout::EXPORT_JOURNAL), &header, true).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, partial.join(layout::WASM_MODULE)).unwrap();
+        let err = export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        assert!(!out.exists());
     }
 
     #[tokio::test]

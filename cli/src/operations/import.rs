@@ -1,15 +1,22 @@
 //! Import: upload a verified export folder as a new snapshot of a canister, and optionally
 //! restore it.
 //!
-//! 1. The caller verified the folder (a tampered or incomplete one never gets here).
+//! 1. The caller verified the folder (a tampered or incomplete one never gets here; one without
+//!    keepsake.json only with `no_manifest`).
 //! 2. Metadata first (creates the snapshot, replacing `--replace` if given), never retried: a
 //!    lost reply could otherwise create two snapshots.
 //! 3. Data in 1,900,000-byte slices and one call per chunk, `concurrency` in flight, transient
-//!    failures retried. Each accepted slice is journaled in keepsake's cache folder (the export
-//!    folder may be read-only cold storage), so a second run uploads only the rest into the
-//!    same snapshot.
+//!    failures retried. Each accepted slice is journaled with its sha256 in keepsake's cache
+//!    folder (the export folder may be read-only cold storage), so a second run uploads only the
+//!    rest into the same snapshot.
+//!    The bytes that go out are the bytes that were checked: each file is read once, in order,
+//!    and hashed as its slices are read for upload (`upload_slices`); a file whose hash is not
+//!    the one verified fails the import, naming the file, so nothing loads it. A chunk (one
+//!    slice) is checked before it is sent. On resume, the slices an earlier run uploaded are read
+//!    again and hashed (not sent): their journaled sha256 must match, or they are sent again.
 //! 4. Restore (`--restore`): stop, load, and start again whatever happened.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -21,8 +28,10 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::files;
 use super::journal::{self, Entry, Journal};
-use super::layout;
+use super::layout::{self, Slice};
+use super::manifest;
 use super::store::{Metadata, RetryPolicy, SnapshotStore, retry};
 use super::verify::VerifyReport;
 
@@ -37,6 +46,10 @@ pub struct ImportOptions {
     pub journal_dir: PathBuf,
     /// Retries of transient failures.
     pub retry: RetryPolicy,
+    /// Accept a folder without keepsake.json (`--no-manifest`): its files are then checked
+    /// against the hashes taken by `verify` (consistency while uploading), not against any
+    /// hash recorded at export.
+    pub no_manifest: bool,
 }
 
 /// The first line of an import journal.
@@ -108,7 +121,7 @@ pub async fn import<S: SnapshotStore>(
     opts: &ImportOptions,
     progress: &ProgressBar,
 ) -> Result<ImportSummary> {
-    if !report.ok {
+    if !report.ok && !(opts.no_manifest && report.ok_but_for_the_manifest()) {
         bail!("{} did not verify; refusing to import it", dir.display());
     }
     let meta = report
@@ -154,74 +167,244 @@ pub async fn import<S: SnapshotStore>(
     let mut journal = Journal::open(&journal_path, &header, fresh)?;
 
     // 3. Data.
-    let chunk_len = |hash: &[u8]| {
-        let path = layout::chunk_path(hash);
-        report
-            .files
-            .iter()
-            .find(|f| f.path == path)
-            .map(|f| f.size)
-            .unwrap_or(0)
-    };
-    let all = layout::slices(meta, layout::UPLOAD_SLICE, chunk_len);
-    let total: u64 = all.iter().map(|s| s.len).sum();
-    let mut resumed_bytes = 0;
-    let todo: Vec<_> = all
-        .into_iter()
-        .filter(|s| {
-            let skip = done.contains_key(&(s.path(), s.offset));
-            if skip {
-                resumed_bytes += s.len;
-            }
-            !skip
-        })
-        .collect();
-    progress.set_length(total);
-    progress.set_position(resumed_bytes);
-    let snapshot_ref = &snapshot;
-    let mut results = futures::stream::iter(todo)
-        .map(|s| async move {
-            let path = dir.join(s.path());
-            let file =
-                File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-            let mut buf = vec![0u8; s.len as usize];
-            file.read_exact_at(&mut buf, s.offset)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            retry(opts.retry, || {
-                store.upload_data(snapshot_ref, s.upload_kind(), buf.clone())
-            })
-            .await?;
-            Ok::<_, anyhow::Error>(Entry {
-                path: s.path(),
-                offset: s.offset,
-                len: s.len,
-                sha256: None,
-            })
-        })
-        .buffer_unordered(opts.concurrency.max(1));
-    let mut uploaded_bytes = 0;
-    while let Some(r) = results.next().await {
-        let entry = r.with_context(|| {
-            format!(
-                "import interrupted; snapshot {} of {target} is incomplete. Run the same command again to \
-                 resume it (do not load it before)",
-                hex::encode(&snapshot)
-            )
-        })?;
-        journal.record(&entry)?;
-        uploaded_bytes += entry.len;
-        progress.inc(entry.len);
-    }
-    drop(results);
+    let uploaded = upload_slices(
+        store,
+        dir,
+        report,
+        meta,
+        &snapshot,
+        &done,
+        &mut journal,
+        opts,
+        progress,
+    )
+    .await?;
     journal.finish()?;
     progress.finish_and_clear();
     Ok(ImportSummary {
         canister_id: target,
         snapshot_id: hex::encode(&snapshot),
-        uploaded_bytes,
-        resumed_bytes,
+        uploaded_bytes: uploaded.uploaded_bytes,
+        resumed_bytes: uploaded.resumed_bytes,
         manifest: report.manifest,
     })
+}
+
+/// Bytes sent by this run and bytes an earlier run had sent.
+struct Uploaded {
+    uploaded_bytes: u64,
+    resumed_bytes: u64,
+}
+
+/// A file whose bytes, as read for upload, do not hash to what was verified.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path} changed after it was verified: the bytes read for upload hash to sha256 {actual}, \
+     but {according_to} says {expected}"
+)]
+pub struct FileChanged {
+    /// Relative path.
+    pub path: String,
+    /// The verified sha256.
+    pub expected: String,
+    /// The sha256 of what was read.
+    pub actual: String,
+    /// `keepsake.json`, or `verify` without a manifest.
+    pub according_to: String,
+}
+
+/// What to do with one slice, decided when it is read.
+enum Step {
+    /// An earlier run sent these very bytes (same sha256 as journaled).
+    Resumed(u64),
+    /// Send it.
+    Send(Slice, Vec<u8>, String),
+}
+
+/// Reads the folder's files in slice order, each opened once (regular files only), and keeps
+/// each file's running sha256, so that the bytes sent are the bytes checked.
+struct SliceReader<'a> {
+    dir: &'a Path,
+    /// Verified size and sha256 per path.
+    expected: BTreeMap<String, (u64, String)>,
+    according_to: &'static str,
+    open: BTreeMap<String, (File, Sha256, u64)>,
+}
+
+impl SliceReader<'_> {
+    /// Reads `s`, feeds it to its file's hash, and checks the file once its last byte is read.
+    fn read(&mut self, s: &Slice) -> Result<(Vec<u8>, String)> {
+        let path = s.path();
+        let Some((size, sha)) = self.expected.get(&path).cloned() else {
+            bail!("internal error: {path} was not verified");
+        };
+        if !self.open.contains_key(&path) {
+            let full = self.dir.join(&path);
+            let file = files::open_regular(&full)
+                .with_context(|| format!("cannot open {}", full.display()))?;
+            self.open.insert(path.clone(), (file, Sha256::new(), 0));
+        }
+        let (file, hasher, hashed) = self.open.get_mut(&path).expect("inserted");
+        if *hashed != s.offset {
+            bail!(
+                "internal error: {path} read at {} after {hashed} bytes",
+                s.offset
+            );
+        }
+        let mut buf = vec![0u8; s.len as usize];
+        file.read_exact_at(&mut buf, s.offset).with_context(|| {
+            format!(
+                "cannot read {} (did it change after it was verified?)",
+                path
+            )
+        })?;
+        hasher.update(&buf);
+        *hashed += s.len;
+        if *hashed == size {
+            let (_, hasher, _) = self.open.remove(&path).expect("open");
+            let actual = hex::encode(hasher.finalize());
+            if actual != sha {
+                return Err(FileChanged {
+                    path,
+                    expected: sha,
+                    actual,
+                    according_to: self.according_to.into(),
+                }
+                .into());
+            }
+        }
+        let slice_sha = manifest::sha256_hex(&buf);
+        Ok((buf, slice_sha))
+    }
+
+    /// Files not read to their end (none, once every slice was read).
+    fn unfinished(&self) -> Vec<String> {
+        self.open.keys().cloned().collect()
+    }
+}
+
+/// Uploads every slice of the snapshot into `snapshot`, hashing each file as it is read (see
+/// the module's step 3). Fails if any file's bytes differ from what was verified: the caller
+/// must then not load the snapshot.
+#[allow(clippy::too_many_arguments)]
+async fn upload_slices<S: SnapshotStore>(
+    store: &S,
+    dir: &Path,
+    report: &VerifyReport,
+    meta: &Metadata,
+    snapshot: &[u8],
+    done: &BTreeMap<(String, u64), Entry>,
+    journal: &mut Journal,
+    opts: &ImportOptions,
+    progress: &ProgressBar,
+) -> Result<Uploaded> {
+    let target = store.canister().to_text();
+    let expected: BTreeMap<String, (u64, String)> = report
+        .files
+        .iter()
+        .map(|f| (f.path.clone(), (f.size, f.sha256.clone())))
+        .collect();
+    let chunk_len = |hash: &[u8]| {
+        expected
+            .get(&layout::chunk_path(hash))
+            .map(|(size, _)| *size)
+            .unwrap_or(0)
+    };
+    let all = layout::slices(meta, layout::UPLOAD_SLICE, chunk_len);
+    let total: u64 = all.iter().map(|s| s.len).sum();
+    progress.set_length(total);
+    let mut reader = SliceReader {
+        dir,
+        expected: expected.clone(),
+        according_to: if report.manifest {
+            layout::MANIFEST
+        } else {
+            "verify (no keepsake.json)"
+        },
+        open: BTreeMap::new(),
+    };
+    // `map` runs in slice order as `buffer_unordered` pulls slices, so each file is read and
+    // hashed in order while up to `concurrency` uploads are in flight. After a failed read the
+    // rest are not read.
+    let mut failed = false;
+    let mut results = futures::stream::iter(all)
+        .map(|s| {
+            let step = if failed {
+                Err(anyhow!("not read: an earlier slice failed"))
+            } else {
+                reader
+                    .read(&s)
+                    .map(|(buf, sha)| match done.get(&(s.path(), s.offset)) {
+                        Some(e) if e.len == s.len && e.sha256.as_deref() == Some(&sha) => {
+                            Step::Resumed(s.len)
+                        }
+                        _ => Step::Send(s, buf, sha),
+                    })
+            };
+            failed |= step.is_err();
+            async move {
+                match step? {
+                    Step::Resumed(len) => Ok::<_, anyhow::Error>((None, len)),
+                    Step::Send(s, buf, sha) => {
+                        let len = s.len;
+                        retry(opts.retry, || {
+                            store.upload_data(snapshot, s.upload_kind(), buf.clone())
+                        })
+                        .await?;
+                        let entry = Entry {
+                            path: s.path(),
+                            offset: s.offset,
+                            len,
+                            sha256: Some(sha),
+                        };
+                        Ok((Some(entry), len))
+                    }
+                }
+            }
+        })
+        .buffer_unordered(opts.concurrency.max(1));
+    let mut out = Uploaded {
+        uploaded_bytes: 0,
+        resumed_bytes: 0,
+    };
+    let id = hex::encode(snapshot);
+    while let Some(r) = results.next().await {
+        let (entry, len) = match r {
+            Ok(x) => x,
+            Err(e) if e.downcast_ref::<FileChanged>().is_some() => {
+                return Err(e.context(format!(
+                    "import stopped: snapshot {id} of {target} holds data that was not verified and \
+                     was NOT loaded. Make sure nothing writes to {}, verify it again, and rerun the \
+                     import with `--replace {id}` (or delete that snapshot)",
+                    dir.display()
+                )));
+            }
+            Err(e) => {
+                return Err(e.context(format!(
+                    "import interrupted; snapshot {id} of {target} is incomplete. Run the same \
+                     command again to resume it (do not load it before)"
+                )));
+            }
+        };
+        match entry {
+            Some(entry) => {
+                journal.record(&entry)?;
+                out.uploaded_bytes += len;
+            }
+            None => out.resumed_bytes += len,
+        }
+        progress.inc(len);
+    }
+    drop(results);
+    // Every file was read to its end and matched; anything else is a bug, and must not load.
+    let unfinished = reader.unfinished();
+    if !unfinished.is_empty() {
+        bail!(
+            "internal error: {} not read to the end; snapshot {id} was NOT loaded",
+            unfinished.join(", ")
+        );
+    }
+    Ok(out)
 }
 
 /// How a restore went, step by step.
@@ -265,7 +448,9 @@ mod tests {
     use crate::operations::export::{ExportOptions, export};
     use crate::operations::fake::FakeStore;
     use crate::operations::layout::Region;
+    use crate::operations::store::CallError;
     use crate::operations::verify::verify_dir;
+    use std::cell::Cell;
     use std::time::Duration;
 
     fn policy() -> RetryPolicy {
@@ -282,7 +467,179 @@ mod tests {
             concurrency: 3,
             journal_dir: journal_dir.to_path_buf(),
             retry: policy(),
+            no_manifest: false,
         }
+    }
+
+    /// A FakeStore that runs `tamper` once, right after the `after`-th data upload: a change
+    /// to the folder while the import runs, after it was verified.
+    struct Tampering<'a> {
+        inner: &'a FakeStore,
+        after: u64,
+        uploads: Cell<u64>,
+        tamper: Box<dyn Fn()>,
+    }
+
+    impl SnapshotStore for Tampering<'_> {
+        fn canister(&self) -> candid::Principal {
+            self.inner.canister()
+        }
+        async fn list(
+            &self,
+        ) -> Result<Vec<ic_utils::interfaces::management_canister::Snapshot>, CallError> {
+            self.inner.list().await
+        }
+        async fn read_metadata(&self, snapshot: &[u8]) -> Result<Metadata, CallError> {
+            self.inner.read_metadata(snapshot).await
+        }
+        async fn read_data(
+            &self,
+            snapshot: &[u8],
+            kind: ic_utils::interfaces::management_canister::SnapshotDataKind,
+        ) -> Result<Vec<u8>, CallError> {
+            self.inner.read_data(snapshot, kind).await
+        }
+        async fn upload_metadata(
+            &self,
+            args: UploadCanisterSnapshotMetadataArgs,
+        ) -> Result<Vec<u8>, CallError> {
+            self.inner.upload_metadata(args).await
+        }
+        async fn upload_data(
+            &self,
+            snapshot: &[u8],
+            kind: ic_utils::interfaces::management_canister::SnapshotDataOffset,
+            chunk: Vec<u8>,
+        ) -> Result<(), CallError> {
+            self.inner.upload_data(snapshot, kind, chunk).await?;
+            self.uploads.set(self.uploads.get() + 1);
+            if self.uploads.get() == self.after {
+                (self.tamper)();
+            }
+            Ok(())
+        }
+        async fn take(
+            &self,
+        ) -> Result<ic_utils::interfaces::management_canister::Snapshot, CallError> {
+            self.inner.take().await
+        }
+        async fn stop(&self) -> Result<(), CallError> {
+            self.inner.stop().await
+        }
+        async fn start(&self) -> Result<(), CallError> {
+            self.inner.start().await
+        }
+        async fn load(&self, snapshot: &[u8]) -> Result<(), CallError> {
+            self.inner.load(snapshot).await
+        }
+    }
+
+    #[tokio::test]
+    async fn bytes_changed_after_verify_fail_the_import_naming_the_file_and_nothing_is_loaded() {
+        // 10 slices of stable memory; the last slice is changed after the first upload, so
+        // verify saw the right bytes and only the hash taken while uploading can tell.
+        let source = FakeStore::with_snapshot(10_000, 65536, 10 * 1_900_000 - 65536 * 2, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let out = exported(&source, dir.path()).await;
+        let report = verify_dir(&out);
+        assert!(report.ok);
+        let stable = out.join(layout::STABLE_MEMORY);
+        let size = std::fs::metadata(&stable).unwrap().len();
+        let target = FakeStore::empty();
+        let tampering = Tampering {
+            inner: &target,
+            after: 1,
+            uploads: Cell::new(0),
+            tamper: Box::new(move || {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&stable)
+                    .unwrap();
+                f.write_all_at(&[0xee; 16], size - 16).unwrap();
+            }),
+        };
+        let mut o = opts(&dir.path().join("j"));
+        o.concurrency = 1;
+        let err = import(&tampering, &out, &report, &o, &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            err.chain()
+                .any(|c| c.downcast_ref::<FileChanged>().is_some()),
+            "{text}"
+        );
+        assert!(
+            text.contains("stable_memory.bin changed after it was verified"),
+            "{text}"
+        );
+        assert!(text.contains("NOT loaded"), "{text}");
+        // The changed slice never went out, and nothing was loaded or stopped.
+        let snaps = target.snaps.borrow();
+        let snap = snaps.values().next().unwrap();
+        assert!(snap.regions[&Region::StableMemory].ends_with(&[0u8; 16]));
+        assert!(
+            !target
+                .calls
+                .borrow()
+                .iter()
+                .any(|c| c == "load" || c == "stop")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resumed_import_rechecks_the_slices_an_earlier_run_sent() {
+        let source = FakeStore::with_snapshot(10_000, 40 * 65536, 70 * 65536, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let out = exported(&source, dir.path()).await;
+        let report = verify_dir(&out);
+        let target = FakeStore::empty();
+        target.fail_reads_after(2);
+        let o = opts(&dir.path().join("j"));
+        import(&target, &out, &report, &o, &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        target.fail_reads_after(u64::MAX);
+        // The module (sent by the first run) is changed in place, keeping its size, and the
+        // report handed to the second run is the stale one: the reread catches it.
+        let module = out.join(layout::WASM_MODULE);
+        let mut bytes = std::fs::read(&module).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(&module, bytes).unwrap();
+        let err = import(&target, &out, &report, &o, &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("wasm_module.bin changed"),
+            "{err:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_folder_without_manifest_is_imported_only_with_no_manifest() {
+        let source = FakeStore::with_snapshot(10_000, 65536, 65536, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let out = exported(&source, dir.path()).await;
+        std::fs::remove_file(out.join(layout::MANIFEST)).unwrap();
+        let report = verify_dir(&out);
+        let target = FakeStore::empty();
+        let mut o = opts(&dir.path().join("j"));
+        assert!(
+            import(&target, &out, &report, &o, &ProgressBar::hidden())
+                .await
+                .is_err()
+        );
+        assert!(target.calls.borrow().is_empty());
+        o.no_manifest = true;
+        let s = import(&target, &out, &report, &o, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert!(!s.manifest);
+        let id = hex::decode(&s.snapshot_id).unwrap();
+        assert_eq!(
+            target.snaps.borrow()[&id].regions[&Region::StableMemory],
+            source.region(Region::StableMemory)
+        );
     }
 
     async fn exported(store: &FakeStore, dir: &Path) -> PathBuf {

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -24,7 +25,7 @@ pub struct Entry {
     pub offset: u64,
     /// Bytes.
     pub len: u64,
-    /// sha256 of the slice, hex (export only).
+    /// sha256 of the slice, hex: of the bytes written (export) or uploaded (import).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }
@@ -45,7 +46,7 @@ pub struct Loaded<H> {
 
 /// Reads the journal at `path`; `Ok(None)` if there is none or its header is unreadable.
 pub fn load<H: DeserializeOwned>(path: &Path) -> Result<Option<Loaded<H>>> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match super::files::read_regular_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -68,10 +69,12 @@ impl Journal {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
+        // Never through a link: an export's journal sits in a folder anyone may have prepared.
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
             .with_context(|| format!("cannot open the resume journal {}", path.display()))?;
         if fresh {

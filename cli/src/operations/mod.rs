@@ -5,11 +5,13 @@
 pub mod export;
 #[cfg(test)]
 pub mod fake;
+pub mod files;
 pub mod import;
 pub mod journal;
 pub mod layout;
 pub mod manifest;
 pub mod orchestrator;
+pub mod partial;
 pub mod schedule;
 pub mod store;
 pub mod timings;

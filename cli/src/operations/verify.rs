@@ -3,13 +3,18 @@
 //! unlisted files, and a manifest that contradicts the metadata (tampering).
 //!
 //! Without a manifest (a dfx or icp-cli download) it checks what can be checked: region sizes
-//! against the metadata and each chunk against the hash it is named by.
+//! against the metadata and each chunk against the hash it is named by; and it says that the
+//! contents could not be checked (`no_manifest`), so such a folder never verifies as OK.
+//!
+//! Only regular files are read: a symbolic link, FIFO, socket or device in the folder is a
+//! problem (`not_regular_file`), never opened or hashed (`files`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::files;
 use super::layout::{self, Content, ExpectedFile};
 use super::manifest::{self, FileEntry, Manifest};
 use super::store::Metadata;
@@ -85,6 +90,19 @@ pub enum Problem {
         /// Why.
         error: String,
     },
+    /// There is no keepsake.json, so the contents of the module, memory and metadata files
+    /// cannot be checked (a dfx or icp-cli download has none).
+    NoManifest {
+        /// The files whose contents nothing vouches for.
+        unchecked: Vec<String>,
+    },
+    /// An entry that is a symbolic link, FIFO, socket or device: not opened, not followed.
+    NotRegularFile {
+        /// Relative path.
+        path: String,
+        /// What it is ("a symbolic link", "a FIFO (named pipe)", ...).
+        file_type: String,
+    },
     /// A file cannot be read.
     Unreadable {
         /// Relative path.
@@ -105,7 +123,9 @@ impl Problem {
             | Problem::Extra { path }
             | Problem::Unlisted { path }
             | Problem::ManifestDisagrees { path, .. }
+            | Problem::NotRegularFile { path, .. }
             | Problem::Unreadable { path, .. } => Some(path),
+            Problem::NoManifest { .. } => Some(layout::MANIFEST),
             Problem::InvalidMetadata { .. } | Problem::InvalidManifest { .. } => None,
         }
     }
@@ -163,6 +183,19 @@ impl std::fmt::Display for Problem {
             Problem::InvalidManifest { error } => {
                 write!(f, "keepsake.json: unreadable manifest: {error}")
             }
+            Problem::NoManifest { unchecked } => write!(
+                f,
+                "{}: absent, so the contents of {} cannot be checked (sizes were checked against \
+                 metadata.json, chunks against their hashes). A dfx or icp-cli download has no \
+                 manifest: `keepsake import --no-manifest` imports it if you trust where it came from",
+                layout::MANIFEST,
+                unchecked.join(", ")
+            ),
+            Problem::NotRegularFile { path, file_type } => write!(
+                f,
+                "{path}: is {file_type}, not a regular file; keepsake does not follow links or open \
+                 special files in a snapshot folder (replace it with the file itself)"
+            ),
             Problem::Unreadable { path, error } => write!(f, "{path}: cannot be read: {error}"),
         }
     }
@@ -192,7 +225,26 @@ pub struct VerifyReport {
     pub metadata: Option<Metadata>,
 }
 
-fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> std::io::Result<()> {
+impl VerifyReport {
+    /// Nothing is wrong but the absence of keepsake.json: what `import --no-manifest` accepts.
+    pub fn ok_but_for_the_manifest(&self) -> bool {
+        !self.problems.is_empty()
+            && self
+                .problems
+                .iter()
+                .all(|p| matches!(p, Problem::NoManifest { .. }))
+    }
+}
+
+/// A folder entry: a regular file to hash, or something else to refuse without opening it.
+enum Found {
+    File(String),
+    NotRegular(String, &'static str),
+}
+
+/// Lists the folder. `DirEntry::file_type` does not follow links, so a link to a folder is
+/// reported, not walked into.
+fn walk(dir: &Path, rel: &str, out: &mut Vec<Found>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -201,10 +253,13 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> std::io::Result<()> {
         } else {
             format!("{rel}/{name}")
         };
-        if entry.file_type()?.is_dir() {
+        let t = entry.file_type()?;
+        if t.is_dir() {
             walk(&entry.path(), &path, out)?;
+        } else if t.is_file() {
+            out.push(Found::File(path));
         } else {
-            out.push(path);
+            out.push(Found::NotRegular(path, files::describe(&t)));
         }
     }
     Ok(())
@@ -213,7 +268,8 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> std::io::Result<()> {
 /// Verifies the export folder `dir`. Never fails: every problem ends up in the report.
 pub fn verify_dir(dir: &Path) -> VerifyReport {
     let mut problems = Vec::new();
-    let mut notes = Vec::new();
+    // Kept in the --json shape; nothing is only a note any more (a missing manifest is a problem).
+    let notes = Vec::new();
     let report = |problems: Vec<Problem>, notes, files, metadata, manifest: Option<&Manifest>| {
         VerifyReport {
             dir: dir.to_path_buf(),
@@ -237,12 +293,26 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
         });
         return report(problems, notes, vec![], None, None);
     }
-    found.sort();
     let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
-    for path in found {
-        if path == layout::MANIFEST || layout::IGNORED.contains(&path.as_str()) {
-            continue;
+    let mut not_regular = BTreeSet::new();
+    let mut regular = Vec::new();
+    for f in found {
+        match f {
+            // keepsake.json is read (and refused if it is not a regular file) in step 2.
+            Found::File(path) | Found::NotRegular(path, _)
+                if path == layout::MANIFEST || layout::IGNORED.contains(&path.as_str()) => {}
+            Found::File(path) => regular.push(path),
+            Found::NotRegular(path, what) => {
+                not_regular.insert(path.clone());
+                problems.push(Problem::NotRegularFile {
+                    path,
+                    file_type: what.into(),
+                });
+            }
         }
+    }
+    regular.sort();
+    for path in regular {
         match manifest::hash_file(&dir.join(&path)) {
             Ok((size, sha256)) => {
                 files.insert(path.clone(), FileEntry { path, size, sha256 });
@@ -265,21 +335,19 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
             None
         }
     };
-    if manifest.is_none()
+    let manifest_absent = manifest.is_none()
         && !problems
             .iter()
-            .any(|p| matches!(p, Problem::InvalidManifest { .. }))
-    {
-        notes.push(
-            "no keepsake.json (a dfx or icp-cli download, or not made by keepsake): sizes were checked \
-             against metadata.json and chunks against their hashes, but the contents of the module and \
-             memory files cannot be checked"
-                .into(),
-        );
-    }
+            .any(|p| matches!(p, Problem::InvalidManifest { .. }));
 
-    // 3. The metadata.
-    let metadata: Option<Metadata> = match std::fs::read_to_string(dir.join(layout::METADATA)) {
+    // 3. The metadata (already reported if it is not a regular file).
+    let metadata_text = if not_regular.contains(layout::METADATA) {
+        Err(std::io::Error::other("reported"))
+    } else {
+        files::read_regular_to_string(&dir.join(layout::METADATA))
+    };
+    let metadata: Option<Metadata> = match metadata_text {
+        _ if not_regular.contains(layout::METADATA) => None,
         Ok(text) => match serde_json::from_str(&text) {
             Ok(m) => Some(m),
             Err(e) => {
@@ -306,6 +374,18 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
     let Some(meta) = metadata else {
         return report(problems, notes, file_list(), None, manifest.as_ref());
     };
+    // Without a manifest nothing vouches for these files' contents: not OK, whatever else holds.
+    if manifest_absent {
+        let unchecked = std::iter::once(layout::METADATA.to_string())
+            .chain(
+                layout::expected_files(&meta)
+                    .into_iter()
+                    .filter(|e| matches!(e.content, Content::Region(_)) && !e.optional)
+                    .map(|e| e.path),
+            )
+            .collect();
+        problems.push(Problem::NoManifest { unchecked });
+    }
 
     // 4. What the metadata requires, one problem per file at most.
     let expected: Vec<ExpectedFile> = layout::expected_files(&meta);
@@ -596,17 +676,93 @@ pub mod tests {
     }
 
     #[test]
-    fn a_folder_without_manifest_checks_sizes_and_chunk_hashes_and_says_the_manifest_is_absent() {
+    fn a_folder_without_manifest_is_not_ok_but_still_checks_sizes_and_chunk_hashes() {
         let dir = tempfile::tempdir().unwrap();
         let chunk = write_export(dir.path(), false);
         std::fs::write(dir.path().join(".lock"), "").unwrap();
         let r = verify_dir(dir.path());
-        assert!(r.ok, "{:?}", r.problems);
+        assert!(!r.ok, "content was not checked, so not OK");
+        assert!(r.ok_but_for_the_manifest());
         assert!(!r.manifest);
-        assert!(r.notes[0].contains("no keepsake.json"));
+        assert_eq!(kinds(&r), vec!["no_manifest"]);
+        let text = r.problems[0].to_string();
+        assert!(
+            text.contains("cannot be checked") && text.contains("--no-manifest"),
+            "{text}"
+        );
+        assert!(text.contains(STABLE_MEMORY), "{text}");
         std::fs::write(dir.path().join(&chunk), vec![8u8; 1000]).unwrap();
+        std::fs::write(dir.path().join(WASM_MEMORY), vec![2u8; 100]).unwrap();
         let r = verify_dir(dir.path());
-        assert_eq!(kinds(&r), vec!["corrupted"]);
+        let mut k = kinds(&r);
+        k.sort();
+        assert_eq!(k, vec!["corrupted", "no_manifest", "truncated"]);
+        assert!(!r.ok_but_for_the_manifest());
+    }
+
+    #[test]
+    fn a_symlinked_memory_file_is_refused_and_not_hashed() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        let outside = tempfile::tempdir().unwrap();
+        let target = outside.path().join("stable");
+        std::fs::write(&target, vec![3u8; 131072]).unwrap();
+        std::fs::remove_file(dir.path().join(STABLE_MEMORY)).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(STABLE_MEMORY)).unwrap();
+        let r = verify_dir(dir.path());
+        assert!(!r.ok);
+        assert_eq!(kinds(&r), vec!["not_regular_file"]);
+        assert_eq!(r.problems[0].path(), Some(STABLE_MEMORY));
+        assert!(r.files.iter().all(|f| f.path != STABLE_MEMORY));
+    }
+
+    #[test]
+    fn extra_links_fifos_and_devices_are_named_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", dir.path().join(CHUNK_DIR).join("x.bin"))
+            .unwrap();
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(dir.path().join("fifo"))
+                .status()
+                .unwrap()
+                .success()
+        );
+        let start = std::time::Instant::now();
+        let r = verify_dir(dir.path());
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(
+            kinds(&r),
+            vec!["not_regular_file", "not_regular_file", "not_regular_file"]
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        let listed: Vec<&str> = json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert!(
+            !listed.contains(&"zero") && !listed.contains(&"fifo"),
+            "{listed:?}"
+        );
+        assert!(r.problems.iter().any(|p| p.to_string().contains("FIFO")));
+    }
+
+    #[test]
+    fn a_manifest_of_format_99_does_not_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        write_export(dir.path(), true);
+        let path = dir.path().join(MANIFEST);
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("\"format\": 1", "\"format\": 99");
+        std::fs::write(&path, text).unwrap();
+        let r = verify_dir(dir.path());
+        assert_eq!(kinds(&r), vec!["invalid_manifest"]);
+        assert!(r.problems[0].to_string().contains("reads format 1"));
     }
 
     #[test]
