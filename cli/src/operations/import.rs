@@ -121,7 +121,8 @@ pub async fn import<S: SnapshotStore>(
     opts: &ImportOptions,
     progress: &ProgressBar,
 ) -> Result<ImportSummary> {
-    if !report.ok && !(opts.no_manifest && report.ok_but_for_the_manifest()) {
+    let acceptable = report.ok || (opts.no_manifest && report.ok_but_for_the_manifest());
+    if !acceptable {
         bail!("{} did not verify; refusing to import it", dir.display());
     }
     let meta = report
@@ -219,6 +220,8 @@ enum Step {
     Resumed(u64),
     /// Send it.
     Send(Slice, Vec<u8>, String),
+    /// Not read: an earlier slice failed, and its error ends the import.
+    Skipped,
 }
 
 /// Reads the folder's files in slice order, each opened once (regular files only), and keeps
@@ -325,12 +328,12 @@ async fn upload_slices<S: SnapshotStore>(
     };
     // `map` runs in slice order as `buffer_unordered` pulls slices, so each file is read and
     // hashed in order while up to `concurrency` uploads are in flight. After a failed read the
-    // rest are not read.
+    // rest are neither read nor sent; the failure's own error is the one reported.
     let mut failed = false;
     let mut results = futures::stream::iter(all)
         .map(|s| {
             let step = if failed {
-                Err(anyhow!("not read: an earlier slice failed"))
+                Ok(Step::Skipped)
             } else {
                 reader
                     .read(&s)
@@ -344,7 +347,8 @@ async fn upload_slices<S: SnapshotStore>(
             failed |= step.is_err();
             async move {
                 match step? {
-                    Step::Resumed(len) => Ok::<_, anyhow::Error>((None, len)),
+                    Step::Skipped => Ok::<_, anyhow::Error>((None, 0)),
+                    Step::Resumed(len) => Ok((None, len)),
                     Step::Send(s, buf, sha) => {
                         let len = s.len;
                         retry(opts.retry, || {
