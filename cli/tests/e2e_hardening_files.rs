@@ -386,3 +386,151 @@ fn a_manifest_of_an_unknown_format_is_refused_naming_the_format_this_keepsake_re
         .code(1);
     assert_eq!(snapshot_count(&env, fresh), 0);
 }
+
+/// The real binary as the developer, spawned (for what must happen while it runs).
+fn spawn_keepsake(env: &Env, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("keepsake"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.path("home"))
+        .env("DFX_CONFIG_ROOT", env.path("home"))
+        .env("KEEPSAKE_CACHE_DIR", env.path("cache"))
+        .args(["--network", &env.server.url()])
+        .args(["--pem", env.path("developer.pem").to_str().unwrap()])
+        .args(["--orchestrator", &env.orchestrator.to_text()])
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `ready` holds (polling), at most two minutes.
+fn wait_for(what: &str, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Lines of the (only) import journal in the cache folder.
+fn import_journal_lines(env: &Env) -> usize {
+    let Ok(entries) = std::fs::read_dir(env.path("cache/imports")) else {
+        return 0;
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|t| t.lines().count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn bytes_changed_while_an_import_uploads_fail_it_naming_the_file_and_nothing_is_loaded() {
+    let env = Env::registered();
+    env.set(env.module, "k", b"exported");
+    env.fill(20_000_000, 2);
+    let out = env.path("backup");
+    env.ok(&["export", "app", "--out", out.to_str().unwrap(), "--take"]);
+    let fresh = env.fresh_canister();
+    let child = spawn_keepsake(
+        &env,
+        &[
+            "import",
+            out.to_str().unwrap(),
+            "--to",
+            &fresh.to_text(),
+            "--restore",
+            "--yes",
+            "--concurrency",
+            "1",
+        ],
+    );
+    // Verified, metadata uploaded, a first slice sent: now change the end of the stable memory
+    // (same size), which is read for upload only after about ten more slices.
+    wait_for("the first uploaded slice", || {
+        import_journal_lines(&env) >= 2
+    });
+    let stable = out.join("stable_memory.bin");
+    let size = std::fs::metadata(&stable).unwrap().len();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&stable)
+            .unwrap();
+        f.write_all_at(&[0xee; 16], size - 16).unwrap();
+    }
+    let done = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stable_memory.bin changed after it was verified"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("NOT loaded"), "{stderr}");
+    // Not loaded: the fresh canister still runs its own state.
+    assert_eq!(env.get(fresh, "k"), None);
+}
+
+#[test]
+fn two_exports_into_the_same_out_at_once_the_second_is_refused_and_the_first_completes() {
+    let env = Env::registered();
+    env.fill(30_000_000, 3);
+    let snap = env.take_snapshot();
+    let out = env.path("big");
+    let first = spawn_keepsake(
+        &env,
+        &[
+            "export",
+            &env.module.to_text(),
+            "--out",
+            out.to_str().unwrap(),
+            "--snapshot",
+            &snap,
+            "--concurrency",
+            "1",
+        ],
+    );
+    let journal = env.path("big.partial/.keepsake-export.journal");
+    wait_for("the first export's first slice", || {
+        std::fs::read_to_string(&journal)
+            .map(|t| t.lines().count() >= 2)
+            .unwrap_or(false)
+    });
+    let second = env
+        .keepsake()
+        .timeout(LIMIT)
+        .args([
+            "export",
+            &env.module.to_text(),
+            "--out",
+            out.to_str().unwrap(),
+            "--snapshot",
+            &snap,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another export into {} is running (pid {}?)",
+            out.display(),
+            first.id()
+        )),
+        "{stderr}"
+    );
+    let done = first.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert_eq!(env.json(&["verify", out.to_str().unwrap()])["ok"], true);
+}
