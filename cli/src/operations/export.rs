@@ -232,13 +232,14 @@ pub async fn export_into<S: SnapshotStore>(
         None => BTreeMap::new(),
     };
     let fresh = done.is_empty();
-    // The journal's header goes first, before any call, so the folder is recognisably this
-    // export's from its first byte on (a `.partial` without one is refused).
-    let mut journal = Journal::open(&journal_path, &header, fresh)?;
     real_dir(&partial.join(layout::CHUNK_DIR))?;
 
-    // 2. metadata.json.
+    // 2. metadata.json. The journal's header is written once the snapshot is known to exist
+    //    (a mistyped --snapshot leaves no journal to trip over) and before any file, so the
+    //    folder holds nothing but the lock and an empty chunk folder until it is recognisably
+    //    this export's (`partial` refuses a `.partial` holding anything else without a journal).
     let meta = retry(opts.retry, || store.read_metadata(snapshot)).await?;
+    let mut journal = Journal::open(&journal_path, &header, fresh)?;
     let meta_json = serde_json::to_vec_pretty(&meta)?;
     let meta_path = partial.join(layout::METADATA);
     if !fresh
@@ -679,6 +680,22 @@ mod tests {
         assert!(format!("{err:#}").contains("symbolic link"), "{err:#}");
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
         assert!(!out.exists());
+    }
+
+    #[tokio::test]
+    async fn an_export_of_a_snapshot_that_does_not_exist_leaves_no_partial_folder() {
+        let store = FakeStore::with_snapshot(1000, 65536, 0, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        export(&store, b"nope", &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap_err();
+        assert!(!layout::partial_dir(&out).exists());
+        // And the right snapshot then exports into the same --out.
+        let snap = store.snapshot_id();
+        export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

@@ -9,11 +9,12 @@
 //!    is checked to still be the one at that path after locking, so an export that lost a race
 //!    with one finishing (which removes the file before its rename) retries instead of writing
 //!    into a folder that is gone.
-//! 4. Under the lock, the folder must hold a journal of an export, or nothing but the lock file:
-//!    a `.partial` made by something else is never mixed into an export.
+//! 4. Under the lock, the folder must hold a journal of an export, or nothing but the lock file
+//!    and an empty `wasm_chunk_store/`: a `.partial` made by something else is never mixed into
+//!    an export.
 //!
-//! Dropping a claim whose folder holds nothing but the lock file (the command failed before the
-//! export started) removes the folder again.
+//! Dropping a claim whose folder it created and that still holds nothing else (the command
+//! failed before the export wrote anything) removes the folder again.
 
 use std::fs::{File, TryLockError};
 use std::io::{Read, Write};
@@ -84,6 +85,23 @@ pub struct Partial {
     lock: File,
     /// The folder was created by this claim (removed again on drop if nothing was written).
     created: bool,
+}
+
+/// What `dir` holds besides the lock file and an empty, real `wasm_chunk_store/` (what an
+/// export holds before it writes its journal).
+fn contents(dir: &Path) -> Result<Vec<String>> {
+    let mut others = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let empty_chunk_dir = name == layout::CHUNK_DIR
+            && entry.file_type()?.is_dir()
+            && std::fs::read_dir(entry.path())?.next().is_none();
+        if name != LOCK && !empty_chunk_dir {
+            others.push(name);
+        }
+    }
+    Ok(others)
 }
 
 /// The pid written in a lock file, for the message a second export prints.
@@ -172,12 +190,7 @@ impl Partial {
         // 4. Under the lock: a journal of an export, or nothing but the lock file.
         let previous = journal::load::<ExportHeader>(&dir.join(layout::EXPORT_JOURNAL))?;
         if previous.is_none() {
-            let others: Vec<String> = std::fs::read_dir(&dir)
-                .with_context(|| format!("cannot list {}", dir.display()))?
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != LOCK)
-                .collect();
+            let others = contents(&dir)?;
             if !others.is_empty() {
                 bail!(
                     "{} holds no journal of a keepsake export (it holds {}), so it was not written \
@@ -225,18 +238,10 @@ impl Partial {
 impl Drop for Partial {
     fn drop(&mut self) {
         // Nothing written yet (the command failed before the export began): leave no folder.
-        if self.created {
-            let only_lock = std::fs::read_dir(&self.dir)
-                .map(|entries| {
-                    entries
-                        .filter_map(|e| e.ok())
-                        .all(|e| e.file_name() == LOCK)
-                })
-                .unwrap_or(false);
-            if only_lock {
-                let _ = std::fs::remove_file(self.dir.join(LOCK));
-                let _ = std::fs::remove_dir(&self.dir);
-            }
+        if self.created && contents(&self.dir).is_ok_and(|c| c.is_empty()) {
+            let _ = std::fs::remove_dir(self.dir.join(layout::CHUNK_DIR));
+            let _ = std::fs::remove_file(self.dir.join(LOCK));
+            let _ = std::fs::remove_dir(&self.dir);
         }
         let _ = self.lock.unlock();
     }
