@@ -265,6 +265,24 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<Found>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The largest metadata.json read: real ones are a few KiB (at most 1,000 globals and 100 chunk
+/// hashes); a hostile one must not fill memory.
+const MAX_METADATA: u64 = 1 << 20;
+
+/// Reads metadata.json whole (a regular file only, at most `MAX_METADATA` bytes).
+fn read_metadata(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = files::open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_METADATA + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_METADATA {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_METADATA} bytes, far more than any snapshot's metadata"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Verifies the export folder `dir`. Never fails: every problem ends up in the report.
 pub fn verify_dir(dir: &Path) -> VerifyReport {
     let mut problems = Vec::new();
@@ -294,7 +312,6 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
         return report(problems, notes, vec![], None, None);
     }
     let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
-    let mut not_regular = BTreeSet::new();
     let mut regular = Vec::new();
     for f in found {
         match f {
@@ -303,7 +320,6 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
                 if path == layout::MANIFEST || layout::IGNORED.contains(&path.as_str()) => {}
             Found::File(path) => regular.push(path),
             Found::NotRegular(path, what) => {
-                not_regular.insert(path.clone());
                 problems.push(Problem::NotRegularFile {
                     path,
                     file_type: what.into(),
@@ -312,8 +328,19 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
         }
     }
     regular.sort();
+    // metadata.json is read once: the bytes hashed are the bytes parsed (and uploaded by import).
+    let mut metadata_bytes = None;
     for path in regular {
-        match manifest::hash_file(&dir.join(&path)) {
+        let hashed = if path == layout::METADATA {
+            read_metadata(&dir.join(&path)).map(|bytes| {
+                let entry = (bytes.len() as u64, manifest::sha256_hex(&bytes));
+                metadata_bytes = Some(bytes);
+                entry
+            })
+        } else {
+            manifest::hash_file(&dir.join(&path))
+        };
+        match hashed {
             Ok((size, sha256)) => {
                 files.insert(path.clone(), FileEntry { path, size, sha256 });
             }
@@ -340,15 +367,9 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
             .iter()
             .any(|p| matches!(p, Problem::InvalidManifest { .. }));
 
-    // 3. The metadata (already reported if it is not a regular file).
-    let metadata_text = if not_regular.contains(layout::METADATA) {
-        Err(std::io::Error::other("reported"))
-    } else {
-        files::read_regular_to_string(&dir.join(layout::METADATA))
-    };
-    let metadata: Option<Metadata> = match metadata_text {
-        _ if not_regular.contains(layout::METADATA) => None,
-        Ok(text) => match serde_json::from_str(&text) {
+    // 3. The metadata, from the bytes hashed in step 1.
+    let metadata: Option<Metadata> = match &metadata_bytes {
+        Some(bytes) => match serde_json::from_slice(bytes) {
             Ok(m) => Some(m),
             Err(e) => {
                 problems.push(Problem::InvalidMetadata {
@@ -357,16 +378,11 @@ pub fn verify_dir(dir: &Path) -> VerifyReport {
                 None
             }
         },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        // Not a regular file, or unreadable: reported in step 1.
+        None if problems.iter().any(|p| p.path() == Some(layout::METADATA)) => None,
+        None => {
             problems.push(Problem::Missing {
                 path: layout::METADATA.into(),
-            });
-            None
-        }
-        Err(e) => {
-            problems.push(Problem::Unreadable {
-                path: layout::METADATA.into(),
-                error: e.to_string(),
             });
             None
         }
