@@ -69,7 +69,7 @@ impl<'a> Orchestrator<'a> {
         result.map_err(|e| {
             if let Some(caller) = e.unauthorized() {
                 anyhow!(
-                    "{caller} is not an admin of orchestrator {}; an admin (or a controller of \
+                    "{caller} is not an admin of this orchestrator ({}); an admin (or a controller of \
                      the orchestrator) can make it one with `keepsake admin add {caller}`, or use \
                      an identity that is one (--identity, --pem)",
                     self.id
