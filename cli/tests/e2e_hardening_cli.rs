@@ -204,6 +204,19 @@ fn values_typed_wrong_exit_with_usage_everywhere_and_missing_things_with_failure
         let (stdout, _) = expect(out, 2, &format!("{args:?}"));
         json_error(&stdout, 2, &format!("{args:?}"));
     }
+    // An identity name that is a path out of dfx's store.
+    let out = bare(env.dir.path())
+        .args([
+            "--network",
+            &env.server.url(),
+            "--orchestrator",
+            &env.orchestrator.to_text(),
+        ])
+        .args(["--json", "--identity", "../../elsewhere", "module", "list"])
+        .output()
+        .unwrap();
+    let (stdout, _) = expect(out, 2, "--identity ../../elsewhere");
+    json_error(&stdout, 2, "--identity ../../elsewhere");
     // Well-formed but not there: the operation failed (1), it is not a typo.
     let failed: [&[&str]; 2] = [
         &["snapshot", "take", "nosuchmodule"],
