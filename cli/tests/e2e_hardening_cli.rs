@@ -373,6 +373,20 @@ fn relay(mut client: TcpStream, upstream: &str, fault: Fault) {
     up.write_all(&body).unwrap();
     let mut response = Vec::new();
     let _ = up.read_to_end(&mut response);
+    // And tell the client so itself, whatever upstream said: a pooled connection the proxy has
+    // closed would make the next request fail after it was written, not at connect.
+    if let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&response[..end]).into_owned();
+        let mut rewritten: String = head
+            .lines()
+            .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+            .map(|l| format!("{l}\r\n"))
+            .collect();
+        rewritten.push_str("Connection: close\r\n\r\n");
+        let mut out = rewritten.into_bytes();
+        out.extend_from_slice(&response[end + 4..]);
+        response = out;
+    }
     let _ = client.write_all(&response);
     let _ = client.shutdown(Shutdown::Both);
 }
