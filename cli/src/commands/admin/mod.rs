@@ -16,7 +16,7 @@ use crate::context::Ctx;
 /// Admin commands.
 #[derive(Subcommand, Debug)]
 pub enum AdminCommand {
-    /// Let a principal drive the orchestrator (every command but `export`, `verify`, `import`).
+    /// Let a principal drive the orchestrator: modules, snapshots, schedules, upgrades, history.
     Add(add::AddArgs),
     /// List the stored admins (the orchestrator's controllers are admins too).
     List(list::ListArgs),
