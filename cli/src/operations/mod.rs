@@ -1,7 +1,8 @@
 //! The work behind the commands, independent of how it is presented: the orchestrator client,
 //! snapshot export/import over a `SnapshotStore` (the IC, or a fake in tests), the on-disk
-//! layout, the manifest, verification, resume journals, wasm staging and schedule syntax.
+//! layout, the manifest, what an agent error means (by code), verification, resume journals, wasm staging and schedule syntax.
 
+pub mod agent_error;
 pub mod export;
 #[cfg(test)]
 pub mod fake;
@@ -12,6 +13,7 @@ pub mod layout;
 pub mod manifest;
 pub mod orchestrator;
 pub mod partial;
+pub mod refusal;
 pub mod schedule;
 pub mod store;
 pub mod timings;
