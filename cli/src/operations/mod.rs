@@ -1,6 +1,6 @@
 //! The work behind the commands, independent of how it is presented: the orchestrator client,
 //! snapshot export/import over a `SnapshotStore` (the IC, or a fake in tests), the on-disk
-//! layout, the manifest, verification, resume journals, wasm staging and schedule syntax.
+//! layout, the manifest, verification, resume journals, wasm staging, the wasm-file check and schedule syntax.
 
 pub mod export;
 #[cfg(test)]
@@ -15,3 +15,4 @@ pub mod store;
 pub mod timings;
 pub mod upgrade;
 pub mod verify;
+pub mod wasm_file;
