@@ -38,16 +38,27 @@ fn snapshot_ids(env: &Env) -> Vec<String> {
         .collect()
 }
 
-/// Holds the next call the orchestrator makes to the management method `method`.
-fn hold(env: &Env, method: &str) {
+/// Holds the calls the orchestrator makes to `callee`'s `method`.
+///
+/// Calls between one pair of canisters are ordered, so holding a management call holds every
+/// later orchestrator → management call too (list_modules' canister_status among them).
+fn hold(env: &Env, callee: Principal, method: &str) {
     let orchestrator = env.orchestrator;
     env.server.replica().with_net(|net| {
         net.hold_calls(CallFilter {
             caller: Some(orchestrator),
-            callee: Some(Principal::management_canister()),
+            callee: Some(callee),
             method: Some(method.to_string()),
         })
     });
+}
+
+/// "app" registered with room for a few snapshots: without `--replace`, an import needs a
+/// free slot under max_snapshots (1 by default, taken by the export's snapshot).
+fn registered_with_room() -> Env {
+    let env = Env::registered();
+    env.ok(&["module", "set", "app", "--max-snapshots", "4"]);
+    env
 }
 
 /// Waits until a call is held; returns its id.
@@ -93,15 +104,17 @@ fn stage_v2(env: &Env) -> Vec<u8> {
 
 #[test]
 fn an_import_with_restore_into_a_module_whose_upgrade_holds_the_lock_is_refused_busy() {
-    let env = Env::registered();
+    let env = registered_with_room();
     env.set(env.module, "k", b"exported");
     let out = export(&env, "backup");
     env.set(env.module, "k", b"current");
 
-    // An upgrade to v2 that waits at its install, holding the module's lock (the module is
-    // stopped and its pre-upgrade snapshot taken).
+    // An upgrade to v2 that waits at its health check, holding the module's lock (it was
+    // stopped, snapshotted, installed and started). The health check is held rather than a
+    // management call, which would also hold keepsake's own lookups through the orchestrator.
+    env.ok(&["module", "set", "app", "--health-check", "health"]);
     let hash = stage_v2(&env);
-    hold(&env, "install_code");
+    hold(&env, env.module, "health");
     let (orchestrator, developer) = (env.orchestrator, env.developer);
     let upgrade = env
         .server
@@ -125,7 +138,7 @@ fn an_import_with_restore_into_a_module_whose_upgrade_holds_the_lock_is_refused_
             )
         })
         .unwrap();
-    let install = wait_for_held_call(&env);
+    let health = wait_for_held_call(&env);
     let before = snapshot_ids(&env);
 
     let refused = env
@@ -149,7 +162,7 @@ fn an_import_with_restore_into_a_module_whose_upgrade_holds_the_lock_is_refused_
     // The upgrade goes on undisturbed and ends as it would have.
     env.server.replica().with_net(|net| {
         net.clear_holds();
-        assert!(net.release_call(install));
+        assert!(net.release_call(health));
     });
     let deadline = Instant::now() + Duration::from_secs(60);
     let reply = loop {
@@ -165,7 +178,11 @@ fn an_import_with_restore_into_a_module_whose_upgrade_holds_the_lock_is_refused_
     };
     let report: Result<UpgradeReport, UpgradeError> = decode_one(&reply).unwrap();
     assert_eq!(report.unwrap().outcome, UpgradeOutcome::Upgraded);
-    assert_eq!(env.get(env.module, "k").unwrap(), b"current");
+    assert_eq!(
+        env.get(env.module, "k").unwrap(),
+        b"current",
+        "the import did not load"
+    );
 
     // Now the module is free, the same import runs.
     let imported = env.json(&[
@@ -234,7 +251,7 @@ fn an_import_that_would_replace_a_pinned_snapshot_is_refused_and_the_snapshot_st
 
 #[test]
 fn an_import_into_a_module_is_recorded_in_history_and_listed_as_an_import() {
-    let env = Env::registered();
+    let env = registered_with_room();
     env.set(env.module, "k", b"exported");
     let out = export(&env, "backup");
     env.set(env.module, "k", b"current");
@@ -287,14 +304,18 @@ fn an_import_into_a_module_is_recorded_in_history_and_listed_as_an_import() {
 
 #[test]
 fn a_failed_load_names_the_snapshot_left_and_a_rerun_loads_it_without_a_second_upload() {
-    let env = Env::registered();
+    let env = registered_with_room();
     env.set(env.module, "k", b"exported");
     env.fill(3_000_000, 3);
     let out = export(&env, "backup");
     env.set(env.module, "k", b"current");
 
     // The orchestrator's load is rejected.
-    hold(&env, "load_canister_snapshot");
+    hold(
+        &env,
+        Principal::management_canister(),
+        "load_canister_snapshot",
+    );
     let mut cmd = env.keepsake();
     cmd.args([
         "import",
@@ -367,4 +388,38 @@ fn a_failed_load_names_the_snapshot_left_and_a_rerun_loads_it_without_a_second_u
     assert_eq!(ops[0]["status"], "completed");
     assert_eq!(ops[1]["kind"], "import");
     assert_eq!(ops[1]["status"], "failed");
+}
+
+#[test]
+fn an_import_into_a_module_without_a_free_slot_is_refused_before_anything_is_uploaded() {
+    let env = Env::registered();
+    let out = export(&env, "backup");
+    let before = snapshot_ids(&env);
+    let refused = env
+        .keepsake()
+        .args(["import", out.to_str().unwrap(), "--to", "app", "--yes"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("already holds 1 snapshot(s) (limit 1)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--replace"), "{stderr}");
+    assert_eq!(snapshot_ids(&env), before);
+    // Replacing the (unpinned) snapshot is allowed, and the history says so.
+    let imported = env.json(&[
+        "import",
+        out.to_str().unwrap(),
+        "--to",
+        "app",
+        "--replace",
+        &before[0],
+        "--yes",
+    ]);
+    assert_eq!(
+        snapshot_ids(&env),
+        vec![imported["snapshot_id"].as_str().unwrap().to_string()]
+    );
 }

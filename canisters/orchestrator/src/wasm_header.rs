@@ -4,7 +4,7 @@
 //! `max_snapshots`, replacing one — for bytes nothing can install.
 //!
 //! Only the start of a gzip is inflated (a few bytes out of the first 64 KiB of input): the
-//! canister never holds the inflated module, and the cost is a few hundred thousand
+//! canister never holds the inflated module, and the cost is well under a million
 //! instructions whatever the wasm's size (measured on localnet, see docs/ARCHITECTURE.md).
 //! A gzip that is corrupt further on still passes here; the IC refuses it at install, which
 //! the upgrade's rollback covers.
