@@ -93,7 +93,7 @@ fn a_bad_wasm_committed_by_a_raw_client_is_refused_and_no_snapshot_is_taken() {
 #[test]
 fn checking_a_gzipped_wasm_at_commit_costs_little_next_to_hashing_it() {
     let mut env = Env::new();
-    let mut cost = |env: &mut Env, bytes: &[u8]| {
+    let cost = |env: &mut Env, bytes: &[u8]| {
         let orchestrator = env.orchestrator;
         let hash = Sha256::digest(bytes).to_vec();
         let (r,): (Result<StagedWasmInfo, StagingError>,) = env.call(
