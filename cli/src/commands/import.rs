@@ -1,7 +1,6 @@
 //! `keepsake import <dir> --to <module-or-canister-id> [--replace <id>] [--restore]`.
 
 use std::path::PathBuf;
-
 use std::time::Duration;
 
 use anyhow::{Context, Result};
