@@ -1,6 +1,6 @@
 //! The work behind the commands, independent of how it is presented: the orchestrator client,
 //! snapshot export/import over a `SnapshotStore` (the IC, or a fake in tests), the on-disk
-//! layout, the manifest, what an agent error means (by code), verification, resume journals, wasm staging and schedule syntax.
+//! layout, the manifest, what an agent error means (by code), verification, resume journals, wasm staging, the wasm-file check and schedule syntax.
 
 pub mod agent_error;
 pub mod export;
@@ -19,3 +19,4 @@ pub mod store;
 pub mod timings;
 pub mod upgrade;
 pub mod verify;
+pub mod wasm_file;

@@ -291,6 +291,34 @@ impl<'a> Orchestrator<'a> {
             .await
     }
 
+    /// `begin_import`: the module's lock as a lease while this client uploads.
+    pub async fn begin_import(&self, module: &str, args: BeginImportArgs) -> Result<ImportLease> {
+        self.call::<_, _, ImportError>("begin_import", (module, args), false)
+            .await
+    }
+
+    /// `renew_import`: extends the lease.
+    pub async fn renew_import(&self, operation_id: u64) -> Result<ImportLease> {
+        self.call::<_, _, ImportError>("renew_import", (operation_id,), false)
+            .await
+    }
+
+    /// `finish_import`: records the uploaded snapshot, loads it if asked, frees the module.
+    pub async fn finish_import(
+        &self,
+        operation_id: u64,
+        args: FinishImportArgs,
+    ) -> Result<ImportReport> {
+        self.call::<_, _, ImportError>("finish_import", (operation_id, args), false)
+            .await
+    }
+
+    /// `abort_import`: closes the import as failed and frees the module.
+    pub async fn abort_import(&self, operation_id: u64, reason: &str) -> Result<()> {
+        self.call::<_, (), ImportError>("abort_import", (operation_id, reason), false)
+            .await
+    }
+
     /// A module's name from its name or its canister id.
     ///
     /// Only a canister id is looked up (with `list_modules`): that is an update calling

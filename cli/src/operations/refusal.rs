@@ -10,7 +10,8 @@
 
 use candid::Principal;
 use orchestrator_api::{
-    AdminError, ModuleError, QueryError, ScheduleError, SnapshotError, StagingError, UpgradeError,
+    AdminError, ImportError, ModuleError, QueryError, ScheduleError, SnapshotError, StagingError,
+    UpgradeError,
 };
 
 /// An orchestrator error enum, classified.
@@ -126,6 +127,9 @@ impl Refusal for StagingError {
             | StagingError::HashMismatch { .. }
             | StagingError::AlreadyCommitted { .. }
             | StagingError::Empty { .. } => false,
+            // The file the user named is not a wasm: usage, as when keepsake's own check of the
+            // file (which runs first) refuses it.
+            StagingError::NotAWasm { .. } => true,
         }
     }
 }
@@ -147,6 +151,30 @@ impl Refusal for UpgradeError {
             | UpgradeError::SnapshotSlotsFull { .. }
             | UpgradeError::SlotsPinned { .. }
             | UpgradeError::PreflightFailed { .. } => false,
+        }
+    }
+}
+
+impl Refusal for ImportError {
+    fn unauthorized(&self) -> Option<Principal> {
+        match self {
+            ImportError::Unauthorized { caller } => Some(*caller),
+            _ => None,
+        }
+    }
+
+    fn is_bad_input(&self) -> bool {
+        // Every import refusal is about the state of the module (busy, pinned, full, gone) or
+        // of the import itself, never a malformed value: keepsake builds the arguments.
+        match self {
+            ImportError::Unauthorized { .. }
+            | ImportError::ModuleNotFound { .. }
+            | ImportError::Busy { .. }
+            | ImportError::Pinned { .. }
+            | ImportError::SnapshotNotFound { .. }
+            | ImportError::SlotsFull { .. }
+            | ImportError::NotInProgress { .. }
+            | ImportError::OperationFailed { .. } => false,
         }
     }
 }
