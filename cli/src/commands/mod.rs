@@ -1,6 +1,7 @@
 //! The commands: each leaf parses its flags (`XxxArgs`, whose doc comments are the help text),
 //! calls into `operations`, and presents the result as text or `--json`.
 
+pub mod backup;
 pub mod export;
 pub mod history;
 pub mod import;
@@ -38,6 +39,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Upload an export folder as a new snapshot of a canister, and optionally restore it.
     Import(import::ImportArgs),
+    /// Off-chain backups into an encrypted restic repository (a local folder or S3).
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 /// Runs `command`.
@@ -51,5 +55,6 @@ pub async fn exec(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Export(a) => export::exec(ctx, &a).await,
         Command::Verify(a) => verify::exec(ctx, &a).await,
         Command::Import(a) => import::exec(ctx, &a).await,
+        Command::Backup(c) => backup::exec(ctx, c).await,
     }
 }

@@ -1,7 +1,9 @@
 //! The work behind the commands, independent of how it is presented: the orchestrator client,
 //! snapshot export/import over a `SnapshotStore` (the IC, or a fake in tests), the on-disk
-//! layout, the manifest, verification, resume journals, wasm staging and schedule syntax.
+//! layout, the manifest, verification, resume journals, wasm staging and schedule syntax, and
+//! off-chain backups into restic repositories.
 
+pub mod backup;
 pub mod export;
 #[cfg(test)]
 pub mod fake;
