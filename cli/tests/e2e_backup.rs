@@ -322,3 +322,26 @@ fn restic_lists_the_backup_and_restores_and_dumps_files_identical_to_an_export()
     let verified = env.json(&["verify", target.to_str().unwrap()]);
     assert_eq!(verified["ok"], true, "{verified}");
 }
+
+#[test]
+fn a_restore_into_a_canister_the_identity_does_not_control_is_refused_and_names_the_caller() {
+    let env = Env::registered();
+    let repo = init_repo(&env);
+    let repo_s = repo.to_str().unwrap();
+    let run = json(&env, &["backup", "run", "app", "--repo", repo_s, "--take"]);
+    let backup_id = run["backup_id"].as_str().unwrap();
+    // The stranger holds the repository password but controls no canister.
+    let (code, err) = fails(
+        env.keepsake_as("stranger")
+            .env("KEEPSAKE_REPO_PASSWORD", PASSWORD)
+            .args(["backup", "restore", backup_id, "--repo", repo_s])
+            .args(["--to", &env.module.to_text()]),
+    );
+    assert_eq!(code, 1);
+    let stranger = common::principal_of(common::STRANGER_PEM).to_text();
+    assert!(err.contains("is not a controller"), "{err}");
+    assert!(err.contains(&stranger), "{err}");
+    // Nothing was uploaded: the module still has only the snapshot the backup was made from.
+    let listed = env.json(&["snapshot", "list", "app"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}
