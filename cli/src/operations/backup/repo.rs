@@ -131,8 +131,15 @@ impl RepoSpec {
             .map_err(|e| rustic_error(*e))
             .with_context(|| format!("cannot read the repository {}", self.repo))?;
         if config.is_none() {
+            // OpenDAL lists a missing bucket as empty, so the bucket is named as a suspect.
+            let what = match self.location()? {
+                Location::S3 { bucket, .. } => format!(
+                    "no restic config file there; check that the bucket {bucket} exists and the prefix is right"
+                ),
+                Location::Local(_) => "it has no restic config file; check --repo".to_string(),
+            };
             bail!(
-                "{} is not a backup repository (it has no restic config file); check --repo, or create one with `keepsake backup init --repo {}`",
+                "{} is not a backup repository ({what}), or create one with `keepsake backup init --repo {}`",
                 self.repo,
                 self.repo
             );
