@@ -2,6 +2,7 @@
 //! calls into `operations`, and presents the result as text or `--json`.
 
 pub mod admin;
+pub mod backup;
 pub mod export;
 pub mod history;
 pub mod import;
@@ -42,6 +43,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Upload an export folder as a new snapshot of a canister, and optionally restore it.
     Import(import::ImportArgs),
+    /// Off-chain backups into an encrypted restic repository (a local folder or S3).
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 /// Runs `command`.
@@ -56,5 +60,6 @@ pub async fn exec(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Export(a) => export::exec(ctx, &a).await,
         Command::Verify(a) => verify::exec(ctx, &a).await,
         Command::Import(a) => import::exec(ctx, &a).await,
+        Command::Backup(c) => backup::exec(ctx, c).await,
     }
 }
