@@ -634,7 +634,8 @@ async fn the_in_process_transport_serves_an_agent_without_tcp() {
         LocalNet::new(),
         Keys::from_seed(b"in process"),
         ReplicaConfig::default(),
-    );
+    )
+    .expect("a replica");
     let agent = Agent::builder()
         .with_url("http://localnet.invalid")
         .with_arc_http_middleware(Arc::new(InProcessTransport::new(replica.handler())))

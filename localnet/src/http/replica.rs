@@ -37,11 +37,10 @@ pub struct ReplicaConfig {
     /// (the IC keeps them until the message's expiry; a cap bounds memory during bulk
     /// downloads).
     pub retained_reply_bytes: usize,
-    /// Where to keep the subnet across restarts ([`crate::persist`]): saved every
-    /// `autosave` while messages ran, and when the replica stops. `None`: nothing is saved.
+    /// Where to keep the subnet across restarts ([`crate::persist`]). Every round is committed
+    /// there before the replies of the messages it finished are released (group commit), so
+    /// an acknowledged update survives a crash. `None`: nothing is saved.
     pub state_dir: Option<std::path::PathBuf>,
-    /// Interval of the autosave.
-    pub autosave: Duration,
 }
 
 impl Default for ReplicaConfig {
@@ -53,7 +52,6 @@ impl Default for ReplicaConfig {
             idle_round: Duration::from_secs(1),
             retained_reply_bytes: 512 * 1024 * 1024,
             state_dir: None,
-            autosave: Duration::from_secs(5),
         }
     }
 }
@@ -185,6 +183,23 @@ pub(crate) struct Shared {
     wake: Condvar,
     woken: Mutex<bool>,
     stop: AtomicBool,
+    /// The state directory and the results waiting for their round to be durable.
+    /// Lock order: `net`, then `durable`, then `ingress`.
+    durable: Mutex<Durable>,
+}
+
+/// Results of finished ingress messages, held back until the state that produced them is on
+/// disk.
+type Finished = Vec<([u8; 32], Result<Vec<u8>, RejectResponse>)>;
+
+/// The group commit's state.
+struct Durable {
+    /// `None` without a state directory.
+    store: Option<crate::persist::Store>,
+    /// Finished messages whose round is not durable yet.
+    unreleased: Finished,
+    /// Whether the last commit failed (reported once until one succeeds).
+    failing: bool,
 }
 
 /// The outcome of submitting a call.
@@ -232,14 +247,64 @@ impl Shared {
         self.wake.notify_one();
     }
 
-    /// Saves the subnet to the state directory, if there is one: copied under the lock,
-    /// written outside it.
+    fn durable(&self) -> MutexGuard<'_, Durable> {
+        lock(&self.durable)
+    }
+
+    /// The group-commit point (the only place replies are released): makes everything the
+    /// subnet executed since the last commit durable in one atomic save, then releases the
+    /// results of the ingress messages that finished meanwhile (`finished`, and any held back
+    /// by an earlier failed commit) to the ingress history — from where the call endpoint
+    /// answers and `read_state` certifies them. A failed save releases nothing: the results wait
+    /// for the next round's commit, so no client is told of an update that a crash would lose.
+    ///
+    /// Called with the subnet locked (`net`), so no round runs while its state is written.
+    /// Whoever changes the driver to run several rounds per iteration calls this once per
+    /// iteration, after the rounds.
+    fn commit_and_release(&self, net: &LocalNet, finished: Finished) -> std::io::Result<()> {
+        let mut guard = self.durable();
+        let durable = &mut *guard;
+        durable.unreleased.extend(finished);
+        if let Some(store) = durable.store.as_mut() {
+            if let Err(e) = store.commit(net) {
+                if !durable.failing {
+                    eprintln!(
+                        "localnet: cannot save the state to {}: {e}; replies are held until a save succeeds",
+                        store.dir().display()
+                    );
+                }
+                durable.failing = true;
+                return Err(e);
+            }
+            durable.failing = false;
+        }
+        let results = std::mem::take(&mut durable.unreleased);
+        drop(guard);
+        let mut ingress = self.ingress();
+        for (request_id, result) in results {
+            ingress.finish(request_id, result, self.config.retained_reply_bytes);
+        }
+        ingress.sweep(net.time_nanos());
+        Ok(())
+    }
+
+    /// Stops the driver thread (it finishes the iteration under way, whose commit is the last
+    /// one) and commits whatever [`Replica::with_net`] changed after it.
+    fn shutdown_driver_and_commit(&self, driver: &mut Option<JoinHandle<()>>) {
+        self.stop.store(true, Ordering::Release);
+        self.wake_driver();
+        if let Some(driver) = driver.take() {
+            let _ = driver.join();
+            if let Err(e) = self.save() {
+                eprintln!("localnet: saving the state failed: {e}");
+            }
+        }
+    }
+
+    /// Commits now (tests and shutdown).
     pub(crate) fn save(&self) -> std::io::Result<()> {
-        let Some(dir) = &self.config.state_dir else {
-            return Ok(());
-        };
-        let bytes = crate::persist::encode(&self.net());
-        crate::persist::write_atomically(dir, &bytes)
+        let net = self.net();
+        self.commit_and_release(&net, Vec::new())
     }
 
     /// Accepts an ingress call into the subnet, once per request id.
@@ -307,8 +372,9 @@ impl Shared {
     }
 
     /// One iteration of the driver: sync the clock, run a round if there is work (or an idle
-    /// round is due), and move finished ingress messages into the history. Returns whether
-    /// messages were waiting.
+    /// round is due), take the results of finished ingress messages out of the subnet, and
+    /// commit ([`Shared::commit_and_release`]). Returns whether messages were waiting and
+    /// whether a round ran.
     fn drive_once(&self, idle_round_due: bool) -> (bool, bool) {
         let mut net = self.net();
         self.sync_clock(&mut net);
@@ -318,8 +384,9 @@ impl Shared {
         if ticked {
             net.tick();
         }
-        let mut ingress = self.ingress();
-        if !ingress.pending.is_empty() {
+        let mut results = Vec::new();
+        {
+            let mut ingress = self.ingress();
             let finished: Vec<(MessageId, [u8; 32])> = ingress
                 .pending
                 .iter()
@@ -329,32 +396,22 @@ impl Shared {
             for (id, rid) in finished {
                 ingress.pending.remove(&id);
                 // The result is there: `await_call` returns it at once and drops localnet's copy.
-                let result = net.await_call(id);
-                ingress.finish(rid, result, self.config.retained_reply_bytes);
+                results.push((rid, net.await_call(id)));
             }
         }
-        ingress.sweep(net.time_nanos());
+        // A failed commit is reported inside and retried on the next iteration.
+        let _ = self.commit_and_release(&net, results);
         (busy, ticked)
     }
 }
 
 fn drive(shared: Arc<Shared>) {
     let mut last_round = Instant::now();
-    let mut last_save = Instant::now();
-    let mut dirty = false;
     while !shared.stop.load(Ordering::Acquire) {
         let due = last_round.elapsed() >= shared.config.idle_round;
         let (busy, ticked) = shared.drive_once(due);
         if ticked {
             last_round = Instant::now();
-        }
-        dirty |= busy;
-        if dirty && last_save.elapsed() >= shared.config.autosave {
-            if let Err(e) = shared.save() {
-                eprintln!("localnet: autosave failed: {e}");
-            }
-            dirty = false;
-            last_save = Instant::now();
         }
         if busy {
             // Let handlers waiting for the lock in between rounds.
@@ -388,9 +445,15 @@ impl std::fmt::Debug for Replica {
 }
 
 impl Replica {
-    /// Wraps `net` and starts driving it on the wall clock.
-    pub fn new(mut net: LocalNet, keys: Keys, config: ReplicaConfig) -> Replica {
+    /// Wraps `net` and starts driving it on the wall clock. With a
+    /// [`ReplicaConfig::state_dir`], `net` replaces whatever state the directory held; the
+    /// driver's first commit writes it (load it first with [`crate::persist::load`] to keep it).
+    pub fn new(mut net: LocalNet, keys: Keys, config: ReplicaConfig) -> std::io::Result<Replica> {
         net.set_time_nanos(wall_nanos());
+        let store = match &config.state_dir {
+            Some(dir) => Some(crate::persist::Store::create(dir)?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             net: Mutex::new(net),
             ingress: Mutex::new(IngressHistory::default()),
@@ -400,7 +463,14 @@ impl Replica {
             wake: Condvar::new(),
             woken: Mutex::new(false),
             stop: AtomicBool::new(false),
+            durable: Mutex::new(Durable {
+                store,
+                unreleased: Vec::new(),
+                failing: false,
+            }),
         });
+        // The state directory holds `net` before anyone can call it.
+        shared.save()?;
         let driver = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -408,10 +478,10 @@ impl Replica {
                 .spawn(move || drive(shared))
                 .expect("spawn the driver thread")
         };
-        Replica {
+        Ok(Replica {
             shared,
             driver: Some(driver),
-        }
+        })
     }
 
     /// The subnet's keys (root key, subnet and node ids).
@@ -431,9 +501,17 @@ impl Replica {
         r
     }
 
-    /// Saves the subnet to [`ReplicaConfig::state_dir`] now (also done on drop).
+    /// Commits the subnet to [`ReplicaConfig::state_dir`] now. The driver commits every round
+    /// anyway; this is for changes made through [`Replica::with_net`] that must be on disk
+    /// before the next round.
     pub fn save(&self) -> std::io::Result<()> {
         self.shared.save()
+    }
+
+    /// Stops the driver after a last commit. Open requests get no reply (nothing unsaved is
+    /// acknowledged); what the last commit holds survives. Also done on drop.
+    pub fn shutdown(&mut self) {
+        self.shared.shutdown_driver_and_commit(&mut self.driver);
     }
 
     /// The request handler over this replica (for a server or an in-process transport).
@@ -446,13 +524,6 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        self.shared.wake_driver();
-        if let Some(driver) = self.driver.take() {
-            let _ = driver.join();
-        }
-        if let Err(e) = self.shared.save() {
-            eprintln!("localnet: saving the state failed: {e}");
-        }
+        self.shared.shutdown_driver_and_commit(&mut self.driver);
     }
 }
