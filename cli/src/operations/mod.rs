@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod orchestrator;
 pub mod partial;
 pub mod refusal;
+pub mod reorder;
 pub mod schedule;
 pub mod store;
 pub mod timings;
