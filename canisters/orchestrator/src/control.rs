@@ -37,6 +37,30 @@ impl Stopped {
     }
 }
 
+/// The outcome of an action done while the module was stopped (`step`: take, load) and of the
+/// restart that always follows it: the action's failure comes first (with whether the module
+/// runs afterwards), then a failed restart (the module is left stopped).
+pub fn settle<T>(
+    step: OperationStep,
+    action: Result<T, CallFailure>,
+    stopped: Stopped,
+    restarted: Result<(), CallFailure>,
+) -> Result<T, StepFailure> {
+    match (action, restarted) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Err(failure), restarted) => Err(StepFailure {
+            step,
+            failure,
+            module_running: stopped.running_after(&restarted),
+        }),
+        (Ok(_), Err(failure)) => Err(StepFailure {
+            step: OperationStep::Start,
+            failure,
+            module_running: false,
+        }),
+    }
+}
+
 /// Reads the module's status, then stops it if it runs. A failed stop is followed by a start
 /// at once (the module may be left in the Stopping state otherwise).
 pub async fn stop_if_running<M: Management>(

@@ -300,8 +300,8 @@ pub async fn finish<M: Management>(
         )
         .await;
     let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
-    match (loaded, restarted) {
-        (Ok(()), Ok(())) => {
+    match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
+        Ok(()) => {
             let steps = op.steps();
             op.complete(mgmt.now());
             Ok(ImportReport {
@@ -311,23 +311,6 @@ pub async fn finish<M: Management>(
                 restored: true,
             })
         }
-        (Err(failure), restarted) => Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::LoadSnapshot,
-                failure,
-                module_running: stopped.running_after(&restarted),
-            },
-        )),
-        (Ok(()), Err(failure)) => Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::Start,
-                failure,
-                module_running: false,
-            },
-        )),
+        Err(failure) => Err(failed(mgmt, op, failure)),
     }
 }

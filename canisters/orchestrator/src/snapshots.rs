@@ -278,29 +278,12 @@ pub async fn take<M: Management>(
     let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
 
     // 6. Report.
-    match (taken, restarted) {
-        (Ok(info), Ok(())) => {
+    match control::settle(OperationStep::TakeSnapshot, taken, stopped, restarted) {
+        Ok(info) => {
             op.complete(mgmt.now());
             Ok(info)
         }
-        (Err(failure), restarted) => Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::TakeSnapshot,
-                failure,
-                module_running: stopped.running_after(&restarted),
-            },
-        )),
-        (Ok(_), Err(failure)) => Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::Start,
-                failure,
-                module_running: false,
-            },
-        )),
+        Err(failure) => Err(failed(mgmt, op, failure)),
     }
 }
 
@@ -382,29 +365,12 @@ pub async fn restore<M: Management>(
 
     // 6. Report.
     let record = read_state(|s| s.snapshots.get(&SnapshotKey::new(name, &target.id)));
-    match (loaded, restarted) {
-        (Ok(()), Ok(())) => {
+    match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
+        Ok(()) => {
             op.complete(mgmt.now());
             Ok(info(name, &target, record.map(|r| r.0)))
         }
-        (Err(failure), restarted) => Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::LoadSnapshot,
-                failure,
-                module_running: stopped.running_after(&restarted),
-            },
-        )),
-        (Ok(()), Err(failure)) => Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::Start,
-                failure,
-                module_running: false,
-            },
-        )),
+        Err(failure) => Err(failed(mgmt, op, failure)),
     }
 }
 
