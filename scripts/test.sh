@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-canisters.sh
+# The official JS agent that localnet's conformance test runs (localnet/tests/js_agent.rs),
+# from the committed lock file; once per checkout.
+[[ -d localnet/tests/js/node_modules ]] || npm ci --prefix localnet/tests/js --no-audit --no-fund
 cargo test --workspace --locked "$@"
 # The orchestrator's suites again under localnet's seeded random scheduler: responses and
 # independent requests in another order each time (the FIFO run above is the default).
