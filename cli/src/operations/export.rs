@@ -5,18 +5,19 @@
 //!    when complete, fsynced and hashed. Files in it are opened without following links
 //!    (`files`).
 //! 2. metadata.json first, then the regions in 2,000,000-byte slices and one read per chunk,
-//!    `concurrency` reads in flight, each written at its offset with a positioned write (memory
-//!    stays at about 2 × `concurrency` slices whatever the snapshot's size: reads in flight plus
-//!    writes pending).
+//!    `concurrency` reads in flight and completing in any order (a replica answers in rounds,
+//!    out of order), each written at its offset with a positioned write. Memory stays at most
+//!    2 × `concurrency` slices whatever the snapshot's size (reads in flight, writes pending and
+//!    slices waiting for hashing together).
 //! 3. Each finished slice is appended to a journal with its sha256; a second run re-checks the
 //!    journaled slices on disk and downloads only the rest.
-//! 4. Slices come back in file order (at most `concurrency` held), so each file's sha256 for
-//!    keepsake.json is computed as they arrive; only files an earlier run had started are read
-//!    back from disk to be hashed.
+//! 4. Each file's sha256 for keepsake.json is computed as the slices arrive, put back in file
+//!    order by a bounded reorder buffer (`reorder`); only files an earlier run had started are
+//!    read back from disk to be hashed.
 //! 5. Transient failures are retried with backoff; anything else stops the export, keeping what
 //!    was written for the next run.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -35,6 +37,7 @@ use super::journal::{Entry, Journal};
 use super::layout::{self, Content, Region, Slice};
 use super::manifest::{self, FileEntry, Manifest, sha256_hex};
 use super::partial::Partial;
+use super::reorder::Reorder;
 use super::store::{RetryPolicy, SnapshotStore, retry};
 use super::timings::{self, Timings, timed};
 
@@ -94,6 +97,12 @@ fn write_slice(
         len: data.len() as u64,
         sha256: Some(sha256),
     })
+}
+
+/// What the download loop woke up for.
+enum Done<W, R> {
+    Write(W),
+    Read(R),
 }
 
 /// The first line of the export journal: which snapshot the partial folder holds.
@@ -298,16 +307,22 @@ pub async fn export_into<S: SnapshotStore>(
     progress.set_length(region_total);
     progress.set_position(resumed_bytes.min(region_total));
 
-    // 5. Download, `concurrency` reads at a time. The task polling the reads also decodes every
-    //    reply (ic-agent's CBOR, certificate check, candid), so it does nothing else per byte:
+    // 5. Download, `concurrency` reads in flight, completing in any order (a replica answers in
+    //    rounds, in no particular order: one late read must not hold the others' slots). The
+    //    task polling the reads also decodes every reply (ic-agent's CBOR, certificate check,
+    //    candid), so it does nothing else per byte:
     //    - each slice's sha256 (for the journal) and its positioned write run on tokio's blocking
-    //      pool, at most `concurrency` of them pending; their journal lines are appended here,
-    //      in slice order, once written;
-    //    - `buffered` hands the slices back in file order (holding at most `concurrency`), and
-    //      each region's slices go, in that order, to one hashing thread that computes the
-    //      file's sha256 for keepsake.json without reading anything back.
-    //    Memory stays flat: about 2 × `concurrency` slices whatever the snapshot's size.
+    //      pool; a slice's journal line is appended once its write is done, in any order;
+    //    - each region's slices go, in file order, to one hashing thread that computes the
+    //      file's sha256 for keepsake.json without reading anything back; a slice that arrives
+    //      ahead of a gap waits in the reorder buffer (shared with its write, not copied).
+    //    Memory cap: a read is issued only while reads in flight + writes pending + slices held
+    //    for hashing < 2 × `concurrency` (a slice both pending and held counts twice), so at most
+    //    2 × `concurrency` slices (+ 2 queued for the hasher) are in memory whatever the
+    //    snapshot's size. One slow read therefore leaves `concurrency` reads in flight until
+    //    `concurrency` slices wait behind it, not just the ones already issued.
     let concurrency = opts.concurrency.max(1);
+    let budget = 2 * concurrency;
     let mut transferred_bytes = 0;
     let mut chunk_sizes: BTreeMap<String, u64> = BTreeMap::new();
     let files = Arc::new(files);
@@ -326,89 +341,80 @@ pub async fn export_into<S: SnapshotStore>(
             hashers
         })
     };
-    let mut next_offset: BTreeMap<Region, u64> = BTreeMap::new();
-    let mut pending: VecDeque<tokio::task::JoinHandle<Result<Entry>>> = VecDeque::new();
-    let mut results = futures::stream::iter(todo)
-        .map(|s| async move {
-            let data = retry(opts.retry, || store.read_data(snapshot, s.read_kind())).await?;
-            if let Content::Region(r) = &s.content
-                && data.len() as u64 != s.len
-            {
-                bail!(
-                    "{} at offset {}: asked for {} bytes, got {}",
-                    r.file(),
-                    s.offset,
-                    s.len,
-                    data.len()
-                );
-            }
-            Ok::<_, anyhow::Error>((s, data))
-        })
-        .buffered(concurrency);
+    let mut order = Reorder::new(incremental.iter().copied());
+    let read = |s: Slice| async move {
+        let data = retry(opts.retry, || store.read_data(snapshot, s.read_kind())).await?;
+        if let Content::Region(r) = &s.content
+            && data.len() as u64 != s.len
+        {
+            bail!(
+                "{} at offset {}: asked for {} bytes, got {}",
+                r.file(),
+                s.offset,
+                s.len,
+                data.len()
+            );
+        }
+        Ok::<_, anyhow::Error>((s, data))
+    };
+    let mut todo = todo.into_iter();
+    let mut reads = FuturesUnordered::new();
+    let mut writes: FuturesUnordered<tokio::task::JoinHandle<Result<Entry>>> =
+        FuturesUnordered::new();
     let interrupted = || {
         format!(
             "export interrupted; what was downloaded is kept in {} and the same command resumes it",
             partial.display()
         )
     };
-    let mut reads_done = false;
     loop {
-        // Record a finished write (in slice order) when one is ready, when `concurrency` are
-        // pending, or when only writes are left.
-        let record = pending.front().is_some_and(|h| h.is_finished())
-            || pending.len() >= concurrency
-            || (reads_done && !pending.is_empty());
-        if record {
-            let entry = pending
-                .pop_front()
-                .expect("not empty")
-                .await
-                .context("a write task failed")?
-                .with_context(interrupted)?;
-            timed(&t.journal, || journal.record(&entry))?;
-            transferred_bytes += entry.len;
-            if entry.path.starts_with(layout::CHUNK_DIR) {
-                chunk_sizes.insert(entry.path.clone(), entry.len);
-                progress.inc_length(entry.len);
-            }
-            progress.inc(entry.len);
-            continue;
+        while reads.len() < concurrency && reads.len() + writes.len() + order.held() < budget {
+            let Some(s) = todo.next() else { break };
+            reads.push(read(s));
         }
-        if reads_done {
+        if reads.is_empty() && writes.is_empty() {
             break;
         }
-        let Some(r) = results.next().await else {
-            reads_done = true;
-            continue;
+        // Whichever finishes first: a write (journal it) or a read (hash and write it).
+        let done = tokio::select! {
+            Some(w) = writes.next(), if !writes.is_empty() => Done::Write(w),
+            Some(r) = reads.next(), if !reads.is_empty() => Done::Read(r),
         };
-        let (slice, data) = r.with_context(interrupted)?;
-        let data = Arc::new(data);
-        if let Content::Region(region) = slice.content
-            && incremental.contains(&region)
-        {
-            // `buffered` keeps `todo`'s order, which is file order: a gap is a bug.
-            let next = next_offset.entry(region).or_insert(0);
-            if *next != slice.offset {
-                bail!(
-                    "internal error: {} slice at {} arrived while expecting {}",
-                    region.file(),
-                    slice.offset,
-                    next
-                );
+        match done {
+            Done::Write(w) => {
+                let entry = w
+                    .context("a write task failed")?
+                    .with_context(interrupted)?;
+                timed(&t.journal, || journal.record(&entry))?;
+                transferred_bytes += entry.len;
+                if entry.path.starts_with(layout::CHUNK_DIR) {
+                    chunk_sizes.insert(entry.path.clone(), entry.len);
+                    progress.inc_length(entry.len);
+                }
+                progress.inc(entry.len);
             }
-            *next += data.len() as u64;
-            if to_hasher.send((region, data.clone())).await.is_err() {
-                bail!("internal error: the hashing thread stopped");
+            Done::Read(r) => {
+                let (slice, data) = r.with_context(interrupted)?;
+                let data = Arc::new(data);
+                if let Content::Region(region) = slice.content
+                    && order.tracks(region)
+                {
+                    for ready in order.push(region, slice.offset, data.clone())? {
+                        if to_hasher.send((region, ready)).await.is_err() {
+                            bail!("internal error: the hashing thread stopped");
+                        }
+                    }
+                }
+                let files = files.clone();
+                let dir = partial.clone();
+                let timings = opts.timings.clone();
+                writes.push(tokio::task::spawn_blocking(move || {
+                    write_slice(&files, &dir, &slice, &data, &timings)
+                }));
             }
         }
-        let files = files.clone();
-        let dir = partial.clone();
-        let timings = opts.timings.clone();
-        pending.push_back(tokio::task::spawn_blocking(move || {
-            write_slice(&files, &dir, &slice, &data, &timings)
-        }));
     }
-    drop(results);
+    drop(reads);
     drop(to_hasher);
     let mut hashers = hasher.await.context("the hashing thread failed")?;
     timings::add(&t.download, download_start.elapsed());
@@ -438,7 +444,7 @@ pub async fn export_into<S: SnapshotStore>(
         let (size, sha256) = match &e.content {
             Content::Region(r) => match hashers.remove(r) {
                 Some(h) if !h.from_disk => {
-                    let hashed = next_offset.get(r).copied().unwrap_or(0);
+                    let hashed = order.released(*r);
                     if hashed != r.size(&meta) {
                         bail!(
                             "internal error: {} hashed {} of {} bytes",
@@ -712,5 +718,86 @@ mod tests {
         .await
         .unwrap_err();
         assert!(err.to_string().contains("already exists"));
+    }
+
+    /// Exports `store`'s snapshot with its replies delayed by `delay(n)` for the n-th read, and
+    /// checks the files and keepsake.json's hashes against the store's bytes.
+    async fn export_with_delays(delay: impl Fn(u64) -> Duration + 'static) {
+        let store = FakeStore::with_snapshot(10_000, 20 * 65536, 30 * 65536, 3);
+        let snap = store.snapshot_id();
+        store.delay_replies(delay);
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("b");
+        let o = opts(out.clone());
+        let s = export(&store, &snap, &o, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert_eq!(o.timings.reread_bytes.load(Ordering::Relaxed), 0);
+        for r in [Region::WasmModule, Region::WasmMemory, Region::StableMemory] {
+            let bytes = store.region(r);
+            assert_eq!(std::fs::read(out.join(r.file())).unwrap(), bytes);
+            let entry = s.files.iter().find(|f| f.path == r.file()).unwrap();
+            assert_eq!(entry.sha256, sha256_hex(&bytes), "{}", r.file());
+        }
+        let report = verify_dir(&out);
+        assert!(report.ok, "{:?}", report.problems);
+    }
+
+    #[tokio::test]
+    async fn replies_coming_back_reversed_give_the_same_files_and_hashes() {
+        // Within every 8 reads, the last issued answers first.
+        export_with_delays(|n| Duration::from_millis(3 * (8 - n % 8))).await;
+    }
+
+    #[tokio::test]
+    async fn replies_coming_back_shuffled_give_the_same_files_and_hashes() {
+        export_with_delays(|n| Duration::from_millis((n * 7919 + 3) % 11)).await;
+    }
+
+    #[tokio::test]
+    async fn one_slow_read_does_not_hold_the_other_reads_slots() {
+        // With reads yielded in file order (`buffered`), the three reads issued after the slow
+        // first one answer and then sit in their slots: nothing else is issued until it answers.
+        // Here the slots are refilled, up to the memory cap of 2 × concurrency slices.
+        // One file of 20 slices, whose first slice is the slow read.
+        let store = FakeStore::with_snapshot(20 * 100_000, 0, 0, 0);
+        let snap = store.snapshot_id();
+        let o = opts(tempfile::tempdir().unwrap().path().join("b"));
+        store.hold_first_read_until(2 * o.concurrency as u64 - 1);
+        let dir = tempfile::tempdir().unwrap();
+        let o = ExportOptions {
+            out: dir.path().join("b"),
+            ..o
+        };
+        export(&store, &snap, &o, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.answered_while_held.get(),
+            Some(2 * o.concurrency as u64 - 1)
+        );
+        assert_eq!(store.max_in_flight.get(), o.concurrency as u64);
+        assert!(verify_dir(&o.out).ok);
+    }
+
+    #[tokio::test]
+    async fn slices_waiting_behind_a_slow_read_are_capped_at_twice_the_concurrency() {
+        // The first read never answers before the fake's 2 s limit: the exporter must stop
+        // issuing reads once 2 × concurrency slices are in memory, not read the whole snapshot
+        // into the reorder buffer.
+        // One file of 20 slices, whose first slice is the slow read.
+        let store = FakeStore::with_snapshot(20 * 100_000, 0, 0, 0);
+        let snap = store.snapshot_id();
+        store.hold_first_read_until(u64::MAX);
+        let dir = tempfile::tempdir().unwrap();
+        let o = opts(dir.path().join("b"));
+        export(&store, &snap, &o, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.answered_while_held.get(),
+            Some(2 * o.concurrency as u64 - 1)
+        );
+        assert!(verify_dir(&o.out).ok);
     }
 }

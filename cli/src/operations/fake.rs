@@ -1,8 +1,11 @@
 //! (tests) An in-memory management canister for one canister's snapshots, with fault
-//! injection: permanent failures after N reads (an interrupted export) and transient failures.
+//! injection: permanent failures after N reads (an interrupted export) and transient failures;
+//! and timing: replies delayed per read (so they come back reversed or shuffled, as a replica
+//! answering in rounds returns them) and one read held back while the others proceed.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use candid::Principal;
@@ -24,6 +27,9 @@ pub struct Snap {
     pub chunks: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
+/// How long the n-th data read takes to answer.
+type ReplyDelay = Box<dyn Fn(u64) -> Duration>;
+
 /// The fake.
 pub struct FakeStore {
     pub canister: Principal,
@@ -36,6 +42,16 @@ pub struct FakeStore {
     pub stopped: Cell<bool>,
     pub loaded: RefCell<Option<Vec<u8>>>,
     pub calls: RefCell<Vec<String>>,
+    /// How long the n-th data read (0-based) takes to answer.
+    reply_delay: RefCell<Option<ReplyDelay>>,
+    /// The first data read answers only once this many others have answered (or after 2 s).
+    hold_first: Cell<Option<u64>>,
+    /// How many reads answered while the first was held.
+    pub answered_while_held: Cell<Option<u64>>,
+    answered: Cell<u64>,
+    in_flight: Cell<u64>,
+    /// The most data reads that were in flight at once.
+    pub max_in_flight: Cell<u64>,
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -58,6 +74,12 @@ impl FakeStore {
             stopped: Cell::new(false),
             loaded: RefCell::new(None),
             calls: RefCell::new(vec![]),
+            reply_delay: RefCell::new(None),
+            hold_first: Cell::new(None),
+            answered_while_held: Cell::new(None),
+            answered: Cell::new(0),
+            in_flight: Cell::new(0),
+            max_in_flight: Cell::new(0),
         }
     }
 
@@ -136,6 +158,17 @@ impl FakeStore {
         self.reads.set(0);
     }
 
+    /// The n-th data read (0-based) answers after `delay(n)`.
+    pub fn delay_replies(&self, delay: impl Fn(u64) -> Duration + 'static) {
+        *self.reply_delay.borrow_mut() = Some(Box::new(delay));
+    }
+
+    /// The first data read answers only once `n` others have (or after 2 s, so an exporter that
+    /// waits for it in order does not hang the test).
+    pub fn hold_first_read_until(&self, n: u64) {
+        self.hold_first.set(Some(n));
+    }
+
     /// The next `n` data calls fail transiently.
     pub fn transient_failures(&self, n: u32) {
         self.transient.set(n);
@@ -193,8 +226,27 @@ impl SnapshotStore for FakeStore {
         if self.reads.get() >= self.fail_after.get() {
             return Err(CallError::permanent(anyhow!("connection lost (test)")));
         }
-        self.reads.set(self.reads.get() + 1);
+        let n = self.reads.get();
+        self.reads.set(n + 1);
+        self.in_flight.set(self.in_flight.get() + 1);
+        self.max_in_flight
+            .set(self.max_in_flight.get().max(self.in_flight.get()));
         tokio::task::yield_now().await;
+        let delay = self.reply_delay.borrow().as_ref().map(|d| d(n));
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
+        if n == 0
+            && let Some(target) = self.hold_first.get()
+        {
+            let start = Instant::now();
+            while self.answered.get() < target && start.elapsed() < Duration::from_secs(2) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            self.answered_while_held.set(Some(self.answered.get()));
+        }
+        self.in_flight.set(self.in_flight.get() - 1);
+        self.answered.set(self.answered.get() + 1);
         let s = self.snap(snapshot)?;
         let (r, offset, size) = match kind {
             SnapshotDataKind::WasmModule { offset, size } => (Region::WasmModule, offset, size),

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod manifest;
 pub mod orchestrator;
 pub mod partial;
+pub mod reorder;
 pub mod schedule;
 pub mod store;
 pub mod timings;
