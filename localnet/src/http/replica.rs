@@ -4,7 +4,8 @@
 //! `request_status` subtree of the state tree shows it) and a driver thread that plays the role
 //! of consensus: it keeps the subnet's clock on the wall clock (certificates' `/time` must be
 //! fresh for ic-agent) and executes rounds while messages are waiting, plus one idle round per
-//! second so timers and heartbeats fire. Each round is one short critical section; HTTP handlers
+//! second so timers and heartbeats fire — or, with [`ReplicaConfig::round`], executes on a
+//! replica's schedule instead ([`super::rounds`]). Each round is one short critical section; HTTP handlers
 //! take the lock only to submit a message, run a query or read a few canister fields, and do
 //! their CBOR and crypto work outside it.
 //!
@@ -42,6 +43,13 @@ pub struct ReplicaConfig {
     pub state_dir: Option<std::path::PathBuf>,
     /// Interval of the autosave.
     pub autosave: Duration,
+    /// Execute in rounds of this length, like a replica ([`super::rounds`]); zero: execute as
+    /// soon as messages arrive. Default: `LOCALNET_ROUND_MS`, else zero (the `localnet` server
+    /// binary defaults to 1000 ms).
+    pub round: Duration,
+    /// With rounds: management-canister instructions per round (the replica's share for subnet
+    /// messages on an application subnet).
+    pub round_subnet_instructions: u64,
 }
 
 impl Default for ReplicaConfig {
@@ -54,6 +62,8 @@ impl Default for ReplicaConfig {
             retained_reply_bytes: 512 * 1024 * 1024,
             state_dir: None,
             autosave: Duration::from_secs(5),
+            round: super::rounds::round_from_env(),
+            round_subnet_instructions: super::rounds::SUBNET_MESSAGE_INSTRUCTIONS_PER_ROUND,
         }
     }
 }
@@ -80,6 +90,9 @@ struct Entry {
     status: IngressStatus,
     waiters: Vec<oneshot::Sender<()>>,
 }
+
+/// A finished ingress message: its request id and result.
+pub(crate) type Finished = ([u8; 32], Result<Vec<u8>, RejectResponse>);
 
 /// The ingress history: every accepted call by request id.
 #[derive(Default)]
@@ -109,7 +122,31 @@ impl IngressHistory {
         })
     }
 
-    fn finish(
+    /// Tracks a submitted message under its request id.
+    pub(crate) fn track(&mut self, id: MessageId, request_id: [u8; 32]) {
+        self.pending.insert(id, request_id);
+    }
+
+    /// Moves every finished message out of the subnet, with its request id.
+    pub(crate) fn take_finished(&mut self, net: &mut LocalNet) -> Vec<Finished> {
+        let finished: Vec<(MessageId, [u8; 32])> = self
+            .pending
+            .iter()
+            .filter(|(id, _)| net.ingress_status(**id).is_some())
+            .map(|(id, rid)| (*id, *rid))
+            .collect();
+        finished
+            .into_iter()
+            .map(|(id, rid)| {
+                self.pending.remove(&id);
+                // The result is there: `await_call` returns it at once and drops localnet's copy.
+                (rid, net.await_call(id))
+            })
+            .collect()
+    }
+
+    /// Gives the request its final status and wakes its waiters.
+    pub(crate) fn settle(
         &mut self,
         request_id: [u8; 32],
         result: Result<Vec<u8>, RejectResponse>,
@@ -147,7 +184,7 @@ impl IngressHistory {
     }
 
     /// Past its expiry a finished message is `done`; five minutes later it is forgotten.
-    fn sweep(&mut self, now: u64) {
+    pub(crate) fn sweep(&mut self, now: u64) {
         if now < self.last_sweep + 1_000_000_000 {
             return;
         }
@@ -185,6 +222,8 @@ pub(crate) struct Shared {
     wake: Condvar,
     woken: Mutex<bool>,
     stop: AtomicBool,
+    /// With rounds: management calls waiting for a round with budget left.
+    pub(crate) inbox: super::rounds::Inbox,
 }
 
 /// The outcome of submitting a call.
@@ -222,9 +261,28 @@ impl Shared {
         wall_nanos().max(self.clock.load(Ordering::Acquire))
     }
 
-    fn sync_clock(&self, net: &mut LocalNet) {
+    pub(crate) fn sync_clock(&self, net: &mut LocalNet) {
         net.set_time_nanos(wall_nanos());
         self.clock.fetch_max(net.time_nanos(), Ordering::AcqRel);
+    }
+
+    /// Sleeps until `deadline` (submissions do not wake it); false once the replica stops.
+    pub(crate) fn sleep_until(&self, deadline: Instant) -> bool {
+        let mut woken = lock(&self.woken);
+        loop {
+            if self.stop.load(Ordering::Acquire) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            woken = self
+                .wake
+                .wait_timeout(woken, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     fn wake_driver(&self) {
@@ -269,7 +327,12 @@ impl Shared {
                 },
             );
         }
-        // 2. Enqueue it (runs `canister_inspect_message`, which may refuse it).
+        // 2. In rounds, a management call waits for a round with budget left.
+        if !self.config.round.is_zero() && canister == crate::MANAGEMENT_CANISTER {
+            self.inbox.defer(request_id, sender, method, arg);
+            return Submitted::Accepted;
+        }
+        // 3. Enqueue it (runs `canister_inspect_message`, which may refuse it).
         let mut net = self.net();
         self.sync_clock(&mut net);
         let submitted = net.submit_call(canister, sender, method, arg);
@@ -319,19 +382,8 @@ impl Shared {
             net.tick();
         }
         let mut ingress = self.ingress();
-        if !ingress.pending.is_empty() {
-            let finished: Vec<(MessageId, [u8; 32])> = ingress
-                .pending
-                .iter()
-                .filter(|(id, _)| net.ingress_status(**id).is_some())
-                .map(|(id, rid)| (*id, *rid))
-                .collect();
-            for (id, rid) in finished {
-                ingress.pending.remove(&id);
-                // The result is there: `await_call` returns it at once and drops localnet's copy.
-                let result = net.await_call(id);
-                ingress.finish(rid, result, self.config.retained_reply_bytes);
-            }
+        for (rid, result) in ingress.take_finished(&mut net) {
+            ingress.settle(rid, result, self.config.retained_reply_bytes);
         }
         ingress.sweep(net.time_nanos());
         (busy, ticked)
@@ -339,6 +391,9 @@ impl Shared {
 }
 
 fn drive(shared: Arc<Shared>) {
+    if !shared.config.round.is_zero() {
+        return super::rounds::drive(&shared, shared.config.round);
+    }
     let mut last_round = Instant::now();
     let mut last_save = Instant::now();
     let mut dirty = false;
@@ -400,6 +455,7 @@ impl Replica {
             wake: Condvar::new(),
             woken: Mutex::new(false),
             stop: AtomicBool::new(false),
+            inbox: Default::default(),
         });
         let driver = {
             let shared = shared.clone();
