@@ -17,7 +17,7 @@ use candid::Principal;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::usage;
+use crate::error::{echo, usage};
 
 /// The mainnet API endpoint (what dfx calls `ic`).
 pub const MAINNET_URL: &str = "https://icp-api.io";
@@ -224,8 +224,48 @@ fn dfx_network_url(c: &Value) -> Option<String> {
 }
 
 /// Resolves `--network`: `local`, `ic`, a URL, or another network named in dfx.json or icp.yaml
-/// (or an icp.yaml environment, which names a network).
+/// (or an icp.yaml environment, which names a network). The URL is checked whatever its source,
+/// because the agent panics on one it cannot parse.
 pub fn resolve_network(arg: &str, project: &Path, dfx_config: Option<&Path>) -> Result<Network> {
+    let network = resolve_network_url(arg, project, dfx_config)?;
+    if let Err(reason) = check_url(&network.url) {
+        let shown = network.url.trim_end_matches('/');
+        return Err(if network.name.is_none() {
+            usage(format!(
+                "--network (or KEEPSAKE_NETWORK) {} is not a usable URL: {reason}. Give \
+                 http://<host>:<port> (e.g. http://127.0.0.1:4943), `local`, `ic`, or a network \
+                 named in dfx.json or icp.yaml",
+                echo(shown)
+            ))
+        } else {
+            usage(format!(
+                "network {} has the URL {}, which is not usable: {reason}. Fix it where the \
+                 network is defined (dfx.json, icp.yaml or ~/.config/dfx/networks.json)",
+                echo(arg),
+                echo(shown)
+            ))
+        });
+    }
+    Ok(network)
+}
+
+/// Why the agent could not use `url`, if it could not: it must parse, be http or https and
+/// name a host (a port, if given, is at most 65535).
+fn check_url(url: &str) -> std::result::Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "the scheme is {:?}; use http:// or https://",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("it names no host".into());
+    }
+    Ok(())
+}
+
+fn resolve_network_url(arg: &str, project: &Path, dfx_config: Option<&Path>) -> Result<Network> {
     if arg.starts_with("http://") || arg.starts_with("https://") {
         return Ok(Network {
             name: None,
@@ -309,8 +349,9 @@ pub fn resolve_network(arg: &str, project: &Path, dfx_config: Option<&Path>) -> 
         return Ok(named(format!("http://{DEFAULT_LOCAL_BIND}")));
     }
     Err(usage(format!(
-        "unknown network {arg:?}: use `local`, `ic`, a URL (http://…), or a network defined in \
-         dfx.json or icp.yaml"
+        "unknown network {}: use `local`, `ic`, a URL (http://…), or a network defined in \
+         dfx.json or icp.yaml",
+        echo(arg)
     )))
 }
 
@@ -377,14 +418,34 @@ fn icp_ids_file(project: &Path, kind: &str, env: &str) -> PathBuf {
         .join(format!("{env}.ids.json"))
 }
 
-/// Parses a snapshot id given in hex (as `snapshot list` prints it).
+/// The longest snapshot id the IC makes: an 8-byte counter and a canister id (at most 29 bytes).
+const MAX_SNAPSHOT_ID_BYTES: usize = 8 + 29;
+
+/// Parses a snapshot id given in hex (as `snapshot list` prints it). An empty or overlong id
+/// cannot name a snapshot, so it is refused here (exit 2) rather than looked up.
 pub fn parse_snapshot_id(arg: &str) -> Result<Vec<u8>> {
     let hex_text = arg.trim().trim_start_matches("0x");
-    hex::decode(hex_text).map_err(|e| {
+    let id = hex::decode(hex_text).map_err(|e| {
         usage(format!(
-            "snapshot id {arg:?} is not hex ({e}); copy it from `keepsake snapshot list`"
+            "snapshot id {} is not hex ({e}); copy it from `keepsake snapshot list`",
+            echo(arg)
         ))
-    })
+    })?;
+    if id.is_empty() {
+        return Err(usage(
+            "the snapshot id is empty; copy one from `keepsake snapshot list`, or leave the \
+             option out where it is optional",
+        ));
+    }
+    if id.len() > MAX_SNAPSHOT_ID_BYTES {
+        return Err(usage(format!(
+            "snapshot id {} has {} bytes; IC snapshot ids have at most {MAX_SNAPSHOT_ID_BYTES}: \
+             copy it from `keepsake snapshot list`",
+            echo(arg),
+            id.len()
+        )));
+    }
+    Ok(id)
 }
 
 #[cfg(test)]
@@ -627,5 +688,40 @@ mod tests {
     fn snapshot_ids_are_hex() {
         assert_eq!(parse_snapshot_id("0x0a0b").unwrap(), vec![10, 11]);
         assert!(parse_snapshot_id("xyz").is_err());
+        assert!(parse_snapshot_id("").is_err());
+        assert!(parse_snapshot_id("0x").is_err());
+        assert!(parse_snapshot_id(&"ab".repeat(38)).is_err());
+        assert!(parse_snapshot_id(&"ab".repeat(18)).is_ok());
+    }
+
+    #[test]
+    fn malformed_network_urls_are_usage_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        for url in [
+            "http://",
+            "http://:80",
+            "http://127.0.0.1:99999",
+            "http://[::1",
+            "http://a b",
+        ] {
+            let err = resolve_network(url, dir.path(), None).unwrap_err();
+            assert!(
+                err.downcast_ref::<crate::error::UsageError>().is_some(),
+                "{url}: {err:#}"
+            );
+        }
+        for url in [
+            "http://127.0.0.1:4943",
+            "https://icp-api.io",
+            "http://[::1]:8000/",
+        ] {
+            assert!(resolve_network(url, dir.path(), None).is_ok(), "{url}");
+        }
+        write(
+            &dir.path().join("dfx.json"),
+            r#"{"networks": {"bad": {"bind": "127.0.0.1:99999"}}}"#,
+        );
+        let err = resolve_network("bad", dir.path(), None).unwrap_err();
+        assert!(format!("{err}").contains("dfx.json"), "{err}");
     }
 }

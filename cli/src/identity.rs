@@ -68,7 +68,10 @@ pub fn choose(
     }
     let store = dfx_dir.map(|d| d.join("identity"));
     let (name, default) = match identity {
-        Some(name) => (name.to_string(), false),
+        Some(name) => {
+            check_identity_name(name)?;
+            (name.to_string(), false)
+        }
         None => {
             let Some(dir) = dfx_dir.filter(|d| d.join("identity.json").is_file()) else {
                 return Ok(IdentityChoice::Anonymous {
@@ -125,6 +128,21 @@ pub fn choose(
          create one with `dfx identity new {name} --storage-mode plaintext`, or pass --pem <file>",
         store.display()
     ))
+}
+
+/// An identity name is a folder name in dfx's store: letters, digits, `.`, `-`, `_`, `@` (what
+/// dfx accepts), never `.` or `..`. Anything else is a typo, or a path that would leave the
+/// store: a usage error.
+fn check_identity_name(name: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@');
+    if name.is_empty() || name == "." || name == ".." || !name.chars().all(allowed) {
+        return Err(crate::error::usage(format!(
+            "--identity {} is not a dfx identity name (letters, digits, '.', '-', '_', '@'); \
+             `dfx identity list` shows the names, or pass --pem <file>",
+            crate::error::echo(name)
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a PEM file: Ed25519 (dfx's default), secp256k1 or prime256v1.
@@ -228,6 +246,23 @@ mod tests {
         .unwrap();
         let err = load_pem(&enc).err().unwrap().to_string();
         assert!(err.contains("encrypted PEM"), "{err}");
+    }
+
+    #[test]
+    fn an_identity_name_that_is_a_path_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        store(dir.path(), "default");
+        for name in ["../../etc", "a/b", "", "..", "with space"] {
+            let err = choose(Some(name), None, Some(dir.path())).unwrap_err();
+            assert!(
+                err.downcast_ref::<crate::error::UsageError>().is_some(),
+                "{name}: {err}"
+            );
+        }
+        assert!(
+            choose(Some("alice@work.2"), None, Some(dir.path()))
+                .is_err_and(|e| { e.downcast_ref::<crate::error::UsageError>().is_none() })
+        );
     }
 
     #[test]

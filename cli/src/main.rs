@@ -37,17 +37,24 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    error::remember_inputs(
+        args.iter().map(|a| a.to_string_lossy().into_owned()).chain(
+            ["KEEPSAKE_NETWORK", "KEEPSAKE_ORCHESTRATOR"]
+                .iter()
+                .filter_map(|v| std::env::var(v).ok()),
+        ),
+    );
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) => {
-            // `--help` and `--version` are "errors" that print to stdout and succeed.
-            let code = if e.use_stderr() {
-                error::EXIT_USAGE
-            } else {
-                error::EXIT_OK
-            };
-            let _ = e.print();
-            return ExitCode::from(code);
+            // Parsing failed, so `--json` is looked for among the words before a `--`.
+            let json = args
+                .iter()
+                .skip(1)
+                .take_while(|a| *a != "--")
+                .any(|a| a == "--json");
+            return ExitCode::from(error::report_clap(&e, json));
         }
     };
     let json = cli.global.json;

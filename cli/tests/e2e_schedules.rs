@@ -138,19 +138,19 @@ fn schedules_are_set_shown_and_cleared_with_json() {
 #[test]
 fn invalid_schedules_are_refused_by_the_cli_or_with_the_orchestrator_s_message() {
     let env = Env::registered();
-    // The orchestrator's refusals: exit 1 and its message.
-    let (_, err) = env.fails(1, &["schedule", "set", "app", "--cron", "61 * * * *"]);
+    // The orchestrator's refusals of values typed wrong: usage (exit 2) and its message.
+    let (_, err) = env.fails(2, &["schedule", "set", "app", "--cron", "61 * * * *"]);
     assert!(err.contains("invalid schedule"), "{err}");
     assert!(err.contains("not a valid cron expression"), "{err}");
-    let (_, err) = env.fails(1, &["schedule", "set", "app", "--cron", "0 3 * *"]);
+    let (_, err) = env.fails(2, &["schedule", "set", "app", "--cron", "0 3 * *"]);
     assert!(err.contains("5 fields"), "{err}");
-    let (_, err) = env.fails(1, &["schedule", "set", "app", "--every", "10m"]);
+    let (_, err) = env.fails(2, &["schedule", "set", "app", "--every", "10m"]);
     assert!(
         err.contains("invalid schedule") && err.contains("15 minutes"),
         "{err}"
     );
     let (_, err) = env.fails(
-        1,
+        2,
         &["schedule", "set", "app", "--every", "1d", "--keep", "4"],
     );
     assert!(err.contains("invalid retention"), "{err}");
@@ -158,10 +158,10 @@ fn invalid_schedules_are_refused_by_the_cli_or_with_the_orchestrator_s_message()
     // An unknown name goes to the orchestrator as is and comes back as its error.
     let (_, err) = env.fails(1, &["schedule", "set", "nope", "--every", "1h"]);
     assert!(err.contains("no module named \"nope\""), "{err}");
-    let (out, _) = env.fails(1, &["--json", "schedule", "set", "app", "--every", "10m"]);
+    let (out, _) = env.fails(2, &["--json", "schedule", "set", "app", "--every", "10m"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert!(v["error"].as_str().unwrap().contains("15 minutes"), "{v}");
-    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["exit_code"], 2);
 
     // Usage errors: exit 2 before any call.
     let (_, err) = env.fails(

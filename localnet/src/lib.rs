@@ -7,7 +7,8 @@
 //! * [`canister`]: per-canister state, call contexts, callbacks, snapshots, queue messages.
 //! * [`scheduler`]: per-pair FIFO ordering and the FIFO / random / manual policies.
 //! * [`net`]: [`LocalNet`], the subnet: message execution, timers, heartbeats, deadlines.
-//! * [`management`] and [`snapshots`]: the management canister `aaaaa-aa`.
+//! * [`management`] and [`snapshots`]: the management canister `aaaaa-aa`; [`replies`]: its
+//!   reply types, as the replica sends them.
 //! * [`api`]: helpers shaped like the `pocket-ic` crate's.
 //! * [`http`]: the IC HTTP interface (certificates, authentication, server) over a `LocalNet`.
 //! * [`persist`]: saving and loading a subnet (`localnet --state-dir`).
@@ -23,6 +24,7 @@ pub mod management;
 pub mod net;
 pub mod paged;
 pub mod persist;
+pub mod replies;
 pub mod scheduler;
 pub mod snapshots;
 pub mod system_api;

@@ -7,7 +7,8 @@
 //! localnet [--port N] [--seed TEXT] [WASM[=HEX_INIT_ARG]]...
 //!   --port N     serve on 127.0.0.1:N (0 picks a free port)
 //!   --seed TEXT  derive the root and node keys from TEXT (same seed, same root key)
-//!   --state-dir DIR  keep canisters and snapshots in DIR across restarts (server mode)
+//!   --state-dir DIR  keep canisters and snapshots in DIR across restarts (server mode); every
+//!                    update is on disk before its reply is sent
 //!   --round-ms N execute in rounds of N ms like a replica (server mode; default 1000,
 //!                or LOCALNET_ROUND_MS; 0 executes messages as soon as they arrive)
 //! commands:  install PATH [HEX_ARG] | update ID METHOD [HEX_ARG] | query ID METHOD [HEX_ARG]
@@ -135,24 +136,31 @@ fn serve(
     let server = match Server::start(net, keys, config, port) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("localnet: cannot listen on 127.0.0.1:{port}: {e}");
+            eprintln!("localnet: cannot start on 127.0.0.1:{port}: {e}");
             return ExitCode::FAILURE;
         }
     };
-    println!("listening on {}", server.url());
-    let _ = std::io::stdout().flush();
+    // Handlers first: a signal right after the address line must still save and exit cleanly.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a signal runtime");
-    runtime.block_on(async {
+    let (mut term, mut int) = runtime.block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        (
+            signal(SignalKind::terminate()).expect("SIGTERM handler"),
+            signal(SignalKind::interrupt()).expect("SIGINT handler"),
+        )
+    });
+    println!("listening on {}", server.url());
+    let _ = std::io::stdout().flush();
+    runtime.block_on(async {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
+            _ = int.recv() => {}
         }
     });
+    // The last commit, then the listener and open connections go (Server::stop).
     server.stop();
     ExitCode::SUCCESS
 }

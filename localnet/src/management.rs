@@ -10,6 +10,7 @@
 use crate::canister::{Canister, HistoryEntry, Origin, Request, Status};
 use crate::execution::{EntryPoint, ExecError, ExecState};
 use crate::net::{DEFAULT_CYCLES, LocalNet, not_found, trap_reject};
+use crate::replies;
 use crate::system_api::{ApiType, CREATE_CANISTER_FEE};
 use crate::types::{ErrorCode, MANAGEMENT_CANISTER, RejectResponse};
 use crate::wasm;
@@ -54,8 +55,20 @@ pub(crate) fn decode<T: CandidType + DeserializeOwned>(arg: &[u8]) -> Result<T, 
     })
 }
 
+/// A reply of one value; `T` is one of [`crate::replies`]' types.
 pub(crate) fn reply<T: CandidType>(value: T) -> MResult {
     Ok(encode_one(value).expect("candid encoding of a management result"))
+}
+
+/// The candid of a method whose result is `()`: no values at all (`DIDL\0\0`), as the replica
+/// sends it, rather than one `null`.
+pub(crate) fn empty_reply_bytes() -> Vec<u8> {
+    candid::encode_args(()).expect("candid encoding of no values")
+}
+
+/// The reply of a method whose result is `()`.
+pub(crate) fn reply_empty() -> MResult {
+    Ok(empty_reply_bytes())
 }
 
 /// The caller of a management method, as the IC records it in canister history.
@@ -232,7 +245,7 @@ impl LocalNet {
                 environment_variables_hash: None,
             }),
         );
-        reply(mt::CanisterIdRecord { canister_id: id })
+        reply(replies::CreateCanisterReply { canister_id: id })
     }
 
     fn m_provisional_create(&mut self, sender: Sender, arg: &[u8]) -> MResult {
@@ -262,7 +275,7 @@ impl LocalNet {
             .get_mut(&args.canister_id)
             .ok_or_else(|| not_found(args.canister_id))?;
         c.cycles += nat_u128(&args.amount);
-        reply(())
+        reply_empty()
     }
 
     fn m_deposit(&mut self, arg: &[u8], cycles: u128) -> MResult {
@@ -272,7 +285,7 @@ impl LocalNet {
             .get_mut(&args.canister_id)
             .ok_or_else(|| not_found(args.canister_id))?;
         c.cycles += cycles;
-        reply(())
+        reply_empty()
     }
 
     fn m_install_code(&mut self, sender: Sender, arg: &[u8]) -> MResult {
@@ -458,14 +471,14 @@ impl LocalNet {
                 module_hash: hash,
             }),
         );
-        reply(())
+        reply_empty()
     }
 
     fn m_uninstall(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::UninstallCodeArgs = decode(arg)?;
         self.controlled(args.canister_id, sender, "uninstall_code")?;
         self.uninstall(args.canister_id, sender);
-        reply(())
+        reply_empty()
     }
 
     /// Removes code and memories; open call contexts are rejected and callbacks dropped.
@@ -515,7 +528,7 @@ impl LocalNet {
         }
         let c = self.canisters.get_mut(&args.canister_id).expect("checked");
         c.chunk_store.insert(hash, args.chunk);
-        reply(mt::ChunkHash {
+        reply(replies::UploadChunkReply {
             hash: hash.to_vec(),
         })
     }
@@ -523,7 +536,7 @@ impl LocalNet {
     fn m_stored_chunks(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::StoredChunksArgs = decode(arg)?;
         let c = self.controlled(args.canister_id, sender, "stored_chunks")?;
-        let hashes: Vec<mt::ChunkHash> = c
+        let hashes: replies::StoredChunksReply = c
             .chunk_store
             .keys()
             .map(|h| mt::ChunkHash { hash: h.to_vec() })
@@ -539,7 +552,7 @@ impl LocalNet {
             .expect("checked")
             .chunk_store
             .clear();
-        reply(())
+        reply_empty()
     }
 
     fn m_update_settings(&mut self, sender: Sender, arg: &[u8]) -> MResult {
@@ -567,7 +580,7 @@ impl LocalNet {
                 mt::ChangeDetails::ControllersChange(mt::ControllersChangeRecord { controllers }),
             );
         }
-        reply(())
+        reply_empty()
     }
 
     fn m_status(&mut self, sender: Sender, arg: &[u8]) -> MResult {
@@ -588,7 +601,7 @@ impl LocalNet {
         let n = args.num_requested_changes.unwrap_or(0).min(20) as usize;
         let changes = c.history[c.history.len().saturating_sub(n)..]
             .iter()
-            .map(|h| mt::Change {
+            .map(|h| replies::ChangeReply {
                 timestamp_nanos: h.timestamp,
                 canister_version: h.canister_version,
                 origin: if h.origin_is_canister {
@@ -599,10 +612,10 @@ impl LocalNet {
                 } else {
                     mt::ChangeOrigin::FromUser(mt::FromUserRecord { user_id: h.origin })
                 },
-                details: Some(h.details.clone()),
+                details: h.details.clone(),
             })
             .collect();
-        reply(mt::CanisterInfoResult {
+        reply(replies::CanisterInfoReply {
             total_num_changes: c.history.len() as u64,
             recent_changes: changes,
             module_hash: c.module.as_ref().map(|m| m.prepared.hash.to_vec()),
@@ -624,7 +637,7 @@ impl LocalNet {
             );
             self.respond(MANAGEMENT_CANISTER, origin, Err(reject), 0);
         }
-        reply(())
+        reply_empty()
     }
 
     fn m_stop(&mut self, sender: Sender, arg: &[u8], origin: Origin) -> Outcome {
@@ -638,7 +651,7 @@ impl LocalNet {
         }
         let c = self.canisters.get_mut(&id).expect("checked");
         match c.status {
-            Status::Stopped => Outcome::Reply(encode_one(()).expect("encode")),
+            Status::Stopped => Outcome::Reply(empty_reply_bytes()),
             Status::Running | Status::Stopping => {
                 c.status = Status::Stopping;
                 c.pending_stops.push(origin);
@@ -666,7 +679,7 @@ impl LocalNet {
         }
         // Snapshots die with the canister.
         self.canisters.remove(&id);
-        reply(())
+        reply_empty()
     }
 
     fn m_raw_rand(&mut self, sender: Sender) -> MResult {
@@ -685,7 +698,7 @@ impl LocalNet {
 }
 
 /// `canister_status` result for a canister.
-pub(crate) fn status_of(c: &Canister) -> mt::CanisterStatusResult {
+pub(crate) fn status_of(c: &Canister) -> replies::CanisterStatusReply {
     let n = |v: u64| Nat::from(v);
     let globals = c.state.globals.len() as u64 * 8;
     let module_size = c

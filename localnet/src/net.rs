@@ -819,7 +819,7 @@ impl LocalNet {
             self.respond(
                 MANAGEMENT_CANISTER,
                 origin,
-                Ok(candid::encode_one(()).expect("encode")),
+                Ok(crate::management::empty_reply_bytes()),
                 0,
             );
         }

@@ -135,6 +135,18 @@ impl PagedMemory {
         m
     }
 
+    /// The shared pages (for [`crate::persist`], which knows a page it already wrote by the
+    /// identity of its buffer: a written page is always a new buffer).
+    pub(crate) fn shared_pages(&self) -> &[Arc<Vec<u8>>] {
+        &self.pages
+    }
+
+    /// Memory made of these pages (each [`PAGE`] bytes long).
+    pub(crate) fn from_shared_pages(pages: Vec<Arc<Vec<u8>>>) -> Self {
+        debug_assert!(pages.iter().all(|p| p.len() == PAGE));
+        PagedMemory { pages }
+    }
+
     /// Memory holding `bytes` (padded with zeros to whole pages).
     pub fn from_bytes(bytes: &[u8]) -> Self {
         let mut m = PagedMemory::zeroed(bytes.len() as u64);

@@ -10,9 +10,10 @@
 
 use crate::canister::{Snapshot, SnapshotSource};
 use crate::execution::{ExecState, GlobalValue, WASM_PAGE};
-use crate::management::{MResult, Sender, decode, reply};
+use crate::management::{MResult, Sender, decode, reply, reply_empty};
 use crate::net::LocalNet;
 use crate::paged::PagedMemory;
+use crate::replies;
 use crate::types::{ErrorCode, RejectResponse};
 use crate::wasm;
 use candid::{Nat, Principal};
@@ -212,7 +213,7 @@ impl LocalNet {
             canister_version: c.version,
             hook_status: 0,
         };
-        let result = summary(&snapshot);
+        let result: replies::TakeSnapshotReply = summary(&snapshot);
         self.store_snapshot(id, snapshot, replaced);
         if args.uninstall_code == Some(true) {
             self.uninstall(id, sender);
@@ -283,13 +284,13 @@ impl LocalNet {
             },
         };
         self.add_history(id, sender, mt::ChangeDetails::LoadSnapshot(record));
-        reply(())
+        reply_empty()
     }
 
     pub(crate) fn m_list_snapshots(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::ListCanisterSnapshotsArgs = decode(arg)?;
         let c = self.controlled(args.canister_id, sender, "list_canister_snapshots")?;
-        let list: Vec<mt::Snapshot> = c.snapshots.iter().map(summary).collect();
+        let list: replies::ListSnapshotsReply = c.snapshots.iter().map(summary).collect();
         reply(list)
     }
 
@@ -303,7 +304,7 @@ impl LocalNet {
             .expect("checked")
             .snapshots
             .remove(index);
-        reply(())
+        reply_empty()
     }
 
     pub(crate) fn m_read_snapshot_metadata(&mut self, sender: Sender, arg: &[u8]) -> MResult {
@@ -312,22 +313,18 @@ impl LocalNet {
         self.controlled(id, sender, "read_canister_snapshot_metadata")?;
         let index = self.own_snapshot(id, &args.snapshot_id)?;
         let s = &self.canisters[&id].snapshots[index];
-        reply(mt::ReadCanisterSnapshotMetadataResult {
-            source: Some(match s.source {
+        reply(replies::SnapshotMetadataReply {
+            source: match s.source {
                 SnapshotSource::TakenFromCanister => {
                     mt::SnapshotSource::TakenFromCanister(Default::default())
                 }
                 SnapshotSource::MetadataUpload => {
                     mt::SnapshotSource::MetadataUpload(Default::default())
                 }
-            }),
+            },
             taken_at_timestamp: s.taken_at,
             wasm_module_size: s.wasm_module.len() as u64,
-            globals: s
-                .globals
-                .iter()
-                .map(|g| Some(global_to_candid(g)))
-                .collect(),
+            globals: s.globals.iter().map(global_to_candid).collect(),
             wasm_memory_size: s.wasm_memory.len(),
             stable_memory_size: s.stable_memory.len(),
             wasm_chunk_store: s
@@ -395,7 +392,7 @@ impl LocalNet {
                     })?
             }
         };
-        reply(mt::ReadCanisterSnapshotDataResult { chunk })
+        reply(replies::ReadSnapshotDataReply { chunk })
     }
 
     pub(crate) fn m_upload_snapshot_metadata(&mut self, sender: Sender, arg: &[u8]) -> MResult {
@@ -458,7 +455,7 @@ impl LocalNet {
             },
         };
         self.store_snapshot(id, snapshot, replaced);
-        reply(mt::UploadCanisterSnapshotMetadataResult {
+        reply(replies::UploadSnapshotMetadataReply {
             snapshot_id: snap_id,
         })
     }
@@ -512,6 +509,6 @@ impl LocalNet {
                 s.chunk_store.insert(wasm::sha256(&args.chunk), args.chunk);
             }
         }
-        reply(())
+        reply_empty()
     }
 }

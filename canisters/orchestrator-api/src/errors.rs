@@ -5,7 +5,7 @@ use candid::{CandidType, Principal};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{OperationKind, OperationStep, SnapshotId};
+use crate::{OperationKind, OperationStatus, OperationStep, SnapshotId};
 
 /// A call the orchestrator made that was rejected (by the management canister or a module).
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
@@ -302,6 +302,20 @@ pub enum StagingError {
         #[serde(with = "serde_bytes")]
         wasm_hash: Vec<u8>,
     },
+    /// The staged bytes are not a wasm module (nor a gzipped one), so nothing can install
+    /// them. Checked at commit, before any upgrade can stop or snapshot a module.
+    #[error(
+        "the staged bytes ({}) are not a wasm module: {reason}. They were discarded and no module \
+         was touched; stage a .wasm file (starting with \\0asm, version 1) or a gzip of one",
+        hex::encode(wasm_hash)
+    )]
+    NotAWasm {
+        /// Their hash.
+        #[serde(with = "serde_bytes")]
+        wasm_hash: Vec<u8>,
+        /// What is wrong with them.
+        reason: String,
+    },
     /// Nothing was staged: an empty wasm cannot be committed.
     #[error(
         "nothing is staged under {}; upload the wasm before committing",
@@ -395,5 +409,99 @@ pub enum QueryError {
     Unauthorized {
         /// Who called.
         caller: Principal,
+    },
+}
+
+/// Errors of `begin_import`, `renew_import`, `finish_import` and `abort_import`.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
+pub enum ImportError {
+    /// The caller is neither an admin nor a controller of the orchestrator.
+    #[error("{caller} is not an admin of this orchestrator")]
+    Unauthorized {
+        /// Who called.
+        caller: Principal,
+    },
+    /// No module has this name.
+    #[error("no module named {name:?}; `keepsake module list` shows the registered ones")]
+    ModuleNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// Another operation runs on the module; nothing was uploaded.
+    #[error(
+        "module {module:?} is busy with {operation}; nothing was uploaded. Wait for it to finish \
+         (see `keepsake history {module}`) and import again"
+    )]
+    Busy {
+        /// The module.
+        module: String,
+        /// What runs on it.
+        operation: OperationKind,
+    },
+    /// The snapshot to replace is pinned.
+    #[error(
+        "snapshot {} of module {module:?} is pinned, so an import does not replace it; nothing was \
+         uploaded. Unpin it first (`keepsake snapshot unpin {module} {}`) or import without --replace",
+        hex::encode(id),
+        hex::encode(id)
+    )]
+    Pinned {
+        /// The module.
+        module: String,
+        /// The pinned snapshot.
+        id: SnapshotId,
+    },
+    /// The module holds no snapshot with this id.
+    #[error(
+        "module {module:?} has no snapshot {}; `keepsake snapshot list {module}` shows its snapshots",
+        hex::encode(id)
+    )]
+    SnapshotNotFound {
+        /// The module.
+        module: String,
+        /// The id asked for.
+        id: SnapshotId,
+    },
+    /// Without `replace`, the module has no free snapshot slot, so the upload would fail.
+    #[error(
+        "module {module:?} already holds {held} snapshot(s) (limit {limit}); nothing was uploaded. \
+         Import with --replace <id>, delete a snapshot (`keepsake snapshot delete {module} <id>`), \
+         or raise max_snapshots"
+    )]
+    SlotsFull {
+        /// The module.
+        module: String,
+        /// Snapshots it holds.
+        held: u32,
+        /// The lower of its `max_snapshots` and the IC's 10.
+        limit: u8,
+    },
+    /// No import with this operation id holds a module's lease (it was finished, aborted, or
+    /// its lease lapsed and another operation took the module).
+    #[error(
+        "operation {operation_id} is not an import in progress ({status:?}); anything its client \
+         uploaded was not recorded or loaded"
+    )]
+    NotInProgress {
+        /// The operation asked for.
+        operation_id: u64,
+        /// Its status in the history, when it exists.
+        status: Option<OperationStatus>,
+    },
+    /// A step of `finish_import` failed. The module was restarted if it had been stopped,
+    /// unless `module_running` says otherwise.
+    #[error(
+        "import {operation_id} failed at {step}: {reason}{}",
+        if *module_running { "" } else { " — the module is NOT running; start it with `dfx canister start` once the cause is fixed" }
+    )]
+    OperationFailed {
+        /// The history entry.
+        operation_id: u64,
+        /// The step that failed.
+        step: OperationStep,
+        /// Why.
+        reason: String,
+        /// Whether the module runs now.
+        module_running: bool,
     },
 }

@@ -20,6 +20,9 @@ pub enum OperationKind {
     /// `upgrade_module`.
     #[serde(rename = "upgrade")]
     Upgrade,
+    /// `begin_import` … `finish_import`: a snapshot uploaded by a client, then maybe loaded.
+    #[serde(rename = "import")]
+    Import,
 }
 
 impl std::fmt::Display for OperationKind {
@@ -29,6 +32,7 @@ impl std::fmt::Display for OperationKind {
             Self::RestoreSnapshot => "restore_snapshot",
             Self::DeleteSnapshot => "delete_snapshot",
             Self::Upgrade => "upgrade",
+            Self::Import => "import",
         })
     }
 }
@@ -78,6 +82,10 @@ pub enum OperationStep {
     /// Rollback: `start_canister`.
     #[serde(rename = "rollback_start")]
     RollbackStart,
+    /// The client's upload of an imported snapshot (metadata and data, made by the client
+    /// directly to the management canister while the orchestrator holds the lease).
+    #[serde(rename = "client_upload")]
+    ClientUpload,
 }
 
 impl std::fmt::Display for OperationStep {
@@ -97,6 +105,7 @@ impl std::fmt::Display for OperationStep {
             Self::RollbackStop => "rollback_stop",
             Self::RollbackLoad => "rollback_load",
             Self::RollbackStart => "rollback_start",
+            Self::ClientUpload => "client_upload",
         })
     }
 }

@@ -9,6 +9,7 @@
 
 mod errors;
 mod history;
+mod imports;
 mod modules;
 mod schedules;
 mod snapshots;
@@ -16,6 +17,7 @@ mod upgrade;
 
 pub use errors::*;
 pub use history::*;
+pub use imports::*;
 pub use modules::*;
 pub use schedules::*;
 pub use snapshots::*;

@@ -28,6 +28,9 @@ pub enum Trigger {
     /// Deleted by a schedule's retention rule (history only: no snapshot is taken this way).
     #[serde(rename = "retention")]
     Retention,
+    /// Uploaded by a client (`keepsake import`) through `begin_import` / `finish_import`.
+    #[serde(rename = "import")]
+    Import,
 }
 
 /// Argument of `take_snapshot`.

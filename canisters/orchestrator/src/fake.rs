@@ -17,7 +17,10 @@ use sha2::{Digest, Sha256};
 use crate::mgmt::{IcSnapshot, Management, ModuleStatus, RunStatus};
 
 /// The wasm a fake canister must run for its health check to fail.
-pub const UNHEALTHY_WASM: &[u8] = b"unhealthy wasm";
+pub const UNHEALTHY_WASM: &[u8] = b"\0asm\x01\0\0\0unhealthy wasm";
+
+/// A wasm (as far as the staging check looks) for a fake upgrade to v2.
+pub const V2_WASM: &[u8] = b"\0asm\x01\0\0\0v2";
 
 /// What a fake snapshot holds.
 #[derive(Clone, Debug)]

@@ -56,6 +56,49 @@ impl Operation {
         }
     }
 
+    /// Leaves the operation in progress after this message (an import waits for its client);
+    /// [`Self::resume`] picks it up again.
+    pub fn detach(mut self) {
+        self.finished = true;
+    }
+
+    /// An operation in progress recorded earlier, to go on with; none if it is not in progress.
+    pub fn resume(id: u64, now: u64) -> Option<Self> {
+        let record = get(id)?;
+        (record.status == OperationStatus::InProgress).then(|| Self {
+            id,
+            finished: false,
+            last_time: now.into(),
+        })
+    }
+
+    /// Records a step made by someone else (an import's client) as running from `now`.
+    pub fn begin_external(&self, step: OperationStep, now: u64) {
+        self.update(now, |r| {
+            r.steps.push(StepRecord {
+                step,
+                outcome: StepOutcome::Running,
+                started_at: now,
+                finished_at: None,
+            })
+        });
+    }
+
+    /// Closes the running step pushed by [`Self::begin_external`] with `outcome`.
+    pub fn end_external(&self, step: OperationStep, outcome: StepOutcome, now: u64) {
+        self.update(now, |r| {
+            if let Some(last) = r
+                .steps
+                .iter_mut()
+                .rev()
+                .find(|s| s.step == step && s.outcome == StepOutcome::Running)
+            {
+                last.outcome = outcome;
+                last.finished_at = Some(now);
+            }
+        });
+    }
+
     /// The history id.
     pub fn id(&self) -> u64 {
         self.id

@@ -5,6 +5,7 @@ mod auth;
 mod control;
 mod fleet;
 mod history;
+mod imports;
 mod lock;
 mod mgmt;
 mod registry;
@@ -14,6 +15,7 @@ mod staging;
 mod state;
 mod timer;
 mod upgrade;
+mod wasm_header;
 
 #[cfg(test)]
 mod fake;
@@ -230,6 +232,35 @@ fn list_staged_wasms() -> Result<Vec<StagedWasmInfo>, QueryError> {
 async fn upgrade_module(module: String, args: UpgradeArgs) -> Result<UpgradeReport, UpgradeError> {
     let caller = admin().map_err(|caller| UpgradeError::Unauthorized { caller })?;
     upgrade::upgrade(&IcManagement, caller, &module, args).await
+}
+
+// ---- imports ----
+
+#[update]
+async fn begin_import(module: String, args: BeginImportArgs) -> Result<ImportLease, ImportError> {
+    let caller = admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    imports::begin(&IcManagement, caller, &module, args).await
+}
+
+#[update]
+fn renew_import(operation_id: u64) -> Result<ImportLease, ImportError> {
+    admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    imports::renew(operation_id, time())
+}
+
+#[update]
+async fn finish_import(
+    operation_id: u64,
+    args: FinishImportArgs,
+) -> Result<ImportReport, ImportError> {
+    admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    imports::finish(&IcManagement, operation_id, args).await
+}
+
+#[update]
+fn abort_import(operation_id: u64, reason: String) -> Result<(), ImportError> {
+    admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    imports::abort(operation_id, reason, time())
 }
 
 // ---- history ----

@@ -2,6 +2,10 @@
 //! the guard is dropped — on every path, including when a callback traps (ic-cdk then drops
 //! the operation's future in the cleanup callback, whose state changes the IC keeps).
 //!
+//! An import holds the lock across messages as a *lease* (`expires_at`): its client uploads
+//! between `begin_import` and `finish_import`. A lease that lapsed is free for the next
+//! operation, which closes the abandoned import in the history.
+//!
 //! The locks live in stable memory so that an upgrade of the orchestrator itself can find the
 //! operations it interrupted and release them (`release_interrupted`).
 
@@ -16,17 +20,41 @@ pub struct ModuleLock {
 }
 
 impl ModuleLock {
-    /// Takes the lock, or says which operation holds it.
-    pub fn acquire(module: &str, operation: OperationKind) -> Result<Self, OperationKind> {
+    /// Takes the lock, or says which operation holds it. An import lease that lapsed before
+    /// `now` does not hold it any more: its operation is closed as abandoned.
+    pub fn acquire(
+        module: &str,
+        operation: OperationKind,
+        now: u64,
+    ) -> Result<Self, OperationKind> {
         mutate_state(|s| {
             if let Some(held) = s.locks.get(&module.to_string()) {
-                return Err(held.0.operation);
+                match held.0.expires_at {
+                    Some(expires_at) if expires_at <= now => {
+                        if let Some(id) = held.0.operation_id {
+                            update_record(&mut s.operations, &id, |op| {
+                                if op.status == OperationStatus::InProgress {
+                                    op.status = OperationStatus::Failed(
+                                        "abandoned: the importing client stopped calling and its \
+                                         lease lapsed; a snapshot it uploaded may be left on the \
+                                         module (`keepsake snapshot list` shows it as external)"
+                                            .into(),
+                                    );
+                                    op.finished_at = Some(now);
+                                }
+                            });
+                        }
+                    }
+                    _ => return Err(held.0.operation),
+                }
             }
             s.locks.insert(
                 module.to_string(),
                 Candid(LockRecord {
                     operation,
                     operation_id: None,
+                    expires_at: None,
+                    import_replace: None,
                 }),
             );
             Ok(Self {
@@ -43,6 +71,53 @@ impl ModuleLock {
             })
         });
     }
+
+    /// Keeps the lock after this message as a lease until `expires_at` (an import's client
+    /// uploads meanwhile); `finish_import` / `abort_import` take it back with [`Self::reclaim`].
+    pub fn into_lease(self, expires_at: u64, import_replace: Option<Vec<u8>>) {
+        mutate_state(|s| {
+            update_record(&mut s.locks, &self.module, |lock| {
+                lock.expires_at = Some(expires_at);
+                lock.import_replace = import_replace;
+            })
+        });
+        std::mem::forget(self);
+    }
+
+    /// The module whose lease belongs to operation `id`, and the lease. The lease still holds
+    /// after its expiry as long as no other operation took the module.
+    pub fn lease_of(id: u64) -> Option<(String, LockRecord)> {
+        read_state(|s| {
+            s.locks
+                .iter()
+                .map(|e| e.into_pair())
+                .find(|(_, lock)| lock.0.operation_id == Some(id) && lock.0.expires_at.is_some())
+                .map(|(module, lock)| (module, lock.0))
+        })
+    }
+
+    /// Extends the lease of `module` to `expires_at`.
+    pub fn renew(module: &str, expires_at: u64) {
+        mutate_state(|s| {
+            update_record(&mut s.locks, &module.to_string(), |lock| {
+                lock.expires_at = Some(expires_at)
+            })
+        });
+    }
+
+    /// Turns the lease found with [`Self::lease_of`] back into an ordinary lock held by this
+    /// message (so an orchestrator upgrade during the rest releases it as interrupted);
+    /// dropping the guard releases the module.
+    pub fn reclaim(module: &str) -> Self {
+        mutate_state(|s| {
+            update_record(&mut s.locks, &module.to_string(), |lock| {
+                lock.expires_at = None
+            })
+        });
+        Self {
+            module: module.to_string(),
+        }
+    }
 }
 
 impl Drop for ModuleLock {
@@ -57,11 +132,16 @@ pub fn held_by(module: &str) -> Option<OperationKind> {
 }
 
 /// After an upgrade of the orchestrator no operation of the old code can still run (its
-/// futures are gone): release every lock and mark its operation failed.
+/// futures are gone): release every lock and mark its operation failed. Import leases are
+/// kept: their client runs outside the orchestrator and still uploads; the lease's expiry
+/// frees the module if it never comes back.
 pub fn release_interrupted(now: u64) {
     mutate_state(|s| {
         let locks: Vec<_> = s.locks.iter().map(|e| e.into_pair()).collect();
         for (module, lock) in locks {
+            if lock.0.expires_at.is_some() {
+                continue;
+            }
             s.locks.remove(&module);
             let Some(id) = lock.0.operation_id else {
                 continue;

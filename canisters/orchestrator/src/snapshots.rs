@@ -33,14 +33,16 @@ pub fn newest(snapshots: &[IcSnapshot]) -> Option<&IcSnapshot> {
 fn lock_module(
     name: &str,
     operation: OperationKind,
+    now: u64,
 ) -> Result<(ModuleRecord, ModuleLock), SnapshotError> {
     let module = registry::get(name).ok_or_else(|| SnapshotError::ModuleNotFound {
         name: name.to_string(),
     })?;
-    let lock = ModuleLock::acquire(name, operation).map_err(|operation| SnapshotError::Busy {
-        module: name.to_string(),
-        operation,
-    })?;
+    let lock =
+        ModuleLock::acquire(name, operation, now).map_err(|operation| SnapshotError::Busy {
+            module: name.to_string(),
+            operation,
+        })?;
     Ok((module, lock))
 }
 
@@ -114,6 +116,12 @@ fn info(module: &str, snapshot: &IcSnapshot, record: Option<SnapshotRecord>) -> 
     }
 }
 
+/// How the orchestrator sees `snapshot` now: its record, pin and upgrade mark.
+pub fn info_of(module: &str, snapshot: &IcSnapshot) -> SnapshotInfo {
+    let record = read_state(|s| s.snapshots.get(&SnapshotKey::new(module, &snapshot.id)));
+    info(module, snapshot, record.map(|r| r.0))
+}
+
 /// The snapshot a new one replaces when the module is at `max_snapshots`: the oldest that
 /// may be replaced. Pins protect from every automatic replacement; scheduled snapshots also
 /// spare the snapshot kept for the latest upgrade and snapshots taken elsewhere. `Err` says
@@ -159,7 +167,7 @@ async fn start_listed<M: Management>(
     kind: OperationKind,
     trigger: Trigger,
 ) -> Result<Started, SnapshotError> {
-    let (module, lock) = lock_module(name, kind)?;
+    let (module, lock) = lock_module(name, kind, mgmt.now())?;
     let op = Operation::begin(name, kind, caller, trigger, mgmt.now());
     lock.set_operation_id(op.id());
     match op
@@ -544,6 +552,22 @@ pub async fn set_pinned<M: Management>(
             found
         }
     };
+    // An import's upload is about to replace this snapshot (its lease was granted because
+    // it was not pinned): pinning it now would not stop the IC from deleting it.
+    let leased_replace = read_state(|s| {
+        s.locks
+            .get(&name.to_string())
+            .and_then(|l| l.0.expires_at.and(l.0.import_replace))
+    });
+    if pin
+        && let Some(replaced) = leased_replace
+        && selected.iter().any(|s| *s.id == replaced)
+    {
+        return Err(SnapshotError::Busy {
+            module: name.to_string(),
+            operation: OperationKind::Import,
+        });
+    }
     mutate_state(|s| {
         for snapshot in &selected {
             let key = SnapshotKey::new(name, &snapshot.id);

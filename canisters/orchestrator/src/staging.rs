@@ -1,11 +1,13 @@
 //! The wasm staging area: a console uploads a module's new wasm in chunks (an ingress message
-//! carries at most 2 MiB), commits it (the sha256 is checked), then upgrades with it.
+//! carries at most 2 MiB), commits it (the sha256 and the wasm header are checked), then
+//! upgrades with it.
 //! Staged wasms expire a day after their last write and are purged lazily.
 
 use orchestrator_api::{MAX_WASM_SIZE, StageWasmChunkArgs, StagedWasmInfo, StagingError};
 use sha2::{Digest, Sha256};
 
 use crate::state::{Candid, ChunkKey, StagedWasm, mutate_state, read_state};
+use crate::wasm_header;
 
 /// How long a staged wasm lives after its last write.
 pub const STAGED_WASM_TTL_NANOS: u64 = 24 * 60 * 60 * 1_000_000_000;
@@ -144,10 +146,41 @@ pub fn commit(hash: Vec<u8>, now: u64) -> Result<StagedWasmInfo, StagingError> {
             actual,
         });
     }
+    // Bytes that are not a wasm would make an upgrade stop the module and take (maybe
+    // replace) a snapshot before the install fails: refuse them here, for every client.
+    if let Err(reason) = wasm_header::check(&prefix(&hash, &staged), staged.size) {
+        remove(&hash);
+        return Err(StagingError::NotAWasm {
+            wasm_hash: hash,
+            reason,
+        });
+    }
     staged.committed = true;
     staged.updated_at = now;
     mutate_state(|s| s.staged_wasms.insert(hash.clone(), Candid(staged.clone())));
     Ok(info(hash, &staged))
+}
+
+/// The first [`wasm_header::PREFIX_LEN`] staged bytes (or all of them, if fewer).
+fn prefix(hash: &[u8], staged: &StagedWasm) -> Vec<u8> {
+    read_state(|s| {
+        let mut prefix = Vec::new();
+        for index in 0..staged.chunk_count {
+            if prefix.len() >= wasm_header::PREFIX_LEN {
+                break;
+            }
+            let chunk = s
+                .staged_chunks
+                .get(&ChunkKey {
+                    wasm_hash: hash.to_vec(),
+                    index,
+                })
+                .expect("every counted chunk is stored");
+            let wanted = wasm_header::PREFIX_LEN - prefix.len();
+            prefix.extend_from_slice(&chunk[..chunk.len().min(wanted)]);
+        }
+        prefix
+    })
 }
 
 /// Discards a staged wasm.

@@ -183,6 +183,11 @@ pub struct StagedWasm {
 pub struct LockRecord {
     pub operation: OperationKind,
     pub operation_id: Option<u64>,
+    /// Set for an import's lease, held across messages while its client uploads: after this
+    /// time the next operation on the module may take the lock (none: held until released).
+    pub expires_at: Option<u64>,
+    /// The snapshot an import's upload replaces (pins are checked against it).
+    pub import_replace: Option<Vec<u8>>,
 }
 
 /// Every stable collection.

@@ -164,12 +164,13 @@ pub async fn upgrade<M: Management>(
             wasm_hash: args.wasm_hash.clone(),
         }
     })?;
-    let lock = ModuleLock::acquire(name, OperationKind::Upgrade).map_err(|operation| {
-        UpgradeError::Busy {
-            module: name.to_string(),
-            operation,
-        }
-    })?;
+    let lock =
+        ModuleLock::acquire(name, OperationKind::Upgrade, mgmt.now()).map_err(|operation| {
+            UpgradeError::Busy {
+                module: name.to_string(),
+                operation,
+            }
+        })?;
     let op = Operation::begin(
         name,
         OperationKind::Upgrade,

@@ -1,9 +1,14 @@
 //! `keepsake import <dir> --to <module-or-canister-id> [--replace <id>] [--restore]`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
+use indicatif::ProgressBar;
+use orchestrator_api::{
+    BeginImportArgs, FinishImportArgs, ImportError, OperationStep, StepOutcome,
+};
 use serde::Serialize;
 
 use crate::commands::export::resolve_target;
@@ -11,9 +16,13 @@ use crate::commands::verify::print_report;
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
 use crate::error::Reported;
-use crate::operations::import::{ImportOptions, ImportSummary, RestoreSteps, import, restore};
-use crate::operations::store::{IcStore, RetryPolicy};
-use crate::operations::verify::verify_dir;
+use crate::operations::import::{
+    ImportOptions, ImportSummary, RestoreSteps, forget, import, journal_path, leftover_note,
+    restore, resumable,
+};
+use crate::operations::orchestrator::Orchestrator;
+use crate::operations::store::{IcStore, RetryPolicy, SnapshotStore};
+use crate::operations::verify::{VerifyReport, verify_dir};
 use crate::output;
 
 /// Upload an export folder as a new snapshot of a canister (the same one, or another to clone
@@ -22,8 +31,11 @@ use crate::output;
 /// The folder is verified first; a tampered or incomplete one is refused, and so is one without
 /// keepsake.json (a dfx or icp-cli download) unless --no-manifest is given. Every file is hashed
 /// again as it is read for upload; if anything changed since it was verified, the import fails
-/// and nothing is loaded. The identity must be a controller of the target. An interrupted import
-/// resumes when run again.
+/// and nothing is loaded. The identity must be a controller of the target. Into a registered
+/// module, the import goes through the orchestrator: it waits for no other operation (a busy
+/// module is refused), never replaces a pinned snapshot, and appears in `keepsake history`. An
+/// interrupted import resumes when run again, and a rerun after a failed load loads the
+/// uploaded snapshot without uploading it again.
 #[derive(Args, Debug)]
 pub struct ImportArgs {
     /// The export folder.
@@ -53,6 +65,10 @@ pub struct ImportArgs {
 struct ImportView {
     #[serde(flatten)]
     summary: ImportSummary,
+    /// The registered module it went to, through the orchestrator (none: a bare canister).
+    module: Option<String>,
+    /// The orchestrator's history entry of the import (modules only).
+    operation_id: Option<u64>,
     /// Present with --restore.
     restore: Option<RestoreSteps>,
 }
@@ -65,6 +81,9 @@ fn journal_dir() -> PathBuf {
         .unwrap_or_else(std::env::temp_dir)
         .join("imports")
 }
+
+/// How often a running import renews its lease on the module (the lease lasts 30 minutes).
+const RENEW_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
@@ -110,7 +129,9 @@ pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
             output::note(&format!("note: {n}"));
         }
     }
-    let (canister, _) = resolve_target(ctx, &args.to, false).await?;
+    // A registered module (by name, or by a canister id the orchestrator knows) is imported
+    // through the orchestrator: its lock, pins and history. Anything else directly.
+    let (canister, module) = resolve_target(ctx, &args.to, true).await?;
     if let Some(id) = &args.replace {
         ctx.confirm(&format!(
             "Import over snapshot {id} of {canister}; that snapshot will be deleted"
@@ -121,7 +142,7 @@ pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
             "Import and restore into {canister}; its current state will be replaced"
         ))?;
     }
-    // 2. Upload.
+    // 2. Upload, then (--restore) load.
     let store = IcStore::new(ctx.agent().await?, canister);
     let total: u64 = report.files.iter().map(|f| f.size).sum();
     let bar = output::byte_bar(ctx.show_progress(), total, "import");
@@ -132,8 +153,28 @@ pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
         retry: RetryPolicy::default(),
         no_manifest: args.no_manifest,
     };
-    let summary = import(&store, &args.dir, &report, &opts, &bar).await?;
-    if !ctx.json() {
+    let view = match module {
+        Some(name) => into_module(ctx, args, &store, &report, &opts, &bar, name).await?,
+        None => into_canister(ctx, args, &store, &report, &opts, &bar).await?,
+    };
+    if ctx.json() {
+        output::json(&view)?;
+    }
+    Ok(())
+}
+
+fn print_uploaded(ctx: &Ctx, args: &ImportArgs, summary: &ImportSummary) {
+    if ctx.json() {
+        return;
+    }
+    if summary.uploaded_bytes == 0 && summary.resumed_bytes > 0 {
+        output::println(&format!(
+            "Reusing snapshot {} of {}, uploaded from {} by an earlier run (nothing uploaded again)",
+            summary.snapshot_id,
+            summary.canister_id,
+            args.dir.display()
+        ));
+    } else {
         output::println(&format!(
             "Imported {} into {} as snapshot {} ({} uploaded, {} resumed)",
             args.dir.display(),
@@ -143,10 +184,26 @@ pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
             output::bytes(summary.resumed_bytes)
         ));
     }
-    // 3. Restore.
+}
+
+/// A canister the orchestrator does not manage: upload and load directly (the identity
+/// controls it).
+async fn into_canister(
+    ctx: &Ctx,
+    args: &ImportArgs,
+    store: &IcStore<'_>,
+    report: &VerifyReport,
+    opts: &ImportOptions,
+    bar: &ProgressBar,
+) -> Result<ImportView> {
+    let canister = store.canister();
+    let summary = import(store, &args.dir, report, opts, bar).await?;
+    print_uploaded(ctx, args, &summary);
     let restored = if args.restore {
         let id = hex::decode(&summary.snapshot_id)?;
-        let steps = restore(&store, &id, RetryPolicy::default()).await?;
+        let steps = restore(store, &id, RetryPolicy::default())
+            .await
+            .with_context(|| leftover_note(&canister.to_text(), None, &summary.snapshot_id))?;
         if !ctx.json() {
             output::println(&format!(
                 "Restored {canister} to snapshot {} (stopped, loaded, started)",
@@ -157,11 +214,147 @@ pub async fn exec(ctx: &Ctx, args: &ImportArgs) -> Result<()> {
     } else {
         None
     };
-    if ctx.json() {
-        output::json(&ImportView {
-            summary,
-            restore: restored,
-        })?;
+    forget(&summary.journal)?;
+    Ok(ImportView {
+        summary,
+        module: None,
+        operation_id: None,
+        restore: restored,
+    })
+}
+
+/// A registered module: `begin_import` takes its lock as a lease (refusing a busy module or a
+/// pinned `--replace`), this client uploads, `finish_import` records the snapshot and loads
+/// it; a failed upload is `abort_import`ed. The lease's id is kept next to the journal, so a
+/// rerun after a kill ends the old lease at once instead of waiting for it to lapse.
+#[allow(clippy::too_many_arguments)]
+async fn into_module(
+    ctx: &Ctx,
+    args: &ImportArgs,
+    store: &IcStore<'_>,
+    report: &VerifyReport,
+    opts: &ImportOptions,
+    bar: &ProgressBar,
+    name: String,
+) -> Result<ImportView> {
+    let orch = ctx.orchestrator().await?;
+    let canister = store.canister().to_text();
+    let lease_file = journal_path(&opts.journal_dir, &canister, report).with_extension("lease");
+
+    // 1. A lease an earlier, killed run of this import left would keep the module busy.
+    if let Some(old) = std::fs::read_to_string(&lease_file)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+    {
+        // NotInProgress (finished, aborted, lapsed) is fine: there is nothing to end.
+        let _ = orch
+            .abort_import(old, "superseded by a new run of the same import")
+            .await;
+        let _ = std::fs::remove_file(&lease_file);
     }
-    Ok(())
+
+    // 2. Lease the module, continuing an earlier upload of the same folder if one is there.
+    let resume = resumable(store, report, opts).await?;
+    let lease = orch
+        .begin_import(
+            &name,
+            BeginImportArgs {
+                replace: if resume.is_some() {
+                    None
+                } else {
+                    opts.replace.clone().map(Into::into)
+                },
+                restore: args.restore,
+                resume: resume.map(Into::into),
+            },
+        )
+        .await
+        .with_context(|| format!("cannot import into module {name}"))?;
+    if let Some(dir) = lease_file.parent() {
+        std::fs::create_dir_all(dir).ok();
+    }
+    std::fs::write(&lease_file, lease.operation_id.to_string())
+        .with_context(|| format!("cannot write {}", lease_file.display()))?;
+
+    // 3. Upload, renewing the lease meanwhile; a failed upload ends the lease at once.
+    let uploaded = tokio::select! {
+        r = import(store, &args.dir, report, opts, bar) => r,
+        never = renew_forever(&orch, lease.operation_id) => match never {},
+    };
+    let summary = match uploaded {
+        Ok(summary) => summary,
+        Err(e) => {
+            if orch
+                .abort_import(lease.operation_id, &format!("{e:#}"))
+                .await
+                .is_ok()
+            {
+                let _ = std::fs::remove_file(&lease_file);
+            }
+            return Err(e);
+        }
+    };
+    print_uploaded(ctx, args, &summary);
+
+    // 4. Record (and load) through the orchestrator.
+    let finished = orch
+        .finish_import(
+            lease.operation_id,
+            FinishImportArgs {
+                snapshot_id: hex::decode(&summary.snapshot_id)?.into(),
+                restore: args.restore,
+            },
+        )
+        .await;
+    let done = match finished {
+        Ok(done) => done,
+        Err(e) => {
+            // The orchestrator answered: it closed the import (nothing to end on a rerun).
+            if e.downcast_ref::<ImportError>().is_some() {
+                let _ = std::fs::remove_file(&lease_file);
+            }
+            return Err(e.context(leftover_note(&canister, Some(&name), &summary.snapshot_id)));
+        }
+    };
+    let _ = std::fs::remove_file(&lease_file);
+    forget(&summary.journal)?;
+    let step_ok = |step: OperationStep| {
+        done.steps
+            .iter()
+            .any(|s| s.step == step && s.outcome == StepOutcome::Ok)
+    };
+    let restored = done.restored.then(|| RestoreSteps {
+        stopped: step_ok(OperationStep::Stop),
+        loaded: step_ok(OperationStep::LoadSnapshot),
+        started: step_ok(OperationStep::Start),
+    });
+    if !ctx.json() {
+        if done.restored {
+            output::println(&format!(
+                "Restored module {name} to snapshot {} (operation {})",
+                summary.snapshot_id, done.operation_id
+            ));
+        } else {
+            output::println(&format!(
+                "Recorded as snapshot of module {name} (operation {}); load it with `keepsake snapshot restore {name} --snapshot {}`",
+                done.operation_id, summary.snapshot_id
+            ));
+        }
+    }
+    Ok(ImportView {
+        summary,
+        module: Some(name),
+        operation_id: Some(done.operation_id),
+        restore: restored,
+    })
+}
+
+/// Renews the import's lease every few minutes while the upload runs; never returns.
+async fn renew_forever(orch: &Orchestrator<'_>, operation_id: u64) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(RENEW_EVERY).await;
+        // A failed renewal is not fatal: the lease lasts 30 minutes, and `finish_import`
+        // says if it was lost.
+        let _ = orch.renew_import(operation_id).await;
+    }
 }

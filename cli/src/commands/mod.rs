@@ -1,6 +1,8 @@
 //! The commands: each leaf parses its flags (`XxxArgs`, whose doc comments are the help text),
 //! calls into `operations`, and presents the result as text or `--json`.
 
+pub mod admin;
+pub mod backup;
 pub mod export;
 pub mod history;
 pub mod import;
@@ -28,6 +30,9 @@ pub enum Command {
     /// Scheduled snapshots of a module (an interval or a UTC cron expression) and their retention.
     #[command(subcommand)]
     Schedule(schedule::ScheduleCommand),
+    /// Who may drive the orchestrator: add, list and remove admins.
+    #[command(subcommand)]
+    Admin(admin::AdminCommand),
     /// Upgrade a module: stage the wasm, snapshot, install, health-check, roll back on failure.
     Upgrade(upgrade::UpgradeArgs),
     /// Show the orchestrator's audit history, newest first.
@@ -38,6 +43,9 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Upload an export folder as a new snapshot of a canister, and optionally restore it.
     Import(import::ImportArgs),
+    /// Off-chain backups into an encrypted restic repository (a local folder or S3).
+    #[command(subcommand)]
+    Backup(backup::BackupCommand),
 }
 
 /// Runs `command`.
@@ -46,10 +54,12 @@ pub async fn exec(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Module(c) => module::exec(ctx, c).await,
         Command::Snapshot(c) => snapshot::exec(ctx, c).await,
         Command::Schedule(c) => schedule::exec(ctx, c).await,
+        Command::Admin(c) => admin::exec(ctx, c).await,
         Command::Upgrade(a) => upgrade::exec(ctx, &a).await,
         Command::History(a) => history::exec(ctx, &a).await,
         Command::Export(a) => export::exec(ctx, &a).await,
         Command::Verify(a) => verify::exec(ctx, &a).await,
         Command::Import(a) => import::exec(ctx, &a).await,
+        Command::Backup(c) => backup::exec(ctx, c).await,
     }
 }

@@ -12,6 +12,7 @@ use crate::commands::views::{OutcomeView, StepView};
 use crate::context::Ctx;
 use crate::error::{Reported, usage};
 use crate::operations::upgrade::{StageSummary, stage};
+use crate::operations::wasm_file;
 use crate::output;
 
 /// What to do when the module's snapshot slots are full.
@@ -68,6 +69,14 @@ struct UpgradeView {
 pub async fn exec(ctx: &Ctx, args: &UpgradeArgs) -> Result<()> {
     let wasm = std::fs::read(&args.wasm)
         .with_context(|| format!("cannot read the wasm file {}", args.wasm.display()))?;
+    // Before anything is contacted: a file the IC cannot install would still make the
+    // orchestrator stop the module and take (maybe replace) a snapshot.
+    wasm_file::check(&wasm).map_err(|why| {
+        usage(format!(
+            "{} cannot be installed: {why}; nothing was sent. Give a .wasm file or a .wasm.gz of one",
+            args.wasm.display()
+        ))
+    })?;
     let arg = match &args.arg {
         Some(text) => candid_parser::parse_idl_args(text)
             .map_err(|e| {

@@ -255,7 +255,7 @@ pub struct OperationView {
     pub id: u64,
     /// The module.
     pub module: String,
-    /// take_snapshot | restore_snapshot | delete_snapshot | upgrade.
+    /// take_snapshot | restore_snapshot | delete_snapshot | upgrade | import.
     pub kind: String,
     /// in_progress | completed | failed | skipped.
     pub status: String,
@@ -264,7 +264,7 @@ pub struct OperationView {
     /// Why it did not run (status `skipped`): every slot protected, or the module was busy
     /// and when it is tried again.
     pub skipped_because: Option<String>,
-    /// manual | upgrade | schedule | fleet | retention.
+    /// manual | upgrade | schedule | fleet | retention (for snapshots also import).
     pub trigger: String,
     /// Who asked.
     pub caller: String,

@@ -14,7 +14,9 @@
 //!    the one verified fails the import, naming the file, so nothing loads it. A chunk (one
 //!    slice) is checked before it is sent. On resume, the slices an earlier run uploaded are read
 //!    again and hashed (not sent): their journaled sha256 must match, or they are sent again.
-//! 4. Restore (`--restore`): stop, load, and start again whatever happened.
+//! 4. Restore (`--restore`): stop, load, and start again whatever happened. The journal is kept
+//!    until then: a rerun after a failed or interrupted load loads the uploaded snapshot
+//!    without uploading it again (its slices are read and hashed again, not sent).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -73,6 +75,9 @@ pub struct ImportSummary {
     pub resumed_bytes: u64,
     /// Whether the folder had a keepsake.json.
     pub manifest: bool,
+    /// The resume journal, kept until the caller [`forget`]s it.
+    #[serde(skip)]
+    pub journal: PathBuf,
 }
 
 /// The upload arguments for a snapshot described by `m`.
@@ -113,7 +118,51 @@ fn digest(report: &VerifyReport) -> String {
     hex::encode(h.finalize())
 }
 
+/// Where the journal of importing `report`'s folder into `target` lives: one per (target,
+/// folder content), so a rerun of the same import finds it.
+pub fn journal_path(journal_dir: &Path, target: &str, report: &VerifyReport) -> PathBuf {
+    let key = hex::encode(&Sha256::digest(format!("{target} {}", digest(report)))[..16]);
+    journal_dir.join(format!("import-{key}.journal"))
+}
+
+/// The snapshot an earlier run of the same import (same target, same folder content) uploaded
+/// into — in part, or whole but not loaded — if it still exists, with the slices it holds.
+async fn earlier_upload<S: SnapshotStore>(
+    store: &S,
+    report: &VerifyReport,
+    opts: &ImportOptions,
+) -> Result<Option<(Vec<u8>, BTreeMap<(String, u64), Entry>)>> {
+    let target = store.canister().to_text();
+    let path = journal_path(&opts.journal_dir, &target, report);
+    let Some(l) = journal::load::<ImportHeader>(&path)? else {
+        return Ok(None);
+    };
+    if l.header.target != target || l.header.digest != digest(report) {
+        return Ok(None);
+    }
+    let id = hex::decode(&l.header.snapshot_id)?;
+    let exists = retry(opts.retry, || store.list())
+        .await?
+        .iter()
+        .any(|s| s.id == id);
+    Ok(exists.then_some((id, l.done)))
+}
+
+/// The snapshot an earlier run of this import left on the target (see [`import`]), which a
+/// new run continues instead of uploading a second copy.
+pub async fn resumable<S: SnapshotStore>(
+    store: &S,
+    report: &VerifyReport,
+    opts: &ImportOptions,
+) -> Result<Option<Vec<u8>>> {
+    Ok(earlier_upload(store, report, opts).await?.map(|(id, _)| id))
+}
+
 /// Uploads the verified folder `dir` (its `report`) to `store`'s canister.
+///
+/// The journal stays after a complete upload (`ImportSummary::journal`): the caller deletes it
+/// with [`forget`] once the snapshot is loaded (or no load was asked for), so a rerun after a
+/// failed or interrupted load reuses the uploaded snapshot instead of uploading it again.
 pub async fn import<S: SnapshotStore>(
     store: &S,
     dir: &Path,
@@ -131,25 +180,11 @@ pub async fn import<S: SnapshotStore>(
         .ok_or_else(|| anyhow!("{} has no readable metadata.json", dir.display()))?;
     let target = store.canister().to_text();
     let digest = digest(report);
-    let key = hex::encode(&Sha256::digest(format!("{target} {digest}"))[..16]);
-    let journal_path = opts.journal_dir.join(format!("import-{key}.journal"));
+    let journal_path = journal_path(&opts.journal_dir, &target, report);
 
-    // 1. Resume into the snapshot an interrupted run created, if it still exists.
-    let mut resumed = None;
-    if let Some(l) = journal::load::<ImportHeader>(&journal_path)?
-        && l.header.target == target
-        && l.header.digest == digest
-        && opts.replace.is_none()
-    {
-        let id = hex::decode(&l.header.snapshot_id)?;
-        let exists = retry(opts.retry, || store.list())
-            .await?
-            .iter()
-            .any(|s| s.id == id);
-        if exists {
-            resumed = Some((id, l.done));
-        }
-    }
+    // 1. Resume into the snapshot an earlier run created, if it still exists (it already
+    //    replaced what it was asked to replace).
+    let resumed = earlier_upload(store, report, opts).await?;
     let fresh = resumed.is_none();
     let (snapshot, done) = match resumed {
         Some(r) => r,
@@ -180,7 +215,8 @@ pub async fn import<S: SnapshotStore>(
         progress,
     )
     .await?;
-    journal.finish()?;
+    // The journal stays until the snapshot is loaded (or no load was asked for): see step 4.
+    drop(journal);
     progress.finish_and_clear();
     Ok(ImportSummary {
         canister_id: target,
@@ -188,6 +224,7 @@ pub async fn import<S: SnapshotStore>(
         uploaded_bytes: uploaded.uploaded_bytes,
         resumed_bytes: uploaded.resumed_bytes,
         manifest: report.manifest,
+        journal: journal_path,
     })
 }
 
@@ -409,6 +446,32 @@ async fn upload_slices<S: SnapshotStore>(
         );
     }
     Ok(out)
+}
+
+/// Deletes an import's journal once nothing is left to resume (the snapshot was loaded, or no
+/// load was asked for). A journal already gone is fine.
+pub fn forget(journal: &Path) -> Result<()> {
+    match std::fs::remove_file(journal) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", journal.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What to tell the user when an uploaded snapshot was not loaded (or not recorded): which
+/// snapshot is left, that a rerun reuses it, and how to delete it instead.
+pub fn leftover_note(canister: &str, module: Option<&str>, snapshot_hex: &str) -> String {
+    let delete = match module {
+        Some(module) => format!("`keepsake snapshot delete {module} --snapshot {snapshot_hex}`"),
+        None => format!(
+            "`icp canister snapshot delete {canister} {snapshot_hex}` (or `dfx canister snapshot delete {canister} {snapshot_hex}`)"
+        ),
+    };
+    format!(
+        "snapshot {snapshot_hex} was uploaded to {canister} and is left there, not loaded. Run the same \
+         import again to use it without uploading it again, or delete it with {delete}"
+    )
 }
 
 /// How a restore went, step by step.
@@ -725,6 +788,58 @@ mod tests {
         assert_eq!(
             target.snaps.borrow()[&id].regions[&Region::StableMemory],
             source.region(Region::StableMemory)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_complete_upload_that_was_not_loaded_is_reused_by_a_rerun_until_forgotten() {
+        let source = FakeStore::with_snapshot(10_000, 40 * 65536, 70 * 65536, 1);
+        let dir = tempfile::tempdir().unwrap();
+        let out = exported(&source, dir.path()).await;
+        let target = FakeStore::empty();
+        let report = verify_dir(&out);
+        let o = opts(&dir.path().join("j"));
+        // A run whose load then failed (or that was killed before it): the journal stays.
+        let first = import(&target, &out, &report, &o, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert!(first.journal.exists());
+        assert_eq!(
+            resumable(&target, &report, &o).await.unwrap(),
+            Some(hex::decode(&first.snapshot_id).unwrap())
+        );
+        let uploads = target.uploads.get();
+        let again = import(&target, &out, &report, &o, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert_eq!(again.snapshot_id, first.snapshot_id, "the same snapshot");
+        assert_eq!(again.uploaded_bytes, 0, "nothing uploaded again");
+        assert_eq!(again.resumed_bytes, first.uploaded_bytes);
+        assert_eq!(target.uploads.get(), uploads, "no upload call at all");
+        assert_eq!(target.snaps.borrow().len(), 1, "no second copy");
+        // Once loaded, the journal is forgotten: a new import is a new snapshot.
+        forget(&again.journal).unwrap();
+        forget(&again.journal).unwrap();
+        assert_eq!(resumable(&target, &report, &o).await.unwrap(), None);
+        import(&target, &out, &report, &o, &ProgressBar::hidden())
+            .await
+            .unwrap();
+        assert_eq!(target.snaps.borrow().len(), 2);
+    }
+
+    #[test]
+    fn the_leftover_note_names_the_snapshot_and_how_to_reuse_or_delete_it() {
+        let m = leftover_note("aaaaa-aa", Some("app"), "00ff");
+        assert!(m.contains("snapshot 00ff"), "{m}");
+        assert!(m.contains("Run the same import again"), "{m}");
+        assert!(
+            m.contains("keepsake snapshot delete app --snapshot 00ff"),
+            "{m}"
+        );
+        let c = leftover_note("aaaaa-aa", None, "00ff");
+        assert!(
+            c.contains("icp canister snapshot delete aaaaa-aa 00ff"),
+            "{c}"
         );
     }
 

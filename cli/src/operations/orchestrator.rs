@@ -1,15 +1,33 @@
 //! A typed client of the orchestrator canister, on orchestrator-api's types.
 //!
 //! Every endpoint answers `Result<T, E>` with a thiserror enum whose message already says what
-//! to do; the client turns `Err(E)` into an `anyhow::Error` holding it, and transport failures
-//! into errors that name the orchestrator and the method.
+//! to do; the client turns `Err(E)` into an `anyhow::Error` holding it (a usage error, exit 2,
+//! when the variant says the user's input was refused: `refusal`), and a call that got no
+//! answer into an error that says what became of it: not sent (nothing changed), reply lost
+//! (outcome unknown, and how to check), or an answer that is not a Keepsake orchestrator's.
 
 use anyhow::{Context, Result, anyhow};
 use candid::utils::ArgumentEncoder;
 use candid::{CandidType, Principal, encode_args};
-use ic_agent::Agent;
+use ic_agent::agent::CallResponse;
+use ic_agent::{Agent, AgentError};
 use orchestrator_api::*;
 use serde::de::DeserializeOwned;
+
+use crate::error::{echo, usage};
+use crate::operations::agent_error::{self, Lost};
+use crate::operations::refusal::Refusal;
+
+/// Which kind of call failed, for what its failure means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A query: changes nothing, whatever happened.
+    Query,
+    /// An update being submitted.
+    Submit,
+    /// An update the network accepted, being polled for its result.
+    Submitted,
+}
 
 /// The orchestrator at `id`, called through `agent`.
 pub struct Orchestrator<'a> {
@@ -28,7 +46,7 @@ impl<'a> Orchestrator<'a> {
     where
         A: ArgumentEncoder,
         T: CandidType + DeserializeOwned,
-        E: CandidType + DeserializeOwned + std::error::Error + Send + Sync + 'static,
+        E: CandidType + DeserializeOwned + Refusal,
     {
         let arg = encode_args(args).context("cannot encode the arguments")?;
         let reply = if query {
@@ -37,28 +55,98 @@ impl<'a> Orchestrator<'a> {
                 .with_arg(arg)
                 .call()
                 .await
+                .map_err(|e| self.call_failed(method, e, Kind::Query))?
         } else {
-            self.agent
-                .update(&self.id, method)
-                .with_arg(arg)
-                .call_and_wait()
-                .await
-        }
-        .map_err(crate::operations::store::describe_agent_error)
-        .with_context(|| {
-            format!(
-                "orchestrator {}.{method} failed; check that --orchestrator names a Keepsake orchestrator on this network",
-                self.id
-            )
-        })?;
+            self.update(method, arg).await?
+        };
         let result: std::result::Result<T, E> = candid::decode_one(&reply).with_context(|| {
             format!(
                 "orchestrator {}.{method} answered something this keepsake does not understand; \
-                 is it a Keepsake orchestrator of the same version?",
+                 is it a Keepsake orchestrator of the same version? Check --orchestrator",
                 self.id
             )
         })?;
-        result.map_err(|e| anyhow!(e))
+        result.map_err(|e| {
+            if let Some(caller) = e.unauthorized() {
+                anyhow!(
+                    "{caller} is not an admin of this orchestrator ({}); an admin (or a controller of \
+                     the orchestrator) can make it one with `keepsake admin add {caller}`, or use \
+                     an identity that is one (--identity, --pem)",
+                    self.id
+                )
+            } else if e.is_bad_input() {
+                usage(e.to_string())
+            } else {
+                anyhow!(e)
+            }
+        })
+    }
+
+    /// An update in two steps, submit then wait, so that a failed connection is known to have
+    /// happened before anything was sent or after (when the call may have run).
+    async fn update(&self, method: &str, arg: Vec<u8>) -> Result<Vec<u8>> {
+        let submitted = self
+            .agent
+            .update(&self.id, method)
+            .with_arg(arg)
+            .call()
+            .await
+            .map_err(|e| self.call_failed(method, e, Kind::Submit))?;
+        match submitted {
+            CallResponse::Response((reply, _certificate)) => Ok(reply),
+            CallResponse::Poll(request_id) => self
+                .agent
+                .wait(&request_id, self.id)
+                .await
+                .map(|(reply, _certificate)| reply)
+                .map_err(|e| self.call_failed(method, e, Kind::Submitted)),
+        }
+    }
+
+    /// The error of a call that got no reply from the orchestrator: what happened to the call
+    /// (from the transport's error kind and the reject codes), and what to do.
+    fn call_failed(&self, method: &str, e: AgentError, kind: Kind) -> anyhow::Error {
+        let id = self.id;
+        let lost = agent_error::lost_in_transport(&e, kind == Kind::Submitted);
+        let not_found = agent_error::is_missing_target(&e);
+        let advice = match (lost, kind) {
+            (Some(Lost::NotSent), _) => format!(
+                "cannot connect to the network to call orchestrator {id}.{method}; nothing was \
+                 sent, so nothing changed. Is the network up? Check --network"
+            ),
+            (Some(Lost::ReplyLost), Kind::Query) => format!(
+                "the connection was lost during orchestrator {id}.{method}, a query: nothing \
+                 changed. Check the network and run the command again"
+            ),
+            (Some(Lost::ReplyLost), _) => format!(
+                "the connection was lost after orchestrator {id}.{method} was sent: whether it \
+                 took effect is unknown. Check before running it again: `keepsake history` \
+                 shows what the orchestrator did, `keepsake snapshot list <module>` the snapshots"
+            ),
+            (None, _) if not_found => format!(
+                "orchestrator {id}.{method} failed: this network has no such canister, or it has \
+                 no such method; check that --orchestrator names a Keepsake orchestrator on it"
+            ),
+            (None, _) => format!("orchestrator {id}.{method} failed"),
+        };
+        agent_error::describe(e).context(advice)
+    }
+
+    /// `add_admin` (idempotent).
+    pub async fn add_admin(&self, admin: Principal) -> Result<()> {
+        self.call::<_, (), AdminError>("add_admin", (admin,), false)
+            .await
+    }
+
+    /// `remove_admin` (never the last one).
+    pub async fn remove_admin(&self, admin: Principal) -> Result<()> {
+        self.call::<_, (), AdminError>("remove_admin", (admin,), false)
+            .await
+    }
+
+    /// `list_admins` (a query): the stored admins; controllers are admins too but not listed.
+    pub async fn list_admins(&self) -> Result<Vec<Principal>> {
+        self.call::<_, _, QueryError>("list_admins", (), true).await
     }
 
     /// `add_module`.
@@ -203,6 +291,34 @@ impl<'a> Orchestrator<'a> {
             .await
     }
 
+    /// `begin_import`: the module's lock as a lease while this client uploads.
+    pub async fn begin_import(&self, module: &str, args: BeginImportArgs) -> Result<ImportLease> {
+        self.call::<_, _, ImportError>("begin_import", (module, args), false)
+            .await
+    }
+
+    /// `renew_import`: extends the lease.
+    pub async fn renew_import(&self, operation_id: u64) -> Result<ImportLease> {
+        self.call::<_, _, ImportError>("renew_import", (operation_id,), false)
+            .await
+    }
+
+    /// `finish_import`: records the uploaded snapshot, loads it if asked, frees the module.
+    pub async fn finish_import(
+        &self,
+        operation_id: u64,
+        args: FinishImportArgs,
+    ) -> Result<ImportReport> {
+        self.call::<_, _, ImportError>("finish_import", (operation_id, args), false)
+            .await
+    }
+
+    /// `abort_import`: closes the import as failed and frees the module.
+    pub async fn abort_import(&self, operation_id: u64, reason: &str) -> Result<()> {
+        self.call::<_, (), ImportError>("abort_import", (operation_id, reason), false)
+            .await
+    }
+
     /// A module's name from its name or its canister id.
     ///
     /// Only a canister id is looked up (with `list_modules`): that is an update calling
@@ -210,6 +326,7 @@ impl<'a> Orchestrator<'a> {
     /// the endpoint it goes to reports an unknown one.
     pub async fn module_name(&self, module: &str) -> Result<String> {
         if Principal::from_text(module).is_err() {
+            check_module_arg(module)?;
             return Ok(module.to_string());
         }
         Ok(self.resolve(module).await?.name)
@@ -218,9 +335,25 @@ impl<'a> Orchestrator<'a> {
     /// The registered module given by name or canister id, with its canister id and settings
     /// (always a `list_modules` call: use [`Self::module_name`] when the name is enough).
     pub async fn resolve(&self, module: &str) -> Result<ModuleInfo> {
+        check_module_arg(module)?;
         let modules = self.list_modules().await?;
         find_module(&modules, module).cloned()
     }
+}
+
+/// A module argument is a canister id or a name the orchestrator could have registered; anything
+/// else is a typo, refused as usage (exit 2) before any call.
+pub fn check_module_arg(module: &str) -> Result<()> {
+    if Principal::from_text(module).is_ok() {
+        return Ok(());
+    }
+    validate_module_name(module).map_err(|reason| {
+        usage(format!(
+            "{} is neither a canister id nor a module name ({reason}); `keepsake module list` \
+             shows the registered ones",
+            echo(module)
+        ))
+    })
 }
 
 /// Finds a module by name, or by canister id when `module` is a principal.
@@ -235,7 +368,8 @@ pub fn find_module<'m>(modules: &'m [ModuleInfo], module: &str) -> Result<&'m Mo
                  `keepsake module add {id} --name <name>` (`keepsake module list` shows the registered ones)"
             ),
             None => anyhow!(
-                "no module named {module:?}; `keepsake module list` shows the registered ones"
+                "no module named {}; `keepsake module list` shows the registered ones",
+                echo(module)
             ),
         })
 }

@@ -1,12 +1,12 @@
 //! The management canister's snapshot interface for one canister, behind a trait so export,
 //! import and resume run against an in-memory fake in unit tests and against the IC (through
-//! ic-utils' `ManagementCanister`) for real. Also: which failures are worth a retry, and the
-//! retry loop with backoff.
+//! ic-utils' `ManagementCanister`) for real. Also: the retry loop with backoff, for the
+//! failures `agent_error` says are worth a retry.
 
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::anyhow;
+use crate::operations::agent_error;
 use candid::Principal;
 use ic_agent::{Agent, AgentError};
 use ic_management_canister_types::{
@@ -25,7 +25,8 @@ pub type Metadata = ReadCanisterSnapshotMetadataResult;
 /// A failed management call, classified for the retry loop.
 #[derive(Debug)]
 pub struct CallError {
-    /// Worth retrying (network hiccup, rate limit, "try again later").
+    /// Worth retrying ([`agent_error::is_transient`]: a transient reject code, HTTP 429/5xx, a
+    /// lost connection).
     pub transient: bool,
     /// The failure, with a message that says how to fix it where we know how.
     pub error: anyhow::Error,
@@ -42,55 +43,17 @@ impl CallError {
     }
 }
 
-/// Turns an agent error into a readable one (the reject message first, not a debug dump).
-pub fn describe_agent_error(e: AgentError) -> anyhow::Error {
-    match &e {
-        AgentError::CertifiedReject { reject, .. }
-        | AgentError::UncertifiedReject { reject, .. } => {
-            anyhow!(
-                "rejected (code {:?}{}): {}",
-                reject.reject_code,
-                reject
-                    .error_code
-                    .as_ref()
-                    .map(|c| format!(", {c}"))
-                    .unwrap_or_default(),
-                reject.reject_message
-            )
-        }
-        _ => anyhow!(e),
-    }
-}
-
-/// Is this agent error worth a retry?
-pub fn is_transient(e: &AgentError) -> bool {
-    match e {
-        AgentError::CertifiedReject { reject, .. }
-        | AgentError::UncertifiedReject { reject, .. } => {
-            let m = reject.reject_message.to_lowercase();
-            reject.reject_code == ic_agent::agent::RejectCode::SysTransient
-                || m.contains("try again")
-                || m.contains("rate limit")
-                || m.contains("heapdeltaratelimited")
-                || m.contains("wait a few seconds")
-        }
-        AgentError::HttpError(p) => p.status == 429 || p.status >= 500,
-        AgentError::TransportError(_) | AgentError::TimeoutWaitingForResponse() => true,
-        _ => false,
-    }
-}
-
-/// Adds what to do to the IC's "not a controller" rejection, which is the most common failure.
+/// Adds what to do to the IC's "not a controller" rejection (IC0512), which is the most common
+/// failure.
 fn classify(
     e: AgentError,
     canister: Principal,
     caller: Option<Principal>,
     what: &str,
 ) -> CallError {
-    let transient = is_transient(&e);
-    let text = e.to_string();
-    let not_controller = text.contains("Only controllers") || text.contains("IC0512");
-    let error = describe_agent_error(e);
+    let transient = agent_error::is_transient(&e);
+    let not_controller = agent_error::is_not_controller(&e);
+    let error = agent_error::describe(e);
     let error = if not_controller {
         let who = caller
             .map(|c| c.to_text())
@@ -351,6 +314,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::anyhow;
     use std::cell::Cell;
 
     fn fast() -> RetryPolicy {

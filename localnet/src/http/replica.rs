@@ -5,11 +5,13 @@
 //! of consensus: it keeps the subnet's clock on the wall clock (certificates' `/time` must be
 //! fresh for ic-agent) and executes rounds while messages are waiting, plus one idle round per
 //! second so timers and heartbeats fire — or, with [`ReplicaConfig::round`], executes on a
-//! replica's schedule instead ([`super::rounds`]). Each round is one short critical section; HTTP handlers
-//! take the lock only to submit a message, run a query or read a few canister fields, and do
-//! their CBOR and crypto work outside it.
+//! replica's schedule instead ([`super::rounds`]). Either way every reply goes out through one
+//! group commit ([`Shared::commit_and_release`]). Each round is one short critical section;
+//! HTTP handlers take the lock only to submit a message, run a query or read a few canister
+//! fields, and do their CBOR and crypto work outside it.
 //!
-//! Lock order: `net` before `ingress`, never the other way round.
+//! Lock order: `net`, then `durable`, then `ingress`, then the rounds inbox; never the other
+//! way round.
 
 use super::keys::Keys;
 use crate::types::RejectResponse;
@@ -38,11 +40,10 @@ pub struct ReplicaConfig {
     /// (the IC keeps them until the message's expiry; a cap bounds memory during bulk
     /// downloads).
     pub retained_reply_bytes: usize,
-    /// Where to keep the subnet across restarts ([`crate::persist`]): saved every
-    /// `autosave` while messages ran, and when the replica stops. `None`: nothing is saved.
+    /// Where to keep the subnet across restarts ([`crate::persist`]). Every round is committed
+    /// there before the replies of the messages it finished are released (group commit), so
+    /// an acknowledged update survives a crash. `None`: nothing is saved.
     pub state_dir: Option<std::path::PathBuf>,
-    /// Interval of the autosave.
-    pub autosave: Duration,
     /// Execute in rounds of this length, like a replica ([`super::rounds`]); zero: execute as
     /// soon as messages arrive. Default: `LOCALNET_ROUND_MS`, else zero (the `localnet` server
     /// binary defaults to 1000 ms).
@@ -61,7 +62,6 @@ impl Default for ReplicaConfig {
             idle_round: Duration::from_secs(1),
             retained_reply_bytes: 512 * 1024 * 1024,
             state_dir: None,
-            autosave: Duration::from_secs(5),
             round: super::rounds::round_from_env(),
             round_subnet_instructions: super::rounds::SUBNET_MESSAGE_INSTRUCTIONS_PER_ROUND,
         }
@@ -90,9 +90,6 @@ struct Entry {
     status: IngressStatus,
     waiters: Vec<oneshot::Sender<()>>,
 }
-
-/// A finished ingress message: its request id and result.
-pub(crate) type Finished = ([u8; 32], Result<Vec<u8>, RejectResponse>);
 
 /// The ingress history: every accepted call by request id.
 #[derive(Default)]
@@ -127,8 +124,9 @@ impl IngressHistory {
         self.pending.insert(id, request_id);
     }
 
-    /// Moves every finished message out of the subnet, with its request id.
-    pub(crate) fn take_finished(&mut self, net: &mut LocalNet) -> Vec<Finished> {
+    /// Moves the results of every finished message out of the subnet, with their request ids
+    /// (for [`Shared::commit_and_release`]; nothing is visible until it releases them).
+    pub(crate) fn take_finished(&mut self, net: &mut LocalNet) -> Finished {
         let finished: Vec<(MessageId, [u8; 32])> = self
             .pending
             .iter()
@@ -145,8 +143,9 @@ impl IngressHistory {
             .collect()
     }
 
-    /// Gives the request its final status and wakes its waiters.
-    pub(crate) fn settle(
+    /// Gives the request its final status and wakes its waiters. Only
+    /// [`Shared::commit_and_release`] calls it: a result is released once its state is durable.
+    fn finish(
         &mut self,
         request_id: [u8; 32],
         result: Result<Vec<u8>, RejectResponse>,
@@ -184,7 +183,7 @@ impl IngressHistory {
     }
 
     /// Past its expiry a finished message is `done`; five minutes later it is forgotten.
-    pub(crate) fn sweep(&mut self, now: u64) {
+    fn sweep(&mut self, now: u64) {
         if now < self.last_sweep + 1_000_000_000 {
             return;
         }
@@ -224,6 +223,23 @@ pub(crate) struct Shared {
     stop: AtomicBool,
     /// With rounds: management calls waiting for a round with budget left.
     pub(crate) inbox: super::rounds::Inbox,
+    /// The state directory and the results waiting for their round to be durable.
+    /// Lock order: `net`, then `durable`, then `ingress`.
+    durable: Mutex<Durable>,
+}
+
+/// Results of finished ingress messages, held back until the state that produced them is on
+/// disk.
+pub(crate) type Finished = Vec<([u8; 32], Result<Vec<u8>, RejectResponse>)>;
+
+/// The group commit's state.
+struct Durable {
+    /// `None` without a state directory.
+    store: Option<crate::persist::Store>,
+    /// Finished messages whose round is not durable yet.
+    unreleased: Finished,
+    /// Whether the last commit failed (reported once until one succeeds).
+    failing: bool,
 }
 
 /// The outcome of submitting a call.
@@ -290,14 +306,70 @@ impl Shared {
         self.wake.notify_one();
     }
 
-    /// Saves the subnet to the state directory, if there is one: copied under the lock,
-    /// written outside it.
+    fn durable(&self) -> MutexGuard<'_, Durable> {
+        lock(&self.durable)
+    }
+
+    /// The group-commit point (the only place replies are released): makes everything the
+    /// subnet executed since the last commit durable in one atomic save, then releases the
+    /// results of the ingress messages that finished meanwhile (`finished`, and any held back
+    /// by an earlier failed commit) to the ingress history — from where the call endpoint
+    /// answers and `read_state` certifies them. A failed save releases nothing: the results wait
+    /// for the next round's commit, so no client is told of an update that a crash would lose.
+    ///
+    /// Called with the subnet locked (`net`), so no round runs while its state is written.
+    /// Whoever changes the driver to run several rounds per iteration calls this once per
+    /// iteration, after the rounds. The driver in rounds ([`super::rounds`]) calls it at each
+    /// boundary with the batch the previous round finished: rounds decide when a batch is
+    /// released, this makes its state durable first.
+    pub(crate) fn commit_and_release(
+        &self,
+        net: &LocalNet,
+        finished: Finished,
+    ) -> std::io::Result<()> {
+        let mut guard = self.durable();
+        let durable = &mut *guard;
+        durable.unreleased.extend(finished);
+        if let Some(store) = durable.store.as_mut() {
+            if let Err(e) = store.commit(net) {
+                if !durable.failing {
+                    eprintln!(
+                        "localnet: cannot save the state to {}: {e}; replies are held until a save succeeds",
+                        store.dir().display()
+                    );
+                }
+                durable.failing = true;
+                return Err(e);
+            }
+            durable.failing = false;
+        }
+        let results = std::mem::take(&mut durable.unreleased);
+        drop(guard);
+        let mut ingress = self.ingress();
+        for (request_id, result) in results {
+            ingress.finish(request_id, result, self.config.retained_reply_bytes);
+        }
+        ingress.sweep(net.time_nanos());
+        Ok(())
+    }
+
+    /// Stops the driver thread (it finishes the iteration under way, whose commit is the last
+    /// one) and commits whatever [`Replica::with_net`] changed after it.
+    fn shutdown_driver_and_commit(&self, driver: &mut Option<JoinHandle<()>>) {
+        self.stop.store(true, Ordering::Release);
+        self.wake_driver();
+        if let Some(driver) = driver.take() {
+            let _ = driver.join();
+            if let Err(e) = self.save() {
+                eprintln!("localnet: saving the state failed: {e}");
+            }
+        }
+    }
+
+    /// Commits now (tests and shutdown).
     pub(crate) fn save(&self) -> std::io::Result<()> {
-        let Some(dir) = &self.config.state_dir else {
-            return Ok(());
-        };
-        let bytes = crate::persist::encode(&self.net());
-        crate::persist::write_atomically(dir, &bytes)
+        let net = self.net();
+        self.commit_and_release(&net, Vec::new())
     }
 
     /// Accepts an ingress call into the subnet, once per request id.
@@ -370,8 +442,9 @@ impl Shared {
     }
 
     /// One iteration of the driver: sync the clock, run a round if there is work (or an idle
-    /// round is due), and move finished ingress messages into the history. Returns whether
-    /// messages were waiting.
+    /// round is due), take the results of finished ingress messages out of the subnet, and
+    /// commit ([`Shared::commit_and_release`]). Returns whether messages were waiting and
+    /// whether a round ran.
     fn drive_once(&self, idle_round_due: bool) -> (bool, bool) {
         let mut net = self.net();
         self.sync_clock(&mut net);
@@ -381,11 +454,9 @@ impl Shared {
         if ticked {
             net.tick();
         }
-        let mut ingress = self.ingress();
-        for (rid, result) in ingress.take_finished(&mut net) {
-            ingress.settle(rid, result, self.config.retained_reply_bytes);
-        }
-        ingress.sweep(net.time_nanos());
+        let results = self.ingress().take_finished(&mut net);
+        // A failed commit is reported inside and retried on the next iteration.
+        let _ = self.commit_and_release(&net, results);
         (busy, ticked)
     }
 }
@@ -395,21 +466,11 @@ fn drive(shared: Arc<Shared>) {
         return super::rounds::drive(&shared, shared.config.round);
     }
     let mut last_round = Instant::now();
-    let mut last_save = Instant::now();
-    let mut dirty = false;
     while !shared.stop.load(Ordering::Acquire) {
         let due = last_round.elapsed() >= shared.config.idle_round;
         let (busy, ticked) = shared.drive_once(due);
         if ticked {
             last_round = Instant::now();
-        }
-        dirty |= busy;
-        if dirty && last_save.elapsed() >= shared.config.autosave {
-            if let Err(e) = shared.save() {
-                eprintln!("localnet: autosave failed: {e}");
-            }
-            dirty = false;
-            last_save = Instant::now();
         }
         if busy {
             // Let handlers waiting for the lock in between rounds.
@@ -443,9 +504,15 @@ impl std::fmt::Debug for Replica {
 }
 
 impl Replica {
-    /// Wraps `net` and starts driving it on the wall clock.
-    pub fn new(mut net: LocalNet, keys: Keys, config: ReplicaConfig) -> Replica {
+    /// Wraps `net` and starts driving it on the wall clock. With a
+    /// [`ReplicaConfig::state_dir`], `net` replaces whatever state the directory held; the
+    /// driver's first commit writes it (load it first with [`crate::persist::load`] to keep it).
+    pub fn new(mut net: LocalNet, keys: Keys, config: ReplicaConfig) -> std::io::Result<Replica> {
         net.set_time_nanos(wall_nanos());
+        let store = match &config.state_dir {
+            Some(dir) => Some(crate::persist::Store::create(dir)?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             net: Mutex::new(net),
             ingress: Mutex::new(IngressHistory::default()),
@@ -456,7 +523,14 @@ impl Replica {
             woken: Mutex::new(false),
             stop: AtomicBool::new(false),
             inbox: Default::default(),
+            durable: Mutex::new(Durable {
+                store,
+                unreleased: Vec::new(),
+                failing: false,
+            }),
         });
+        // The state directory holds `net` before anyone can call it.
+        shared.save()?;
         let driver = {
             let shared = shared.clone();
             std::thread::Builder::new()
@@ -464,10 +538,10 @@ impl Replica {
                 .spawn(move || drive(shared))
                 .expect("spawn the driver thread")
         };
-        Replica {
+        Ok(Replica {
             shared,
             driver: Some(driver),
-        }
+        })
     }
 
     /// The subnet's keys (root key, subnet and node ids).
@@ -487,9 +561,17 @@ impl Replica {
         r
     }
 
-    /// Saves the subnet to [`ReplicaConfig::state_dir`] now (also done on drop).
+    /// Commits the subnet to [`ReplicaConfig::state_dir`] now. The driver commits every round
+    /// anyway; this is for changes made through [`Replica::with_net`] that must be on disk
+    /// before the next round.
     pub fn save(&self) -> std::io::Result<()> {
         self.shared.save()
+    }
+
+    /// Stops the driver after a last commit. Open requests get no reply (nothing unsaved is
+    /// acknowledged); what the last commit holds survives. Also done on drop.
+    pub fn shutdown(&mut self) {
+        self.shared.shutdown_driver_and_commit(&mut self.driver);
     }
 
     /// The request handler over this replica (for a server or an in-process transport).
@@ -502,13 +584,6 @@ impl Replica {
 
 impl Drop for Replica {
     fn drop(&mut self) {
-        self.shared.stop.store(true, Ordering::Release);
-        self.shared.wake_driver();
-        if let Some(driver) = self.driver.take() {
-            let _ = driver.join();
-        }
-        if let Err(e) = self.shared.save() {
-            eprintln!("localnet: saving the state failed: {e}");
-        }
+        self.shared.shutdown_driver_and_commit(&mut self.driver);
     }
 }

@@ -4,13 +4,20 @@
 //! A real subnet agrees on a block about once a second, executes it, and certifies the state at
 //! the end of the round; only then can a client read the replies. So, at every round boundary:
 //!
-//! 1. the replies of the messages executed at the previous boundary are released (their waiters
-//!    woken, `read_state` shows them): a reply is never visible before the round after the one
-//!    that executed it;
+//! 1. the state is committed to the state directory and then the replies of the messages
+//!    executed at the previous boundary are released (their waiters woken, `read_state` shows
+//!    them), both by the replica's group commit ([`Shared::commit_and_release`]): rounds decide
+//!    when a batch is released, the commit makes its state durable first. A reply is never
+//!    visible before the round after the one that executed it, nor before that state is on disk
+//!    (a failed commit holds the batch until a later boundary's commit succeeds);
 //! 2. the ingress messages that arrived since the previous boundary are executed — calls to
 //!    canisters, and management-canister calls within the round's budget (below); whatever the
 //!    executed messages call in turn (inter-canister, management) runs in the same round, as in
 //!    the replica's inner iterations.
+//!
+//! When the replica stops, the batch executed but not yet released gets no reply (the last
+//! commit, at shutdown, keeps its state): like any request open at shutdown, it was never
+//! acknowledged.
 //!
 //! A message arriving just before a boundary waits about one round for its reply; one arriving
 //! just after waits almost two. Replies come out in batches, one round apart — what a client
@@ -93,8 +100,15 @@ impl Inbox {
             });
     }
 
-    /// Moves waiting calls into the subnet, in arrival order, while the budget lasts.
-    fn admit(&self, net: &mut LocalNet, ingress: &mut IngressHistory, budget: u64, retain: usize) {
+    /// Moves waiting calls into the subnet, in arrival order, while the budget lasts. A call the
+    /// subnet refuses at once joins `results` (released with the round's batch, like any reply).
+    fn admit(
+        &self,
+        net: &mut LocalNet,
+        ingress: &mut IngressHistory,
+        budget: u64,
+        results: &mut Finished,
+    ) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         let mut left = budget as i128;
         while let Some(d) = waiting.front() {
@@ -106,34 +120,32 @@ impl Inbox {
             let d = waiting.pop_front().expect("not empty");
             match net.submit_call(crate::MANAGEMENT_CANISTER, d.sender, &d.method, d.arg) {
                 Ok(id) => ingress.track(id, d.request_id),
-                Err(reject) => ingress.settle(d.request_id, Err(reject), retain),
+                Err(reject) => results.push((d.request_id, Err(reject))),
             }
         }
     }
 }
 
-/// The driver in rounds: sleeps to each boundary, then releases, admits and executes.
+/// The driver in rounds: sleeps to each boundary, then commits and releases the previous
+/// round's batch, admits and executes.
 pub(crate) fn drive(shared: &Shared, round: Duration) {
     let mut boundary = Instant::now() + round;
-    let mut unreleased: Vec<Finished> = Vec::new();
-    let mut last_save = Instant::now();
-    let mut dirty = false;
-    let retain = shared.config.retained_reply_bytes;
+    // Results of the round executed at the previous boundary, released at the next one.
+    let mut batch: Finished = Vec::new();
     while shared.sleep_until(boundary) {
         // Never burst to catch up after a stall: the next boundary is a round from now.
         boundary = (boundary + round).max(Instant::now());
         let mut net = shared.net();
         shared.sync_clock(&mut net);
-        let mut ingress = shared.ingress();
-        // 1. Release what the previous round executed.
-        for (request_id, result) in unreleased.drain(..) {
-            ingress.settle(request_id, result, retain);
-        }
+        // 1. Commit what the previous round executed, then release its batch (a failed commit
+        //    is reported inside and keeps the batch for the next boundary's commit).
+        let _ = shared.commit_and_release(&net, std::mem::take(&mut batch));
         // 2. Admit management calls within the budget; execute everything that arrived.
         let budget = shared.config.round_subnet_instructions;
-        shared.inbox.admit(&mut net, &mut ingress, budget, retain);
-        let busy = net.pending_messages() > net.held_calls().len();
-        dirty |= busy;
+        shared
+            .inbox
+            .admit(&mut net, &mut shared.ingress(), budget, &mut batch);
+        // `ingress` is free while the round executes: `read_state` and waiters are not held up.
         net.tick();
         for _ in 1..MAX_ITERATIONS {
             if net.pending_messages() <= net.held_calls().len() {
@@ -142,17 +154,7 @@ pub(crate) fn drive(shared: &Shared, round: Duration) {
             net.tick();
         }
         // 3. Hold this round's results until the next boundary.
-        unreleased.extend(ingress.take_finished(&mut net));
-        ingress.sweep(net.time_nanos());
-        drop(ingress);
-        drop(net);
-        if dirty && last_save.elapsed() >= shared.config.autosave {
-            if let Err(e) = shared.save() {
-                eprintln!("localnet: autosave failed: {e}");
-            }
-            dirty = false;
-            last_save = Instant::now();
-        }
+        batch.extend(shared.ingress().take_finished(&mut net));
     }
 }
 

@@ -46,7 +46,7 @@ impl Server {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let max_body = config.max_request_bytes;
-        let replica = Replica::new(net, keys, config);
+        let replica = Replica::new(net, keys, config)?;
         let handler = replica.handler();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -57,8 +57,9 @@ impl Server {
             .name("localnet-server".into())
             .spawn(move || {
                 runtime.block_on(accept_loop(listener, handler, max_body, rx));
-                // Open connections are cut here; handlers hold no locks across awaits.
-                runtime.shutdown_timeout(Duration::from_secs(1));
+                // Open connections are cut here; handlers hold no locks across awaits, and the
+                // replica has already made its last commit, so nothing is worth waiting for.
+                runtime.shutdown_timeout(Duration::from_millis(100));
             })?;
         Ok(Server {
             replica,
@@ -83,12 +84,15 @@ impl Server {
         &self.replica
     }
 
-    /// Stops accepting, cuts open connections and stops the driver.
+    /// Stops the driver after a last commit of the subnet, then stops accepting and cuts open
+    /// connections (requests still open get no reply: nothing after the last commit is
+    /// acknowledged).
     pub fn stop(mut self) {
         self.shutdown_now();
     }
 
     fn shutdown_now(&mut self) {
+        self.replica.shutdown();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }

@@ -2,7 +2,7 @@
 //! so library tests run the whole interface (envelopes, signatures, certificates) without TCP.
 //!
 //! ```ignore
-//! let replica = Replica::new(LocalNet::new(), Keys::from_seed(b"t"), ReplicaConfig::default());
+//! let replica = Replica::new(LocalNet::new(), Keys::from_seed(b"t"), ReplicaConfig::default())?;
 //! let agent = Agent::builder()
 //!     .with_url("http://localnet.invalid")
 //!     .with_arc_http_middleware(Arc::new(InProcessTransport::new(replica.handler())))

@@ -84,7 +84,8 @@ fn an_operation_in_progress_is_visible_with_its_current_step() {
 #[test]
 fn an_orchestrator_upgrade_releases_interrupted_locks_and_closes_their_operations() {
     let (_, _) = setup();
-    let guard = lock::ModuleLock::acquire("app", orchestrator_api::OperationKind::Upgrade).unwrap();
+    let guard =
+        lock::ModuleLock::acquire("app", orchestrator_api::OperationKind::Upgrade, 0).unwrap();
     let op = history::Operation::begin(
         "app",
         orchestrator_api::OperationKind::Upgrade,

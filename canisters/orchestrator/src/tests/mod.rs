@@ -2,6 +2,7 @@
 //! Each test runs on its own thread, so it has its own (thread-local) stable state.
 
 mod history_tests;
+mod import_tests;
 mod registry_tests;
 mod schedule_tests;
 mod snapshot_tests;
@@ -162,13 +163,29 @@ const METHOD_DOCS: &[(&str, &str)] = &[
     ),
     (
         "commit_staged_wasm",
-        "Checks the staged bytes' sha256; a committed wasm can be installed.",
+        "Checks the staged bytes' sha256 and that they are a wasm (\\0asm version 1, or a gzip of one); a committed wasm can be installed. Bytes that fail either check are discarded.",
     ),
     (
         "delete_staged_wasm",
         "Discards a staged wasm (they also expire 24 h after their last write).",
     ),
     ("list_staged_wasms", "Every live staged wasm."),
+    (
+        "begin_import",
+        "Import into a module: lock → list → refuse a pinned or unknown replace target, or a module without a free slot → keep the lock as a 30-minute lease while the client uploads to the management canister.",
+    ),
+    (
+        "renew_import",
+        "Extends an import's lease by 30 minutes from now.",
+    ),
+    (
+        "finish_import",
+        "The uploaded snapshot must exist → record it (trigger import) → if restore: stop if running → load → start again → release the lease.",
+    ),
+    (
+        "abort_import",
+        "Closes an import as failed (the client's reason recorded) and releases the lease.",
+    ),
     (
         "upgrade_module",
         "stop → snapshot → install → start, always → health check → roll back on failure. Reports every step.",

@@ -195,7 +195,7 @@ fn settings_are_validated_before_any_is_applied() {
 #[test]
 fn a_busy_module_cannot_be_removed_and_a_removed_one_is_forgotten() {
     let (_, _) = setup();
-    let lock = ModuleLock::acquire("app", orchestrator_api::OperationKind::Upgrade).unwrap();
+    let lock = ModuleLock::acquire("app", orchestrator_api::OperationKind::Upgrade, 0).unwrap();
     assert_eq!(
         registry::remove("app"),
         Err(ModuleError::Busy {

@@ -10,7 +10,7 @@ use orchestrator_api::{
 };
 
 use super::{admin, run, setup_with, stage};
-use crate::fake::FakeManagement;
+use crate::fake::{FakeManagement, V2_WASM};
 use crate::mgmt::Management;
 use crate::state::read_state;
 use crate::{fleet, lock, registry, schedules, snapshots, upgrade};
@@ -221,7 +221,7 @@ fn a_busy_module_is_retried_later_and_the_history_says_so() {
     let set_at = mgmt.now();
     schedules::set("app", every(60, Retention::default()), set_at).unwrap();
     mgmt.now.set(set_at + HOUR);
-    let busy = lock::ModuleLock::acquire("app", OperationKind::Upgrade).unwrap();
+    let busy = lock::ModuleLock::acquire("app", OperationKind::Upgrade, 0).unwrap();
     assert_eq!(wake_up(&mgmt), vec!["app".to_string()]);
     let skipped = &history()[0];
     assert_eq!(skipped.trigger, Trigger::Schedule);
@@ -277,7 +277,7 @@ fn retention_deletes_expired_snapshots_but_keeps_pinned_and_pre_upgrade_ones() {
     let old = take(&mgmt, "old");
     take(&mgmt, "old-pinned");
     pin(&mgmt, SnapshotSelector::Label("old-pinned".into()));
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     let report = run(upgrade::upgrade(&mgmt, admin(), "app", upgrade_args(hash))).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
     let listed = run(snapshots::list(&mgmt, "app")).unwrap();
@@ -358,7 +358,7 @@ fn with_every_slot_protected_a_scheduled_snapshot_is_skipped_and_a_manual_one_re
 fn a_scheduled_snapshot_spares_the_pre_upgrade_one_but_a_manual_one_may_replace_it() {
     let (mgmt, _) = setup_with(max_snapshots(2));
     take(&mgmt, "manual");
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     let args = upgrade_args(hash);
     run(upgrade::upgrade(&mgmt, admin(), "app", args)).unwrap();
     // Held: [manual, pre-upgrade]; the pre-upgrade one is older than the next scheduled one
@@ -543,7 +543,7 @@ fn an_upgrade_with_every_slot_pinned_is_refused_before_touching_the_module() {
     let (mgmt, _) = setup_with(max_snapshots(1));
     let only = take(&mgmt, "golden");
     pin(&mgmt, SnapshotSelector::Id(only.id));
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     mgmt.calls.borrow_mut().clear();
     let refused = run(upgrade::upgrade(&mgmt, admin(), "app", upgrade_args(hash)));
     assert!(

@@ -264,7 +264,7 @@ fn unknown_modules_are_reported_by_name() {
 #[test]
 fn a_second_operation_on_a_busy_module_gets_busy() {
     let (mgmt, _) = setup();
-    let _held = ModuleLock::acquire("app", OperationKind::Upgrade).unwrap();
+    let _held = ModuleLock::acquire("app", OperationKind::Upgrade, 0).unwrap();
     assert_eq!(
         take(&mgmt, None),
         Err(SnapshotError::Busy {

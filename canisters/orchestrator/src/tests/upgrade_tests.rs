@@ -5,7 +5,7 @@ use orchestrator_api::{
 };
 
 use super::{admin, run, setup, setup_with, stage};
-use crate::fake::{FakeManagement, UNHEALTHY_WASM};
+use crate::fake::{FakeManagement, UNHEALTHY_WASM, V2_WASM};
 use crate::mgmt::RunStatus;
 use crate::{lock, snapshots, upgrade};
 
@@ -37,7 +37,7 @@ fn with_health_check() -> ModuleSettingsUpdate {
 #[test]
 fn an_upgrade_stops_snapshots_installs_starts_and_checks_health() {
     let (mgmt, canister) = setup_with(with_health_check());
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
     assert_eq!(
@@ -54,7 +54,7 @@ fn an_upgrade_stops_snapshots_installs_starts_and_checks_health() {
     );
     assert!(report.steps.iter().all(|s| s.outcome == StepOutcome::Ok));
     let c = mgmt.canister(canister);
-    assert_eq!(c.wasm, b"v2");
+    assert_eq!(c.wasm, V2_WASM);
     assert_eq!(c.status, RunStatus::Running);
     assert_eq!(c.snapshots.len(), 1);
     assert_eq!(
@@ -70,7 +70,7 @@ fn an_upgrade_stops_snapshots_installs_starts_and_checks_health() {
 #[test]
 fn the_snapshot_can_be_opted_out_per_upgrade_or_per_module() {
     let (mgmt, canister) = setup();
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     let report = upgrade_with(
         &mgmt,
         UpgradeArgs {
@@ -118,7 +118,7 @@ fn with_one_existing_snapshot() -> (FakeManagement, candid::Principal, Vec<u8>, 
         Trigger::Manual,
     ))
     .unwrap();
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     mgmt.calls.borrow_mut().clear();
     (mgmt, canister, existing.id.to_vec(), hash)
 }
@@ -149,7 +149,7 @@ fn on_existing_keep_keeps_the_snapshot_and_takes_none() {
     let held = mgmt.canister(canister).snapshots;
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].listed.id, existing);
-    assert_eq!(mgmt.canister(canister).wasm, b"v2");
+    assert_eq!(mgmt.canister(canister).wasm, V2_WASM);
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn on_existing_fail_refuses_before_touching_the_module() {
 fn a_failed_install_rolls_back_to_the_pre_upgrade_snapshot() {
     let (mgmt, canister) = setup();
     mgmt.set_data(canister, 5);
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     mgmt.fail_next("install_code");
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
     assert!(matches!(
@@ -240,7 +240,7 @@ fn a_failed_health_check_rolls_back() {
 #[test]
 fn a_failed_restart_after_the_install_rolls_back() {
     let (mgmt, canister) = setup();
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     mgmt.fail_next("start_canister");
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
     assert!(matches!(
@@ -378,7 +378,7 @@ fn without_a_pre_upgrade_snapshot_there_is_no_rollback() {
 #[test]
 fn a_failed_snapshot_abandons_the_upgrade_and_restarts() {
     let (mgmt, canister) = setup();
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     mgmt.fail_next("take_canister_snapshot");
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
     assert!(matches!(
@@ -400,7 +400,7 @@ fn a_failed_snapshot_abandons_the_upgrade_and_restarts() {
 #[test]
 fn a_failed_stop_abandons_the_upgrade() {
     let (mgmt, canister) = setup();
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     mgmt.fail_next("stop_canister");
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
     assert!(matches!(
@@ -418,7 +418,7 @@ fn a_failed_stop_abandons_the_upgrade() {
 #[test]
 fn preflight_failures_touch_nothing() {
     let (mgmt, canister) = setup();
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     mgmt.fail_next("list_canister_snapshots");
     assert!(matches!(
         upgrade_with(&mgmt, args(&hash)),
@@ -444,7 +444,8 @@ fn preflight_failures_touch_nothing() {
 #[test]
 fn a_large_wasm_goes_through_the_chunk_store_which_is_cleared_afterwards() {
     let (mgmt, canister) = setup();
-    let wasm: Vec<u8> = (0..3_500_000u32).map(|i| (i % 251) as u8).collect();
+    let mut wasm = crate::fake::V2_WASM.to_vec();
+    wasm.extend((0..3_500_000u32).map(|i| (i % 251) as u8));
     let hash = stage(&mgmt, &wasm);
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
@@ -466,7 +467,8 @@ fn a_large_wasm_goes_through_the_chunk_store_which_is_cleared_afterwards() {
 #[test]
 fn a_failed_chunk_upload_clears_the_store_and_rolls_back() {
     let (mgmt, canister) = setup();
-    let wasm = vec![7u8; 2_500_000];
+    let mut wasm = crate::fake::V2_WASM.to_vec();
+    wasm.resize(2_500_000, 7);
     let hash = stage(&mgmt, &wasm);
     mgmt.fail_after("upload_chunk", 1);
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
@@ -490,7 +492,7 @@ fn a_failed_chunk_upload_clears_the_store_and_rolls_back() {
 fn a_stopped_module_is_upgraded_and_left_stopped_without_health_check() {
     let (mgmt, canister) = setup_with(with_health_check());
     mgmt.set_status(canister, RunStatus::Stopped);
-    let hash = stage(&mgmt, b"v2");
+    let hash = stage(&mgmt, V2_WASM);
     let report = upgrade_with(&mgmt, args(&hash)).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
     assert!(!mgmt.calls().contains(&"start_canister"));

@@ -25,13 +25,17 @@ pub struct SelectorArgs {
 }
 
 impl SelectorArgs {
-    /// The selector the orchestrator takes; a malformed id is a usage error.
+    /// The selector the orchestrator takes; a malformed id or label is a usage error.
     pub fn selector(&self) -> Result<SnapshotSelector> {
         match (&self.id, &self.label) {
             (Some(id), None) => Ok(SnapshotSelector::Id(serde_bytes::ByteBuf::from(
                 parse_snapshot_id(id)?,
             ))),
-            (None, Some(label)) => Ok(SnapshotSelector::Label(label.clone())),
+            (None, Some(label)) => {
+                // A label no snapshot can carry is a typo, not a lookup that finds nothing.
+                orchestrator_api::validate_label(label).map_err(usage)?;
+                Ok(SnapshotSelector::Label(label.clone()))
+            }
             _ => Err(usage("give a snapshot id or --label, not both")),
         }
     }

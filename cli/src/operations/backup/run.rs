@@ -1,0 +1,317 @@
+//! `backup run`: one IC snapshot into one restic snapshot of the repository, streamed.
+//!
+//! 1. Read the metadata; read each chunk of the chunk store once to learn its size (a restic
+//!    tree records every file's size; chunks are at most 1 MiB and usually absent).
+//! 2. If the repository already holds a complete backup of this snapshot, that is the answer
+//!    (a rerun and `sync` are idempotent). Unfinished first passes of this snapshot left by a
+//!    killed run are removed.
+//! 3. First pass: every file but keepsake.json, streamed from the IC into the repository,
+//!    hashed on the way. The restic snapshot it makes is tagged `keepsake-partial` (hidden
+//!    from `backup list`). keepsake.json cannot go in this pass: it holds the other files'
+//!    hashes, and restic trees list files by name, so it would be read first.
+//! 4. Refuse the pass if any file failed or is missing (rustic_core drops a file that fails
+//!    to read, with only a warning): delete the partial snapshot and fail.
+//! 5. Second pass, with the first as parent: the same files (taken over from the parent
+//!    without reading anything) plus keepsake.json. This is the backup.
+//! 6. Delete the first pass.
+//!
+//! Data blobs are content-addressed, so the second pass adds only keepsake.json and a tree;
+//! a killed run leaves at worst a partial snapshot (removed by the next run) and unreferenced
+//! blobs (removed by prune).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, anyhow, bail};
+use rustic_core::jiff::{Timestamp, tz::TimeZone};
+use rustic_core::repofile::{SnapshotFile, SnapshotId};
+use rustic_core::{
+    BackupOptions, IndexedIds, ParentOptions, Repository, SnapshotOptions, StringList,
+};
+use serde::Serialize;
+
+use super::repo::{Password, RepoSpec, rustic_error};
+use super::source::{IcSnapshot, IcSource, Item, Open, Outcome, snapshot_items};
+use super::tags::{self, Origin};
+use crate::operations::layout::{self, Content};
+use crate::operations::manifest::{self, FileEntry, Manifest};
+use crate::operations::store::{IcStore, SnapshotStore as _, retry};
+
+/// What `backup run` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The restic snapshot id of the backup (what `backup restore` takes).
+    pub backup_id: String,
+    /// Where it came from.
+    #[serde(flatten)]
+    pub origin: Origin,
+    /// The repository already held it: nothing was read or written.
+    pub already_present: bool,
+    /// Bytes of all files.
+    pub total_bytes: u64,
+    /// Bytes the repository grew by (after deduplication and compression).
+    pub added_bytes: u64,
+    /// Every file with its size and sha256 (as in keepsake.json).
+    pub files: Vec<FileEntry>,
+}
+
+/// Backs up `from`'s snapshot into the repository `spec`.
+pub async fn run(
+    spec: &RepoSpec,
+    password: Password,
+    from: IcSnapshot,
+    origin: Origin,
+) -> Result<RunSummary> {
+    // 1. Metadata and chunk sizes.
+    let store = IcStore::new(&from.agent, from.canister);
+    let meta = retry(from.retry, || store.read_metadata(&from.snapshot)).await?;
+    let meta_json = serde_json::to_vec_pretty(&meta)?;
+    let mut chunk_sizes = BTreeMap::new();
+    for c in &meta.wasm_chunk_store {
+        let slice = layout::Slice {
+            content: Content::Chunk(c.hash.clone()),
+            offset: 0,
+            len: 0,
+        };
+        let data = retry(from.retry, || {
+            store.read_data(&from.snapshot, slice.read_kind())
+        })
+        .await?;
+        chunk_sizes.insert(slice.path(), data.len() as u64);
+    }
+    let items = snapshot_items(&from, &meta, meta_json, &chunk_sizes);
+    let total_bytes: u64 = items.iter().map(|i| i.size).sum();
+    from.progress.set_length(total_bytes);
+    let taken_at_ns = meta.taken_at_timestamp;
+    let spec = spec.clone();
+    tokio::task::spawn_blocking(move || {
+        run_blocking(&spec, &password, items, taken_at_ns, origin, total_bytes)
+    })
+    .await
+    .context("the backup thread panicked")?
+}
+
+fn run_blocking(
+    spec: &RepoSpec,
+    password: &Password,
+    items: Vec<Item>,
+    taken_at_ns: u64,
+    origin: Origin,
+    total_bytes: u64,
+) -> Result<RunSummary> {
+    let repo = spec.open(password)?;
+
+    // 2. Already there? Leftovers of a killed run?
+    let mine = |s: &SnapshotFile| {
+        Origin::from_snapshot(s).is_some_and(|o| {
+            o.canister_id == origin.canister_id && o.snapshot_id == origin.snapshot_id
+        })
+    };
+    let existing = repo.get_all_snapshots().map_err(|e| rustic_error(*e))?;
+    if let Some(done) = existing
+        .iter()
+        .filter(|s| mine(s) && !tags::is_partial(s))
+        .max_by_key(|s| s.time.timestamp())
+    {
+        return Ok(RunSummary {
+            backup_id: done.id.to_hex().as_str().to_string(),
+            origin,
+            already_present: true,
+            total_bytes: done
+                .summary
+                .as_ref()
+                .map(|s| s.total_bytes_processed)
+                .unwrap_or(0),
+            added_bytes: 0,
+            files: Vec::new(),
+        });
+    }
+    let stale: Vec<SnapshotId> = existing
+        .iter()
+        .filter(|s| mine(s) && tags::is_partial(s))
+        .map(|s| s.id)
+        .collect();
+    if !stale.is_empty() {
+        repo.delete_snapshots(&stale)
+            .map_err(|e| rustic_error(*e))
+            .context("cannot remove an unfinished backup of this snapshot")?;
+    }
+
+    // 3. First pass: the data.
+    let outcome = Arc::new(Mutex::new(Outcome::default()));
+    let source = IcSource::new(items.clone(), taken_at_ns, outcome.clone());
+    let repo = repo.to_indexed_ids().map_err(|e| rustic_error(*e))?;
+    let mut first_tags = origin.tags();
+    first_tags.push(tags::PARTIAL.to_string());
+    let first = archive(
+        &repo,
+        &source,
+        &origin,
+        taken_at_ns,
+        &first_tags,
+        BackupOptions::default().parent_opts(ParentOptions::default().force(true)),
+    )?;
+
+    // 4. Every file, whole.
+    let files_expected = items.iter().filter(|i| !i.dir).count() as u64;
+    let problem = {
+        let o = outcome.lock().unwrap();
+        if !o.errors.is_empty() {
+            Some(anyhow!("{}", o.errors.join("; ")))
+        } else {
+            check_summary(&first, files_expected, total_bytes).err()
+        }
+    };
+    if let Some(p) = problem {
+        let cleanup = repo.delete_snapshots(&[first.id]);
+        let mut e = p.context(
+            "the backup failed and was not kept; run the same command again (data already stored is reused)",
+        );
+        if let Err(c) = cleanup {
+            e = e.context(format!(
+                "could not remove the unfinished snapshot {} ({}); the next run removes it",
+                first.id,
+                c.display_log()
+            ));
+        }
+        return Err(e);
+    }
+
+    // 5. Second pass: keepsake.json, the rest taken from the first pass.
+    let mut files: Vec<FileEntry> = outcome.lock().unwrap().files.values().cloned().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let man = Manifest {
+        format: manifest::FORMAT,
+        tool: "keepsake".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        canister_id: origin.canister_id.clone(),
+        snapshot_id: origin.snapshot_id.clone(),
+        taken_at_timestamp: taken_at_ns,
+        taken_at: crate::output::time(taken_at_ns),
+        exported_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        files: files.clone(),
+    };
+    let man_json = serde_json::to_vec_pretty(&man)?;
+    let mut second_items: Vec<Item> = items
+        .into_iter()
+        .map(|mut i| {
+            if !i.dir {
+                i.open = None;
+            }
+            i
+        })
+        .collect();
+    second_items.push(Item {
+        path: layout::MANIFEST.into(),
+        size: man_json.len() as u64,
+        open: Some(Open::Bytes(man_json)),
+        dir: false,
+    });
+    let second_total: u64 = second_items.iter().map(|i| i.size).sum();
+    let second_source = IcSource::new(second_items, taken_at_ns, outcome.clone());
+    // The first pass's tree is not in the index read at open: read it again.
+    let repo = spec
+        .open(password)?
+        .to_indexed_ids()
+        .map_err(|e| rustic_error(*e))?;
+    let backup = archive(
+        &repo,
+        &second_source,
+        &origin,
+        taken_at_ns,
+        &origin.tags(),
+        BackupOptions::default().parent_opts(
+            ParentOptions::default().parents(vec![first.id.to_hex().as_str().to_string()]),
+        ),
+    )?;
+    let checked = {
+        let o = outcome.lock().unwrap();
+        if o.errors.is_empty() {
+            check_summary(&backup, files_expected + 1, second_total)
+        } else {
+            Err(anyhow!("{}", o.errors.join("; ")))
+        }
+    }
+    .and_then(|()| {
+        let s = backup.summary.as_ref().map(|s| s.files_unmodified);
+        if s == Some(files_expected) {
+            Ok(())
+        } else {
+            // The parent was not used: the data files would be empty.
+            Err(anyhow!(
+                "the second pass did not take the files over from the first"
+            ))
+        }
+    });
+    if let Err(e) = checked {
+        let _ = repo.delete_snapshots(&[backup.id, first.id]);
+        return Err(e.context("the backup failed and was not kept; run the same command again"));
+    }
+
+    // 6. The first pass is no longer needed.
+    repo.delete_snapshots(&[first.id])
+        .map_err(|e| rustic_error(*e))
+        .context("the backup is complete, but its first pass could not be removed; the next run removes it")?;
+    let added_bytes = [&first, &backup]
+        .iter()
+        .filter_map(|s| s.summary.as_ref())
+        .map(|s| s.data_added_packed)
+        .sum();
+    Ok(RunSummary {
+        backup_id: backup.id.to_hex().as_str().to_string(),
+        origin,
+        already_present: false,
+        total_bytes,
+        added_bytes,
+        files,
+    })
+}
+
+/// Did the pass archive every file, with every byte?
+fn check_summary(s: &SnapshotFile, files: u64, bytes: u64) -> Result<()> {
+    let summary = s
+        .summary
+        .as_ref()
+        .ok_or_else(|| anyhow!("the snapshot has no summary"))?;
+    if summary.total_files_processed != files || summary.total_bytes_processed != bytes {
+        bail!(
+            "only {} of {} files ({} of {} bytes) made it into the repository",
+            summary.total_files_processed,
+            files,
+            summary.total_bytes_processed,
+            bytes
+        );
+    }
+    Ok(())
+}
+
+/// One archive pass: a restic snapshot of `source`, dated when the IC took the snapshot, with
+/// the canister as host and path (restic groups snapshots by host and paths for `forget`).
+fn archive<S: IndexedIds>(
+    repo: &Repository<S>,
+    source: &IcSource,
+    origin: &Origin,
+    taken_at_ns: u64,
+    tags: &[String],
+    opts: BackupOptions,
+) -> Result<SnapshotFile> {
+    let time = Timestamp::from_nanosecond(i128::from(taken_at_ns))
+        .unwrap_or_default()
+        .to_zoned(TimeZone::UTC);
+    let snap_opts = SnapshotOptions::default()
+        .host(Some(origin.canister_id.clone()))
+        .time(Some(time))
+        .command(Some(format!("keepsake {}", env!("CARGO_PKG_VERSION"))));
+    let mut snap = SnapshotFile::from_options(&snap_opts).map_err(|e| rustic_error(*e))?;
+    let list: StringList = tags
+        .join(",")
+        .parse()
+        .map_err(|e| anyhow!("cannot tag the snapshot: {e}"))?;
+    snap.add_tags(vec![list]);
+    let paths = [PathBuf::from(format!("/{}", origin.canister_id))];
+    repo.archive(&opts, source, snap, &paths)
+        .map_err(|e| rustic_error(*e))
+        .context("writing to the repository failed")
+}

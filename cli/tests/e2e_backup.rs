@@ -1,0 +1,495 @@
+//! End to end: `keepsake backup …` with the real binary against localnet over HTTP, into a
+//! restic repository in a local folder, read back by keepsake and by the real `restic` CLI.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Std;
+
+use common::Env;
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// `keepsake` as the developer with the repository password in the environment.
+fn keepsake(env: &Env) -> assert_cmd::Command {
+    let mut c = env.keepsake();
+    c.env("KEEPSAKE_REPO_PASSWORD", PASSWORD);
+    c
+}
+
+/// Runs with `--json`, asserts success, parses stdout.
+fn json(env: &Env, args: &[&str]) -> Value {
+    let out = keepsake(env).arg("--json").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "keepsake {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Runs, asserts failure, returns (exit code, stderr).
+fn fails(c: &mut assert_cmd::Command) -> (i32, String) {
+    let out = c.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "expected a failure:\nstdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A repository created by `backup init`.
+fn init_repo(env: &Env) -> PathBuf {
+    let repo = env.path("repo");
+    let r = json(env, &["backup", "init", "--repo", repo.to_str().unwrap()]);
+    assert_eq!(r["version"], 2, "{r}");
+    repo
+}
+
+/// The restic binary (Debian package `restic`, 0.14).
+fn restic() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("restic"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the restic CLI is not installed; this test proves restic reads keepsake's backups. \
+             Install it with `apt-get install -y restic` (.ci/run does)"
+        )
+    })
+}
+
+fn restic_cmd(repo: &Path) -> Std {
+    let mut c = Std::new(restic());
+    c.env("RESTIC_PASSWORD", PASSWORD)
+        .env("RESTIC_CACHE_DIR", repo.with_extension("restic-cache"))
+        .args(["-r", repo.to_str().unwrap()]);
+    c
+}
+
+fn restic_ok(repo: &Path, args: &[&str]) -> Vec<u8> {
+    let out = restic_cmd(repo).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "restic {args:?} failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Every file under `root`, relative, sorted.
+fn files_of(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn a_backup_is_listed_by_module_and_restored_into_a_fresh_canister_with_the_data_back() {
+    let env = Env::registered();
+    env.set(env.module, "k1", b"v1");
+    env.fill(5_000_000, 7);
+    let bulk = env.bulk(env.module);
+    let repo = init_repo(&env);
+    let repo_s = repo.to_str().unwrap();
+
+    let run = json(&env, &["backup", "run", "app", "--repo", repo_s, "--take"]);
+    assert_eq!(run["already_present"], false);
+    assert_eq!(run["module"], "app");
+    assert_eq!(run["canister_id"], env.module.to_text());
+    assert_eq!(run["orchestrator_id"], env.orchestrator.to_text());
+    let backup_id = run["backup_id"].as_str().unwrap().to_string();
+    let snapshot_id = run["snapshot_id"].as_str().unwrap().to_string();
+
+    // The same snapshot again: nothing to do, the same backup.
+    let again = json(
+        &env,
+        &[
+            "backup",
+            "run",
+            "app",
+            "--repo",
+            repo_s,
+            "--snapshot",
+            &snapshot_id,
+        ],
+    );
+    assert_eq!(again["already_present"], true);
+    assert_eq!(again["backup_id"], backup_id.as_str());
+
+    let listed = json(&env, &["backup", "list", "app", "--repo", repo_s]);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["backup_id"], backup_id.as_str());
+    assert_eq!(listed[0]["snapshot_id"], snapshot_id.as_str());
+    let other = json(&env, &["backup", "list", "other", "--repo", repo_s]);
+    assert_eq!(other.as_array().unwrap().len(), 0);
+
+    // Change the module, then restore the backup into a fresh canister.
+    env.set(env.module, "k1", b"changed");
+    let fresh = env.fresh_canister();
+    assert_eq!(env.get(fresh, "k1"), None);
+    let restored = json(
+        &env,
+        &[
+            "backup",
+            "restore",
+            &backup_id[..8],
+            "--repo",
+            repo_s,
+            "--to",
+            &fresh.to_text(),
+            "--load",
+            "--yes",
+        ],
+    );
+    assert_eq!(restored["canister_id"], fresh.to_text());
+    assert_eq!(restored["load"]["started"], true);
+    assert_eq!(env.get(fresh, "k1").unwrap(), b"v1");
+    assert_eq!(env.bulk(fresh), bulk);
+}
+
+#[test]
+fn a_wrong_password_is_refused_and_says_where_the_password_comes_from() {
+    let env = Env::registered();
+    let repo = init_repo(&env);
+    let (code, err) = fails(
+        env.keepsake()
+            .env("KEEPSAKE_REPO_PASSWORD", "not the password")
+            .args(["backup", "list", "--repo", repo.to_str().unwrap()]),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("wrong password"), "{err}");
+    assert!(err.contains("KEEPSAKE_REPO_PASSWORD"), "{err}");
+    assert!(
+        !err.contains("not the password"),
+        "the password leaked: {err}"
+    );
+
+    // A password file with the right password works; no password at all is a usage error.
+    std::fs::write(env.path("pw"), format!("{PASSWORD}\n")).unwrap();
+    env.keepsake()
+        .args(["backup", "list", "--repo", repo.to_str().unwrap()])
+        .args(["--password-file", env.path("pw").to_str().unwrap()])
+        .assert()
+        .success();
+    let (code, err) =
+        fails(
+            env.keepsake()
+                .args(["backup", "list", "--repo", repo.to_str().unwrap()]),
+        );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("KEEPSAKE_REPO_PASSWORD"), "{err}");
+}
+
+#[test]
+fn a_folder_that_is_not_a_repository_or_does_not_exist_is_refused_with_what_to_do() {
+    let env = Env::registered();
+    let missing = env.path("nowhere");
+    let (_, err) =
+        fails(keepsake(&env).args(["backup", "list", "--repo", missing.to_str().unwrap()]));
+    assert!(err.contains("there is no backup repository"), "{err}");
+    assert!(err.contains("backup init"), "{err}");
+
+    let plain = env.path("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    std::fs::write(plain.join("notes.txt"), "hello").unwrap();
+    let (_, err) =
+        fails(keepsake(&env).args(["backup", "list", "--repo", plain.to_str().unwrap()]));
+    assert!(err.contains("is not a backup repository"), "{err}");
+    // And init refuses to write a repository over other files.
+    let (_, err) =
+        fails(keepsake(&env).args(["backup", "init", "--repo", plain.to_str().unwrap()]));
+    assert!(err.contains("not empty"), "{err}");
+    assert_eq!(files_of(&plain), vec!["notes.txt".to_string()]);
+
+    // A backup id that is not in the repository.
+    let repo = init_repo(&env);
+    let (_, err) = fails(keepsake(&env).args([
+        "backup",
+        "restore",
+        "deadbeef",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--to",
+        &env.module.to_text(),
+    ]));
+    assert!(err.contains("no backup deadbeef"), "{err}");
+}
+
+#[test]
+fn restic_lists_the_backup_and_restores_and_dumps_files_identical_to_an_export() {
+    let restic_bin = restic();
+    let env = Env::registered();
+    env.set(env.module, "k1", b"v1");
+    env.fill(3_000_000, 3);
+    let snapshot_id = env.take_snapshot();
+    let repo = init_repo(&env);
+    let repo_s = repo.to_str().unwrap();
+    let run = json(
+        &env,
+        &[
+            "backup",
+            "run",
+            "app",
+            "--repo",
+            repo_s,
+            "--snapshot",
+            &snapshot_id,
+        ],
+    );
+    let backup_id = run["backup_id"].as_str().unwrap().to_string();
+    let out = env.path("export");
+    env.json(&[
+        "export",
+        "app",
+        "--out",
+        out.to_str().unwrap(),
+        "--snapshot",
+        &snapshot_id,
+    ]);
+
+    // restic lists it, with keepsake's tags, and finds nothing wrong with the repository.
+    let listed: Value =
+        serde_json::from_slice(&restic_ok(&repo, &["snapshots", "--json"])).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?} ({})", restic_bin.display());
+    assert_eq!(listed[0]["id"], backup_id.as_str());
+    let tags: Vec<&str> = listed[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(tags.contains(&"module=app"), "{tags:?}");
+    assert!(
+        tags.contains(&format!("snapshot={snapshot_id}").as_str()),
+        "{tags:?}"
+    );
+    restic_ok(&repo, &["check", "--read-data"]);
+
+    // restic restore: the export's files, byte for byte (keepsake.json differs only in when
+    // it was written).
+    let target = env.path("restored");
+    restic_ok(
+        &repo,
+        &["restore", &backup_id, "--target", target.to_str().unwrap()],
+    );
+    assert_eq!(files_of(&target), files_of(&out));
+    for f in files_of(&out) {
+        if f == "keepsake.json" {
+            continue;
+        }
+        assert!(
+            std::fs::read(target.join(&f)).unwrap() == std::fs::read(out.join(&f)).unwrap(),
+            "{f} differs"
+        );
+    }
+    let manifest = |dir: &Path| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join("keepsake.json")).unwrap()).unwrap()
+    };
+    assert_eq!(manifest(&target)["files"], manifest(&out)["files"]);
+    assert_eq!(
+        manifest(&target)["snapshot_id"],
+        manifest(&out)["snapshot_id"]
+    );
+
+    // restic dump of one file, and `keepsake verify` accepts what restic restored.
+    let dumped = restic_ok(&repo, &["dump", &backup_id, "/stable_memory.bin"]);
+    assert!(dumped == std::fs::read(out.join("stable_memory.bin")).unwrap());
+    let verified = env.json(&["verify", target.to_str().unwrap()]);
+    assert_eq!(verified["ok"], true, "{verified}");
+}
+
+#[test]
+fn a_restore_into_a_canister_the_identity_does_not_control_is_refused_and_names_the_caller() {
+    let env = Env::registered();
+    let repo = init_repo(&env);
+    let repo_s = repo.to_str().unwrap();
+    let run = json(&env, &["backup", "run", "app", "--repo", repo_s, "--take"]);
+    let backup_id = run["backup_id"].as_str().unwrap();
+    // The stranger holds the repository password but controls no canister.
+    let (code, err) = fails(
+        env.keepsake_as("stranger")
+            .env("KEEPSAKE_REPO_PASSWORD", PASSWORD)
+            .args(["backup", "restore", backup_id, "--repo", repo_s])
+            .args(["--to", &env.module.to_text()]),
+    );
+    assert_eq!(code, 1);
+    let stranger = common::principal_of(common::STRANGER_PEM).to_text();
+    assert!(err.contains("is not a controller"), "{err}");
+    assert!(err.contains(&stranger), "{err}");
+    // Nothing was uploaded: the module still has only the snapshot the backup was made from.
+    let listed = env.json(&["snapshot", "list", "app"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}
+
+/// The `s3s-fs` S3 server (crate s3s-fs 0.14.1, feature `binary`; 0.17 needs rustc 1.96).
+fn s3s_fs() -> PathBuf {
+    let found = std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("s3s-fs"))
+                .find(|p| p.is_file())
+        })
+        .or_else(|| {
+            let home = PathBuf::from(std::env::var_os("HOME")?);
+            Some(home.join(".cargo/bin/s3s-fs")).filter(|p| p.is_file())
+        });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the s3s-fs S3 server is not installed; the S3 tests run against it. Install it with \
+             `cargo install --locked s3s-fs@0.14.1 --features binary` (.ci/run does)"
+        )
+    })
+}
+
+/// An S3 server on a free loopback port, serving `root` (one folder per bucket); killed on drop.
+struct S3 {
+    child: std::process::Child,
+    endpoint: String,
+}
+
+const S3_KEY: &str = "keepsake-test-key";
+const S3_SECRET: &str = "keepsake-test-secret";
+
+impl S3 {
+    fn start(root: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Std::new(s3s_fs())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_KEY, "--secret-key", S3_SECRET])
+            .arg(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start s3s-fs");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        S3 {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `keepsake backup <args>` against the S3 server with the given secret key.
+fn on_s3(env: &Env, s3: &S3, secret: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut c = keepsake(env);
+    c.env("AWS_ACCESS_KEY_ID", S3_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .arg("backup")
+        .args(args)
+        .args(["--s3-endpoint", &s3.endpoint, "--s3-region", "us-east-1"]);
+    c
+}
+
+#[test]
+fn a_backup_in_an_s3_bucket_is_restored_and_wrong_keys_or_a_missing_bucket_are_refused() {
+    let env = Env::registered();
+    env.set(env.module, "k1", b"v1");
+    env.fill(3_000_000, 3);
+    let root = env.path("s3");
+    std::fs::create_dir_all(root.join("backups")).unwrap();
+    let s3 = S3::start(&root);
+    let repo = "s3://backups/keepsake/app";
+
+    let out = on_s3(&env, &s3, S3_SECRET, &["init", "--repo", repo])
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = on_s3(
+        &env,
+        &s3,
+        S3_SECRET,
+        &["run", "app", "--repo", repo, "--take"],
+    )
+    .arg("--json")
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let backup_id = run["backup_id"].as_str().unwrap();
+    // The repository's files are in the bucket, under the prefix.
+    assert!(root.join("backups/keepsake/app/config").is_file());
+
+    let fresh = env.fresh_canister();
+    on_s3(
+        &env,
+        &s3,
+        S3_SECRET,
+        &["restore", backup_id, "--repo", repo],
+    )
+    .args(["--to", &fresh.to_text(), "--load", "--yes"])
+    .assert()
+    .success();
+    assert_eq!(env.get(fresh, "k1").unwrap(), b"v1");
+
+    // Wrong secret key: refused by the server, and said so.
+    let (code, err) = fails(&mut on_s3(
+        &env,
+        &s3,
+        "wrong-secret",
+        &["list", "--repo", repo],
+    ));
+    assert_eq!(code, 1);
+    assert!(!err.contains("wrong-secret"), "the secret leaked: {err}");
+    assert!(
+        err.to_lowercase().contains("cannot read the repository"),
+        "{err}"
+    );
+    // A bucket that does not exist.
+    let (_, err) = fails(&mut on_s3(
+        &env,
+        &s3,
+        S3_SECRET,
+        &["list", "--repo", "s3://nobucket/x"],
+    ));
+    assert!(err.contains("is not a backup repository"), "{err}");
+    assert!(err.contains("bucket nobucket exists"), "{err}");
+}

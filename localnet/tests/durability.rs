@@ -1,0 +1,247 @@
+//! `localnet --state-dir`: an update whose reply a client received survives `kill -9`, and
+//! SIGTERM / SIGINT save and exit. The real binary, driven by ic-agent over HTTP.
+//! Needs the probe canister: run scripts/build-canisters.sh first.
+
+mod common;
+
+use candid::{Decode, Encode, Principal};
+use ic_agent::Agent;
+use ic_agent::identity::BasicIdentity;
+use ic_utils::call::AsyncCall;
+use ic_utils::interfaces::ManagementCanister;
+use serde_bytes::ByteBuf;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+use tokio::process::{Child, Command};
+
+/// A fresh state directory under the system's temp dir, removed on drop.
+struct StateDir(PathBuf);
+
+impl StateDir {
+    fn new(name: &str) -> StateDir {
+        let dir = std::env::temp_dir().join(format!("localnet-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        StateDir(dir)
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts the binary on a free port with `dir` as its state directory, in rounds of
+/// `round_ms` (0: no rounds).
+async fn start(dir: &Path, round_ms: u64) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(["--port", "0", "--seed", "durability", "--state-dir"])
+        .arg(dir)
+        .args(["--round-ms", &round_ms.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start localnet");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("a first line");
+    let url = first
+        .strip_prefix("listening on ")
+        .expect("the address line")
+        .to_string();
+    (child, url)
+}
+
+async fn agent(url: &str) -> Agent {
+    let agent = Agent::builder()
+        .with_url(url)
+        .with_identity(BasicIdentity::from_raw_key(&[9; 32]))
+        .build()
+        .expect("an agent");
+    agent.fetch_root_key().await.expect("fetch_root_key");
+    agent
+}
+
+/// Creates a probe canister controlled by the agent.
+async fn probe(agent: &Agent) -> Principal {
+    let mgmt = ManagementCanister::create(agent);
+    let (id,) = mgmt
+        .create_canister()
+        .as_provisional_create_with_amount(None)
+        .call_and_wait()
+        .await
+        .expect("create");
+    mgmt.install_code(&id, &common::probe_wasm())
+        .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
+        .call_and_wait()
+        .await
+        .expect("install");
+    id
+}
+
+async fn update(agent: &Agent, id: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+    agent
+        .update(&id, method)
+        .with_arg(arg)
+        .call_and_wait()
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
+}
+
+async fn query(agent: &Agent, id: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+    agent
+        .query(&id, method)
+        .with_arg(arg)
+        .call()
+        .await
+        .unwrap_or_else(|e| panic!("{method}: {e}"))
+}
+
+/// 3 MB of a pattern: several pages of stable memory, and a different one per `seed`.
+fn pattern(seed: u8) -> Vec<u8> {
+    (0..3_000_000u32).map(|i| (i % 253) as u8 ^ seed).collect()
+}
+
+/// Writes `pattern(seed)` at offset 1000 and counts one `inc`; returns the counter.
+async fn write_state(agent: &Agent, id: Principal, seed: u8) -> u64 {
+    // Under the 2 MiB ingress limit: two writes.
+    let bytes = pattern(seed);
+    let (a, b) = bytes.split_at(1_500_000);
+    update(
+        agent,
+        id,
+        "stable_write",
+        Encode!(&1000u64, &ByteBuf::from(a.to_vec())).unwrap(),
+    )
+    .await;
+    update(
+        agent,
+        id,
+        "stable_write",
+        Encode!(&1_501_000u64, &ByteBuf::from(b.to_vec())).unwrap(),
+    )
+    .await;
+    Decode!(&update(agent, id, "inc", Encode!().unwrap()).await, u64).unwrap()
+}
+
+async fn read_stable(agent: &Agent, id: Principal) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (offset, len) in [(1000u64, 1_500_000u64), (1_501_000, 1_500_000)] {
+        let bytes = query(agent, id, "stable_read", Encode!(&offset, &len).unwrap()).await;
+        out.extend(Decode!(&bytes, ByteBuf).unwrap().into_vec());
+    }
+    out
+}
+
+async fn counter(agent: &Agent, id: Principal) -> u64 {
+    Decode!(&query(agent, id, "get", Encode!().unwrap()).await, u64).unwrap()
+}
+
+fn signal(child: &Child, name: &str) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([name, &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {name} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_whose_reply_arrived_survives_kill_9_and_a_restart() {
+    survives_kill_9("kill9", 0).await;
+}
+
+/// In rounds the round decides when replies go out; each batch must still be on disk first.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_rounds_too_an_update_whose_reply_arrived_survives_kill_9_and_a_restart() {
+    survives_kill_9("kill9-rounds", 200).await;
+}
+
+/// Three acknowledged states and a snapshot, `kill -9` right after the last reply, a restart
+/// (same `round_ms`): the last acknowledged state and the snapshot are there.
+async fn survives_kill_9(name: &str, round_ms: u64) {
+    let dir = StateDir::new(name);
+    let (mut child, url) = start(&dir.0, round_ms).await;
+    let agent = agent(&url).await;
+    let id = probe(&agent).await;
+    assert_eq!(write_state(&agent, id, 1).await, 1);
+    // The second state replaces pages the first wrote; the last reply is the `inc`, and the
+    // process dies the moment it arrives.
+    assert_eq!(write_state(&agent, id, 2).await, 2);
+    let mgmt = ManagementCanister::create(&agent);
+    let (snapshot,) = mgmt
+        .take_canister_snapshot(&mgmt08::TakeCanisterSnapshotArgs {
+            canister_id: id,
+            replace_snapshot: None,
+            uninstall_code: None,
+            sender_canister_version: None,
+        })
+        .call_and_wait()
+        .await
+        .expect("take a snapshot");
+    assert_eq!(write_state(&agent, id, 3).await, 3);
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("killed");
+
+    let (child, url) = start(&dir.0, round_ms).await;
+    let agent = self::agent(&url).await;
+    assert_eq!(counter(&agent, id).await, 3, "the last acknowledged inc");
+    assert!(
+        read_stable(&agent, id).await == pattern(3),
+        "stable memory is the last acknowledged write"
+    );
+    let mgmt = ManagementCanister::create(&agent);
+    let (list,) = mgmt
+        .list_canister_snapshots(&id)
+        .call_and_wait()
+        .await
+        .expect("list");
+    assert_eq!(
+        list.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        vec![snapshot.id.clone()]
+    );
+    // The snapshot holds the state it was taken with.
+    mgmt.load_canister_snapshot(&mgmt08::LoadCanisterSnapshotArgs {
+        canister_id: id,
+        snapshot_id: snapshot.id,
+        sender_canister_version: None,
+    })
+    .call_and_wait()
+    .await
+    .expect("load the snapshot");
+    assert_eq!(counter(&agent, id).await, 2);
+    assert!(read_stable(&agent, id).await == pattern(2));
+    drop(child);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_and_sigint_save_the_state_and_exit_successfully() {
+    // In rounds: the driver is asleep until the next boundary when the signal comes.
+    for sig in ["-TERM", "-INT"] {
+        let dir = StateDir::new(&format!("signal{sig}"));
+        let (mut child, url) = start(&dir.0, 200).await;
+        let agent = agent(&url).await;
+        let id = probe(&agent).await;
+        assert_eq!(write_state(&agent, id, 7).await, 1);
+        signal(&child, sig);
+        // No timing asserted here: the exit time is measured in localnet/README.md.
+        let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("still running 60 s after kill {sig}"))
+            .unwrap();
+        assert!(status.success(), "kill {sig}: {status}");
+        assert!(dir.0.join("state.bin").exists());
+        assert!(!dir.0.join("state.bin.tmp").exists());
+
+        let (child, url) = start(&dir.0, 200).await;
+        let agent = self::agent(&url).await;
+        assert_eq!(counter(&agent, id).await, 1, "after kill {sig}");
+        assert!(
+            read_stable(&agent, id).await == pattern(7),
+            "after kill {sig}"
+        );
+        drop(child);
+    }
+}
