@@ -9,21 +9,33 @@
 #      per delay);
 #   3. peak RSS of keepsake for a ~64 MiB and a ~1 GiB snapshot (and the throughput run's);
 #   4. the bytes a resume re-transfers after a kill at ~50%.
+#   5. keepsake export vs the bare read loop vs icp-cli 1.5 (`canister snapshot download`, npm
+#      `@icp-sdk/icp-cli-linux-x64`, installed into target/icp-cli like the interop test does)
+#      on the same snapshot in the same run, runs alternated, for --icp-mb sizes (50,200) at
+#      --icp-concurrency levels (8,16,32), with peak RSS.
+# localnet (when no --url) runs in rounds of --round-ms (default 1000, as the server binary):
+# replies come in batches a round apart, out of order, like a replica's.
 # Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
-#                         [--profile release|dev] [--no-rss]
+#                         [--profile release|dev] [--no-rss] [--round-ms N]
+#                         [--icp-only] [--icp-mb N[,N...]] [--icp-concurrency C[,C...]]
+#                         [--no-build]   (use the binaries already in target/, e.g. on a busy box)
 # Defaults: localnet, 200 MB, 30 and 200 ms, 3 reps, release. Against another endpoint the PEM's
 # identity must be able to create canisters (provisional_create_canister_with_cycles: local
 # replicas only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MB=200; URL=""; PEM=""; DELAY=30,200; REPS=3; PROFILE=release; RSS=1
+MB=200; URL=""; PEM=""; DELAY=30,200; REPS=3; PROFILE=release; RSS=1; ROUND_MS=1000
+ICP_ONLY=0; ICP_MB=50,200; ICP_C=8,16,32; BUILD=1
 while [ $# -gt 0 ]; do case "$1" in
   --url) URL=$2; shift 2;; --pem) PEM=$2; shift 2;; --mb) MB=$2; shift 2;;
   --delay-ms) DELAY=$2; shift 2;; --reps) REPS=$2; shift 2;; --profile) PROFILE=$2; shift 2;;
-  --no-rss) RSS=0; shift;;
+  --no-rss) RSS=0; shift;; --round-ms) ROUND_MS=$2; shift 2;;
+  --icp-only) ICP_ONLY=1; shift;; --icp-mb) ICP_MB=$2; shift 2;;
+  --icp-concurrency) ICP_C=$2; shift 2;; --no-build) BUILD=0; shift;;
   *) echo "unknown argument $1" >&2; exit 2;; esac; done
 case "$PROFILE" in release) BIN=target/release;; dev) BIN=target/debug;;
   *) echo "--profile is release or dev" >&2; exit 2;; esac
+if [ "$BUILD" = 1 ]; then
 scripts/build-canisters.sh >/dev/null
 # The measured binaries: keepsake and the two helpers, in $PROFILE. Neither needs wasmtime, so a
 # release build is the ic-agent graph only. devnet (deploy, calls) and localnet stay debug: they
@@ -31,9 +43,10 @@ scripts/build-canisters.sh >/dev/null
 cargo build -q --locked --profile "$PROFILE" -p keepsake -p cli-bench --bins
 cargo build -q --locked -p keepsake --example devnet
 cargo build -q --locked -p localnet --bin localnet
+fi
 WORK=target/bench; rm -rf "$WORK"; mkdir -p "$WORK/home"
 if [ -z "$URL" ]; then
-  target/debug/localnet --port 0 >"$WORK/localnet.out" 2>"$WORK/localnet.err" &
+  target/debug/localnet --port 0 --round-ms "$ROUND_MS" >"$WORK/localnet.out" 2>"$WORK/localnet.err" &
   LOCALNET=$!
   for _ in $(seq 100); do grep -q listening "$WORK/localnet.out" 2>/dev/null && break; sleep 0.1; done
   URL=$(sed -n 's/^listening on //p' "$WORK/localnet.out")
@@ -117,8 +130,80 @@ compare() {
   cat "$WORK/breakdowns"
 }
 
+# icp-cli 1.5, as the interop test installs it (ICP_CLI overrides).
+ICP=${ICP_CLI:-target/icp-cli/node_modules/@icp-sdk/icp-cli-linux-x64/bin/icp}
+icp() {
+  env HOME="$PWD/$WORK/icp-home" DO_NOT_TRACK=1 ICP_TELEMETRY_DISABLED=1 "$ICP" "$@"
+}
+# One timed process: "secs rss_kib".
+timed() {
+  local s e
+  s=$(now)
+  /usr/bin/time -f "%M" -o "$WORK/rss1" "$@" >/dev/null 2>"$WORK/timed.err" \
+    || { cat "$WORK/timed.err" >&2; return 1; }
+  e=$(now)
+  echo "$(echo "$e - $s" | bc) $(cat "$WORK/rss1")"
+}
+# Section 5 for a snapshot of $1 MB: every tool on the same snapshot, runs alternated.
+vs_icp() {
+  local mb=$1 i c key
+  read -r CANISTER SNAP BYTES < <(prepare $((mb * 1000000)))
+  : >"$WORK/vs"
+  for i in $(seq "$REPS"); do
+    for c in ${ICP_C//,/ }; do
+      rm -rf "$WORK/out" "$WORK/out.partial"
+      echo "keepsake-c$c $(timed "$BIN/keepsake" --network "$URL" --pem "$PEM" --json export \
+        "$CANISTER" --snapshot "$SNAP" --concurrency "$c" --out "$WORK/out")" >>"$WORK/vs"
+      echo "loop-c$c $(timed "$BIN/read-loop" "$URL" "$PEM" "$CANISTER" "$SNAP" "$c")" >>"$WORK/vs"
+    done
+    rm -rf "$WORK/icp-out"
+    echo "icp-cli $(timed env HOME="$PWD/$WORK/icp-home" DO_NOT_TRACK=1 ICP_TELEMETRY_DISABLED=1 \
+      "$ICP" canister snapshot download "$CANISTER" "$SNAP" -o "$WORK/icp-out" \
+      --network "$URL/" --root-key fetch --identity bench)" >>"$WORK/vs"
+  done
+  if [ -d "$WORK/out" ]; then
+    for f in stable_memory.bin wasm_memory.bin wasm_module.bin; do
+      cmp -s "$WORK/out/$f" "$WORK/icp-out/$f" || echo "WARNING: $f differs between keepsake and icp-cli"
+    done
+  fi
+  rm -rf "$WORK/out" "$WORK/icp-out"
+  local icp_s
+  icp_s=$(awk '$1=="icp-cli" {print $2}' "$WORK/vs" | median)
+  echo
+  echo "### $BYTES bytes (snapshot $SNAP), median of $REPS alternated runs"
+  echo "| tool | concurrency | time | throughput | speed vs icp-cli | keepsake / loop | peak RSS |"
+  echo "|---|---|---|---|---|---|---|"
+  for key in $(awk '{print $1}' "$WORK/vs" | awk '!seen[$0]++'); do
+    local t r tool conc ratio
+    t=$(awk -v k="$key" '$1==k {print $2}' "$WORK/vs" | median)
+    r=$(awk -v k="$key" '$1==k {print $3}' "$WORK/vs" | sort -g | tail -1)
+    tool=${key%-c[0-9]*}; conc=${key##*-c}; [ "$tool" = "$key" ] && conc="(all at once)"
+    ratio=""
+    if [ "$tool" = keepsake ]; then
+      ratio="$(echo "scale=0; 100 * $(awk -v k="loop-c$conc" '$1==k {print $2}' "$WORK/vs" | median) / $t" | bc)%"
+    fi
+    echo "| $tool | $conc | $t s | $(mbps "$BYTES" "$t") MB/s | $(echo "scale=2; $icp_s / $t" | bc)× | $ratio | $((r / 1024)) MiB (max) |"
+  done
+}
+section_5() {
+  [ -x "$ICP" ] || npm install --prefix target/icp-cli --no-save --no-audit --no-fund \
+    @icp-sdk/icp-cli-linux-x64@1.5.0 >/dev/null
+  mkdir -p "$WORK/icp-home"
+  icp identity import bench --from-pem "$PEM" --storage plaintext >/dev/null 2>&1 || true
+  echo
+  echo "## 5. keepsake export vs bare read loop vs icp-cli 1.5 ($ICP)"
+  for mb in ${ICP_MB//,/ }; do vs_icp "$mb"; done
+}
+
+echo "endpoint $URL$([ -n "${LOCALNET:-}" ] && echo " (localnet, rounds of $ROUND_MS ms)"), $PROFILE build of keepsake and the read loop, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$ICP_ONLY" = 1 ]; then
+  section_5
+  echo
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
+
 read -r CANISTER SNAP BYTES < <(prepare $((MB * 1000000)))
-echo "endpoint $URL, $PROFILE build of keepsake and the read loop, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "snapshot $SNAP of $CANISTER: $BYTES bytes; median of $REPS runs, each a whole process"
 echo
 echo "## 1. Direct"
@@ -164,5 +249,6 @@ OUT=$("${K[@]}" export "$CANISTER" --snapshot "$SNAP" --concurrency 8 --out "$WO
 T=$(echo "$OUT" | sed -n 's/.*"transferred_bytes": \([0-9]*\).*/\1/p')
 echo "re-transferred $T of $BYTES bytes ($(( 100 * T / BYTES ))%)"
 rm -rf "$WORK/resume"
+section_5
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

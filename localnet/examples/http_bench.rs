@@ -5,7 +5,7 @@
 //! ```sh
 //! scripts/build-canisters.sh
 //! cargo build -p localnet --bin localnet --examples
-//! target/debug/localnet --port 8765 &
+//! target/debug/localnet --port 8765 --round-ms 0 &   # or in rounds: drop --round-ms 0
 //! target/debug/examples/http_bench http://127.0.0.1:8765 [STABLE_MB=200] [UPDATES=200]
 //! ```
 

@@ -9,6 +9,8 @@
 //!   --seed TEXT  derive the root and node keys from TEXT (same seed, same root key)
 //!   --state-dir DIR  keep canisters and snapshots in DIR across restarts (server mode); every
 //!                    update is on disk before its reply is sent
+//!   --round-ms N execute in rounds of N ms like a replica (server mode; default 1000,
+//!                or LOCALNET_ROUND_MS; 0 executes messages as soon as they arrive)
 //! commands:  install PATH [HEX_ARG] | update ID METHOD [HEX_ARG] | query ID METHOD [HEX_ARG]
 //!            tick | advance SECONDS | status ID | canisters | quit
 //! ```
@@ -21,6 +23,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const EMPTY_ARGS: &str = "4449444c0000";
+
+/// The server's round: an application subnet finalizes about one block per second.
+const DEFAULT_SERVER_ROUND: Duration = Duration::from_millis(1000);
 
 fn install(net: &mut LocalNet, path: &str, arg_hex: &str) -> Result<Principal, String> {
     let wasm = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
@@ -81,6 +86,7 @@ struct Options {
     port: Option<u16>,
     seed: Option<String>,
     state_dir: Option<std::path::PathBuf>,
+    round_ms: Option<u64>,
     wasms: Vec<String>,
 }
 
@@ -96,9 +102,13 @@ fn parse_args() -> Result<Options, String> {
             }
             "--seed" => opts.seed = Some(value("--seed")?),
             "--state-dir" => opts.state_dir = Some(value("--state-dir")?.into()),
+            "--round-ms" => {
+                let v = value("--round-ms")?;
+                opts.round_ms = Some(v.parse().map_err(|e| format!("bad --round-ms {v}: {e}"))?);
+            }
             "-h" | "--help" => {
                 return Err(
-                    "usage: localnet [--port N] [--seed TEXT] [--state-dir DIR] [WASM[=HEX_INIT_ARG]]...".into(),
+                    "usage: localnet [--port N] [--seed TEXT] [--state-dir DIR] [--round-ms N] [WASM[=HEX_INIT_ARG]]...".into(),
                 );
             }
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
@@ -114,11 +124,13 @@ fn serve(
     port: u16,
     seed: Option<&str>,
     state_dir: Option<std::path::PathBuf>,
+    round: Duration,
 ) -> ExitCode {
     use localnet::http::{Keys, ReplicaConfig, Server};
     let keys = seed.map_or_else(Keys::random, |s| Keys::from_seed(s.as_bytes()));
     let config = ReplicaConfig {
         state_dir,
+        round,
         ..ReplicaConfig::default()
     };
     let server = match Server::start(net, keys, config, port) {
@@ -185,7 +197,13 @@ fn main() -> ExitCode {
         for line in &installed {
             eprintln!("{line}");
         }
-        return serve(net, port, opts.seed.as_deref(), opts.state_dir);
+        // A server behaves like a replica in time unless told otherwise.
+        let round = match (opts.round_ms, std::env::var_os("LOCALNET_ROUND_MS")) {
+            (Some(ms), _) => Duration::from_millis(ms),
+            (None, Some(_)) => localnet::http::rounds::round_from_env(),
+            (None, None) => DEFAULT_SERVER_ROUND,
+        };
+        return serve(net, port, opts.seed.as_deref(), opts.state_dir, round);
     }
     for line in &installed {
         println!("{line}");

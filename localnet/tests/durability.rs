@@ -33,11 +33,13 @@ impl Drop for StateDir {
     }
 }
 
-/// Starts the binary on a free port with `dir` as its state directory.
-async fn start(dir: &Path) -> (Child, String) {
+/// Starts the binary on a free port with `dir` as its state directory, in rounds of
+/// `round_ms` (0: no rounds).
+async fn start(dir: &Path, round_ms: u64) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_localnet"))
         .args(["--port", "0", "--seed", "durability", "--state-dir"])
         .arg(dir)
+        .args(["--round-ms", &round_ms.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -148,8 +150,20 @@ fn signal(child: &Child, name: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_update_whose_reply_arrived_survives_kill_9_and_a_restart() {
-    let dir = StateDir::new("kill9");
-    let (mut child, url) = start(&dir.0).await;
+    survives_kill_9("kill9", 0).await;
+}
+
+/// In rounds the round decides when replies go out; each batch must still be on disk first.
+#[tokio::test(flavor = "multi_thread")]
+async fn in_rounds_too_an_update_whose_reply_arrived_survives_kill_9_and_a_restart() {
+    survives_kill_9("kill9-rounds", 200).await;
+}
+
+/// Three acknowledged states and a snapshot, `kill -9` right after the last reply, a restart
+/// (same `round_ms`): the last acknowledged state and the snapshot are there.
+async fn survives_kill_9(name: &str, round_ms: u64) {
+    let dir = StateDir::new(name);
+    let (mut child, url) = start(&dir.0, round_ms).await;
     let agent = agent(&url).await;
     let id = probe(&agent).await;
     assert_eq!(write_state(&agent, id, 1).await, 1);
@@ -171,7 +185,7 @@ async fn an_update_whose_reply_arrived_survives_kill_9_and_a_restart() {
     child.start_kill().expect("SIGKILL");
     child.wait().await.expect("killed");
 
-    let (child, url) = start(&dir.0).await;
+    let (child, url) = start(&dir.0, round_ms).await;
     let agent = self::agent(&url).await;
     assert_eq!(counter(&agent, id).await, 3, "the last acknowledged inc");
     assert!(
@@ -204,9 +218,10 @@ async fn an_update_whose_reply_arrived_survives_kill_9_and_a_restart() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_and_sigint_save_the_state_and_exit_successfully() {
+    // In rounds: the driver is asleep until the next boundary when the signal comes.
     for sig in ["-TERM", "-INT"] {
         let dir = StateDir::new(&format!("signal{sig}"));
-        let (mut child, url) = start(&dir.0).await;
+        let (mut child, url) = start(&dir.0, 200).await;
         let agent = agent(&url).await;
         let id = probe(&agent).await;
         assert_eq!(write_state(&agent, id, 7).await, 1);
@@ -220,7 +235,7 @@ async fn sigterm_and_sigint_save_the_state_and_exit_successfully() {
         assert!(dir.0.join("state.bin").exists());
         assert!(!dir.0.join("state.bin.tmp").exists());
 
-        let (child, url) = start(&dir.0).await;
+        let (child, url) = start(&dir.0, 200).await;
         let agent = self::agent(&url).await;
         assert_eq!(counter(&agent, id).await, 1, "after kill {sig}");
         assert!(

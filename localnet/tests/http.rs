@@ -951,11 +951,26 @@ async fn a_call_answered_with_202_is_polled_through_read_state_by_its_sender_onl
         .await
         .unwrap_err();
     assert_eq!(http_status_of(e).0, 403);
-    f.server.replica().with_net(|net| {
-        for held in net.held_calls() {
-            net.release_call(held.id);
+    // Release the self-call once it is held: in rounds (`LOCALNET_ROUND_MS`) the call has not
+    // run yet when the 202 comes back, so wait for the round that makes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let released = f.server.replica().with_net(|net| {
+            let held: Vec<_> = net.held_calls().iter().map(|h| h.id).collect();
+            for h in &held {
+                net.release_call(*h);
+            }
+            !held.is_empty()
+        });
+        if released {
+            break;
         }
-    });
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe's self-call was never held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     f.agent
         .wait(&request_id, id)
         .await

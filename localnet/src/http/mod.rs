@@ -5,6 +5,8 @@
 //! * `certificate`: state trees, hash trees and signed certificates.
 //! * `auth`: envelope decoding, sender signatures, delegations and ingress expiry.
 //! * [`replica`]: [`Replica`], the subnet with its ingress history and driver thread.
+//! * [`rounds`]: execution in rounds, replies released a round later, a budget for
+//!   management-canister work per round (like a replica's timing).
 //! * [`handler`]: [`HttpHandler`], the endpoints as `http::Request` → `http::Response`.
 //! * [`server`]: [`Server`], the handler on a TCP port (hyper on tokio).
 //! * `transport` (feature `agent`): `InProcessTransport`, the handler as ic-agent middleware.
@@ -21,6 +23,7 @@ pub(crate) mod certificate;
 pub mod handler;
 pub mod keys;
 pub mod replica;
+pub mod rounds;
 pub mod server;
 #[cfg(feature = "agent")]
 pub mod transport;

@@ -4,11 +4,14 @@
 //! `request_status` subtree of the state tree shows it) and a driver thread that plays the role
 //! of consensus: it keeps the subnet's clock on the wall clock (certificates' `/time` must be
 //! fresh for ic-agent) and executes rounds while messages are waiting, plus one idle round per
-//! second so timers and heartbeats fire. Each round is one short critical section; HTTP handlers
-//! take the lock only to submit a message, run a query or read a few canister fields, and do
-//! their CBOR and crypto work outside it.
+//! second so timers and heartbeats fire — or, with [`ReplicaConfig::round`], executes on a
+//! replica's schedule instead ([`super::rounds`]). Either way every reply goes out through one
+//! group commit ([`Shared::commit_and_release`]). Each round is one short critical section;
+//! HTTP handlers take the lock only to submit a message, run a query or read a few canister
+//! fields, and do their CBOR and crypto work outside it.
 //!
-//! Lock order: `net` before `ingress`, never the other way round.
+//! Lock order: `net`, then `durable`, then `ingress`, then the rounds inbox; never the other
+//! way round.
 
 use super::keys::Keys;
 use crate::types::RejectResponse;
@@ -41,6 +44,13 @@ pub struct ReplicaConfig {
     /// there before the replies of the messages it finished are released (group commit), so
     /// an acknowledged update survives a crash. `None`: nothing is saved.
     pub state_dir: Option<std::path::PathBuf>,
+    /// Execute in rounds of this length, like a replica ([`super::rounds`]); zero: execute as
+    /// soon as messages arrive. Default: `LOCALNET_ROUND_MS`, else zero (the `localnet` server
+    /// binary defaults to 1000 ms).
+    pub round: Duration,
+    /// With rounds: management-canister instructions per round (the replica's share for subnet
+    /// messages on an application subnet).
+    pub round_subnet_instructions: u64,
 }
 
 impl Default for ReplicaConfig {
@@ -52,6 +62,8 @@ impl Default for ReplicaConfig {
             idle_round: Duration::from_secs(1),
             retained_reply_bytes: 512 * 1024 * 1024,
             state_dir: None,
+            round: super::rounds::round_from_env(),
+            round_subnet_instructions: super::rounds::SUBNET_MESSAGE_INSTRUCTIONS_PER_ROUND,
         }
     }
 }
@@ -107,6 +119,32 @@ impl IngressHistory {
         })
     }
 
+    /// Tracks a submitted message under its request id.
+    pub(crate) fn track(&mut self, id: MessageId, request_id: [u8; 32]) {
+        self.pending.insert(id, request_id);
+    }
+
+    /// Moves the results of every finished message out of the subnet, with their request ids
+    /// (for [`Shared::commit_and_release`]; nothing is visible until it releases them).
+    pub(crate) fn take_finished(&mut self, net: &mut LocalNet) -> Finished {
+        let finished: Vec<(MessageId, [u8; 32])> = self
+            .pending
+            .iter()
+            .filter(|(id, _)| net.ingress_status(**id).is_some())
+            .map(|(id, rid)| (*id, *rid))
+            .collect();
+        finished
+            .into_iter()
+            .map(|(id, rid)| {
+                self.pending.remove(&id);
+                // The result is there: `await_call` returns it at once and drops localnet's copy.
+                (rid, net.await_call(id))
+            })
+            .collect()
+    }
+
+    /// Gives the request its final status and wakes its waiters. Only
+    /// [`Shared::commit_and_release`] calls it: a result is released once its state is durable.
     fn finish(
         &mut self,
         request_id: [u8; 32],
@@ -183,6 +221,8 @@ pub(crate) struct Shared {
     wake: Condvar,
     woken: Mutex<bool>,
     stop: AtomicBool,
+    /// With rounds: management calls waiting for a round with budget left.
+    pub(crate) inbox: super::rounds::Inbox,
     /// The state directory and the results waiting for their round to be durable.
     /// Lock order: `net`, then `durable`, then `ingress`.
     durable: Mutex<Durable>,
@@ -190,7 +230,7 @@ pub(crate) struct Shared {
 
 /// Results of finished ingress messages, held back until the state that produced them is on
 /// disk.
-type Finished = Vec<([u8; 32], Result<Vec<u8>, RejectResponse>)>;
+pub(crate) type Finished = Vec<([u8; 32], Result<Vec<u8>, RejectResponse>)>;
 
 /// The group commit's state.
 struct Durable {
@@ -237,9 +277,28 @@ impl Shared {
         wall_nanos().max(self.clock.load(Ordering::Acquire))
     }
 
-    fn sync_clock(&self, net: &mut LocalNet) {
+    pub(crate) fn sync_clock(&self, net: &mut LocalNet) {
         net.set_time_nanos(wall_nanos());
         self.clock.fetch_max(net.time_nanos(), Ordering::AcqRel);
+    }
+
+    /// Sleeps until `deadline` (submissions do not wake it); false once the replica stops.
+    pub(crate) fn sleep_until(&self, deadline: Instant) -> bool {
+        let mut woken = lock(&self.woken);
+        loop {
+            if self.stop.load(Ordering::Acquire) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            woken = self
+                .wake
+                .wait_timeout(woken, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     fn wake_driver(&self) {
@@ -260,8 +319,14 @@ impl Shared {
     ///
     /// Called with the subnet locked (`net`), so no round runs while its state is written.
     /// Whoever changes the driver to run several rounds per iteration calls this once per
-    /// iteration, after the rounds.
-    fn commit_and_release(&self, net: &LocalNet, finished: Finished) -> std::io::Result<()> {
+    /// iteration, after the rounds. The driver in rounds ([`super::rounds`]) calls it at each
+    /// boundary with the batch the previous round finished: rounds decide when a batch is
+    /// released, this makes its state durable first.
+    pub(crate) fn commit_and_release(
+        &self,
+        net: &LocalNet,
+        finished: Finished,
+    ) -> std::io::Result<()> {
         let mut guard = self.durable();
         let durable = &mut *guard;
         durable.unreleased.extend(finished);
@@ -334,7 +399,12 @@ impl Shared {
                 },
             );
         }
-        // 2. Enqueue it (runs `canister_inspect_message`, which may refuse it).
+        // 2. In rounds, a management call waits for a round with budget left.
+        if !self.config.round.is_zero() && canister == crate::MANAGEMENT_CANISTER {
+            self.inbox.defer(request_id, sender, method, arg);
+            return Submitted::Accepted;
+        }
+        // 3. Enqueue it (runs `canister_inspect_message`, which may refuse it).
         let mut net = self.net();
         self.sync_clock(&mut net);
         let submitted = net.submit_call(canister, sender, method, arg);
@@ -384,21 +454,7 @@ impl Shared {
         if ticked {
             net.tick();
         }
-        let mut results = Vec::new();
-        {
-            let mut ingress = self.ingress();
-            let finished: Vec<(MessageId, [u8; 32])> = ingress
-                .pending
-                .iter()
-                .filter(|(id, _)| net.ingress_status(**id).is_some())
-                .map(|(id, rid)| (*id, *rid))
-                .collect();
-            for (id, rid) in finished {
-                ingress.pending.remove(&id);
-                // The result is there: `await_call` returns it at once and drops localnet's copy.
-                results.push((rid, net.await_call(id)));
-            }
-        }
+        let results = self.ingress().take_finished(&mut net);
         // A failed commit is reported inside and retried on the next iteration.
         let _ = self.commit_and_release(&net, results);
         (busy, ticked)
@@ -406,6 +462,9 @@ impl Shared {
 }
 
 fn drive(shared: Arc<Shared>) {
+    if !shared.config.round.is_zero() {
+        return super::rounds::drive(&shared, shared.config.round);
+    }
     let mut last_round = Instant::now();
     while !shared.stop.load(Ordering::Acquire) {
         let due = last_round.elapsed() >= shared.config.idle_round;
@@ -463,6 +522,7 @@ impl Replica {
             wake: Condvar::new(),
             woken: Mutex::new(false),
             stop: AtomicBool::new(false),
+            inbox: Default::default(),
             durable: Mutex::new(Durable {
                 store,
                 unreleased: Vec::new(),
