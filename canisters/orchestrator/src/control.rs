@@ -5,7 +5,7 @@ use candid::Principal;
 use orchestrator_api::{CallFailure, OperationStep};
 
 use crate::history::Operation;
-use crate::mgmt::{Management, RunStatus};
+use crate::mgmt::{IcSnapshot, Management, RunStatus};
 
 /// A step that failed, and whether the module runs afterwards.
 #[derive(Debug)]
@@ -59,6 +59,26 @@ pub fn settle<T>(
             module_running: false,
         }),
     }
+}
+
+/// Lists the module's snapshots as a recorded step (the IC's list: it counts snapshots taken
+/// elsewhere too). Nothing has been touched yet when it fails, so the module still runs.
+pub async fn list_held<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    canister: Principal,
+) -> Result<Vec<IcSnapshot>, StepFailure> {
+    op.run(
+        mgmt,
+        OperationStep::ListSnapshots,
+        mgmt.list_snapshots(canister),
+    )
+    .await
+    .map_err(|failure| StepFailure {
+        step: OperationStep::ListSnapshots,
+        failure,
+        module_running: true,
+    })
 }
 
 /// Reads the module's status, then stops it if it runs. A failed stop is followed by a start

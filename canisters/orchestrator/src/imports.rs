@@ -93,26 +93,9 @@ pub async fn begin<M: Management>(
     let canister = module.canister_id;
 
     // 2. What the module holds (the IC's list counts snapshots taken elsewhere too).
-    let held = match op
-        .run(
-            mgmt,
-            OperationStep::ListSnapshots,
-            mgmt.list_snapshots(canister),
-        )
-        .await
-    {
+    let held = match control::list_held(mgmt, &op, canister).await {
         Ok(held) => held,
-        Err(failure) => {
-            return Err(failed(
-                mgmt,
-                op,
-                StepFailure {
-                    step: OperationStep::ListSnapshots,
-                    failure,
-                    module_running: true,
-                },
-            ));
-        }
+        Err(failure) => return Err(failed(mgmt, op, failure)),
     };
     let exists = |id: &[u8]| held.iter().any(|h| h.id == id);
 
@@ -225,26 +208,9 @@ pub async fn finish<M: Management>(
     let canister = module.canister_id;
 
     // 2. The snapshot must be on the module.
-    let held = match op
-        .run(
-            mgmt,
-            OperationStep::ListSnapshots,
-            mgmt.list_snapshots(canister),
-        )
-        .await
-    {
+    let held = match control::list_held(mgmt, &op, canister).await {
         Ok(held) => held,
-        Err(failure) => {
-            return Err(failed(
-                mgmt,
-                op,
-                StepFailure {
-                    step: OperationStep::ListSnapshots,
-                    failure,
-                    module_running: true,
-                },
-            ));
-        }
+        Err(failure) => return Err(failed(mgmt, op, failure)),
     };
     let Some(snapshot) = held.iter().find(|h| h.id == *args.snapshot_id).cloned() else {
         let error = ImportError::SnapshotNotFound {

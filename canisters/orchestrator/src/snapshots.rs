@@ -170,29 +170,14 @@ async fn start_listed<M: Management>(
     let (module, lock) = lock_module(name, kind, mgmt.now())?;
     let op = Operation::begin(name, kind, caller, trigger, mgmt.now());
     lock.set_operation_id(op.id());
-    match op
-        .run(
-            mgmt,
-            OperationStep::ListSnapshots,
-            mgmt.list_snapshots(module.canister_id),
-        )
-        .await
-    {
+    match control::list_held(mgmt, &op, module.canister_id).await {
         Ok(held) => Ok(Started {
             module,
             _lock: lock,
             op,
             held,
         }),
-        Err(failure) => Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::ListSnapshots,
-                failure,
-                module_running: true,
-            },
-        )),
+        Err(failure) => Err(failed(mgmt, op, failure)),
     }
 }
 
