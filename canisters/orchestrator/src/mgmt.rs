@@ -97,6 +97,11 @@ struct SettingsSubset {
     controllers: Vec<Principal>,
 }
 
+/// Reject code CANISTER_ERROR (interface spec, "reject codes"): what the management canister
+/// answers a caller that is not a controller (IC0512). Inter-canister rejects carry no IC error
+/// code, so this code is the most precise signal a canister gets.
+pub const REJECT_CANISTER_ERROR: u32 = 5;
+
 fn failure(method: &str, error: CallError) -> CallFailure {
     let reject_code = match &error {
         CallError::CallRejected(rejected) => rejected.raw_reject_code(),

@@ -8,7 +8,7 @@ use orchestrator_api::{
     ModuleSettingsUpdate, SnapshotStorage, monthly_storage_cost, validate_module_name,
 };
 
-use crate::mgmt::Management;
+use crate::mgmt::{Management, REJECT_CANISTER_ERROR};
 use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state, update_record};
 use crate::{lock, schedules};
 
@@ -136,7 +136,11 @@ pub async fn add<M: Management>(
                 "its controller list does not include it".into(),
             ));
         }
-        Err(e) if e.message.to_lowercase().contains("controller") => {
+        // Decided by the reject code, never the text: the management canister rejects a
+        // non-controller's canister_status with CANISTER_ERROR (5, IC0512 — IC-FACTS §8); an
+        // unknown canister is DESTINATION_INVALID (3) and stays a plain call failure. The
+        // IC's own message is kept for the user.
+        Err(e) if e.reject_code == REJECT_CANISTER_ERROR => {
             return Err(not_controller(e.message));
         }
         Err(e) => return Err(ModuleError::CallFailed(e)),
