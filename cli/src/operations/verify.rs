@@ -284,262 +284,305 @@ fn read_metadata(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 /// Verifies the export folder `dir`. Never fails: every problem ends up in the report.
+///
+/// The steps, each adding what it finds to `Findings`:
+/// 1. hash every regular file (metadata.json read once: the bytes hashed are the bytes parsed);
+/// 2. read the manifest, if there is one;
+/// 3. parse the metadata — without it nothing else can be checked;
+/// 4. without a manifest, say which contents nothing vouches for;
+/// 5. compare the files with what the metadata requires;
+/// 6. compare the files with the manifest's sizes and hashes.
 pub fn verify_dir(dir: &Path) -> VerifyReport {
-    let mut problems = Vec::new();
-    // Kept in the --json shape; nothing is only a note any more (a missing manifest is a problem).
-    let notes = Vec::new();
-    let report = |problems: Vec<Problem>, notes, files, metadata, manifest: Option<&Manifest>| {
-        VerifyReport {
-            dir: dir.to_path_buf(),
-            ok: problems.is_empty(),
-            manifest: manifest.is_some(),
-            canister_id: manifest.map(|m| m.canister_id.clone()),
-            snapshot_id: manifest.map(|m| m.snapshot_id.clone()),
-            files,
-            problems,
-            notes,
-            metadata,
-        }
+    let mut findings = Findings::default();
+    let Some(hashed) = findings.hash_files(dir) else {
+        return findings.report(dir, vec![], None, None);
     };
-
-    // 1. Every file present, hashed.
-    let mut found = Vec::new();
-    if let Err(e) = walk(dir, "", &mut found) {
-        problems.push(Problem::Unreadable {
-            path: dir.display().to_string(),
-            error: e.to_string(),
-        });
-        return report(problems, notes, vec![], None, None);
+    let manifest = findings.read_manifest(dir);
+    let Some(meta) = findings.parse_metadata(hashed.metadata_bytes.as_deref()) else {
+        return findings.report(dir, hashed.entries(), None, manifest.as_ref());
+    };
+    if manifest.is_none() && !findings.manifest_invalid() {
+        findings.no_manifest(&meta);
     }
-    let mut files: BTreeMap<String, FileEntry> = BTreeMap::new();
-    let mut regular = Vec::new();
-    for f in found {
-        match f {
-            // keepsake.json is read (and refused if it is not a regular file) in step 2.
-            Found::File(path) | Found::NotRegular(path, _)
-                if path == layout::MANIFEST || layout::IGNORED.contains(&path.as_str()) => {}
-            Found::File(path) => regular.push(path),
-            Found::NotRegular(path, what) => {
-                problems.push(Problem::NotRegularFile {
+    let expected = layout::expected_files(&meta);
+    findings.against_metadata(&expected, &hashed.files);
+    if let Some(m) = &manifest {
+        findings.against_manifest(m, &expected, &hashed.files);
+    }
+    findings.report(dir, hashed.entries(), Some(meta), manifest.as_ref())
+}
+
+/// Step 1's result: every regular file's size and sha256, and metadata.json's bytes.
+struct Hashed {
+    files: BTreeMap<String, FileEntry>,
+    metadata_bytes: Option<Vec<u8>>,
+}
+
+impl Hashed {
+    fn entries(&self) -> Vec<FileEntry> {
+        self.files.values().cloned().collect()
+    }
+}
+
+/// The problems found so far.
+#[derive(Default)]
+struct Findings {
+    problems: Vec<Problem>,
+}
+
+impl Findings {
+    /// Records a problem unless one about the same file is already there: each file is
+    /// reported once, by the first check that found it wrong (steps 5 and 6).
+    fn flag(&mut self, p: Problem) {
+        if let Some(path) = p.path()
+            && self.problems.iter().any(|q| q.path() == Some(path))
+        {
+            return;
+        }
+        self.problems.push(p);
+    }
+
+    fn has_problem_with(&self, path: &str) -> bool {
+        self.problems.iter().any(|p| p.path() == Some(path))
+    }
+
+    fn manifest_invalid(&self) -> bool {
+        self.problems
+            .iter()
+            .any(|p| matches!(p, Problem::InvalidManifest { .. }))
+    }
+
+    /// Step 1. `None` when the folder itself cannot be listed.
+    fn hash_files(&mut self, dir: &Path) -> Option<Hashed> {
+        let mut found = Vec::new();
+        if let Err(e) = walk(dir, "", &mut found) {
+            self.problems.push(Problem::Unreadable {
+                path: dir.display().to_string(),
+                error: e.to_string(),
+            });
+            return None;
+        }
+        let mut regular = Vec::new();
+        for f in found {
+            match f {
+                // keepsake.json is read (and refused if it is not a regular file) in step 2.
+                Found::File(path) | Found::NotRegular(path, _)
+                    if path == layout::MANIFEST || layout::IGNORED.contains(&path.as_str()) => {}
+                Found::File(path) => regular.push(path),
+                Found::NotRegular(path, what) => self.problems.push(Problem::NotRegularFile {
                     path,
                     file_type: what.into(),
-                });
+                }),
             }
         }
-    }
-    regular.sort();
-    // metadata.json is read once: the bytes hashed are the bytes parsed (and uploaded by import).
-    let mut metadata_bytes = None;
-    for path in regular {
-        let hashed = if path == layout::METADATA {
-            read_metadata(&dir.join(&path)).map(|bytes| {
-                let entry = (bytes.len() as u64, manifest::sha256_hex(&bytes));
-                metadata_bytes = Some(bytes);
-                entry
-            })
-        } else {
-            manifest::hash_file(&dir.join(&path))
+        regular.sort();
+        let mut hashed = Hashed {
+            files: BTreeMap::new(),
+            metadata_bytes: None,
         };
-        match hashed {
-            Ok((size, sha256)) => {
-                files.insert(path.clone(), FileEntry { path, size, sha256 });
+        for path in regular {
+            let result = if path == layout::METADATA {
+                read_metadata(&dir.join(&path)).map(|bytes| {
+                    let entry = (bytes.len() as u64, manifest::sha256_hex(&bytes));
+                    hashed.metadata_bytes = Some(bytes);
+                    entry
+                })
+            } else {
+                manifest::hash_file(&dir.join(&path))
+            };
+            match result {
+                Ok((size, sha256)) => {
+                    hashed
+                        .files
+                        .insert(path.clone(), FileEntry { path, size, sha256 });
+                }
+                Err(e) => self.problems.push(Problem::Unreadable {
+                    path,
+                    error: e.to_string(),
+                }),
             }
-            Err(e) => problems.push(Problem::Unreadable {
-                path,
-                error: e.to_string(),
-            }),
         }
+        Some(hashed)
     }
-    let file_list = || files.values().cloned().collect::<Vec<_>>();
 
-    // 2. The manifest, when there is one.
-    let manifest = match manifest::read(dir) {
-        Ok(m) => m,
-        Err(e) => {
-            problems.push(Problem::InvalidManifest {
+    /// Step 2.
+    fn read_manifest(&mut self, dir: &Path) -> Option<Manifest> {
+        manifest::read(dir).unwrap_or_else(|e| {
+            self.problems.push(Problem::InvalidManifest {
                 error: format!("{e:#}"),
             });
             None
-        }
-    };
-    let manifest_absent = manifest.is_none()
-        && !problems
-            .iter()
-            .any(|p| matches!(p, Problem::InvalidManifest { .. }));
+        })
+    }
 
-    // 3. The metadata, from the bytes hashed in step 1.
-    let metadata: Option<Metadata> = match &metadata_bytes {
-        Some(bytes) => match serde_json::from_slice(bytes) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                problems.push(Problem::InvalidMetadata {
-                    error: e.to_string(),
+    /// Step 3, from the bytes hashed in step 1.
+    fn parse_metadata(&mut self, bytes: Option<&[u8]>) -> Option<Metadata> {
+        match bytes {
+            Some(bytes) => serde_json::from_slice(bytes)
+                .map_err(|e| {
+                    self.problems.push(Problem::InvalidMetadata {
+                        error: e.to_string(),
+                    })
+                })
+                .ok(),
+            // Not a regular file, or unreadable: reported in step 1.
+            None if self.has_problem_with(layout::METADATA) => None,
+            None => {
+                self.problems.push(Problem::Missing {
+                    path: layout::METADATA.into(),
                 });
                 None
             }
-        },
-        // Not a regular file, or unreadable: reported in step 1.
-        None if problems.iter().any(|p| p.path() == Some(layout::METADATA)) => None,
-        None => {
-            problems.push(Problem::Missing {
-                path: layout::METADATA.into(),
-            });
-            None
         }
-    };
-    let Some(meta) = metadata else {
-        return report(problems, notes, file_list(), None, manifest.as_ref());
-    };
-    // Without a manifest nothing vouches for these files' contents: not OK, whatever else holds.
-    if manifest_absent {
+    }
+
+    /// Step 4: without a manifest nothing vouches for the files' contents, so the folder is
+    /// not OK whatever else holds; the problem names what import would load unchecked.
+    fn no_manifest(&mut self, meta: &Metadata) {
         let unchecked = std::iter::once(layout::METADATA.to_string())
             .chain(
-                layout::expected_files(&meta)
+                layout::expected_files(meta)
                     .into_iter()
                     .filter(|e| matches!(e.content, Content::Region(_)) && !e.optional)
                     .map(|e| e.path),
             )
             .collect();
-        problems.push(Problem::NoManifest { unchecked });
+        self.problems.push(Problem::NoManifest { unchecked });
     }
 
-    // 4. What the metadata requires, one problem per file at most.
-    let expected: Vec<ExpectedFile> = layout::expected_files(&meta);
-    let mut flagged: BTreeSet<String> = problems
-        .iter()
-        .filter_map(|p| p.path().map(String::from))
-        .collect();
-    let mut flag = |p: Problem, problems: &mut Vec<Problem>| {
-        if let Some(path) = p.path()
-            && !flagged.insert(path.to_string())
-        {
-            return;
-        }
-        problems.push(p);
-    };
-    for e in &expected {
-        let Some(actual) = files.get(&e.path) else {
-            if !e.optional {
-                flag(
-                    Problem::Missing {
+    /// Step 5: each file the metadata requires is there, of its size, and each chunk matches
+    /// the hash it is named by; nothing else is there.
+    fn against_metadata(&mut self, expected: &[ExpectedFile], files: &BTreeMap<String, FileEntry>) {
+        for e in expected {
+            let Some(actual) = files.get(&e.path) else {
+                if !e.optional {
+                    self.flag(Problem::Missing {
                         path: e.path.clone(),
-                    },
-                    &mut problems,
-                );
+                    });
+                }
+                continue;
+            };
+            if let Some(size) = e.size
+                && let Some(p) = size_problem(&e.path, size, actual.size, layout::METADATA)
+            {
+                self.flag(p);
             }
-            continue;
-        };
-        if let Some(size) = e.size {
-            if actual.size < size {
-                flag(
-                    Problem::Truncated {
-                        path: e.path.clone(),
-                        expected_size: size,
-                        actual_size: actual.size,
-                        according_to: layout::METADATA.into(),
-                    },
-                    &mut problems,
-                );
-            } else if actual.size > size {
-                flag(
-                    Problem::Oversized {
-                        path: e.path.clone(),
-                        expected_size: size,
-                        actual_size: actual.size,
-                        according_to: layout::METADATA.into(),
-                    },
-                    &mut problems,
-                );
-            }
-        }
-        if let Content::Chunk(hash) = &e.content
-            && actual.sha256 != hex::encode(hash)
-        {
-            flag(
-                Problem::Corrupted {
+            if let Content::Chunk(hash) = &e.content
+                && actual.sha256 != hex::encode(hash)
+            {
+                self.flag(Problem::Corrupted {
                     path: e.path.clone(),
                     expected_sha256: hex::encode(hash),
                     actual_sha256: actual.sha256.clone(),
                     according_to: "chunk hash".into(),
-                },
-                &mut problems,
-            );
+                });
+            }
         }
-    }
-    let known: BTreeSet<&str> = expected
-        .iter()
-        .map(|e| e.path.as_str())
-        .chain([layout::METADATA])
-        .collect();
-    for path in files.keys() {
-        if !known.contains(path.as_str()) {
-            flag(Problem::Extra { path: path.clone() }, &mut problems);
+        let known = known_paths(expected);
+        for path in files.keys() {
+            if !known.contains(path.as_str()) {
+                self.flag(Problem::Extra { path: path.clone() });
+            }
         }
     }
 
-    // 5. The manifest's sizes and hashes.
-    if let Some(m) = &manifest {
+    /// Step 6: the manifest agrees with the metadata (else it was tampered with), and every
+    /// file it lists is there with its size and sha256; every known file is listed.
+    fn against_manifest(
+        &mut self,
+        m: &Manifest,
+        expected: &[ExpectedFile],
+        files: &BTreeMap<String, FileEntry>,
+    ) {
         let listed: BTreeMap<&str, &FileEntry> =
             m.files.iter().map(|f| (f.path.as_str(), f)).collect();
-        for e in &expected {
+        for e in expected {
             if let (Some(size), Some(entry)) = (e.size, listed.get(e.path.as_str()))
                 && entry.size != size
             {
-                flag(
-                    Problem::ManifestDisagrees {
-                        path: e.path.clone(),
-                        metadata_size: size,
-                        manifest_size: entry.size,
-                    },
-                    &mut problems,
-                );
+                self.flag(Problem::ManifestDisagrees {
+                    path: e.path.clone(),
+                    metadata_size: size,
+                    manifest_size: entry.size,
+                });
             }
         }
         for entry in &m.files {
-            match files.get(&entry.path) {
-                None => flag(
-                    Problem::Missing {
-                        path: entry.path.clone(),
-                    },
-                    &mut problems,
-                ),
-                Some(actual) if actual.size < entry.size => flag(
-                    Problem::Truncated {
-                        path: entry.path.clone(),
-                        expected_size: entry.size,
-                        actual_size: actual.size,
-                        according_to: layout::MANIFEST.into(),
-                    },
-                    &mut problems,
-                ),
-                Some(actual) if actual.size > entry.size => flag(
-                    Problem::Oversized {
-                        path: entry.path.clone(),
-                        expected_size: entry.size,
-                        actual_size: actual.size,
-                        according_to: layout::MANIFEST.into(),
-                    },
-                    &mut problems,
-                ),
-                Some(actual) if actual.sha256 != entry.sha256 => flag(
-                    Problem::Corrupted {
-                        path: entry.path.clone(),
-                        expected_sha256: entry.sha256.clone(),
-                        actual_sha256: actual.sha256.clone(),
-                        according_to: layout::MANIFEST.into(),
-                    },
-                    &mut problems,
-                ),
-                Some(_) => {}
+            let Some(actual) = files.get(&entry.path) else {
+                self.flag(Problem::Missing {
+                    path: entry.path.clone(),
+                });
+                continue;
+            };
+            if let Some(p) = size_problem(&entry.path, entry.size, actual.size, layout::MANIFEST) {
+                self.flag(p);
+            } else if actual.sha256 != entry.sha256 {
+                self.flag(Problem::Corrupted {
+                    path: entry.path.clone(),
+                    expected_sha256: entry.sha256.clone(),
+                    actual_sha256: actual.sha256.clone(),
+                    according_to: layout::MANIFEST.into(),
+                });
             }
         }
+        let known = known_paths(expected);
         for path in files.keys() {
             if known.contains(path.as_str()) && !listed.contains_key(path.as_str()) {
-                flag(Problem::Unlisted { path: path.clone() }, &mut problems);
+                self.flag(Problem::Unlisted { path: path.clone() });
             }
         }
     }
-    report(problems, notes, file_list(), Some(meta), manifest.as_ref())
+
+    fn report(
+        self,
+        dir: &Path,
+        files: Vec<FileEntry>,
+        metadata: Option<Metadata>,
+        manifest: Option<&Manifest>,
+    ) -> VerifyReport {
+        VerifyReport {
+            dir: dir.to_path_buf(),
+            ok: self.problems.is_empty(),
+            manifest: manifest.is_some(),
+            canister_id: manifest.map(|m| m.canister_id.clone()),
+            snapshot_id: manifest.map(|m| m.snapshot_id.clone()),
+            files,
+            problems: self.problems,
+            // Kept in the --json shape; nothing is only a note any more (a missing manifest
+            // is a problem).
+            notes: Vec::new(),
+            metadata,
+        }
+    }
+}
+
+/// Every path the snapshot may hold: the metadata's files and metadata.json itself.
+fn known_paths(expected: &[ExpectedFile]) -> BTreeSet<&str> {
+    expected
+        .iter()
+        .map(|e| e.path.as_str())
+        .chain([layout::METADATA])
+        .collect()
+}
+
+/// A truncated or oversized file, `according_to` the file that gave the expected size.
+fn size_problem(path: &str, expected: u64, actual: u64, according_to: &str) -> Option<Problem> {
+    let (path, according_to) = (path.to_string(), according_to.to_string());
+    match actual.cmp(&expected) {
+        std::cmp::Ordering::Less => Some(Problem::Truncated {
+            path,
+            expected_size: expected,
+            actual_size: actual,
+            according_to,
+        }),
+        std::cmp::Ordering::Greater => Some(Problem::Oversized {
+            path,
+            expected_size: expected,
+            actual_size: actual,
+            according_to,
+        }),
+        std::cmp::Ordering::Equal => None,
+    }
 }
 
 #[cfg(test)]
