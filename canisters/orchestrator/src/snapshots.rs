@@ -92,6 +92,14 @@ pub fn record_taken(
     info(module, taken, Some(record))
 }
 
+/// Forgets the record and pin of a snapshot that was deleted (a group flow undoing its take).
+pub fn forget(module: &str, id: &[u8]) {
+    mutate_state(|s| {
+        s.snapshots.remove(&SnapshotKey::new(module, id));
+        s.pins.remove(&SnapshotKey::new(module, id));
+    });
+}
+
 /// How the orchestrator sees one of a module's snapshots: its record (label, trigger), its
 /// pin, and whether it is kept for the latest upgrade.
 fn info(module: &str, snapshot: &IcSnapshot, record: Option<SnapshotRecord>) -> SnapshotInfo {
