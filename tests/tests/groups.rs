@@ -152,8 +152,17 @@ fn groups_are_admin_only_hold_registered_modules_and_lose_a_module_removed_from_
     let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("has space", vec!["b"]));
     assert!(matches!(r, Err(GroupError::InvalidName { .. })), "{r:?}");
     let stranger = user(9);
-    let (r,): (Result<Vec<GroupInfo>, GroupError>,) =
-        env.call_as(stranger, "list_groups", ()).unwrap();
+    let orchestrator = env.orchestrator;
+    let reply = env
+        .net
+        .query_call(
+            orchestrator,
+            stranger,
+            "list_groups",
+            encode_args(()).unwrap(),
+        )
+        .unwrap();
+    let (r,): (Result<Vec<GroupInfo>, GroupError>,) = decode_args(&reply).unwrap();
     assert!(matches!(r, Err(GroupError::Unauthorized { .. })), "{r:?}");
 
     // Removing b from the registry removes it from both groups.
@@ -593,4 +602,52 @@ fn a_group_snapshot_needs_a_free_slot_on_every_member_and_never_replaces_one() {
         "nothing taken or replaced"
     );
     assert!(shop.all_running());
+}
+
+#[test]
+fn retention_and_scheduled_snapshots_never_break_a_kept_group_snapshot() {
+    let mut shop = Shop::new();
+    shop.bump();
+    let group = shop.take(GroupSnapshotArgs::default()).unwrap();
+    let member = group.members[1].snapshot_id.clone().unwrap();
+    let (r,): (Result<ModuleInfo, ModuleError>,) = shop.env.call(
+        "update_module_settings",
+        (
+            "b",
+            ModuleSettingsUpdate {
+                max_snapshots: Some(2),
+                ..Default::default()
+            },
+        ),
+    );
+    r.unwrap();
+    let (r,): (Result<ScheduleInfo, ScheduleError>,) = shop.env.call(
+        "set_schedule",
+        (
+            "b",
+            ScheduleArgs {
+                cadence: Cadence::EveryMinutes(60),
+                retention: Retention {
+                    keep: Some(1),
+                    max_age_seconds: None,
+                },
+            },
+        ),
+    );
+    r.unwrap();
+    // Three scheduled runs: keep 1 would delete the group member, and at max_snapshots the
+    // oldest would be replaced — both spare it.
+    for _ in 0..3 {
+        shop.env.net.advance_time_nanos(3_600_000_000_000);
+        shop.env.net.run_until_idle();
+    }
+    let held = shop.env.list_of("b");
+    assert!(held.iter().any(|s| s.id == member), "{held:?}");
+    assert!(
+        held.iter().any(|s| s.trigger == Some(Trigger::Schedule)),
+        "{held:?}"
+    );
+    shop.bump();
+    assert!(shop.restore(Some(group.id)).unwrap().restored);
+    assert_eq!(shop.values(), (1, 1, 1));
 }

@@ -148,3 +148,17 @@ pub fn find_snapshot(group: &str, id: Option<u64>) -> Result<GroupSnapshotInfo, 
             }),
     }
 }
+
+/// Whether `id` is `module`'s snapshot in a complete group snapshot: retention and scheduled
+/// replacement spare it, so that a kept group snapshot stays restorable as a unit.
+pub fn holds_member_snapshot(module: &str, id: &[u8]) -> bool {
+    read_state(|s| {
+        s.group_snapshots.iter().any(|e| {
+            let g = e.value().0;
+            g.status == GroupSnapshotStatus::Complete
+                && g.members.iter().any(|m| {
+                    m.module == module && m.snapshot_id.as_ref().is_some_and(|s| **s == *id)
+                })
+        })
+    })
+}
