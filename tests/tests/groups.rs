@@ -574,23 +574,70 @@ fn a_member_busy_with_another_operation_refuses_the_group_snapshot_before_touchi
     shop.assert_unlocked();
     assert_eq!(shop.snapshot_counts(), (0, 1, 0));
     shop.take(GroupSnapshotArgs::default()).unwrap();
+    assert_eq!(
+        shop.snapshot_counts(),
+        (1, 1, 1),
+        "b's own snapshot replaced"
+    );
 }
 
 #[test]
-fn a_group_snapshot_needs_a_free_slot_on_every_member_and_never_replaces_one() {
+fn at_max_snapshots_a_group_snapshot_drops_old_snapshots_only_after_every_member_is_taken() {
+    // Every member at its default max_snapshots (1).
     let mut shop = Shop::new();
-    let (r,): (Result<ModuleInfo, ModuleError>,) = shop.env.call(
-        "update_module_settings",
+    shop.bump();
+    let first = shop.take(GroupSnapshotArgs::default()).unwrap();
+    shop.bump();
+    let second = shop.take(GroupSnapshotArgs::default()).unwrap();
+    assert_eq!(
+        shop.snapshot_counts(),
+        (1, 1, 1),
+        "the old ones were replaced"
+    );
+    let ids: Vec<u64> = shop.group_snapshots().iter().map(|g| g.id).collect();
+    assert_eq!(
+        ids,
+        vec![second.id],
+        "the replaced group snapshot is forgotten"
+    );
+    let r = shop.restore(Some(first.id));
+    assert!(
+        matches!(r, Err(GroupError::GroupSnapshotNotFound { .. })),
+        "{r:?}"
+    );
+
+    // A failing take at the limit: the old snapshots are all still there.
+    let args = encode_args(("shop", GroupSnapshotArgs::default())).unwrap();
+    let (id, held) = shop.submit_holding("take_group_snapshot", args, "take_canister_snapshot");
+    for call in &held {
+        if target(call) == shop.b {
+            shop.env
+                .net
+                .reject_call(call.id, RejectCode::CanisterError, "injected take failure");
+        } else {
+            shop.env.net.release_call(call.id);
+        }
+    }
+    let (r,): (Result<GroupSnapshotInfo, GroupError>,) =
+        decode_args(&shop.env.net.await_call(id).unwrap()).unwrap();
+    assert!(
+        matches!(r, Err(GroupError::OperationFailed { .. })),
+        "{r:?}"
+    );
+    assert_eq!(shop.snapshot_counts(), (1, 1, 1));
+    shop.bump();
+    assert!(shop.restore(Some(second.id)).unwrap().restored);
+    assert_eq!(shop.values(), (2, 2, 2));
+
+    // c's only snapshot pinned: nothing to give up, refused before anything is touched.
+    let (r,): (Result<Vec<SnapshotInfo>, SnapshotError>,) = shop.env.call(
+        "pin_snapshot",
         (
             "c",
-            ModuleSettingsUpdate {
-                max_snapshots: Some(1),
-                ..Default::default()
-            },
+            SnapshotSelector::Id(second.members[2].snapshot_id.clone().unwrap()),
         ),
     );
     r.unwrap();
-    shop.take(GroupSnapshotArgs::default()).unwrap();
     let r = shop.take(GroupSnapshotArgs::default());
     assert!(
         matches!(&r, Err(GroupError::SlotsFull { module, .. }) if module == "c"),

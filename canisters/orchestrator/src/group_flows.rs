@@ -258,8 +258,11 @@ pub async fn take<M: Management>(
         lock.set_operation_id(op.id());
     }
 
-    // 3. Every member needs a free slot: a group snapshot never replaces an older snapshot,
-    //    because a later member's failure would then leave that member with neither.
+    // 3. Plan the slots. The new snapshots are taken *next to* the old ones (never with
+    //    `replace_snapshot`), so a failed group snapshot loses nothing; only once every member
+    //    is taken, a member over its `max_snapshots` loses its oldest unpinned snapshot (what a
+    //    manual take would have replaced). So each member needs one slot under the IC's 10,
+    //    and, at its limit, an unpinned snapshot to give up.
     let held = match list_all(mgmt, &op, &members).await {
         Ok(held) => held,
         Err(error) => {
@@ -267,19 +270,37 @@ pub async fn take<M: Management>(
             return Err(error);
         }
     };
+    let mut to_replace: Vec<Option<Vec<u8>>> = Vec::with_capacity(members.len());
     for (m, held) in members.iter().zip(&held) {
-        let max = m.max_snapshots.min(IC_MAX_SNAPSHOTS_PER_CANISTER);
-        if held.len() >= usize::from(max) {
-            let error = GroupError::SlotsFull {
-                module: m.name.clone(),
-                held: held.len() as u32,
-                max,
-                advice: "a group snapshot never replaces an older snapshot; delete one or raise \
-                         max_snapshots"
+        let full = |max: u8, advice: String| GroupError::SlotsFull {
+            module: m.name.clone(),
+            held: held.len() as u32,
+            max,
+            advice,
+        };
+        if held.len() >= usize::from(IC_MAX_SNAPSHOTS_PER_CANISTER) {
+            let error = full(
+                IC_MAX_SNAPSHOTS_PER_CANISTER,
+                "a group snapshot takes the new snapshot before it drops an old one; delete one"
                     .into(),
-            };
+            );
             op.fail(error.to_string(), mgmt.now());
             return Err(error);
+        }
+        if held.len() < usize::from(m.max_snapshots) {
+            to_replace.push(None);
+            continue;
+        }
+        match snapshots::replaceable(&m.name, held, trigger) {
+            Ok(id) => to_replace.push(Some(id)),
+            Err(why) => {
+                let error = full(
+                    m.max_snapshots,
+                    format!("{why}; unpin or delete one, or raise max_snapshots"),
+                );
+                op.fail(error.to_string(), mgmt.now());
+                return Err(error);
+            }
         }
     }
 
@@ -361,6 +382,18 @@ pub async fn take<M: Management>(
             window_end,
         };
         groups::record_snapshot(snapshot.clone());
+        // Every member is taken: now drop what the new snapshots replace (a group snapshot
+        // that loses a member this way is no longer restorable as a unit and is forgotten).
+        for ((m, take), replaced) in members.iter().zip(&takes).zip(&to_replace) {
+            if let (Some(Ok(_)), Some(id)) = (take, replaced)
+                && let Err(reason) = undo_take(mgmt, &op, m, id).await
+            {
+                op.skip_member(&m.name, OperationStep::DeleteSnapshot, &reason, mgmt.now());
+            }
+            if let Some(id) = replaced {
+                groups::forget_snapshots_with(&m.name, id);
+            }
+        }
         let not_running: Vec<&str> = members
             .iter()
             .zip(&running)

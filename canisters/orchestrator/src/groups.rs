@@ -162,3 +162,24 @@ pub fn holds_member_snapshot(module: &str, id: &[u8]) -> bool {
         })
     })
 }
+
+/// Forgets the group snapshots that had `id` as `module`'s member snapshot (it was deleted):
+/// they can no longer be restored as a unit. Their other members' snapshots stay, as ordinary
+/// snapshots of each module.
+pub fn forget_snapshots_with(module: &str, id: &[u8]) {
+    mutate_state(|s| {
+        let stale: Vec<u64> = s
+            .group_snapshots
+            .iter()
+            .filter(|e| {
+                e.value().0.members.iter().any(|m| {
+                    m.module == module && m.snapshot_id.as_ref().is_some_and(|s| **s == *id)
+                })
+            })
+            .map(|e| *e.key())
+            .collect();
+        for key in stale {
+            s.group_snapshots.remove(&key);
+        }
+    });
+}
