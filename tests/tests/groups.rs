@@ -698,3 +698,23 @@ fn retention_and_scheduled_snapshots_never_break_a_kept_group_snapshot() {
     assert!(shop.restore(Some(group.id)).unwrap().restored);
     assert_eq!(shop.values(), (1, 1, 1));
 }
+
+#[test]
+fn a_member_found_stopped_is_captured_and_left_stopped_and_the_group_snapshot_completes() {
+    let mut shop = Shop::new();
+    let (c, developer) = (shop.c, shop.env.developer);
+    shop.env.net.stop_canister(c, Some(developer)).unwrap();
+    let taken = shop.take(GroupSnapshotArgs::default()).unwrap();
+    assert_eq!(taken.status, GroupSnapshotStatus::Complete);
+    assert_eq!(
+        shop.env.history()[0].status,
+        OperationStatus::Completed,
+        "leaving c stopped is not a failure"
+    );
+    let (app, b) = (shop.app, shop.b);
+    assert!(shop.env.is_running(app) && shop.env.is_running(b));
+    assert!(
+        !shop.env.is_running(c),
+        "c was stopped before; it is left so"
+    );
+}

@@ -190,6 +190,27 @@ async fn start_all<M: Management>(
     .await
 }
 
+/// The members the flow stopped (or tried to) that did not start again. A member found
+/// stopped is left stopped on purpose and is not counted.
+fn not_restarted<'a>(members: &'a [Member], stops: &[Stop], running: &[bool]) -> Vec<&'a str> {
+    members
+        .iter()
+        .zip(stops.iter().zip(running))
+        .filter(|(_, (stop, running))| {
+            let we_stopped = matches!(
+                stop,
+                Stop::Done(Stopped::ByUs)
+                    | Stop::Failed {
+                        needs_start: true,
+                        ..
+                    }
+            );
+            we_stopped && !**running
+        })
+        .map(|(m, _)| m.name.as_str())
+        .collect()
+}
+
 /// Deletes a snapshot this flow took and forgets its record; `Err` says what is left behind.
 async fn undo_take<M: Management>(
     mgmt: &M,
@@ -394,12 +415,7 @@ pub async fn take<M: Management>(
                 groups::forget_snapshots_with(&m.name, id);
             }
         }
-        let not_running: Vec<&str> = members
-            .iter()
-            .zip(&running)
-            .filter(|(_, r)| !**r)
-            .map(|(m, _)| m.name.as_str())
-            .collect();
+        let not_running = not_restarted(&members, &stops, &running);
         if complete && not_running.is_empty() {
             op.complete(mgmt.now());
         } else if complete {
@@ -461,7 +477,7 @@ fn summary(what: &str, reports: &[GroupMemberReport]) -> String {
             _ => {}
         }
         if !r.running {
-            parts.push(format!("{} is NOT running", r.module));
+            parts.push(format!("{} is not running", r.module));
         }
     }
     format!("{what} failed: {}", parts.join("; "))
@@ -674,7 +690,7 @@ pub async fn restore<M: Management>(
 
     // 10. Report.
     let operation_id = op.id();
-    if restored && running.iter().all(|r| *r) {
+    if restored && not_restarted(&members, &stops, &running).is_empty() {
         op.complete(mgmt.now());
     } else {
         op.fail(summary("group restore", &reports), mgmt.now());
