@@ -13,5 +13,5 @@ cargo test --workspace --locked "$@"
 for seed in 7 2026; do
   echo "== orchestrator suites under the random scheduler, seed $seed"
   # --workspace keeps the feature set of the run above, so nothing is rebuilt.
-  KEEPSAKE_TEST_SEED=$seed cargo test --workspace --locked --test orchestrator_flows --test fault_injection --test schedules "$@"
+  KEEPSAKE_TEST_SEED=$seed cargo test --workspace --locked --test orchestrator_flows --test fault_injection --test schedules --test groups "$@"
 done

@@ -306,6 +306,79 @@ impl Env {
     }
 }
 
+/// More modules for group tests: sample modules registered under their own names.
+impl Env {
+    /// Installs another v1 sample module, controlled by the developer and the orchestrator,
+    /// and registers it as `name`.
+    pub fn add_sample_module(&mut self, name: &str) -> Principal {
+        let developer = self.developer;
+        let canister = self
+            .net
+            .create_canister_with_settings(Some(developer), None);
+        self.net.install_canister(
+            canister,
+            wasm("sample-module-v1.wasm.gz"),
+            encode_args(()).unwrap(),
+            Some(developer),
+        );
+        self.net
+            .set_controllers(
+                canister,
+                Some(developer),
+                vec![developer, self.orchestrator],
+            )
+            .expect("update_settings");
+        self.add_module(name, canister)
+            .unwrap_or_else(|e| panic!("add_module {name}: {e}"));
+        canister
+    }
+
+    /// Calls `method` on any canister as the developer; a reject is a test failure.
+    pub fn update_on<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        canister: Principal,
+        method: &str,
+        args: A,
+    ) -> R {
+        let bytes = self
+            .net
+            .update_call(canister, self.developer, method, encode_args(args).unwrap())
+            .unwrap_or_else(|e| panic!("{canister}.{method} failed: {e:?}"));
+        decode_args(&bytes).unwrap()
+    }
+
+    /// Queries `method` on any canister as the developer; a reject is a test failure.
+    pub fn query_on<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
+        &mut self,
+        canister: Principal,
+        method: &str,
+        args: A,
+    ) -> R {
+        let bytes = self
+            .net
+            .query_call(canister, self.developer, method, encode_args(args).unwrap())
+            .unwrap_or_else(|e| panic!("{canister}.{method} failed: {e:?}"));
+        decode_args(&bytes).unwrap()
+    }
+
+    /// Whether `canister` runs.
+    pub fn is_running(&mut self, canister: Principal) -> bool {
+        let developer = self.developer;
+        self.net
+            .canister_status(canister, Some(developer))
+            .expect("canister_status")
+            .status
+            == ic_management_canister_types::CanisterStatusType::Running
+    }
+
+    /// The orchestrator's view of module `name`'s snapshots.
+    pub fn list_of(&mut self, name: &str) -> Vec<SnapshotInfo> {
+        let (r,): (Result<Vec<SnapshotInfo>, SnapshotError>,) =
+            self.call("list_snapshots", (name,));
+        r.unwrap_or_else(|e| panic!("list_snapshots {name}: {e}"))
+    }
+}
+
 impl Default for Env {
     fn default() -> Self {
         Self::new()

@@ -23,6 +23,12 @@ pub enum OperationKind {
     /// `begin_import` … `finish_import`: a snapshot uploaded by a client, then maybe loaded.
     #[serde(rename = "import")]
     Import,
+    /// `take_group_snapshot`: every member of a group (the record's `module` is the group).
+    #[serde(rename = "group_snapshot")]
+    GroupSnapshot,
+    /// `restore_group_snapshot` (the record's `module` is the group).
+    #[serde(rename = "group_restore")]
+    GroupRestore,
 }
 
 impl std::fmt::Display for OperationKind {
@@ -33,6 +39,8 @@ impl std::fmt::Display for OperationKind {
             Self::DeleteSnapshot => "delete_snapshot",
             Self::Upgrade => "upgrade",
             Self::Import => "import",
+            Self::GroupSnapshot => "group_snapshot",
+            Self::GroupRestore => "group_restore",
         })
     }
 }
@@ -138,6 +146,9 @@ pub struct StepRecord {
     pub started_at: u64,
     /// When it ended, unless it is running.
     pub finished_at: Option<u64>,
+    /// The member module the step acted on, in a group operation (none otherwise).
+    #[serde(default)]
+    pub module: Option<String>,
 }
 
 /// Where an operation is (CloudMC-like states).

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 mod errors;
+mod groups;
 mod history;
 mod imports;
 mod modules;
@@ -16,6 +17,7 @@ mod snapshots;
 mod upgrade;
 
 pub use errors::*;
+pub use groups::*;
 pub use history::*;
 pub use imports::*;
 pub use modules::*;

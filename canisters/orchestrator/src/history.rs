@@ -80,6 +80,7 @@ impl Operation {
                 outcome: StepOutcome::Running,
                 started_at: now,
                 finished_at: None,
+                module: None,
             })
         });
     }
@@ -125,6 +126,7 @@ impl Operation {
                 outcome: StepOutcome::Running,
                 started_at,
                 finished_at: None,
+                module: None,
             })
         });
         let result = call.await;
@@ -141,6 +143,54 @@ impl Operation {
         result
     }
 
+    /// Runs one step of a group operation on member `module`. Members' steps run concurrently,
+    /// so the outcome is written to the step this call pushed (by index), not to the last one.
+    pub async fn run_member<M: Management, T>(
+        &self,
+        mgmt: &M,
+        module: &str,
+        step: OperationStep,
+        call: impl Future<Output = Result<T, CallFailure>>,
+    ) -> Result<T, CallFailure> {
+        let started_at = mgmt.now();
+        let mut index = 0;
+        self.update(started_at, |r| {
+            index = r.steps.len();
+            r.steps.push(StepRecord {
+                step,
+                outcome: StepOutcome::Running,
+                started_at,
+                finished_at: None,
+                module: Some(module.to_string()),
+            })
+        });
+        let result = call.await;
+        let finished_at = mgmt.now();
+        let outcome = match &result {
+            Ok(_) => StepOutcome::Ok,
+            Err(e) => StepOutcome::Failed(e.to_string()),
+        };
+        self.update(finished_at, |r| {
+            let pushed = &mut r.steps[index];
+            pushed.outcome = outcome;
+            pushed.finished_at = Some(finished_at);
+        });
+        result
+    }
+
+    /// Records a step of member `module` that was not run, and why.
+    pub fn skip_member(&self, module: &str, step: OperationStep, reason: &str, now: u64) {
+        self.update(now, |r| {
+            r.steps.push(StepRecord {
+                step,
+                outcome: StepOutcome::Skipped(reason.to_string()),
+                started_at: now,
+                finished_at: Some(now),
+                module: Some(module.to_string()),
+            })
+        });
+    }
+
     /// Records a step that was not run, and why.
     pub fn skip(&self, step: OperationStep, reason: &str, now: u64) {
         self.update(now, |r| {
@@ -149,6 +199,7 @@ impl Operation {
                 outcome: StepOutcome::Skipped(reason.to_string()),
                 started_at: now,
                 finished_at: Some(now),
+                module: None,
             })
         });
     }

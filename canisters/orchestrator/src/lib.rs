@@ -4,6 +4,8 @@
 mod auth;
 mod control;
 mod fleet;
+mod group_flows;
+mod groups;
 mod history;
 mod imports;
 mod lock;
@@ -176,6 +178,58 @@ async fn take_all_snapshots(
 ) -> Result<Vec<FleetSnapshotResult>, SnapshotError> {
     let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
     fleet::take_all(&IcManagement, caller, args).await
+}
+
+// ---- groups (applications) ----
+
+#[update]
+fn add_group(name: String, modules: Vec<String>) -> Result<GroupInfo, GroupError> {
+    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    groups::add(&name, modules, caller, time())
+}
+
+#[update]
+fn remove_group(name: String) -> Result<(), GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    groups::remove(&name)
+}
+
+#[query]
+fn list_groups() -> Result<Vec<GroupInfo>, GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    Ok(groups::list())
+}
+
+#[query]
+fn list_group_snapshots(group: String) -> Result<Vec<GroupSnapshotInfo>, GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    groups::get(&group)?;
+    Ok(groups::snapshots_of(&group))
+}
+
+#[update]
+async fn take_group_snapshot(
+    group: String,
+    args: GroupSnapshotArgs,
+) -> Result<GroupSnapshotInfo, GroupError> {
+    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    group_flows::take(&IcManagement, caller, &group, args, Trigger::Manual).await
+}
+
+#[update]
+async fn restore_group_snapshot(
+    group: String,
+    args: GroupRestoreArgs,
+) -> Result<GroupRestoreReport, GroupError> {
+    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    group_flows::restore(
+        &IcManagement,
+        caller,
+        &group,
+        args.group_snapshot_id,
+        args.stop_timeout_seconds,
+    )
+    .await
 }
 
 // ---- schedules ----

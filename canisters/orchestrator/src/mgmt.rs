@@ -44,6 +44,18 @@ pub trait Management {
     async fn canister_status(&self, canister: Principal) -> Result<ModuleStatus, CallFailure>;
     async fn stop_canister(&self, canister: Principal) -> Result<(), CallFailure>;
     async fn start_canister(&self, canister: Principal) -> Result<(), CallFailure>;
+    /// `stop_canister` that gives up after `timeout_seconds` (a module waiting on a call that
+    /// never returns never stops). A timeout is a failure with reject code 6 (SYS_UNKNOWN); the
+    /// module is then left stopping, and a `start_canister` cancels the stop. The default waits
+    /// without bound (the unit-test fake stops at once).
+    async fn stop_canister_within(
+        &self,
+        canister: Principal,
+        timeout_seconds: u32,
+    ) -> Result<(), CallFailure> {
+        let _ = timeout_seconds;
+        self.stop_canister(canister).await
+    }
     async fn list_snapshots(&self, canister: Principal) -> Result<Vec<IcSnapshot>, CallFailure>;
     async fn take_snapshot(
         &self,
@@ -201,6 +213,24 @@ impl Management for IcManagement {
             })
             .await,
         )
+    }
+
+    async fn stop_canister_within(
+        &self,
+        canister: Principal,
+        timeout_seconds: u32,
+    ) -> Result<(), CallFailure> {
+        // Bounded wait: the IC answers SYS_UNKNOWN after the timeout; the stop itself goes on
+        // (the module stays `stopping`) until someone starts the module again.
+        let result = Call::bounded_wait(Principal::management_canister(), "stop_canister")
+            .change_timeout(timeout_seconds)
+            .with_arg(mgmt::StopCanisterArgs {
+                canister_id: canister,
+            })
+            .await
+            .map(|_| ())
+            .map_err(CallError::from);
+        replied("stop_canister", result)
     }
 
     async fn start_canister(&self, canister: Principal) -> Result<(), CallFailure> {

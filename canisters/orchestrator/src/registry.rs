@@ -10,7 +10,7 @@ use orchestrator_api::{
 
 use crate::mgmt::{Management, REJECT_CANISTER_ERROR};
 use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state, update_record};
-use crate::{lock, schedules};
+use crate::{groups, lock, schedules};
 
 /// Longest health-check method name accepted.
 const MAX_METHOD_NAME: usize = 256;
@@ -185,6 +185,7 @@ pub fn remove(name: &str) -> Result<(), ModuleError> {
         }
         s.schedules.remove(&name.to_string());
     });
+    groups::forget_module(name);
     Ok(())
 }
 

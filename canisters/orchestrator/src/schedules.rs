@@ -24,7 +24,7 @@ use orchestrator_api::{
 use crate::history::Operation;
 use crate::mgmt::Management;
 use crate::state::{Candid, ScheduleRecord, mutate_state, read_state, update_record};
-use crate::{registry, snapshots};
+use crate::{groups, registry, snapshots};
 
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
 const NANOS_PER_MINUTE: u64 = 60 * NANOS_PER_SECOND;
@@ -294,7 +294,8 @@ pub async fn run<M: Management>(mgmt: &M, name: &str) {
 
 /// Deletes what the retention rule no longer keeps: snapshots older than `max_age_seconds`,
 /// and the oldest while the module holds more than `keep`. Never a pinned snapshot, the one
-/// kept for the latest upgrade, one taken outside the orchestrator, or `just_taken`.
+/// kept for the latest upgrade, one taken outside the orchestrator, a member of a complete
+/// group snapshot, or `just_taken`.
 pub async fn apply_retention<M: Management>(
     mgmt: &M,
     name: &str,
@@ -321,7 +322,8 @@ pub async fn apply_retention<M: Management>(
         let deletable = !snapshot.pinned
             && !snapshot.kept_for_upgrade
             && !snapshot.external
-            && just_taken != Some(snapshot.id.as_slice());
+            && just_taken != Some(snapshot.id.as_slice())
+            && !groups::holds_member_snapshot(name, &snapshot.id);
         if !deletable {
             continue;
         }

@@ -11,8 +11,8 @@ use crate::control::{self, StepFailure, Stopped};
 use crate::history::Operation;
 use crate::lock::ModuleLock;
 use crate::mgmt::{IcSnapshot, Management};
-use crate::registry;
 use crate::state::{Candid, ModuleRecord, SnapshotKey, SnapshotRecord, mutate_state, read_state};
+use crate::{groups, registry};
 
 /// The oldest of a module's snapshots (by time, then by id: ids grow with a per-canister
 /// counter, so the smaller id is the older of two taken in the same round).
@@ -92,6 +92,14 @@ pub fn record_taken(
     info(module, taken, Some(record))
 }
 
+/// Forgets the record and pin of a snapshot that was deleted (a group flow undoing its take).
+pub fn forget(module: &str, id: &[u8]) {
+    mutate_state(|s| {
+        s.snapshots.remove(&SnapshotKey::new(module, id));
+        s.pins.remove(&SnapshotKey::new(module, id));
+    });
+}
+
 /// How the orchestrator sees one of a module's snapshots: its record (label, trigger), its
 /// pin, and whether it is kept for the latest upgrade.
 fn info(module: &str, snapshot: &IcSnapshot, record: Option<SnapshotRecord>) -> SnapshotInfo {
@@ -140,9 +148,17 @@ pub fn replaceable(name: &str, held: &[IcSnapshot], trigger: Trigger) -> Result<
             .cloned()
             .collect()
     });
+    // A scheduled snapshot never replaces a member of a complete group snapshot: that would
+    // break the group snapshot, which is kept as a unit.
+    let candidates: Vec<IcSnapshot> = candidates
+        .into_iter()
+        .filter(|h| !automatic || !groups::holds_member_snapshot(name, &h.id))
+        .collect();
     oldest(&candidates).map(|s| s.id.clone()).ok_or_else(|| {
         if automatic {
-            "each is pinned, kept for the latest upgrade, or taken outside the orchestrator".into()
+            "each is pinned, kept for the latest upgrade, taken outside the orchestrator, or \
+             part of a group snapshot"
+                .into()
         } else {
             "each is pinned".into()
         }

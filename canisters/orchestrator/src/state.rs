@@ -12,7 +12,8 @@ use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemor
 use ic_stable_structures::storable::Bound;
 use ic_stable_structures::{DefaultMemoryImpl, StableBTreeMap, Storable};
 use orchestrator_api::{
-    Cadence, ModuleKind, ModuleSettings, OperationKind, OperationRecord, Retention, Trigger,
+    Cadence, GroupSnapshotInfo, ModuleKind, ModuleSettings, OperationKind, OperationRecord,
+    Retention, Trigger,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,9 @@ const STAGED_CHUNKS: MemoryId = MemoryId::new(5);
 const LOCKS: MemoryId = MemoryId::new(6);
 const SCHEDULES: MemoryId = MemoryId::new(7);
 const PINS: MemoryId = MemoryId::new(8);
+// 9–19 left free for collections other branches add meanwhile.
+const GROUPS: MemoryId = MemoryId::new(20);
+const GROUP_SNAPSHOTS: MemoryId = MemoryId::new(21);
 
 type Memory = VirtualMemory<DefaultMemoryImpl>;
 
@@ -190,6 +194,14 @@ pub struct LockRecord {
     pub import_replace: Option<Vec<u8>>,
 }
 
+/// A group of modules (key: the group's name). Written only by `groups.rs`.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub modules: Vec<String>,
+    pub added_at: u64,
+    pub added_by: Principal,
+}
+
 /// Every stable collection.
 pub struct State {
     pub admins: StableBTreeMap<Principal, (), Memory>,
@@ -202,6 +214,11 @@ pub struct State {
     pub schedules: StableBTreeMap<String, Candid<ScheduleRecord>, Memory>,
     /// Pinned snapshots (of the orchestrator's or taken elsewhere).
     pub pins: StableBTreeMap<SnapshotKey, (), Memory>,
+    /// Groups (applications); only `groups.rs` writes them.
+    pub groups: StableBTreeMap<String, Candid<GroupRecord>, Memory>,
+    /// Group snapshots by id (the id of the operation that took them); only `groups.rs`
+    /// writes them.
+    pub group_snapshots: StableBTreeMap<u64, Candid<GroupSnapshotInfo>, Memory>,
 }
 
 thread_local! {
@@ -217,6 +234,8 @@ thread_local! {
             locks: StableBTreeMap::init(mm.get(LOCKS)),
             schedules: StableBTreeMap::init(mm.get(SCHEDULES)),
             pins: StableBTreeMap::init(mm.get(PINS)),
+            groups: StableBTreeMap::init(mm.get(GROUPS)),
+            group_snapshots: StableBTreeMap::init(mm.get(GROUP_SNAPSHOTS)),
         }
     });
 }

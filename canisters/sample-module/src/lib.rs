@@ -8,6 +8,11 @@
 //! - `v2`: post_upgrade migrates schema 1 to 2 (adds an `updated_at` per key), keeping v1 data.
 //! - `broken_post_upgrade`: post_upgrade traps, so an upgrade to it fails.
 //! - `unhealthy`: installs fine, but `health` rejects.
+//!
+//! Modules that call each other (group tests): `set_peer` names a peer; `bump` adds one to a
+//! counter only after the peer mirrored the new value (`mirror`, which forwards to its own
+//! peer first), so a chain A → B → C holds the same number in A's counter and B's and C's
+//! mirrors whenever no call between them is half done.
 
 mod store;
 
@@ -105,6 +110,59 @@ fn bulk_read(offset: u64, len: u64) -> serde_bytes::ByteBuf {
 #[query]
 fn heap_counter() -> u64 {
     store::heap_counter()
+}
+
+thread_local! {
+    // Heap on purpose: only a snapshot (not stable memory) brings these back.
+    static PEER: std::cell::Cell<Option<candid::Principal>> = const { std::cell::Cell::new(None) };
+    static COUNTER: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    static MIRROR: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Sets (or, with none, clears) the module `bump` and `mirror` forward to.
+#[update]
+fn set_peer(peer: Option<candid::Principal>) {
+    PEER.with(|p| p.set(peer));
+}
+
+/// Asks the peer, if any, to mirror `n`; traps (rolling back the caller's message) if it
+/// refuses, so a value is only kept once the whole chain kept it.
+async fn forward(n: u64) {
+    if let Some(peer) = PEER.with(|p| p.get())
+        && let Err(e) = ic_cdk::call::Call::unbounded_wait(peer, "mirror")
+            .with_arg(n)
+            .await
+    {
+        ic_cdk::trap(format!("the peer did not mirror {n}: {e}"));
+    }
+}
+
+/// Adds one to the counter once the peer chain mirrored the new value; returns it.
+#[update]
+async fn bump() -> u64 {
+    let n = COUNTER.with(|c| c.get()) + 1;
+    forward(n).await;
+    COUNTER.with(|c| c.set(n));
+    n
+}
+
+/// Mirrors `n` (after forwarding it to the peer, if any).
+#[update]
+async fn mirror(n: u64) {
+    forward(n).await;
+    MIRROR.with(|m| m.set(n));
+}
+
+/// The counter `bump` increments (heap).
+#[query]
+fn counter() -> u64 {
+    COUNTER.with(|c| c.get())
+}
+
+/// The last value mirrored here (heap).
+#[query]
+fn mirrored() -> u64 {
+    MIRROR.with(|m| m.get())
 }
 
 /// Which build runs: "v1", "v2", "broken_post_upgrade" or "unhealthy".

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod backup;
 pub mod export;
+pub mod group;
 pub mod history;
 pub mod import;
 pub mod module;
@@ -24,6 +25,9 @@ pub enum Command {
     /// Register, list, configure and remove the canisters the orchestrator manages.
     #[command(subcommand)]
     Module(module::ModuleCommand),
+    /// Groups (applications): modules snapshotted and restored together as one consistent cut.
+    #[command(subcommand)]
+    Group(group::GroupCommand),
     /// Take, list, restore and delete a module's snapshots through the orchestrator.
     #[command(subcommand)]
     Snapshot(snapshot::SnapshotCommand),
@@ -52,6 +56,7 @@ pub enum Command {
 pub async fn exec(ctx: &Ctx, command: Command) -> Result<()> {
     match command {
         Command::Module(c) => module::exec(ctx, c).await,
+        Command::Group(c) => group::exec(ctx, c).await,
         Command::Snapshot(c) => snapshot::exec(ctx, c).await,
         Command::Schedule(c) => schedule::exec(ctx, c).await,
         Command::Admin(c) => admin::exec(ctx, c).await,

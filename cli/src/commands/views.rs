@@ -218,6 +218,8 @@ pub struct StepView {
     pub started_at: String,
     /// End, RFC 3339, unless running.
     pub finished_at: Option<String>,
+    /// The member module it acted on, in a group operation (null otherwise).
+    pub module: Option<String>,
 }
 
 impl From<&StepRecord> for StepView {
@@ -234,6 +236,7 @@ impl From<&StepRecord> for StepView {
             detail,
             started_at: output::time(s.started_at),
             finished_at: s.finished_at.map(output::time),
+            module: s.module.clone(),
         }
     }
 }
@@ -241,9 +244,14 @@ impl From<&StepRecord> for StepView {
 impl StepView {
     /// Text form, one line.
     pub fn line(&self) -> String {
+        // A group operation's steps name their member.
+        let step = match &self.module {
+            Some(module) => format!("{module}: {}", self.step),
+            None => self.step.clone(),
+        };
         match &self.detail {
-            Some(d) => format!("  {:<18} {} ({d})", self.step, self.outcome),
-            None => format!("  {:<18} {}", self.step, self.outcome),
+            Some(d) => format!("  {step:<18} {} ({d})", self.outcome),
+            None => format!("  {step:<18} {}", self.outcome),
         }
     }
 }
@@ -255,7 +263,8 @@ pub struct OperationView {
     pub id: u64,
     /// The module.
     pub module: String,
-    /// take_snapshot | restore_snapshot | delete_snapshot | upgrade | import.
+    /// take_snapshot | restore_snapshot | delete_snapshot | upgrade | import | group_snapshot |
+    /// group_restore (for a group operation, `module` is the group).
     pub kind: String,
     /// in_progress | completed | failed | skipped.
     pub status: String,

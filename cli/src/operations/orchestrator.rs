@@ -261,6 +261,49 @@ impl<'a> Orchestrator<'a> {
             .await
     }
 
+    /// `add_group`.
+    pub async fn add_group(&self, name: &str, modules: Vec<String>) -> Result<GroupInfo> {
+        self.call::<_, _, GroupError>("add_group", (name, modules), false)
+            .await
+    }
+
+    /// `remove_group`.
+    pub async fn remove_group(&self, name: &str) -> Result<()> {
+        self.call::<_, _, GroupError>("remove_group", (name,), false)
+            .await
+    }
+
+    /// `list_groups`.
+    pub async fn list_groups(&self) -> Result<Vec<GroupInfo>> {
+        self.call::<_, _, GroupError>("list_groups", (), true).await
+    }
+
+    /// `list_group_snapshots`.
+    pub async fn list_group_snapshots(&self, group: &str) -> Result<Vec<GroupSnapshotInfo>> {
+        self.call::<_, _, GroupError>("list_group_snapshots", (group,), true)
+            .await
+    }
+
+    /// `take_group_snapshot`.
+    pub async fn take_group_snapshot(
+        &self,
+        group: &str,
+        args: GroupSnapshotArgs,
+    ) -> Result<GroupSnapshotInfo> {
+        self.call::<_, _, GroupError>("take_group_snapshot", (group, args), false)
+            .await
+    }
+
+    /// `restore_group_snapshot`.
+    pub async fn restore_group_snapshot(
+        &self,
+        group: &str,
+        args: GroupRestoreArgs,
+    ) -> Result<GroupRestoreReport> {
+        self.call::<_, _, GroupError>("restore_group_snapshot", (group, args), false)
+            .await
+    }
+
     /// `history`.
     pub async fn history(&self, q: HistoryQuery) -> Result<HistoryPage> {
         self.call::<_, _, QueryError>("history", (q,), true).await

@@ -10,8 +10,8 @@
 
 use candid::Principal;
 use orchestrator_api::{
-    AdminError, ImportError, ModuleError, QueryError, ScheduleError, SnapshotError, StagingError,
-    UpgradeError,
+    AdminError, GroupError, ImportError, ModuleError, QueryError, ScheduleError, SnapshotError,
+    StagingError, UpgradeError,
 };
 
 /// An orchestrator error enum, classified.
@@ -221,5 +221,34 @@ mod tests {
             }
             .is_bad_input()
         );
+    }
+}
+
+impl Refusal for GroupError {
+    fn unauthorized(&self) -> Option<Principal> {
+        match self {
+            GroupError::Unauthorized { caller } => Some(*caller),
+            _ => None,
+        }
+    }
+
+    fn is_bad_input(&self) -> bool {
+        match self {
+            GroupError::InvalidName { .. }
+            | GroupError::InvalidMembers { .. }
+            | GroupError::InvalidArgument { .. } => true,
+            GroupError::Unauthorized { .. }
+            | GroupError::NameTaken { .. }
+            | GroupError::GroupNotFound { .. }
+            | GroupError::ModuleNotFound { .. }
+            | GroupError::Busy { .. }
+            | GroupError::SlotsFull { .. }
+            | GroupError::GroupSnapshotNotFound { .. }
+            | GroupError::NoGroupSnapshot { .. }
+            | GroupError::Partial { .. }
+            | GroupError::MemberSnapshotGone { .. }
+            | GroupError::PreflightFailed { .. }
+            | GroupError::OperationFailed { .. } => false,
+        }
     }
 }

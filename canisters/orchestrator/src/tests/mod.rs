@@ -96,6 +96,27 @@ fn the_committed_candid_interface_matches_the_code() {
 /// types' doc comments but not the methods').
 const METHOD_DOCS: &[(&str, &str)] = &[
     (
+        "add_group",
+        "Adds a group (application) of registered modules; a module may be in several groups.",
+    ),
+    (
+        "remove_group",
+        "Removes a group; its members and their snapshots stay.",
+    ),
+    ("list_groups", "Every group, by name."),
+    (
+        "list_group_snapshots",
+        "A group's group snapshots, oldest first.",
+    ),
+    (
+        "take_group_snapshot",
+        "Stops every member (in parallel, each within a bounded time), takes each snapshot, starts every member again; all or nothing unless keep_partial.",
+    ),
+    (
+        "restore_group_snapshot",
+        "Stops every member, takes a safety snapshot of each, loads each member's snapshot, rolls the loaded back if one load fails, starts every member; a report per member.",
+    ),
+    (
         "add_admin",
         "Adds an admin (idempotent). Admins: the init list, those added here, and the orchestrator's controllers.",
     ),

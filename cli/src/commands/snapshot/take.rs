@@ -3,9 +3,12 @@
 
 use anyhow::Result;
 use clap::Args;
-use orchestrator_api::{FleetSnapshotArgs, FleetSnapshotResult, TakeSnapshotArgs};
+use orchestrator_api::{
+    FleetSnapshotArgs, FleetSnapshotResult, GroupSnapshotArgs, TakeSnapshotArgs,
+};
 use serde::Serialize;
 
+use crate::commands::group::GroupSnapshotView;
 use crate::commands::views::SnapshotView;
 use crate::context::Ctx;
 use crate::error::{Reported, usage};
@@ -15,8 +18,8 @@ use crate::output;
 /// `max_snapshots`, the oldest unpinned snapshot is replaced.
 #[derive(Args, Debug)]
 pub struct TakeArgs {
-    /// The module (name or canister id); not with --all.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    /// The module (name or canister id); not with --all or --group.
+    #[arg(required_unless_present_any = ["all", "group"], conflicts_with = "all")]
     pub module: Option<String>,
     /// A label to remember it by (at most 100 characters); with --all, for every snapshot.
     #[arg(long)]
@@ -29,6 +32,15 @@ pub struct TakeArgs {
     /// the others; every result is printed and the exit code is 1 if any module failed.
     #[arg(long)]
     pub all: bool,
+    /// Snapshot every module of this group as one consistent cut: all stopped (in parallel,
+    /// each within a bounded time), all taken, all started again. All or nothing: if one
+    /// member fails, the others' new snapshots are deleted (see --keep-partial).
+    #[arg(long, conflicts_with_all = ["module", "all"])]
+    pub group: Option<String>,
+    /// With --group: keep the members' snapshots when another member fails; the group
+    /// snapshot is then recorded as partial (not restorable as a unit) and the exit code is 1.
+    #[arg(long)]
+    pub keep_partial: bool,
     /// With --all: how many modules are snapshotted at once (1 to 10; default 4).
     // Not `requires = "all"`: clap counts the flag's default `false` as present.
     #[arg(long, conflicts_with = "module", value_parser = clap::value_parser!(u8).range(1..=10))]
@@ -81,6 +93,12 @@ pub async fn exec(ctx: &Ctx, args: &TakeArgs) -> Result<()> {
     if let Some(l) = &args.label {
         orchestrator_api::validate_label(l).map_err(usage)?;
     }
+    if let Some(group) = &args.group {
+        return take_group(ctx, group, args).await;
+    }
+    if args.keep_partial {
+        return Err(usage("--keep-partial goes with --group"));
+    }
     match &args.module {
         Some(module) if !args.all => take_one(ctx, module, args).await,
         // clap enforces "a module or --all, not both"; this covers a caller bypassing it.
@@ -114,6 +132,55 @@ async fn take_one(ctx: &Ctx, module: &str, args: &TakeArgs) -> Result<()> {
         view.taken_at,
         if view.pinned { ", pinned" } else { "" }
     ));
+    Ok(())
+}
+
+async fn take_group(ctx: &Ctx, group: &str, args: &TakeArgs) -> Result<()> {
+    if args.pin {
+        return Err(usage(
+            "--pin does not go with --group yet; pin the members' snapshots by label",
+        ));
+    }
+    let info = ctx
+        .orchestrator()
+        .await?
+        .take_group_snapshot(
+            group,
+            GroupSnapshotArgs {
+                label: args.label.clone(),
+                keep_partial: args.keep_partial.then_some(true),
+                stop_timeout_seconds: None,
+            },
+        )
+        .await?;
+    let view = GroupSnapshotView::from(&info);
+    if ctx.json() {
+        output::json(&view)?;
+    } else {
+        output::println(&format!(
+            "Took group snapshot {} of {} ({}; every member stopped for {} ms)",
+            view.id, view.group, view.status, view.window_ms
+        ));
+        let rows: Vec<Vec<String>> = view
+            .members
+            .iter()
+            .map(|m| {
+                vec![
+                    m.module.clone(),
+                    m.snapshot_id.clone().unwrap_or_else(|| "missing".into()),
+                ]
+            })
+            .collect();
+        output::table(&["MODULE", "SNAPSHOT"], &rows);
+    }
+    if view.status == "partial" {
+        return Err(Reported(format!(
+            "group snapshot {} is partial: {} missing (kept as asked with --keep-partial)",
+            view.id,
+            view.missing.join(", ")
+        ))
+        .into());
+    }
     Ok(())
 }
 

@@ -1,0 +1,147 @@
+//! `keepsake group …`, `snapshot take --group` and `snapshot restore --group`: the real binary
+//! against localnet over HTTP, with three sample modules as one group.
+
+mod common;
+
+use candid::Principal;
+use common::Env;
+use serde_json::Value;
+
+/// Registers a fresh sample module (controlled by the developer and the orchestrator) as `name`.
+fn add_module(env: &Env, name: &str) -> Principal {
+    let id = env.fresh_canister();
+    let (dev, orch) = (env.developer, env.orchestrator);
+    env.server
+        .replica()
+        .with_net(|net| net.set_controllers(id, Some(dev), vec![dev, orch]))
+        .unwrap();
+    env.ok(&[
+        "module",
+        "add",
+        &id.to_text(),
+        "--name",
+        name,
+        "--kind",
+        "satellite",
+    ]);
+    id
+}
+
+fn code_and_stdout(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = env.keepsake().args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_group_is_added_snapshotted_restored_as_one_cut_shown_and_removed() {
+    let env = Env::registered();
+    let b = add_module(&env, "b");
+    let c = add_module(&env, "c");
+    let group = env.json(&["group", "add", "shop", "app", "b", "c"]);
+    assert_eq!(group["modules"], serde_json::json!(["app", "b", "c"]));
+    let list = env.json(&["group", "list"]);
+    assert_eq!(list[0]["name"], "shop");
+
+    for (canister, value) in [(env.module, b"a1"), (b, b"b1"), (c, b"c1")] {
+        env.set(canister, "k", value);
+    }
+    let taken = env.json(&["snapshot", "take", "--group", "shop", "--label", "v1"]);
+    assert_eq!(taken["status"], "complete", "{taken}");
+    assert_eq!(taken["members"].as_array().unwrap().len(), 3);
+    assert!(
+        taken["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["snapshot_id"].is_string())
+    );
+    let id = taken["id"].as_u64().unwrap().to_string();
+    // The members' snapshots are ordinary snapshots of each module, with the label.
+    let listed = env.json(&["snapshot", "list", "b"]);
+    assert_eq!(listed[0]["label"], "v1", "{listed}");
+
+    for (canister, value) in [(env.module, b"a2"), (b, b"b2"), (c, b"c2")] {
+        env.set(canister, "k", value);
+    }
+    // Destructive: refused without --yes when stdin is not a terminal.
+    let (code, _, stderr) = code_and_stdout(&env, &["snapshot", "restore", "--group", "shop"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let report = env.json(&[
+        "--yes",
+        "snapshot",
+        "restore",
+        "--group",
+        "shop",
+        "--snapshot",
+        &id,
+    ]);
+    assert_eq!(report["restored"], true, "{report}");
+    assert!(
+        report["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["outcome"] == "done" && m["running"] == true)
+    );
+    for (canister, value) in [(env.module, b"a1"), (b, b"b1"), (c, b"c1")] {
+        assert_eq!(env.get(canister, "k").as_deref(), Some(&value[..]));
+    }
+
+    let shown = env.json(&["group", "show", "shop"]);
+    assert_eq!(shown["group"]["name"], "shop");
+    assert_eq!(shown["snapshots"].as_array().unwrap().len(), 1);
+    let text = env.ok(&["group", "show", "shop"]);
+    assert!(text.contains("complete") && text.contains("app="), "{text}");
+
+    env.json(&["group", "remove", "shop"]);
+    assert_eq!(env.json(&["group", "list"]), serde_json::json!([]));
+}
+
+#[test]
+fn group_commands_refuse_bad_input_and_unknown_names_with_what_to_do() {
+    let env = Env::registered();
+    // An unknown member: the state of things, exit 1, says how to register it.
+    let (code, stdout, _) = code_and_stdout(&env, &["--json", "group", "add", "g", "app", "ghost"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        v["error"].as_str().unwrap().contains("keepsake module add"),
+        "{v}"
+    );
+    // A malformed name: usage, exit 2.
+    let (code, _, stderr) = code_and_stdout(&env, &["group", "add", "bad name", "app"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    // --keep-partial without --group; a hex id where a group snapshot id is wanted.
+    let (code, _, stderr) = code_and_stdout(&env, &["snapshot", "take", "app", "--keep-partial"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    env.ok(&["group", "add", "g", "app"]);
+    let (code, _, stderr) = code_and_stdout(
+        &env,
+        &[
+            "--yes",
+            "snapshot",
+            "restore",
+            "--group",
+            "g",
+            "--snapshot",
+            "abcd",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("group show g"), "{stderr}");
+    // Nothing to restore yet; an unknown group.
+    let (code, _, stderr) =
+        code_and_stdout(&env, &["--yes", "snapshot", "restore", "--group", "g"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("no complete group snapshot"), "{stderr}");
+    let (code, _, stderr) = code_and_stdout(&env, &["snapshot", "take", "--group", "nope"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("keepsake group list"), "{stderr}");
+    // Removing the module removes it from the group (left empty, the group goes too).
+    env.ok(&["--yes", "module", "remove", "app"]);
+    assert_eq!(env.json(&["group", "list"]), serde_json::json!([]));
+}

@@ -1,0 +1,62 @@
+//! A group snapshot of 3 and of 10 sample modules: the orchestrator's own instructions
+//! (localnet's per-canister counter; the management canister's copying is the IC's) and the
+//! window from the first stop to the last start, in rounds. The subnet is driven one round at
+//! a time with the clock moved 1 s per round (a replica makes about one block per second), so
+//! the recorded window in seconds is the number of rounds it spanned.
+//!
+//! Run: `scripts/build-canisters.sh && cargo bench -p integration-tests --bench group_snapshot`
+
+use candid::{decode_args, encode_args};
+use integration_tests::Env;
+use orchestrator_api::{GroupError, GroupInfo, GroupSnapshotArgs, GroupSnapshotInfo};
+
+const SECOND: u64 = 1_000_000_000;
+
+fn bench(members: usize) {
+    let mut env = Env::new();
+    let mut names = vec!["app".to_string()];
+    for i in 1..members {
+        let name = format!("m{i}");
+        env.add_sample_module(&name);
+        names.push(name);
+    }
+    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("g", names));
+    r.unwrap();
+    for round in 0..2 {
+        let (orchestrator, admin) = (env.orchestrator, env.admin);
+        let before = env.net.instructions_executed(orchestrator);
+        let id = env
+            .net
+            .submit_call(
+                orchestrator,
+                admin,
+                "take_group_snapshot",
+                encode_args(("g", GroupSnapshotArgs::default())).unwrap(),
+            )
+            .unwrap();
+        let mut rounds = 0;
+        let reply = loop {
+            if let Some(reply) = env.net.ingress_status(id) {
+                break reply.unwrap();
+            }
+            env.net.tick();
+            env.net.advance_time_nanos(SECOND);
+            rounds += 1;
+            assert!(rounds < 1000, "the group snapshot does not finish");
+        };
+        let spent = env.net.instructions_executed(orchestrator) - before;
+        let (r,): (Result<GroupSnapshotInfo, GroupError>,) = decode_args(&reply).unwrap();
+        let taken = r.unwrap();
+        let window = (taken.window_end - taken.window_start) / SECOND;
+        println!(
+            "{members:>2} modules, run {}: {spent:>12} instructions, window {window} rounds, call {rounds} rounds",
+            round + 1
+        );
+    }
+}
+
+fn main() {
+    println!("take_group_snapshot: orchestrator instructions and stop→start window\n");
+    bench(3);
+    bench(10);
+}
