@@ -1,10 +1,12 @@
 //! `keepsake backup …`: off-chain backups of snapshots into a restic repository (a local
 //! folder or S3), listed and restored from there.
 
+pub mod forget;
 pub mod init;
 pub mod list;
 pub mod restore;
 pub mod run;
+pub mod sync;
 
 use std::path::PathBuf;
 
@@ -19,12 +21,18 @@ use crate::operations::backup::repo::{Password, RepoSpec};
 pub enum BackupCommand {
     /// Create a backup repository (restic format, encrypted with a password).
     Init(init::InitArgs),
-    /// Back up a snapshot of a module or canister into the repository, streamed from the IC.
+    /// Back up a snapshot of a module or canister (or of every module, --all) into the
+    /// repository, streamed from the IC.
     Run(run::RunArgs),
+    /// Back up every snapshot the orchestrator holds that the repository lacks (run it from a
+    /// timer).
+    Sync(sync::SyncArgs),
     /// List the backups in the repository, newest first, optionally of one module.
     List(list::ListArgs),
     /// Upload a backup into a canister as a new snapshot, and optionally load it.
     Restore(restore::RestoreArgs),
+    /// Remove the backups a retention policy does not keep (--keep-*), then optionally prune.
+    Forget(forget::ForgetArgs),
 }
 
 /// Where the repository is and how to unlock it (every backup command takes these).
@@ -80,5 +88,7 @@ pub async fn exec(ctx: &Ctx, c: BackupCommand) -> Result<()> {
         BackupCommand::Run(a) => run::exec(ctx, &a).await,
         BackupCommand::List(a) => list::exec(ctx, &a).await,
         BackupCommand::Restore(a) => restore::exec(ctx, &a).await,
+        BackupCommand::Sync(a) => sync::exec(ctx, &a).await,
+        BackupCommand::Forget(a) => forget::exec(ctx, &a).await,
     }
 }

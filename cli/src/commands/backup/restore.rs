@@ -7,6 +7,7 @@ use clap::Args;
 use super::RepoArgs;
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
+use crate::operations::backup::lock::LockKind;
 use crate::operations::backup::restore::{RestoreOptions, restore};
 use crate::operations::store::{IcStore, RetryPolicy};
 use crate::output;
@@ -42,6 +43,8 @@ pub async fn exec(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
     let password = args.repo.password(false)?;
     let replace = args.replace.as_deref().map(parse_snapshot_id).transpose()?;
     let (canister, _) = crate::commands::export::resolve_target(ctx, &args.to, false).await?;
+    // A restore reads; it may run next to a backup, not next to a forget.
+    let _lock = spec.lock(LockKind::Restore, "keepsake backup restore")?;
     if args.load {
         ctx.confirm(&format!(
             "This replaces the state of canister {canister} with backup {}",

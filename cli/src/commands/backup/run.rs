@@ -1,14 +1,19 @@
-//! `keepsake backup run <module-or-canister-id> --repo <R> [--snapshot <id> | --take]
+//! `keepsake backup run (<module-or-canister-id> | --all) --repo <R> [--snapshot <id> | --take]
 //! [--concurrency N]`.
 
 use anyhow::{Result, anyhow};
+use candid::Principal;
 use clap::Args;
+use serde::Serialize;
 
 use super::RepoArgs;
 use crate::commands::export::resolve_target;
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
-use crate::operations::backup::run::run;
+use crate::error::Reported;
+use crate::operations::backup::lock::LockKind;
+use crate::operations::backup::repo::{Password, RepoSpec};
+use crate::operations::backup::run::{RunSummary, run};
 use crate::operations::backup::source::IcSnapshot;
 use crate::operations::backup::tags::Origin;
 use crate::operations::store::{IcStore, RetryPolicy, SnapshotStore as _, retry};
@@ -19,11 +24,17 @@ use crate::output;
 /// canister, snapshot, when it was taken, the orchestrator and the network.
 ///
 /// The identity must be a controller of the canister. Running it again for a snapshot the
-/// repository already holds changes nothing.
+/// repository already holds changes nothing. With --all, every registered module is backed
+/// up, one after another; one failing does not stop the others (the exit code says so).
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The module (orchestrator name) or canister id.
-    pub target: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub target: Option<String>,
+    /// Every module registered with the orchestrator: its newest snapshot (or a fresh one
+    /// with --take).
+    #[arg(long, conflicts_with = "snapshot")]
+    pub all: bool,
     #[command(flatten)]
     pub repo: RepoArgs,
     /// The snapshot id (hex); default: the newest snapshot of the canister.
@@ -32,7 +43,8 @@ pub struct RunArgs {
     /// Take a new snapshot first (through the orchestrator for a module, directly otherwise).
     #[arg(long)]
     pub take: bool,
-    /// Reads in flight per file being backed up (1 to 64).
+    /// Reads in flight per file being backed up (1 to 64). Modules are backed up one after
+    /// another, so memory stays bounded by this, whatever the number of modules.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 }
@@ -47,39 +59,116 @@ pub async fn exec(ctx: &Ctx, args: &RunArgs) -> Result<()> {
         .as_deref()
         .map(parse_snapshot_id)
         .transpose()?;
-    let (canister, module) = resolve_target(ctx, &args.target, true).await?;
+    // Checked by clap: a target unless --all.
+    let target = match (&args.target, args.all) {
+        (_, true) => None,
+        (Some(t), false) => Some(t.clone()),
+        (None, false) => return Err(crate::error::usage("name a module or canister, or --all")),
+    };
+    let (canister, module) = match &target {
+        Some(t) => {
+            let (c, m) = resolve_target(ctx, t, true).await?;
+            (Some(c), m)
+        }
+        None => (None, None),
+    };
+    let _lock = spec.lock(LockKind::Backup, "keepsake backup run")?;
+    let Some(canister) = canister else {
+        return run_all(ctx, &spec, &password, args).await;
+    };
+    let snapshot = choose_snapshot(ctx, canister, module.as_deref(), explicit, args.take).await?;
+    let summary = back_up(
+        ctx,
+        &spec,
+        &password,
+        canister,
+        module,
+        snapshot,
+        args.concurrency,
+    )
+    .await?;
+    if ctx.json() {
+        return output::json(&summary);
+    }
+    print_summary(&summary);
+    Ok(())
+}
+
+/// The human line for one backup.
+pub(super) fn print_summary(summary: &RunSummary) {
+    if summary.already_present {
+        output::println(&format!(
+            "Backup {} already holds snapshot {} of {}; nothing to do",
+            summary.backup_id, summary.origin.snapshot_id, summary.origin.canister_id
+        ));
+    } else {
+        output::println(&format!(
+            "Backed up snapshot {} of {} as {}: {} in {} files, the repository grew by {}",
+            summary.origin.snapshot_id,
+            summary.origin.canister_id,
+            summary.backup_id,
+            output::bytes(summary.total_bytes),
+            summary.files.len() + 1,
+            output::bytes(summary.added_bytes)
+        ));
+    }
+}
+
+/// Which snapshot to back up: the one named, a fresh one, or the newest.
+async fn choose_snapshot(
+    ctx: &Ctx,
+    canister: Principal,
+    module: Option<&str>,
+    explicit: Option<Vec<u8>>,
+    take: bool,
+) -> Result<Vec<u8>> {
     let agent = ctx.agent().await?;
     let store = IcStore::new(agent, canister);
     let policy = RetryPolicy::default();
-    let snapshot = if let Some(id) = explicit {
-        id
-    } else if args.take {
-        match &module {
-            Some(name) => ctx
+    if let Some(id) = explicit {
+        return Ok(id);
+    }
+    if take {
+        return match module {
+            Some(name) => Ok(ctx
                 .orchestrator()
                 .await?
                 .take_snapshot(name, Some("backup".into()))
                 .await?
                 .id
-                .into_vec(),
+                .into_vec()),
             None => {
                 // A canister the orchestrator does not manage: stop, take, start (always).
                 retry(policy, || store.stop()).await?;
                 let taken = retry(policy, || store.take()).await;
                 retry(policy, || store.start()).await?;
-                taken?.id
+                Ok(taken?.id)
             }
-        }
-    } else {
-        retry(policy, || store.list())
-            .await?
-            .into_iter()
-            .max_by_key(|s| s.taken_at_timestamp)
-            .map(|s| s.id)
-            .ok_or_else(|| {
-                anyhow!("canister {canister} has no snapshot; take one with --take (or `keepsake snapshot take <module>`)")
-            })?
-    };
+        };
+    }
+    retry(policy, || store.list())
+        .await?
+        .into_iter()
+        .max_by_key(|s| s.taken_at_timestamp)
+        .map(|s| s.id)
+        .ok_or_else(|| {
+            anyhow!("canister {canister} has no snapshot; take one with --take (or `keepsake snapshot take <module>`)")
+        })
+}
+
+/// Backs up one snapshot of `canister` (the caller holds the repository's lock).
+pub(super) async fn back_up(
+    ctx: &Ctx,
+    spec: &RepoSpec,
+    password: &Password,
+    canister: Principal,
+    module: Option<String>,
+    snapshot: Vec<u8>,
+    concurrency: u16,
+) -> Result<RunSummary> {
+    let agent = ctx.agent().await?;
+    let store = IcStore::new(agent, canister);
+    let policy = RetryPolicy::default();
     let network = ctx.network()?;
     let orchestrator_id = if module.is_some() {
         ctx.orchestrator().await.ok().map(|o| o.id.to_text())
@@ -116,31 +205,146 @@ pub async fn exec(ctx: &Ctx, args: &RunArgs) -> Result<()> {
         canister,
         snapshot,
         runtime: tokio::runtime::Handle::current(),
-        concurrency: args.concurrency as usize,
+        concurrency: concurrency as usize,
         retry: policy,
         progress: output::byte_bar(ctx.show_progress(), 0, "backup"),
     };
     let bar = from.progress.clone();
-    let summary = run(&spec, password, from, origin).await?;
+    let summary = run(spec, password.clone(), from, origin).await;
     bar.finish_and_clear();
-    if ctx.json() {
-        return output::json(&summary);
+    summary
+}
+
+/// One module's line of `backup run --all` and `backup sync`.
+#[derive(Debug, Serialize)]
+pub(super) struct ModuleResult {
+    /// The module.
+    pub module: String,
+    /// Its canister.
+    pub canister_id: String,
+    /// The snapshot (hex), when one was chosen.
+    pub snapshot_id: Option<String>,
+    /// `backed_up`, `already_present` or `failed`.
+    pub result: &'static str,
+    /// The backup, when there is one.
+    pub backup_id: Option<String>,
+    /// Bytes the repository grew by.
+    pub added_bytes: u64,
+    /// Why it failed (with its causes).
+    pub error: Option<String>,
+}
+
+impl ModuleResult {
+    pub(super) fn of(
+        module: &str,
+        canister: Principal,
+        snapshot: Option<&[u8]>,
+        r: Result<RunSummary>,
+    ) -> Self {
+        let mut out = Self {
+            module: module.to_string(),
+            canister_id: canister.to_text(),
+            snapshot_id: snapshot.map(hex::encode),
+            result: "failed",
+            backup_id: None,
+            added_bytes: 0,
+            error: None,
+        };
+        match r {
+            Ok(s) => {
+                out.result = if s.already_present {
+                    "already_present"
+                } else {
+                    "backed_up"
+                };
+                out.snapshot_id = Some(s.origin.snapshot_id);
+                out.backup_id = Some(s.backup_id);
+                out.added_bytes = s.added_bytes;
+            }
+            Err(e) => out.error = Some(format!("{e:#}")),
+        }
+        out
     }
-    if summary.already_present {
-        output::println(&format!(
-            "Backup {} already holds snapshot {} of {}; nothing to do",
-            summary.backup_id, summary.origin.snapshot_id, summary.origin.canister_id
-        ));
+
+    /// A table row: module, result, snapshot, backup or reason.
+    pub(super) fn row(&self) -> Vec<String> {
+        let detail = match (&self.backup_id, &self.error) {
+            (Some(b), _) => format!("{} (+{})", &b[..8], output::bytes(self.added_bytes)),
+            // One module stays one line.
+            (None, Some(e)) => e.lines().collect::<Vec<_>>().join(" "),
+            (None, None) => String::new(),
+        };
+        vec![
+            self.module.clone(),
+            self.result.to_string(),
+            self.snapshot_id.clone().unwrap_or_else(|| "-".into()),
+            detail,
+        ]
+    }
+}
+
+/// `--json` of `run --all` and `sync`.
+#[derive(Debug, Serialize)]
+pub(super) struct FleetResults {
+    pub results: Vec<ModuleResult>,
+    pub failed: usize,
+}
+
+/// Prints the results; an error (already reported) when any failed.
+pub(super) fn report(ctx: &Ctx, results: Vec<ModuleResult>, what: &str) -> Result<()> {
+    let failed = results.iter().filter(|r| r.result == "failed").count();
+    let total = results.len();
+    let view = FleetResults { results, failed };
+    if ctx.json() {
+        output::json(&view)?;
+    } else if view.results.is_empty() {
+        output::println(what);
     } else {
-        output::println(&format!(
-            "Backed up snapshot {} of {} as {}: {} in {} files, the repository grew by {}",
-            summary.origin.snapshot_id,
-            summary.origin.canister_id,
-            summary.backup_id,
-            output::bytes(summary.total_bytes),
-            summary.files.len() + 1,
-            output::bytes(summary.added_bytes)
-        ));
+        let rows: Vec<Vec<String>> = view.results.iter().map(ModuleResult::row).collect();
+        output::table(&["MODULE", "RESULT", "SNAPSHOT", "BACKUP OR REASON"], &rows);
+    }
+    if failed > 0 {
+        // Every result is printed above; the exit code still says that something failed.
+        return Err(Reported(format!(
+            "{failed} of {total} backups failed; the others were made (run the command again to retry)"
+        ))
+        .into());
     }
     Ok(())
+}
+
+/// `run --all`: each module's newest snapshot (or a fresh one), one after another.
+async fn run_all(ctx: &Ctx, spec: &RepoSpec, password: &Password, args: &RunArgs) -> Result<()> {
+    let modules = ctx.orchestrator().await?.list_modules().await?;
+    let mut results = Vec::new();
+    for m in modules {
+        let chosen = choose_snapshot(ctx, m.canister_id, Some(&m.name), None, args.take).await;
+        let (snapshot, r) = match chosen {
+            Ok(s) => {
+                let r = back_up(
+                    ctx,
+                    spec,
+                    password,
+                    m.canister_id,
+                    Some(m.name.clone()),
+                    s.clone(),
+                    args.concurrency,
+                )
+                .await;
+                (Some(s), r)
+            }
+            Err(e) => (None, Err(e)),
+        };
+        results.push(ModuleResult::of(
+            &m.name,
+            m.canister_id,
+            snapshot.as_deref(),
+            r,
+        ));
+    }
+    report(
+        ctx,
+        results,
+        "No modules. Register one with `keepsake module add <canister-id> --name <name>`.",
+    )
 }

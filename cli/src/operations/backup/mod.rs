@@ -3,9 +3,13 @@
 //! `restic` CLI can list and restore them without keepsake.
 //!
 //! `repo` opens and creates repositories (local folders, S3 through OpenDAL) and holds the
-//! password; `source` streams a snapshot from the IC into rustic_core; `run` makes one backup;
-//! `restore` uploads one back into a canister; `tags` is what a backup says about itself.
+//! password; `lock` keeps two keepsakes from working on one repository in ways that hurt each
+//! other; `source` streams a snapshot from the IC into rustic_core; `run` makes one backup;
+//! `restore` uploads one back into a canister; `forget` decides retention; `tags` is what a
+//! backup says about itself.
 
+pub mod forget;
+pub mod lock;
 pub mod repo;
 pub mod restore;
 pub mod run;

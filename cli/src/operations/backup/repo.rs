@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use rustic_backend::BackendOptions;
 use rustic_core::{
-    ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryBackends,
+    ConfigOptions, Credentials, FileType, KeyOptions, OpenStatus, Repository, RepositoryBackends,
     RepositoryOptions, RusticError,
 };
 
+use super::lock::{self, LOCK_DIR, LockKind, RepoLock};
 use crate::error::usage;
 
 /// The environment variable holding the password.
@@ -76,12 +77,28 @@ impl RepoSpec {
 
     /// rustic_backend's backends for this location.
     fn backends(&self) -> Result<RepositoryBackends> {
+        self.backends_at(None)
+    }
+
+    /// rustic_backend's backends for this location, or for the folder `sub` under its root.
+    fn backends_at(&self, sub: Option<&str>) -> Result<RepositoryBackends> {
         let (repository, options) = match self.location()? {
-            Location::Local(path) => (format!("local:{}", path.display()), BTreeMap::new()),
+            Location::Local(path) => {
+                let path = match sub {
+                    Some(s) => path.join(s),
+                    None => path,
+                };
+                (format!("local:{}", path.display()), BTreeMap::new())
+            }
             Location::S3 { bucket, prefix } => {
                 let mut o = BTreeMap::new();
                 o.insert("bucket".to_string(), bucket);
-                o.insert("root".to_string(), format!("/{prefix}"));
+                let root = match sub {
+                    Some(s) if prefix.is_empty() => format!("/{s}"),
+                    Some(s) => format!("/{prefix}/{s}"),
+                    None => format!("/{prefix}"),
+                };
+                o.insert("root".to_string(), root);
                 // Path-style addressing (`endpoint/bucket/key`) is OpenDAL's default, and what
                 // MinIO, s3s-fs and most S3-compatible servers expect.
                 if let Some(e) = &self.s3_endpoint {
@@ -114,8 +131,25 @@ impl RepoSpec {
         Repository::new(&opts, &self.backends()?).map_err(|e| rustic_error(*e))
     }
 
-    /// Opens an existing repository.
-    pub fn open(&self, password: &Password) -> Result<Repository<OpenStatus>> {
+    /// Takes keepsake's lock on the repository (see `lock`) for `command`, after checking
+    /// that there is a repository (a lock must not create the folder of a mistyped `--repo`).
+    pub fn lock(&self, kind: LockKind, command: &str) -> Result<RepoLock> {
+        lock::off_the_runtime(|| self.lock_blocking(kind, command))
+    }
+
+    fn lock_blocking(&self, kind: LockKind, command: &str) -> Result<RepoLock> {
+        self.ensure_repository()?;
+        if let Location::Local(path) = self.location()? {
+            let dir = path.join(LOCK_DIR).join(FileType::Snapshot.dirname());
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let backend = self.backends_at(Some(LOCK_DIR))?.repository();
+        lock::acquire(backend, &self.repo, kind, command)
+    }
+
+    /// Is there a restic repository at this location? (An error that says what to do if not.)
+    fn ensure_repository(&self) -> Result<Repository<()>> {
         if let Location::Local(path) = self.location()?
             && !path.exists()
         {
@@ -144,6 +178,12 @@ impl RepoSpec {
                 self.repo
             );
         }
+        Ok(repo)
+    }
+
+    /// Opens an existing repository.
+    pub fn open(&self, password: &Password) -> Result<Repository<OpenStatus>> {
+        let repo = self.ensure_repository()?;
         repo.open(&password.credentials()).map_err(|e| {
             if e.is_incorrect_password() {
                 anyhow!(
@@ -193,6 +233,7 @@ pub fn rustic_error(e: RusticError) -> anyhow::Error {
 }
 
 /// The repository password. Its `Debug` never shows it.
+#[derive(Clone)]
 pub struct Password(String);
 
 impl std::fmt::Debug for Password {

@@ -105,8 +105,12 @@ fn run_blocking(
 
     // 2. Already there? Leftovers of a killed run?
     let mine = |s: &SnapshotFile| {
+        // taken_at too: snapshot ids are never reused on one network, but a reset local
+        // network counts from zero again.
         Origin::from_snapshot(s).is_some_and(|o| {
-            o.canister_id == origin.canister_id && o.snapshot_id == origin.snapshot_id
+            o.canister_id == origin.canister_id
+                && o.snapshot_id == origin.snapshot_id
+                && o.taken_at == origin.taken_at
         })
     };
     let existing = repo.get_all_snapshots().map_err(|e| rustic_error(*e))?;

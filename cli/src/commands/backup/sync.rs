@@ -1,0 +1,143 @@
+//! `keepsake backup sync --repo <R>`: the scheduled off-chain backup.
+
+use std::collections::BTreeSet;
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+
+use super::RepoArgs;
+use super::run::{ModuleResult, back_up};
+use crate::context::Ctx;
+use crate::error::Reported;
+use crate::operations::backup::lock::LockKind;
+use crate::operations::backup::repo::rustic_error;
+use crate::operations::backup::tags::{self, Origin};
+use crate::output;
+
+/// Back up every snapshot the orchestrator holds (all modules) that the repository lacks,
+/// oldest first. Idempotent: run it from a timer (docs/systemd/) after the orchestrator's
+/// schedules have taken snapshots on-chain; a second run backs up nothing.
+///
+/// A snapshot is in the repository when a backup has its canister id, snapshot id and
+/// taken_at (snapshot ids are never reused on a network, but a reset local network counts
+/// from zero again). --concurrency is the reads in flight per file, one snapshot at a time.
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub repo: RepoArgs,
+    /// Reads in flight per file being backed up (1 to 64).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+}
+
+#[derive(Serialize)]
+struct Synced {
+    /// The snapshots backed up now (or that failed).
+    results: Vec<ModuleResult>,
+    /// How many were backed up now.
+    backed_up: usize,
+    /// How many the repository already held.
+    already_present: usize,
+    /// How many failed.
+    failed: usize,
+}
+
+/// Runs it.
+pub async fn exec(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
+    let spec = args.repo.spec();
+    let password = args.repo.password(false)?;
+    let orch = ctx.orchestrator().await?;
+    let modules = orch.list_modules().await?;
+    let _lock = spec.lock(LockKind::Backup, "keepsake backup sync")?;
+    // 1. What the repository holds (complete backups only: a half one is redone).
+    let (s, p) = (spec.clone(), password.clone());
+    let held: BTreeSet<(String, String, String)> = tokio::task::spawn_blocking(move || {
+        let repo = s.open(&p)?;
+        let snaps = repo.get_all_snapshots().map_err(|e| rustic_error(*e))?;
+        anyhow::Ok(
+            snaps
+                .iter()
+                .filter(|s| !tags::is_partial(s))
+                .filter_map(Origin::from_snapshot)
+                .map(|o| (o.canister_id, o.snapshot_id, o.taken_at))
+                .collect(),
+        )
+    })
+    .await??;
+    // 2. What the orchestrator holds, and what is missing.
+    let mut results = Vec::new();
+    let mut already_present = 0;
+    for m in modules {
+        let snaps = match orch.list_snapshots(&m.name).await {
+            Ok(s) => s,
+            Err(e) => {
+                results.push(ModuleResult::of(&m.name, m.canister_id, None, Err(e)));
+                continue;
+            }
+        };
+        let mut missing: Vec<_> = snaps
+            .into_iter()
+            .filter(|s| {
+                let key = (
+                    m.canister_id.to_text(),
+                    hex::encode(&s.id),
+                    output::time(s.taken_at),
+                );
+                let held = held.contains(&key);
+                already_present += usize::from(held);
+                !held
+            })
+            .collect();
+        missing.sort_by_key(|s| s.taken_at);
+        // 3. Back each one up; a failure does not stop the others.
+        for s in missing {
+            let r = back_up(
+                ctx,
+                &spec,
+                &password,
+                m.canister_id,
+                Some(m.name.clone()),
+                s.id.to_vec(),
+                args.concurrency,
+            )
+            .await;
+            results.push(ModuleResult::of(
+                &m.name,
+                m.canister_id,
+                Some(s.id.as_slice()),
+                r,
+            ));
+        }
+    }
+    let failed = results.iter().filter(|r| r.result == "failed").count();
+    let view = Synced {
+        backed_up: results.iter().filter(|r| r.result == "backed_up").count(),
+        already_present,
+        failed,
+        results,
+    };
+    if ctx.json() {
+        output::json(&view)?;
+    } else if view.results.is_empty() {
+        output::println(&format!(
+            "Nothing to back up: the repository already holds all {} snapshots",
+            view.already_present
+        ));
+    } else {
+        let rows: Vec<Vec<String>> = view.results.iter().map(ModuleResult::row).collect();
+        output::table(&["MODULE", "RESULT", "SNAPSHOT", "BACKUP OR REASON"], &rows);
+        output::println(&format!(
+            "Backed up {} snapshots; {} were already in the repository",
+            view.backed_up, view.already_present
+        ));
+    }
+    if failed > 0 {
+        return Err(Reported(format!(
+            "{failed} of {} snapshots could not be backed up; the others were (run `backup sync` again to retry)",
+            view.results.len()
+        ))
+        .into());
+    }
+    Ok(())
+}
