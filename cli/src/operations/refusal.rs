@@ -193,6 +193,35 @@ impl Refusal for QueryError {
     }
 }
 
+impl Refusal for GroupError {
+    fn unauthorized(&self) -> Option<Principal> {
+        match self {
+            GroupError::Unauthorized { caller } => Some(*caller),
+            _ => None,
+        }
+    }
+
+    fn is_bad_input(&self) -> bool {
+        match self {
+            GroupError::InvalidName { .. }
+            | GroupError::InvalidMembers { .. }
+            | GroupError::InvalidArgument { .. } => true,
+            GroupError::Unauthorized { .. }
+            | GroupError::NameTaken { .. }
+            | GroupError::GroupNotFound { .. }
+            | GroupError::ModuleNotFound { .. }
+            | GroupError::Busy { .. }
+            | GroupError::SlotsFull { .. }
+            | GroupError::GroupSnapshotNotFound { .. }
+            | GroupError::NoGroupSnapshot { .. }
+            | GroupError::Partial { .. }
+            | GroupError::MemberSnapshotGone { .. }
+            | GroupError::PreflightFailed { .. }
+            | GroupError::OperationFailed { .. } => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,34 +250,5 @@ mod tests {
             }
             .is_bad_input()
         );
-    }
-}
-
-impl Refusal for GroupError {
-    fn unauthorized(&self) -> Option<Principal> {
-        match self {
-            GroupError::Unauthorized { caller } => Some(*caller),
-            _ => None,
-        }
-    }
-
-    fn is_bad_input(&self) -> bool {
-        match self {
-            GroupError::InvalidName { .. }
-            | GroupError::InvalidMembers { .. }
-            | GroupError::InvalidArgument { .. } => true,
-            GroupError::Unauthorized { .. }
-            | GroupError::NameTaken { .. }
-            | GroupError::GroupNotFound { .. }
-            | GroupError::ModuleNotFound { .. }
-            | GroupError::Busy { .. }
-            | GroupError::SlotsFull { .. }
-            | GroupError::GroupSnapshotNotFound { .. }
-            | GroupError::NoGroupSnapshot { .. }
-            | GroupError::Partial { .. }
-            | GroupError::MemberSnapshotGone { .. }
-            | GroupError::PreflightFailed { .. }
-            | GroupError::OperationFailed { .. } => false,
-        }
     }
 }
