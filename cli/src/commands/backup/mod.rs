@@ -1,6 +1,7 @@
 //! `keepsake backup …`: off-chain backups of snapshots into a restic repository (a local
 //! folder or S3), listed and restored from there.
 
+pub mod check;
 pub mod init;
 pub mod list;
 pub mod restore;
@@ -25,6 +26,8 @@ pub enum BackupCommand {
     List(list::ListArgs),
     /// Upload a backup into a canister as a new snapshot, and optionally load it.
     Restore(restore::RestoreArgs),
+    /// Check the repository for damage (with --read-data, every pack's contents too).
+    Check(check::CheckArgs),
 }
 
 /// Where the repository is and how to unlock it (every backup command takes these).
@@ -54,6 +57,7 @@ impl RepoArgs {
             s3_endpoint: self.s3_endpoint.clone(),
             s3_region: self.s3_region.clone(),
             cache_dir: Some(cache_dir()),
+            progress: false,
         }
     }
 
@@ -80,5 +84,6 @@ pub async fn exec(ctx: &Ctx, c: BackupCommand) -> Result<()> {
         BackupCommand::Run(a) => run::exec(ctx, &a).await,
         BackupCommand::List(a) => list::exec(ctx, &a).await,
         BackupCommand::Restore(a) => restore::exec(ctx, &a).await,
+        BackupCommand::Check(a) => check::exec(ctx, &a).await,
     }
 }
