@@ -309,7 +309,7 @@ impl Drop for S3 {
 fn a_pack_larger_than_a_part_goes_to_s3_as_a_multipart_upload_and_restores_byte_for_byte() {
     let env = Env::registered();
     env.set(env.module, "k1", b"v1");
-    // 24 MB of incompressible bulk data: one data pack of about that size, three 8 MiB parts.
+    // 24 MB of bulk data: one data pack above 8 MiB after compression.
     env.fill(24_000_000, 9);
     let bulk = env.bulk(env.module);
     let root = env.path("s3");
@@ -337,18 +337,9 @@ fn a_pack_larger_than_a_part_goes_to_s3_as_a_multipart_upload_and_restores_byte_
     let run = on_s3(&["run", "app", "--take"]);
     let backup_id = run["backup_id"].as_str().unwrap().to_string();
 
-    // The server saw a multipart upload: created, at least three parts, completed.
-    let seen = std::fs::read_to_string(&log).unwrap();
-    let count = |op: &str| seen.matches(&format!("resolved route, op: {op},")).count();
-    assert_eq!(
-        count("CreateMultipartUpload"),
-        1,
-        "{}",
-        &seen[..seen.len().min(4000)]
-    );
-    assert!(count("UploadPart") >= 3, "{} parts", count("UploadPart"));
-    assert_eq!(count("CompleteMultipartUpload"), 1);
-    // One pack file holds the data, in the restic layout under the prefix.
+    // The data is in pack files in the restic layout under the prefix; every one above 8 MiB
+    // went up in 8 MiB parts (created, ceil(size / 8 MiB) parts, completed), every smaller file
+    // as a single PutObject. (How rustic_core cuts the data into packs varies between runs.)
     let data = root.join("backups/keepsake/data");
     let big: Vec<u64> = std::fs::read_dir(&data)
         .unwrap()
@@ -356,7 +347,13 @@ fn a_pack_larger_than_a_part_goes_to_s3_as_a_multipart_upload_and_restores_byte_
         .map(|f| f.unwrap().metadata().unwrap().len())
         .filter(|&n| n > 8 * 1024 * 1024)
         .collect();
-    assert_eq!(big.len(), 1, "{big:?}");
+    assert!(!big.is_empty(), "no pack above 8 MiB");
+    let seen = std::fs::read_to_string(&log).unwrap();
+    let count = |op: &str| seen.matches(&format!("resolved route, op: {op},")).count();
+    assert_eq!(count("CreateMultipartUpload"), big.len(), "{big:?}");
+    let parts: u64 = big.iter().map(|n| n.div_ceil(8 * 1024 * 1024)).sum();
+    assert_eq!(count("UploadPart") as u64, parts, "{big:?}");
+    assert_eq!(count("CompleteMultipartUpload"), big.len());
 
     // It reads back: check with every pack read, and a restore into a fresh canister.
     let checked = on_s3(&["check", "--read-data"]);
