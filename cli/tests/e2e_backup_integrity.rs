@@ -309,8 +309,9 @@ impl Drop for S3 {
 fn a_pack_larger_than_a_part_goes_to_s3_as_a_multipart_upload_and_restores_byte_for_byte() {
     let env = Env::registered();
     env.set(env.module, "k1", b"v1");
-    // 24 MB of bulk data: one data pack above 8 MiB after compression.
-    env.fill(24_000_000, 9);
+    // 64 MB of bulk data: packs above 8 MiB after compression (a 24 MB fill sometimes gave
+    // only smaller packs).
+    env.fill(64_000_000, 9);
     let bulk = env.bulk(env.module);
     let root = env.path("s3");
     std::fs::create_dir_all(root.join("backups")).unwrap();
