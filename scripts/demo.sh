@@ -2,7 +2,9 @@
 # The main job end to end on localnet, with no dfx: build the canisters, start localnet, deploy
 # the orchestrator and a sample module, register it, write data, snapshot, upgrade (with the
 # automatic snapshot), break the data, restore, export, verify, import into a fresh canister and
-# show the data came back. Prints a transcript of every keepsake command and its output.
+# show the data came back; then back the module up into a local backup repository (restic
+# format), change it, back up again (showing how little the repository grew), restore from the
+# repository into another fresh canister and check the repository. Prints a transcript of every keepsake command and its output.
 # Usage: scripts/demo.sh   (work folder: target/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,3 +60,25 @@ run call "$FRESH" get '("greeting")'
 run keepsake import "$WORK/backup" --to "$FRESH" --restore --yes
 run call "$FRESH" get '("greeting")'
 run keepsake history app --limit 5
+
+# Off-chain backups: a local restic repository (an s3://bucket/prefix works the same way). The
+# password comes from the environment; keepsake never writes it anywhere.
+export KEEPSAKE_REPO_PASSWORD="demo password: use a real secret"
+REPO="$WORK/repo"
+run keepsake backup init --repo "$REPO"
+run keepsake backup run app --repo "$REPO" --take
+FIRST_SIZE=$(du -sb "$REPO" | cut -f1)
+run call "$MODULE" set '("greeting", blob "changed after the first backup")'
+run keepsake backup run app --repo "$REPO" --take
+SECOND_SIZE=$(du -sb "$REPO" | cut -f1)
+echo
+echo "# the repository: $FIRST_SIZE bytes after the first backup, $SECOND_SIZE after the second"
+echo "# (+$((SECOND_SIZE - FIRST_SIZE)) bytes: only what changed is stored again)"
+run keepsake backup list --repo "$REPO" app
+# The oldest backup (the list is newest first) holds the greeting before the change.
+OLDEST=$(keepsake --json backup list --repo "$REPO" app | sed -n 's/.*"backup_id": *"\([0-9a-f]*\)".*/\1/p' | tail -1)
+FRESH2=$("${DEVNET[@]}" create target/canisters/sample-module-v1.wasm.gz)
+echo; echo "# another fresh canister: $FRESH2"
+run keepsake backup restore "$OLDEST" --repo "$REPO" --to "$FRESH2" --load --yes
+run call "$FRESH2" get '("greeting")'
+run keepsake backup check --repo "$REPO" --read-data

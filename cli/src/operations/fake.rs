@@ -352,4 +352,11 @@ impl SnapshotStore for FakeStore {
         *self.loaded.borrow_mut() = Some(snapshot.to_vec());
         Ok(())
     }
+
+    async fn delete(&self, snapshot: &[u8]) -> Result<(), CallError> {
+        self.calls.borrow_mut().push("delete".into());
+        self.snap(snapshot)?;
+        self.snaps.borrow_mut().remove(snapshot);
+        Ok(())
+    }
 }

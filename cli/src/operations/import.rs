@@ -599,6 +599,9 @@ mod tests {
         async fn load(&self, snapshot: &[u8]) -> Result<(), CallError> {
             self.inner.load(snapshot).await
         }
+        async fn delete(&self, snapshot: &[u8]) -> Result<(), CallError> {
+            self.inner.delete(snapshot).await
+        }
     }
 
     #[tokio::test]

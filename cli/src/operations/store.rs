@@ -10,8 +10,9 @@ use crate::operations::agent_error;
 use candid::Principal;
 use ic_agent::{Agent, AgentError};
 use ic_management_canister_types::{
-    LoadCanisterSnapshotArgs, ReadCanisterSnapshotDataArgs, ReadCanisterSnapshotMetadataArgs,
-    TakeCanisterSnapshotArgs, UploadCanisterSnapshotDataArgs, UploadCanisterSnapshotMetadataArgs,
+    DeleteCanisterSnapshotArgs, LoadCanisterSnapshotArgs, ReadCanisterSnapshotDataArgs,
+    ReadCanisterSnapshotMetadataArgs, TakeCanisterSnapshotArgs, UploadCanisterSnapshotDataArgs,
+    UploadCanisterSnapshotMetadataArgs,
 };
 use ic_utils::interfaces::ManagementCanister;
 use ic_utils::interfaces::management_canister::{
@@ -104,6 +105,8 @@ pub trait SnapshotStore {
     async fn start(&self) -> Result<(), CallError>;
     /// `load_canister_snapshot`.
     async fn load(&self, snapshot: &[u8]) -> Result<(), CallError>;
+    /// `delete_canister_snapshot`.
+    async fn delete(&self, snapshot: &[u8]) -> Result<(), CallError>;
 }
 
 /// The real thing: ic-utils' `ManagementCanister` on an agent.
@@ -261,6 +264,19 @@ impl SnapshotStore for IcStore<'_> {
             .call_and_wait()
             .await
             .map_err(self.err("loading the snapshot"))
+    }
+
+    async fn delete(&self, snapshot: &[u8]) -> Result<(), CallError> {
+        use ic_utils::call::AsyncCall;
+        let args = DeleteCanisterSnapshotArgs {
+            canister_id: self.canister,
+            snapshot_id: snapshot.to_vec(),
+        };
+        self.mgmt
+            .delete_canister_snapshot(&args)
+            .call_and_wait()
+            .await
+            .map_err(self.err("deleting the snapshot"))
     }
 }
 

@@ -1,6 +1,7 @@
 //! `keepsake backup …`: off-chain backups of snapshots into a restic repository (a local
 //! folder or S3), listed and restored from there.
 
+pub mod check;
 pub mod forget;
 pub mod init;
 pub mod list;
@@ -33,6 +34,8 @@ pub enum BackupCommand {
     Restore(restore::RestoreArgs),
     /// Remove the backups a retention policy does not keep (--keep-*), then optionally prune.
     Forget(forget::ForgetArgs),
+    /// Check the repository for damage (with --read-data, every pack's contents too).
+    Check(check::CheckArgs),
 }
 
 /// Where the repository is and how to unlock it (every backup command takes these).
@@ -62,6 +65,7 @@ impl RepoArgs {
             s3_endpoint: self.s3_endpoint.clone(),
             s3_region: self.s3_region.clone(),
             cache_dir: Some(cache_dir()),
+            progress: false,
         }
     }
 
@@ -90,5 +94,6 @@ pub async fn exec(ctx: &Ctx, c: BackupCommand) -> Result<()> {
         BackupCommand::Restore(a) => restore::exec(ctx, &a).await,
         BackupCommand::Sync(a) => sync::exec(ctx, &a).await,
         BackupCommand::Forget(a) => forget::exec(ctx, &a).await,
+        BackupCommand::Check(a) => check::exec(ctx, &a).await,
     }
 }

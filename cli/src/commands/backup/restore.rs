@@ -39,7 +39,7 @@ pub struct RestoreArgs {
 
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
-    let spec = args.repo.spec();
+    let spec = args.repo.spec().with_progress(ctx.show_progress());
     let password = args.repo.password(false)?;
     let replace = args.replace.as_deref().map(parse_snapshot_id).transpose()?;
     let (canister, _) = crate::commands::export::resolve_target(ctx, &args.to, false).await?;

@@ -51,7 +51,7 @@ pub struct RunArgs {
 
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &RunArgs) -> Result<()> {
-    let spec = args.repo.spec();
+    let spec = args.repo.spec().with_progress(ctx.show_progress());
     // The password first: a wrong setup fails before anything is taken or read.
     let password = args.repo.password(false)?;
     let explicit = args
@@ -207,7 +207,8 @@ pub(super) async fn back_up(
         runtime: tokio::runtime::Handle::current(),
         concurrency: concurrency as usize,
         retry: policy,
-        progress: output::byte_bar(ctx.show_progress(), 0, "backup"),
+        // rustic_core's archive bar counts the same bytes as they reach the repository.
+        progress: output::byte_bar(false, 0, "backup"),
     };
     let bar = from.progress.clone();
     let summary = run(spec, password.clone(), from, origin).await;

@@ -5,7 +5,7 @@
 //! restic's `locks/` folder: restic lock files are encrypted, and rustic_core exposes neither
 //! its encryption nor that folder). So keepsake keeps its own, documented lock: one small
 //! plain JSON file per holder (kind, host, pid, command, when; nothing secret) at
-//! `<repo>/keepsake-locks/snapshots/<random id>`, written through the same rustic_backend
+//! `<repo>/keepsake-locks/snapshots/<random id>`, written through the same
 //! backend as the repository (a local folder or S3). restic does not look there, nor does
 //! keepsake look at restic's `locks/`: do not run `restic prune` while keepsake works on the
 //! repository (docs/ARCHITECTURE.md, "Decisions").

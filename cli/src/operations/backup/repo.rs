@@ -1,21 +1,29 @@
-//! Where a backup repository is and how it is opened: `--repo` (a local folder, or
-//! `s3://bucket/prefix` through rustic_backend's OpenDAL backend), the password (never
-//! written anywhere), and the errors a person can act on (no repository there, not a restic
-//! repository, wrong password).
+//! Where a backup repository is and how it is opened: `--repo` (a local folder through
+//! rustic_backend's local backend, or `s3://bucket/prefix` through ours on OpenDAL, `s3`), the
+//! password (never written anywhere), and the errors a person can act on (no repository there,
+//! not a restic repository, wrong password, an S3 endpoint down or refusing).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use rustic_backend::BackendOptions;
+use rustic_backend::LocalBackend;
 use rustic_core::{
     ConfigOptions, Credentials, FileType, KeyOptions, OpenStatus, Repository, RepositoryBackends,
-    RepositoryOptions, RusticError,
+    RepositoryOptions, RusticError, WriteBackend,
 };
 
 use super::lock::{self, LOCK_DIR, LockKind, RepoLock};
+use super::progress::Bars;
+use super::s3::S3Backend;
 use crate::error::usage;
+
+/// Retries of a failed request to S3 (OpenDAL's exponential backoff: 1, 2, 4 s).
+const S3_RETRIES: usize = 3;
+/// How long connecting to an S3 endpoint may take before it counts as unreachable.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The environment variable holding the password.
 pub const PASSWORD_ENV: &str = "KEEPSAKE_REPO_PASSWORD";
@@ -31,6 +39,8 @@ pub struct RepoSpec {
     pub s3_region: Option<String>,
     /// Where rustic_core caches (encrypted) index and snapshot files.
     pub cache_dir: Option<PathBuf>,
+    /// Draw rustic_core's progress bars (on a terminal, without `--json`).
+    pub progress: bool,
 }
 
 /// Where the repository is, parsed.
@@ -48,6 +58,12 @@ pub enum Location {
 }
 
 impl RepoSpec {
+    /// The same, drawing rustic_core's progress bars when `show`.
+    pub fn with_progress(mut self, show: bool) -> Self {
+        self.progress = show;
+        self
+    }
+
     /// Parses `--repo`.
     pub fn location(&self) -> Result<Location> {
         if let Some(rest) = self.repo.strip_prefix("s3://") {
@@ -75,20 +91,25 @@ impl RepoSpec {
         Ok(Location::Local(PathBuf::from(&self.repo)))
     }
 
-    /// rustic_backend's backends for this location.
+    /// rustic_core's backend for this location: rustic_backend's local backend for a folder,
+    /// ours (`s3`) for a bucket.
     fn backends(&self) -> Result<RepositoryBackends> {
         self.backends_at(None)
     }
 
-    /// rustic_backend's backends for this location, or for the folder `sub` under its root.
+    /// The backends for this location, or for the folder `sub` under its root (the lock).
     fn backends_at(&self, sub: Option<&str>) -> Result<RepositoryBackends> {
-        let (repository, options) = match self.location()? {
+        let backend: Arc<dyn WriteBackend> = match self.location()? {
             Location::Local(path) => {
                 let path = match sub {
                     Some(s) => path.join(s),
                     None => path,
                 };
-                (format!("local:{}", path.display()), BTreeMap::new())
+                Arc::new(
+                    LocalBackend::new(&path.display().to_string(), BTreeMap::new())
+                        .map_err(|e| rustic_error(*e))
+                        .with_context(|| format!("cannot use the repository {}", self.repo))?,
+                )
             }
             Location::S3 { bucket, prefix } => {
                 let mut o = BTreeMap::new();
@@ -111,15 +132,17 @@ impl RepoSpec {
                     .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
                     .unwrap_or_else(|| "us-east-1".to_string());
                 o.insert("region".to_string(), region);
-                ("opendal:s3".to_string(), o)
+                // OpenDAL retries a failed request with exponential backoff from 1 s; 5 retries
+                // (rustic's default) make a refusing server take over 30 s per request to
+                // report. 3 retries (about 7 s) still ride out a transient glitch.
+                Arc::new(
+                    S3Backend::new(o, S3_RETRIES)
+                        .map_err(|e| rustic_error(*e))
+                        .with_context(|| format!("cannot use the repository {}", self.repo))?,
+                )
             }
         };
-        BackendOptions::default()
-            .repository(repository)
-            .options(options)
-            .to_backends()
-            .map_err(|e| rustic_error(*e))
-            .with_context(|| format!("cannot use the repository {}", self.repo))
+        Ok(RepositoryBackends::new(backend, None))
     }
 
     fn repository(&self) -> Result<Repository<()>> {
@@ -128,7 +151,69 @@ impl RepoSpec {
             Some(dir) => opts = opts.cache_dir(dir.clone()),
             None => opts = opts.no_cache(true),
         }
-        Repository::new(&opts, &self.backends()?).map_err(|e| rustic_error(*e))
+        self.reachable()?;
+        let bars = Bars {
+            show: self.progress,
+        };
+        Repository::new_with_progress(&opts, &self.backends()?, bars).map_err(|e| rustic_error(*e))
+    }
+
+    /// What to do when an S3 server answered a request with an error (after the retries).
+    fn s3_hint(&self, e: anyhow::Error) -> anyhow::Error {
+        match self.location() {
+            Ok(Location::S3 { bucket, .. }) => e.context(format!(
+                "the S3 server {} refused the request or failed: check AWS_ACCESS_KEY_ID / \
+                 AWS_SECRET_ACCESS_KEY, that the bucket {bucket} exists, --s3-region, and that \
+                 the server is healthy; nothing was written",
+                self.s3_endpoint.as_deref().unwrap_or("(AWS)")
+            )),
+            _ => e,
+        }
+    }
+
+    /// An S3 endpoint that does not accept connections fails here, at once, with what to do
+    /// (instead of after OpenDAL's retries, with its request details).
+    fn reachable(&self) -> Result<()> {
+        let (Location::S3 { .. }, Some(endpoint)) = (self.location()?, &self.s3_endpoint) else {
+            return Ok(());
+        };
+        let url = url::Url::parse(endpoint).map_err(|e| {
+            usage(format!(
+                "--s3-endpoint {endpoint} is not a URL ({e}); write it as http(s)://host[:port]"
+            ))
+        })?;
+        let host = url.host_str().ok_or_else(|| {
+            usage(format!(
+                "--s3-endpoint {endpoint} has no host; write it as http(s)://host[:port]"
+            ))
+        })?;
+        let port = url.port_or_known_default().unwrap_or(443);
+        let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(
+            host, port,
+        ))
+        .with_context(|| {
+            format!("cannot resolve the S3 endpoint {endpoint}: check --s3-endpoint and your DNS")
+        })?
+        .collect();
+        let mut last = None;
+        for a in &addrs {
+            match std::net::TcpStream::connect_timeout(a, CONNECT_TIMEOUT) {
+                Ok(_) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        let why = match last.as_ref().map(std::io::Error::kind) {
+            Some(std::io::ErrorKind::ConnectionRefused) => "the connection was refused",
+            Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
+                "it did not answer in time"
+            }
+            _ => "it cannot be reached",
+        };
+        bail!(
+            "cannot connect to the S3 endpoint {endpoint} ({why}{}): check --s3-endpoint and that \
+             the S3 server is running and reachable from here; nothing was read or written",
+            last.map(|e| format!(": {e}")).unwrap_or_default()
+        )
     }
 
     /// Takes keepsake's lock on the repository (see `lock`) for `command`, after checking
@@ -163,6 +248,7 @@ impl RepoSpec {
         let config = repo
             .config_id()
             .map_err(|e| rustic_error(*e))
+            .map_err(|e| self.s3_hint(e))
             .with_context(|| format!("cannot read the repository {}", self.repo))?;
         if config.is_none() {
             // OpenDAL lists a missing bucket as empty, so the bucket is named as a suspect.
@@ -211,7 +297,13 @@ impl RepoSpec {
             }
         }
         let repo = self.repository()?;
-        if repo.config_id().map_err(|e| rustic_error(*e))?.is_some() {
+        if repo
+            .config_id()
+            .map_err(|e| rustic_error(*e))
+            .map_err(|e| self.s3_hint(e))
+            .with_context(|| format!("cannot read the repository {}", self.repo))?
+            .is_some()
+        {
             bail!(
                 "{} already holds a backup repository; use it as it is (nothing was changed)",
                 self.repo
@@ -295,6 +387,7 @@ mod tests {
             s3_endpoint: None,
             s3_region: None,
             cache_dir: None,
+            progress: false,
         }
     }
 

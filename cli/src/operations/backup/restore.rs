@@ -218,14 +218,58 @@ pub async fn restore<S: SnapshotStore>(
     let args = upload_args(&opened.meta, target, opts.replace.clone())?;
     let snapshot = store.upload_metadata(args).await.map_err(|e| e.error)?;
     let snapshot_hex = hex::encode(&snapshot);
-    let incomplete = || {
-        format!(
-            "the restore stopped; snapshot {snapshot_hex} of {target} is incomplete: do not load it \
-             (delete it with `dfx canister snapshot delete {target} {snapshot_hex}`) and run the restore again"
-        )
+
+    // 3.–4. On any failure the partly uploaded snapshot is deleted: it must never be left
+    // looking like a usable snapshot (and it holds one of the canister's few slots).
+    let uploaded = upload_files(opened, slices, total, store, &snapshot, opts, progress).await;
+    let (uploaded_bytes, snap, origin) = match uploaded {
+        Ok(v) => v,
+        Err(e) => {
+            let deleted = retry(opts.retry, || store.delete(&snapshot)).await;
+            return Err(match deleted {
+                Ok(()) => e.context(format!(
+                    "the restore stopped and nothing was loaded; the partly uploaded snapshot {snapshot_hex} \
+                     of {target} was deleted. Check the repository with `keepsake backup check --repo {} --read-data`",
+                    spec.repo
+                )),
+                Err(d) => e.context(format!(
+                    "the restore stopped and nothing was loaded; snapshot {snapshot_hex} of {target} is \
+                     incomplete and could not be deleted ({:#}): do not load it; delete it with \
+                     `dfx canister snapshot delete {target} {snapshot_hex}`",
+                    d
+                )),
+            });
+        }
     };
 
-    // 3. Read in file order on a thread, upload `concurrency` at once.
+    // 5. Load.
+    let load = if opts.load {
+        Some(load_snapshot(store, &snapshot, opts.retry).await?)
+    } else {
+        None
+    };
+    Ok(RestoreSummary {
+        backup_id: snap.id.to_hex().as_str().to_string(),
+        origin,
+        canister_id: target.to_text(),
+        snapshot_id: snapshot_hex,
+        uploaded_bytes,
+        load,
+    })
+}
+
+/// Steps 3 and 4: reads the files from the repository in file order on a thread (every blob
+/// decrypted and authenticated by rustic_core, every file hashed against keepsake.json) and
+/// uploads `concurrency` slices at once. Returns the bytes uploaded.
+async fn upload_files<S: SnapshotStore, R: IndexedFull + Send + Sync + 'static>(
+    opened: Opened<Repository<R>>,
+    slices: Vec<Slice>,
+    total: u64,
+    store: &S,
+    snapshot: &[u8],
+    opts: &RestoreOptions,
+    progress: &ProgressBar,
+) -> Result<(u64, SnapshotFile, Origin)> {
     let concurrency = opts.concurrency.max(1);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Slice, Vec<u8>)>>(concurrency);
     let expected: BTreeMap<String, String> = opened
@@ -264,46 +308,41 @@ pub async fn restore<S: SnapshotStore>(
         }
         Ok(())
     });
-    let snapshot_ref = &snapshot;
     let mut uploads = futures::stream::poll_fn(|cx| rx.poll_recv(cx))
         .map(|r| async move {
             let (s, bytes) = r?;
             let len = bytes.len() as u64;
             retry(opts.retry, || {
-                store.upload_data(snapshot_ref, s.upload_kind(), bytes.clone())
+                store.upload_data(snapshot, s.upload_kind(), bytes.clone())
             })
             .await?;
             Ok::<_, anyhow::Error>(len)
         })
         .buffer_unordered(concurrency);
     let mut uploaded_bytes = 0;
+    let mut failed = None;
     while let Some(r) = uploads.next().await {
-        let n = r.with_context(incomplete)?;
-        uploaded_bytes += n;
-        progress.inc(n);
+        match r {
+            Ok(n) => {
+                uploaded_bytes += n;
+                progress.inc(n);
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
     }
     drop(uploads);
-    reader
-        .await
-        .context("the repository thread panicked")?
-        .with_context(incomplete)?;
+    let read = reader.await.context("the repository thread panicked")?;
+    // The reader's own error (a corrupted pack) explains an upload stream cut short.
+    read?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
     if uploaded_bytes != total {
-        return Err(anyhow!("uploaded {uploaded_bytes} of {total} bytes")).with_context(incomplete);
+        bail!("uploaded {uploaded_bytes} of {total} bytes");
     }
     progress.finish_and_clear();
-
-    // 5. Load.
-    let load = if opts.load {
-        Some(load_snapshot(store, &snapshot, opts.retry).await?)
-    } else {
-        None
-    };
-    Ok(RestoreSummary {
-        backup_id: snap.id.to_hex().as_str().to_string(),
-        origin,
-        canister_id: target.to_text(),
-        snapshot_id: snapshot_hex,
-        uploaded_bytes,
-        load,
-    })
+    Ok((uploaded_bytes, snap, origin))
 }

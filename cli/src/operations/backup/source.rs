@@ -4,9 +4,9 @@
 //!
 //! - rustic_core runs on its own threads and pulls each file through `std::io::Read`. A file's
 //!   reader starts one task on the tokio runtime that reads the file's slices with
-//!   `concurrency` reads in flight and hands them over, in order, through a channel of
-//!   `concurrency` slices: memory per open file is about 2 × `concurrency` slices, whatever the
-//!   snapshot's size.
+//!   `concurrency` reads in flight, completing in any order, puts them back in file order
+//!   (export's reorder buffer) and hands them over through a short queue: memory per open file
+//!   is at most 2 × `concurrency` + 2 slices, whatever the snapshot's size (see `fetch`).
 //! - Every file is hashed as it streams by (sha256, as in keepsake.json); a region must have
 //!   the size the metadata says and a chunk must hash to its name.
 //! - rustic_core leaves a file that fails to read out of the snapshot with only a log warning,
@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::operations::layout::{self, Content, Slice};
 use crate::operations::manifest::FileEntry;
+use crate::operations::reorder::Reorder;
 use crate::operations::store::{IcStore, Metadata, RetryPolicy, SnapshotStore as _, retry};
 
 /// File permissions in the backup (restic restores them): read-write for the owner.
@@ -220,10 +221,19 @@ struct Slices {
     current: Cursor<Vec<u8>>,
 }
 
-/// Starts reading `content` of the snapshot: `concurrency` reads in flight, results in order.
+/// Slices of one file queued for rustic_core's reader: it takes them one at a time, so two
+/// keep it busy while the next ones are read.
+const HANDOFF: usize = 2;
+
+/// Starts reading `content` of the snapshot: `concurrency` reads in flight completing in any
+/// order (a replica answers in rounds, in no particular order: one late read must not hold the
+/// others' slots, as in export), released to the reader in file order by a reorder buffer.
+/// Memory cap, as export's: a read is issued only while reads in flight + slices held behind a
+/// gap < 2 × `concurrency`; with the hand-off queue, at most 2 × `concurrency` + `HANDOFF`
+/// slices of this file are in memory, whatever its size.
 fn fetch(from: IcSnapshot, content: Content, size: u64) -> Slices {
     let concurrency = from.concurrency.max(1);
-    let (tx, rx) = tokio::sync::mpsc::channel(concurrency);
+    let (tx, rx) = tokio::sync::mpsc::channel(HANDOFF);
     let slices: Vec<Slice> = match &content {
         Content::Region(_) => {
             let mut out = Vec::new();
@@ -251,35 +261,71 @@ fn fetch(from: IcSnapshot, content: Content, size: u64) -> Slices {
         let store = &store;
         let snapshot = &from.snapshot;
         let policy = from.retry;
-        let mut reads = futures::stream::iter(slices)
-            .map(|s| async move {
-                let data = retry(policy, || store.read_data(snapshot, s.read_kind())).await?;
-                if matches!(s.content, Content::Region(_)) && data.len() as u64 != s.len {
-                    anyhow::bail!(
-                        "{} at offset {}: asked the IC for {} bytes, got {}",
-                        s.path(),
-                        s.offset,
-                        s.len,
-                        data.len()
-                    );
-                }
-                Ok(data)
-            })
-            .buffered(concurrency);
-        while let Some(r) = reads.next().await {
-            let failed = r.is_err();
-            if let Ok(data) = &r {
-                from.progress.inc(data.len() as u64);
+        let read = |s: Slice| async move {
+            let data = retry(policy, || store.read_data(snapshot, s.read_kind())).await?;
+            if matches!(s.content, Content::Region(_)) && data.len() as u64 != s.len {
+                anyhow::bail!(
+                    "{} at offset {}: asked the IC for {} bytes, got {}",
+                    s.path(),
+                    s.offset,
+                    s.len,
+                    data.len()
+                );
             }
-            // The reader is gone (rustic_core gave up on the file): stop reading.
-            if tx.send(r).await.is_err() || failed {
-                break;
-            }
-        }
+            Ok((s.offset, data))
+        };
+        pump(slices, concurrency, read, &from.progress, tx).await;
     });
     Slices {
         rx,
         current: Cursor::new(Vec::new()),
+    }
+}
+
+/// Runs `read` over `slices` with `concurrency` in flight, completing in any order, and sends
+/// the data to `tx` in file order; at most 2 × `concurrency` slices are read but not yet sent.
+/// Stops at the first failure (sent on) or when the receiver is gone.
+async fn pump<F, Fut>(
+    slices: Vec<Slice>,
+    concurrency: usize,
+    read: F,
+    progress: &ProgressBar,
+    tx: tokio::sync::mpsc::Sender<anyhow::Result<Vec<u8>>>,
+) where
+    F: Fn(Slice) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(u64, Vec<u8>)>>,
+{
+    let budget = 2 * concurrency;
+    let mut todo = slices.into_iter();
+    let mut reads = futures::stream::FuturesUnordered::new();
+    // One file per task: the key is constant.
+    let mut order = Reorder::new([()]);
+    loop {
+        while reads.len() < concurrency && reads.len() + order.held() < budget {
+            let Some(s) = todo.next() else { break };
+            reads.push(read(s));
+        }
+        let Some(r) = reads.next().await else { break };
+        let ready = r.and_then(|(offset, data)| {
+            progress.inc(data.len() as u64);
+            order.push((), offset, Arc::new(data))
+        });
+        match ready {
+            Ok(ready) => {
+                for data in ready {
+                    // Released slices are no longer shared: this takes the bytes, no copy.
+                    let data = Arc::try_unwrap(data).unwrap_or_else(|a| (*a).clone());
+                    // The reader is gone (rustic_core gave up on the file): stop reading.
+                    if tx.send(Ok(data)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        }
     }
 }
 
@@ -411,4 +457,83 @@ pub fn snapshot_items(
         });
     }
     items
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::operations::layout::Region;
+
+    #[tokio::test]
+    async fn a_late_read_does_not_hold_the_other_slots_and_the_file_still_comes_out_in_order() {
+        // The first slice answers only after 3 later ones have: with reads released in issue
+        // order (a window of `concurrency`), that never happens. Here the slots are refilled up
+        // to the memory cap of 2 × concurrency slices.
+        let concurrency = 2;
+        let slices: Vec<Slice> = (0..10u64)
+            .map(|i| Slice {
+                content: Content::Region(Region::StableMemory),
+                offset: i * 10,
+                len: 10,
+            })
+            .collect();
+        let done_others = Cell::new(0u64);
+        let issued = Cell::new(0u64);
+        let issued_while_late = Cell::new(0u64);
+        let read = |s: Slice| {
+            let (done_others, issued, seen) = (&done_others, &issued, &issued_while_late);
+            async move {
+                issued.set(issued.get() + 1);
+                if s.offset == 0 {
+                    while done_others.get() < 3 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    seen.set(issued.get());
+                } else {
+                    done_others.set(done_others.get() + 1);
+                }
+                Ok((s.offset, vec![(s.offset / 10) as u8; 10]))
+            }
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+        let pumped = tokio::time::timeout(
+            Duration::from_secs(10),
+            pump(slices, concurrency, read, &ProgressBar::hidden(), tx),
+        )
+        .await;
+        assert!(pumped.is_ok(), "the late read held every slot");
+        let mut got = Vec::new();
+        while let Ok(Ok(d)) = rx.try_recv() {
+            got.push(d[0]);
+        }
+        assert_eq!(got, (0..10u8).collect::<Vec<_>>());
+        // While the first slice was late, exactly 2 × concurrency slices were read (or being
+        // read): the slots were refilled, and no further than the memory cap.
+        assert_eq!(issued_while_late.get(), 2 * concurrency as u64);
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_is_passed_on_and_stops_the_file() {
+        let slices: Vec<Slice> = (0..4u64)
+            .map(|i| Slice {
+                content: Content::Region(Region::WasmMemory),
+                offset: i * 10,
+                len: 10,
+            })
+            .collect();
+        let read = |s: Slice| async move {
+            if s.offset == 10 {
+                anyhow::bail!("boom");
+            }
+            Ok((s.offset, vec![0; 10]))
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(100);
+        pump(slices, 1, read, &ProgressBar::hidden(), tx).await;
+        assert!(rx.recv().await.unwrap().is_ok());
+        assert!(rx.recv().await.unwrap().is_err());
+        assert!(rx.recv().await.is_none());
+    }
 }
