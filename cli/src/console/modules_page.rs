@@ -13,7 +13,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Html;
 use futures::future::join_all;
-use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
 use orchestrator_api::ModuleInfo;
 
@@ -52,7 +51,7 @@ async fn extra(app: &App, module: &ModuleInfo) -> Extra {
     let mgmt = ManagementCanister::create(app.agent_ref());
     let (snapshots, status) = futures::join!(
         orch.list_snapshots(&module.name),
-        mgmt.canister_status(&module.canister_id).call_and_wait()
+        mgmt.canister_status(&module.canister_id).call()
     );
     Extra {
         snapshots: snapshots.map(|s| s.len()).map_err(|e| format!("{e:#}")),
