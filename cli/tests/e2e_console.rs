@@ -403,7 +403,7 @@ fn the_history_page_filters_by_module_kind_and_outcome_and_shows_steps() {
     let env = Env::registered();
     env.ok(&["module", "set", "app", "--max-snapshots", "2"]);
     let id = env.take_snapshot();
-    env.ok(&["snapshot", "restore", "app", &id, "--yes"]);
+    env.ok(&["snapshot", "restore", "app", "--snapshot", &id, "--yes"]);
     let console = Console::start(&env, "developer", &[]);
     let all = console.get("/history").text();
     assert!(all.contains("<strong>take_snapshot</strong>"), "{all}");
@@ -544,13 +544,8 @@ fn a_file_that_is_not_wasm_or_a_bad_argument_is_refused_before_anything_is_sent(
         "{}",
         r.text()
     );
-    assert!(
-        env.json(&["history"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|o| o["kind"] != "upgrade")
-    );
+    let history = env.json(&["history"]).to_string();
+    assert!(!history.contains("\"kind\":\"upgrade\""), "{history}");
     let r = console.get("/upgrade/jobs/99");
     assert_eq!(r.status, 404);
 }
