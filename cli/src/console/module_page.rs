@@ -82,7 +82,7 @@ fn snapshot_table(name: &str, base: &str, snapshots: &[SnapshotInfo]) -> String 
         return String::new();
     }
     let mut sorted: Vec<SnapshotView> = snapshots.iter().map(SnapshotView::from).collect();
-    sorted.sort_by(|a, b| b.taken_at_ns.cmp(&a.taken_at_ns));
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.taken_at_ns));
     let mut rows = String::new();
     for s in &sorted {
         let at = format!("{base}/snapshots/{}", s.id);

@@ -30,16 +30,15 @@ pub const CSRF_HEADER: &str = "x-keepsake-csrf";
 /// Checks a request, then runs it.
 pub async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     let mut response = match check(&app, &request) {
-        Err(refused) => refused,
-        Ok(Some(login)) => login,
-        Ok(None) => next.run(request).await,
+        Some(answer) => answer,
+        None => next.run(request).await,
     };
     protect(response.headers_mut());
     response
 }
 
-/// `Err`: the refusal; `Ok(Some)`: the login redirect; `Ok(None)`: go on.
-fn check(app: &App, request: &Request) -> Result<Option<Response>, Response> {
+/// `Some`: the answer right away (a refusal, or the login redirect); `None`: go on.
+fn check(app: &App, request: &Request) -> Option<Response> {
     let headers = request.headers();
     // 1. DNS rebinding.
     let host = headers
@@ -47,7 +46,7 @@ fn check(app: &App, request: &Request) -> Result<Option<Response>, Response> {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     if !is_own_host(host, app.port) {
-        return Err(refuse(
+        return Some(refuse(
             StatusCode::FORBIDDEN,
             &format!(
                 "this console answers only to 127.0.0.1:{0} and localhost:{0}, not to Host {1:?}; \
@@ -62,7 +61,7 @@ fn check(app: &App, request: &Request) -> Result<Option<Response>, Response> {
     if changes_state {
         let origin = headers.get(header::ORIGIN).and_then(|h| h.to_str().ok());
         if !origin.is_some_and(|o| is_own_origin(o, app.port)) {
-            return Err(refuse(
+            return Some(refuse(
                 StatusCode::FORBIDDEN,
                 "a change must come from the console's own page (the request's Origin is missing \
                  or foreign); nothing was changed",
@@ -73,25 +72,25 @@ fn check(app: &App, request: &Request) -> Result<Option<Response>, Response> {
     let query_token = token_in_query(request.uri().query().unwrap_or(""));
     if let Some(given) = &query_token {
         if !same(given, &app.token) {
-            return Err(unauthorized(app));
+            return Some(unauthorized(app));
         }
         if request.method() == Method::GET {
-            return Ok(Some(login(app, request)));
+            return Some(login(app, request));
         }
     } else if !cookie(headers, &app.cookie_name()).is_some_and(|c| same(&c, &app.token)) {
-        return Err(unauthorized(app));
+        return Some(unauthorized(app));
     }
     if changes_state {
         let csrf = headers.get(CSRF_HEADER).and_then(|h| h.to_str().ok());
         if !csrf.is_some_and(|c| same(c, &app.csrf)) {
-            return Err(refuse(
+            return Some(refuse(
                 StatusCode::FORBIDDEN,
                 "this change lacks the console's CSRF token (reload the page and try again); \
                  nothing was changed",
             ));
         }
     }
-    Ok(None)
+    None
 }
 
 /// `127.0.0.1:<port>` or `localhost:<port>`, exactly.
