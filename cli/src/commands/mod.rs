@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod console;
 pub mod export;
 pub mod group;
 pub mod history;
@@ -50,6 +51,8 @@ pub enum Command {
     /// Off-chain backups into an encrypted restic repository (a local folder or S3).
     #[command(subcommand)]
     Backup(backup::BackupCommand),
+    /// A web console on 127.0.0.1: modules, snapshots, schedules, upgrades, history, fleet.
+    Console(console::ConsoleArgs),
 }
 
 /// Runs `command`.
@@ -66,5 +69,6 @@ pub async fn exec(ctx: &Ctx, command: Command) -> Result<()> {
         Command::Verify(a) => verify::exec(ctx, &a).await,
         Command::Import(a) => import::exec(ctx, &a).await,
         Command::Backup(c) => backup::exec(ctx, c).await,
+        Command::Console(a) => console::exec(ctx, &a).await,
     }
 }

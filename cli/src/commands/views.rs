@@ -206,7 +206,7 @@ impl SnapshotView {
 }
 
 /// One step of an operation.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct StepView {
     /// check_status | list_snapshots | stop | take_snapshot | … (candid names).
     pub step: String,
@@ -324,7 +324,7 @@ impl OperationView {
 }
 
 /// How an upgrade ended.
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 pub struct OutcomeView {
     /// upgraded | rolled_back | failed | rollback_failed.
     pub kind: String,

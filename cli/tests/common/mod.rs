@@ -5,6 +5,8 @@
 //! Each test file compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
+pub mod console;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
