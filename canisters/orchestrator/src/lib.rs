@@ -98,6 +98,17 @@ fn update_module_settings(
     registry::update_settings(&name, update)
 }
 
+/// Sets who may list and download the module's snapshots without controlling it (empty:
+/// controllers only).
+#[update]
+async fn set_snapshot_viewers(
+    name: String,
+    viewers: Vec<Principal>,
+) -> Result<ModuleInfo, ModuleError> {
+    admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    registry::set_snapshot_viewers(&IcManagement, &name, viewers).await
+}
+
 #[update]
 async fn list_modules() -> Result<Vec<ModuleInfo>, QueryError> {
     admin().map_err(|caller| QueryError::Unauthorized { caller })?;
