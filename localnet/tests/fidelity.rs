@@ -81,19 +81,13 @@ fn a_request_under_10_mib_reaches_the_callee_and_one_over_it_traps_in_the_caller
     let (caller, callee) = (f.probe(), f.probe());
     let method = "inc";
     let fits = SAME_SUBNET_PAYLOAD_BYTES as usize - method.len();
-    // The callee gets it: `inc` takes no argument, so its decoder rejects 10 MiB of zeros —
-    // a trap in the callee (code 5 back to the caller), not in the caller.
+    // The callee gets it (ic-cdk's `inc` ignores the argument bytes and replies).
     let out: CallOutcome = f.update(
         caller,
         "call",
         (callee, method, ByteBuf::from(vec![0u8; fits]), 0u128),
     );
-    let (code, message) = out.unwrap_err();
-    assert_eq!(code, 5, "{message}");
-    assert!(
-        !message.contains("exceeds the permitted limit"),
-        "{message}"
-    );
+    assert!(out.is_ok(), "{out:?}");
     let err = f
         .try_update::<_, CallOutcome>(
             caller,
@@ -127,7 +121,7 @@ fn with_the_cross_subnet_limit_a_request_over_2_mib_traps_in_the_caller() {
         "call",
         (callee, "inc", ByteBuf::from(vec![0u8; fits]), 0u128),
     );
-    assert!(!out.unwrap_err().1.contains("exceeds the permitted limit"));
+    assert!(out.is_ok(), "{out:?}");
     let err = f
         .try_update::<_, CallOutcome>(
             caller,
