@@ -98,8 +98,8 @@ fn update_module_settings(
     registry::update_settings(&name, update)
 }
 
-/// Sets who may list and download the module's snapshots without controlling it (empty:
-/// controllers only).
+// Who may list and download the module's snapshots without controlling it: METHOD_DOCS
+// (tests/mod.rs) documents it in the .did.
 #[update]
 async fn set_snapshot_viewers(
     name: String,

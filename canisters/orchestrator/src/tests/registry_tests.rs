@@ -229,7 +229,9 @@ fn snapshot_viewers_are_set_on_the_module_deduplicated_and_bounded_by_the_ics_te
     run(registry::set_snapshot_viewers(&mgmt, "app", vec![])).unwrap();
     assert!(mgmt.canister(canister).snapshot_viewers.is_empty());
 
-    let eleven: Vec<Principal> = (1..=11u8).map(|i| Principal::from_slice(&[i; 29])).collect();
+    let eleven: Vec<Principal> = (1..=11u8)
+        .map(|i| Principal::from_slice(&[i; 29]))
+        .collect();
     let refused = [
         run(registry::set_snapshot_viewers(&mgmt, "app", eleven)),
         run(registry::set_snapshot_viewers(
@@ -239,7 +241,10 @@ fn snapshot_viewers_are_set_on_the_module_deduplicated_and_bounded_by_the_ics_te
         )),
     ];
     for r in refused {
-        assert!(matches!(r, Err(ModuleError::InvalidSettings { .. })), "{r:?}");
+        assert!(
+            matches!(r, Err(ModuleError::InvalidSettings { .. })),
+            "{r:?}"
+        );
     }
     assert!(matches!(
         run(registry::set_snapshot_viewers(&mgmt, "nope", vec![])),
