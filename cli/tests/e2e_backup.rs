@@ -493,3 +493,114 @@ fn a_backup_in_an_s3_bucket_is_restored_and_wrong_keys_or_a_missing_bucket_are_r
     assert!(err.contains("is not a backup repository"), "{err}");
     assert!(err.contains("bucket nobucket exists"), "{err}");
 }
+
+/// A backup job's identity: controls nothing, admin of nothing; made a snapshot viewer below.
+const VIEWER_PEM: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpa\n-----END PRIVATE KEY-----\n";
+
+/// Least privilege for cold storage: the developer makes a backup identity a snapshot viewer
+/// of the module through the orchestrator (`module set --snapshot-viewers`), and that identity —
+/// not a controller, not an admin — exports and backs up the module's snapshots by canister
+/// id. An identity that is not a viewer is refused with what to do; clearing the list (`none`)
+/// refuses the viewer again.
+#[test]
+fn a_snapshot_viewer_exports_and_backs_up_without_controlling_the_module() {
+    let env = Env::registered();
+    std::fs::write(env.path("viewer.pem"), VIEWER_PEM).unwrap();
+    let viewer = common::principal_of(VIEWER_PEM);
+    let module = env.module.to_text();
+    env.ok(&["snapshot", "take", "app"]);
+    env.set(env.module, "k", b"cold");
+    let snapshot = env.take_snapshot();
+    let repo = init_repo(&env);
+    let repo_s = repo.to_str().unwrap();
+    let as_viewer = |args: &[&str]| {
+        let mut c = env.keepsake_as("viewer");
+        c.env("KEEPSAKE_REPO_PASSWORD", PASSWORD).args(args);
+        c
+    };
+
+    // Not yet a viewer: refused, and told how to become one.
+    let out = env.path("before");
+    let (code, err) = fails(&mut as_viewer(&[
+        "export",
+        &module,
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{viewer} is not a controller of canister {module}"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--snapshot-viewers"), "{err}");
+    assert!(!out.exists() && !env.path("before.partial").exists());
+
+    let set = json(
+        &env,
+        &[
+            "module",
+            "set",
+            "app",
+            "--snapshot-viewers",
+            &viewer.to_text(),
+        ],
+    );
+    assert_eq!(set["name"], "app", "{set}");
+
+    // A viewer: export and backup run both work, and the export verifies.
+    let out = env.path("cold");
+    let mut c = as_viewer(&["export", &module, "--out", out.to_str().unwrap()]);
+    let done = c.output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(out.join("wasm_module.bin").exists());
+    env.ok(&["verify", out.to_str().unwrap()]);
+    let mut c = as_viewer(&["--json", "backup", "run", &module, "--repo", repo_s]);
+    let done = c.output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let run: Value = serde_json::from_slice(&done.stdout).unwrap();
+    assert_eq!(run["snapshot_id"], snapshot.as_str(), "{run}");
+    assert_eq!(run["canister_id"], module.as_str(), "{run}");
+
+    // The viewer still cannot change anything: taking a snapshot directly is refused.
+    let (_, err) = fails(
+        env.keepsake_as("viewer")
+            .args(["snapshot", "take", &module]),
+    );
+    assert!(err.contains("not"), "{err}");
+    // Someone who is not a viewer is refused with the same advice.
+    let stranger = common::principal_of(common::STRANGER_PEM);
+    let other = env.path("stranger");
+    let (code, err) = fails(env.keepsake_as("stranger").args([
+        "export",
+        &module,
+        "--out",
+        other.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("{stranger} is not a controller")),
+        "{err}"
+    );
+    assert!(err.contains("--snapshot-viewers"), "{err}");
+
+    // Back to controllers only: the viewer is refused again.
+    env.ok(&["module", "set", "app", "--snapshot-viewers", "none"]);
+    let again = env.path("again");
+    let (code, _) = fails(&mut as_viewer(&[
+        "export",
+        &module,
+        "--out",
+        again.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 1);
+}

@@ -74,6 +74,13 @@ impl LocalNet {
         self.cycle_balance(canister)
     }
 
+    /// Sets a canister's balance (a test knob, e.g. to leave a canister short of cycles; the
+    /// IC has no such call). Returns the old balance.
+    pub fn set_cycle_balance(&mut self, canister: Principal, balance: u128) -> u128 {
+        let c = self.canisters.get_mut(&canister).expect("no such canister");
+        std::mem::replace(&mut c.cycles, balance)
+    }
+
     fn install_mode(
         &mut self,
         canister: Principal,

@@ -182,6 +182,8 @@ pub struct Canister {
     pub logs: Vec<String>,
     /// Freezing threshold setting (seconds; reported only).
     pub freezing_threshold: u64,
+    /// Who may list and read the canister's snapshots besides its controllers (spec 0.54+).
+    pub snapshot_visibility: ic_management_canister_types::SnapshotVisibility,
     /// Instructions executed by this canister's own code so far (all messages, trapped or not;
     /// install hooks included). Management-canister work is not counted: it runs no wasm.
     pub instructions_executed: u64,
@@ -211,6 +213,7 @@ impl Canister {
             history: Vec::new(),
             logs: Vec::new(),
             freezing_threshold: 2_592_000,
+            snapshot_visibility: Default::default(),
             instructions_executed: 0,
         }
     }

@@ -18,6 +18,7 @@
 
 pub mod api;
 pub mod canister;
+pub mod cycles;
 pub mod execution;
 pub mod http;
 pub mod management;
@@ -31,7 +32,10 @@ pub mod system_api;
 pub mod types;
 pub mod wasm;
 
-pub use net::{DEFAULT_CYCLES, Limits, LocalNet, MessageId};
+pub use net::{
+    CROSS_SUBNET_PAYLOAD_BYTES, DEFAULT_CYCLES, Limits, LocalNet, MAX_REPLY_BYTES, MessageId,
+    SAME_SUBNET_PAYLOAD_BYTES,
+};
 pub use scheduler::{CallFilter, HeldCall, SchedulerPolicy};
 pub use types::{ErrorCode, MANAGEMENT_CANISTER, RejectCode, RejectResponse};
 

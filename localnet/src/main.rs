@@ -127,7 +127,21 @@ fn serve(
     round: Duration,
 ) -> ExitCode {
     use localnet::http::{Keys, ReplicaConfig, Server};
-    let keys = seed.map_or_else(Keys::random, |s| Keys::from_seed(s.as_bytes()));
+    // A fixed seed wins; a state directory keeps its own seed so restarts keep the root key.
+    let keys = match (seed, state_dir.as_deref()) {
+        (Some(s), _) => Keys::from_seed(s.as_bytes()),
+        (None, Some(dir)) => match Keys::for_state_dir(dir) {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!(
+                    "localnet: cannot keep the root key in {}: {e}",
+                    dir.display()
+                );
+                return ExitCode::FAILURE;
+            }
+        },
+        (None, None) => Keys::random(),
+    };
     let config = ReplicaConfig {
         state_dir,
         round,

@@ -34,6 +34,13 @@ pub const UPDATE_INSTRUCTION_LIMIT: u64 = 40_000_000_000;
 pub const QUERY_INSTRUCTION_LIMIT: u64 = 5_000_000_000;
 /// Instruction limit of install_code (IC: 300 B).
 pub const INSTALL_INSTRUCTION_LIMIT: u64 = 300_000_000_000;
+/// Largest reply a message may produce (IC: 2 MiB, `MAX_INTER_CANISTER_PAYLOAD_IN_BYTES`; the
+/// same bound holds for replies to ingress messages, queries and canisters).
+pub const MAX_REPLY_BYTES: u64 = 2 * 1024 * 1024;
+/// Largest request (method name + argument) to a canister on the same subnet (IC: 10 MiB).
+pub const SAME_SUBNET_PAYLOAD_BYTES: u64 = 10 * 1024 * 1024;
+/// Largest request (method name + argument) to a canister on another subnet (IC: 2 MiB).
+pub const CROSS_SUBNET_PAYLOAD_BYTES: u64 = 2 * 1024 * 1024;
 /// Ticks `await_call` / `run_until_idle` run before giving up.
 pub const MAX_TICKS: usize = 10_000;
 
@@ -50,6 +57,13 @@ pub struct Limits {
     pub query_instructions: u64,
     /// Per install_code (init / pre_upgrade / post_upgrade each).
     pub install_instructions: u64,
+    /// Largest reply (`msg_reply_data_append` traps beyond it).
+    pub reply_bytes: u64,
+    /// Largest inter-canister request, method name + argument (`call_data_append` /
+    /// `call_perform` trap beyond it). localnet is one subnet, so the default is the IC's
+    /// same-subnet 10 MiB; set [`CROSS_SUBNET_PAYLOAD_BYTES`] to model callees (and the
+    /// management canister acting for canisters) on another subnet.
+    pub inter_canister_payload_bytes: u64,
 }
 
 impl Default for Limits {
@@ -58,6 +72,8 @@ impl Default for Limits {
             update_instructions: UPDATE_INSTRUCTION_LIMIT,
             query_instructions: QUERY_INSTRUCTION_LIMIT,
             install_instructions: INSTALL_INSTRUCTION_LIMIT,
+            reply_bytes: MAX_REPLY_BYTES,
+            inter_canister_payload_bytes: SAME_SUBNET_PAYLOAD_BYTES,
         }
     }
 }
@@ -109,12 +125,25 @@ impl LocalNet {
     }
 
     /// Moves the clock forward (timers and deadlines due by then fire on the next tick).
+    /// Canisters pay storage for the time that passes (`crate::cycles`).
     pub fn advance_time_nanos(&mut self, nanos: u64) {
-        self.time = self.time.saturating_add(nanos);
+        let to = self.time.saturating_add(nanos);
+        self.charge_storage(to - self.time);
+        self.time = to;
     }
 
-    /// Sets the clock; it never goes backwards (as on the IC).
+    /// Sets the clock; it never goes backwards (as on the IC). Canisters pay storage for the
+    /// time that passes.
     pub fn set_time_nanos(&mut self, nanos: u64) {
+        let to = self.time.max(nanos);
+        self.charge_storage(to - self.time);
+        self.time = to;
+    }
+
+    /// Sets the clock without charging storage for the jump: a server that starts (or restarts
+    /// on a state directory) moves the clock from the subnet's last time to the wall clock, and
+    /// no canister lived through that gap.
+    pub(crate) fn jump_clock_nanos(&mut self, nanos: u64) {
         self.time = self.time.max(nanos);
     }
 
@@ -239,6 +268,19 @@ impl LocalNet {
     ) -> Result<MessageId, RejectResponse> {
         if canister != MANAGEMENT_CANISTER {
             self.inspect_message(canister, sender, method, &arg)?;
+        }
+        // The canister the message is for pays for receiving it (for the management canister:
+        // the canister named in the argument), and a frozen one does not get it.
+        let payer = if canister == MANAGEMENT_CANISTER {
+            // A top-up is free: it is how a frozen canister is unfrozen.
+            (method != "provisional_top_up_canister")
+                .then(|| crate::management::target_canister(&arg))
+                .flatten()
+        } else {
+            Some(canister)
+        };
+        if let Some(payer) = payer {
+            self.charge_or_refuse(payer, crate::cycles::ingress_cost(method.len() + arg.len()))?;
         }
         let id = self.next_id();
         self.ingress.insert(id, None);
@@ -489,6 +531,8 @@ impl LocalNet {
             deadline: 0,
             replied: false,
             instruction_limit: self.limits.update_instructions,
+            max_reply_bytes: self.limits.reply_bytes,
+            max_call_bytes: self.limits.inter_canister_payload_bytes,
             call_context_instructions: 0,
             data_certificate: None,
         }
@@ -557,6 +601,9 @@ impl LocalNet {
         let Some(module) = c.module.clone() else {
             return refuse(self, empty(req.receiver));
         };
+        if let Err(reject) = self.check_not_frozen(req.receiver) {
+            return refuse(self, reject);
+        }
         let candidates = [
             format!("canister_update {}", req.method),
             format!("canister_query {}", req.method),
@@ -699,6 +746,9 @@ impl LocalNet {
         if let Some(cc) = c.call_contexts.get_mut(&cc_id) {
             cc.instructions += out.instructions;
         }
+        // Paid whether or not the message trapped.
+        self.charge_execution(canister, out.instructions);
+        let c = self.canisters.get_mut(&canister).expect("canister exists");
         let new_state = out.result?;
         let Effects {
             response,

@@ -107,6 +107,8 @@ struct SavedCanister {
     history: Vec<SavedHistory>,
     freezing_threshold: u64,
     instructions_executed: u64,
+    /// Absent in state directories written before snapshot visibility: controllers only.
+    snapshot_visibility: Option<ic_management_canister_types::SnapshotVisibility>,
 }
 
 #[derive(CandidType, Deserialize)]
@@ -473,6 +475,7 @@ impl Store {
                 .collect(),
             freezing_threshold: c.freezing_threshold,
             instructions_executed: c.instructions_executed,
+            snapshot_visibility: Some(c.snapshot_visibility.clone()),
         })
     }
 
@@ -616,7 +619,7 @@ impl Store {
 
     fn load(&mut self, manifest: Manifest) -> io::Result<LocalNet> {
         let mut net = LocalNet::new();
-        net.set_time_nanos(manifest.time);
+        net.jump_clock_nanos(manifest.time);
         net.next_canister_index = manifest.next_canister_index;
         // Pages shared between memories (a canister and its snapshots) stay shared.
         let mut by_offset = HashMap::new();
@@ -648,6 +651,7 @@ impl Store {
             c.chunk_store = self.read_chunks(&s.chunk_store)?;
             c.next_snapshot = s.next_snapshot;
             c.freezing_threshold = s.freezing_threshold;
+            c.snapshot_visibility = s.snapshot_visibility.unwrap_or_default();
             c.instructions_executed = s.instructions_executed;
             c.history = s
                 .history

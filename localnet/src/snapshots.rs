@@ -9,6 +9,7 @@
 //! uploaded snapshot, and runs no canister code.
 
 use crate::canister::{Snapshot, SnapshotSource};
+use crate::cycles;
 use crate::execution::{ExecState, GlobalValue, WASM_PAGE};
 use crate::management::{MResult, Sender, decode, reply, reply_empty};
 use crate::net::LocalNet;
@@ -197,6 +198,15 @@ impl LocalNet {
             ));
         };
         let replaced = self.slot_for_new_snapshot(id, args.replace_snapshot.as_ref())?;
+        // 2 B instructions + one per byte of the snapshot (IC-FACTS §2), paid by the canister
+        // above its freezing reserve, before anything changes.
+        let c = &self.canisters[&id];
+        let size =
+            c.memory_size() + c.state.globals.len() as u64 * 8 + c.certified_data.len() as u64;
+        self.charge_or_refuse(
+            id,
+            cycles::instructions_cost(cycles::SNAPSHOT_BASE_INSTRUCTIONS + size),
+        )?;
         let snap_id = self.next_snapshot_id(id);
         let c = &self.canisters[&id];
         let snapshot = Snapshot {
@@ -237,6 +247,10 @@ impl LocalNet {
             .own_snapshot(owner, &args.snapshot_id)
             .map_err(|_| not_found(&args.snapshot_id, id))?;
         let snapshot = self.canisters[&owner].snapshots[index].clone();
+        self.charge_or_refuse(
+            id,
+            cycles::instructions_cost(cycles::SNAPSHOT_BASE_INSTRUCTIONS + snapshot.total_size()),
+        )?;
         let prepared = wasm::prepare(&snapshot.wasm_module).map_err(|e| {
             RejectResponse::system(
                 ErrorCode::CanisterInvalidWasm,
@@ -289,7 +303,7 @@ impl LocalNet {
 
     pub(crate) fn m_list_snapshots(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::ListCanisterSnapshotsArgs = decode(arg)?;
-        let c = self.controlled(args.canister_id, sender, "list_canister_snapshots")?;
+        let c = self.snapshot_viewable(args.canister_id, sender, "list_canister_snapshots")?;
         let list: replies::ListSnapshotsReply = c.snapshots.iter().map(summary).collect();
         reply(list)
     }
@@ -310,7 +324,7 @@ impl LocalNet {
     pub(crate) fn m_read_snapshot_metadata(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::ReadCanisterSnapshotMetadataArgs = decode(arg)?;
         let id = args.canister_id;
-        self.controlled(id, sender, "read_canister_snapshot_metadata")?;
+        self.snapshot_viewable(id, sender, "read_canister_snapshot_metadata")?;
         let index = self.own_snapshot(id, &args.snapshot_id)?;
         let s = &self.canisters[&id].snapshots[index];
         reply(replies::SnapshotMetadataReply {
@@ -350,7 +364,7 @@ impl LocalNet {
     pub(crate) fn m_read_snapshot_data(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::ReadCanisterSnapshotDataArgs = decode(arg)?;
         let id = args.canister_id;
-        self.controlled(id, sender, "read_canister_snapshot_data")?;
+        self.snapshot_viewable(id, sender, "read_canister_snapshot_data")?;
         let index = self.own_snapshot(id, &args.snapshot_id)?;
         let s = &self.canisters[&id].snapshots[index];
         let slice =
@@ -392,6 +406,10 @@ impl LocalNet {
                     })?
             }
         };
+        self.charge_or_refuse(
+            id,
+            cycles::instructions_cost(cycles::SNAPSHOT_READ_BASE_INSTRUCTIONS + chunk.len() as u64),
+        )?;
         reply(replies::ReadSnapshotDataReply { chunk })
     }
 
@@ -431,6 +449,10 @@ impl LocalNet {
             )));
         }
         let replaced = self.slot_for_new_snapshot(id, args.replace_snapshot.as_ref())?;
+        self.charge_or_refuse(
+            id,
+            cycles::instructions_cost(cycles::SNAPSHOT_BASE_INSTRUCTIONS),
+        )?;
         let snap_id = self.next_snapshot_id(id);
         let version = self.canisters[&id].version;
         let snapshot = Snapshot {
@@ -465,6 +487,7 @@ impl LocalNet {
         let id = args.canister_id;
         self.controlled(id, sender, "upload_canister_snapshot_data")?;
         let index = self.own_snapshot(id, &args.snapshot_id)?;
+        self.charge_or_refuse(id, cycles::instructions_cost(args.chunk.len() as u64))?;
         let s = &mut self.canisters.get_mut(&id).expect("checked").snapshots[index];
         if s.source != SnapshotSource::MetadataUpload {
             return Err(RejectResponse::system(

@@ -339,6 +339,10 @@ pub struct MessageEnv {
     pub instruction_limit: u64,
     /// Instructions spent by earlier messages of the same call context.
     pub call_context_instructions: u64,
+    /// Largest reply this message may produce.
+    pub max_reply_bytes: u64,
+    /// Largest request (method name + argument) this message may send.
+    pub max_call_bytes: u64,
 }
 
 /// Per-message host state inside the wasmtime store.
@@ -511,6 +515,17 @@ fn stable_grow(caller: &mut C<'_>, pages: u64, max_bytes: u64) -> u64 {
 fn reply_append(caller: &mut C<'_>, bytes: Vec<u8>) -> R<()> {
     if caller.data().replied {
         return Err(violation("msg.reply: the call is already replied".into()));
+    }
+    let (len, max) = (
+        caller.data().reply_buf.len() as u64 + bytes.len() as u64,
+        caller.data().env.max_reply_bytes,
+    );
+    if len > max {
+        // The replica's text (system_api.rs, `ic0_msg_reply_data_append`) as remembered; the
+        // code (IC0504, contract violation) is certain, the wording is an inference.
+        return Err(violation(format!(
+            "ic0.msg_reply_data_append: application payload size ({len}) cannot be larger than {max}."
+        )));
     }
     caller.data_mut().reply_buf.extend(bytes);
     Ok(())
@@ -808,9 +823,20 @@ pub fn link(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
         |mut c: C<'_>, src: i32, size: i32| -> R<()> {
             check(&c, "call_data_append", CALL)?;
             let bytes = read(&mut c, src as u32 as u64, size as u32 as u64)?;
+            let max = c.data().env.max_call_bytes;
             let pending = c.data_mut().pending.as_mut().ok_or_else(|| {
                 violation("ic0.call_data_append: no call is under construction".into())
             })?;
+            let size = (pending.method.len() + pending.arg.len() + bytes.len()) as u64;
+            if size > max {
+                // The replica checks method name + payload against the limit when the data is
+                // appended (`request_in_prep.rs`); code certain (IC0504), wording inferred.
+                return Err(violation(format!(
+                    "ic0.call_data_append: Request to {}:{} has a payload size of {size}, \
+                     which exceeds the permitted limit of {max}",
+                    pending.callee, pending.method
+                )));
+            }
             pending.arg.extend(bytes);
             Ok(())
         },

@@ -36,8 +36,15 @@ impl Drop for StateDir {
 /// Starts the binary on a free port with `dir` as its state directory, in rounds of
 /// `round_ms` (0: no rounds).
 async fn start(dir: &Path, round_ms: u64) -> (Child, String) {
+    spawn(dir, round_ms, &["--seed", "durability"]).await
+}
+
+/// Starts the binary like [`start`], with `extra` arguments instead of a fixed seed.
+async fn spawn(dir: &Path, round_ms: u64, extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_localnet"))
-        .args(["--port", "0", "--seed", "durability", "--state-dir"])
+        .args(["--port", "0"])
+        .args(extra)
+        .arg("--state-dir")
         .arg(dir)
         .args(["--round-ms", &round_ms.to_string()])
         .stdin(Stdio::null())
@@ -244,4 +251,47 @@ async fn sigterm_and_sigint_save_the_state_and_exit_successfully() {
         );
         drop(child);
     }
+}
+
+/// A replica restarted on its state keeps its root key, so an agent that fetched the key
+/// before the restart (and never fetches it again) still verifies every certificate after it.
+/// Without `--seed` the key comes from a seed kept in the state directory.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restart_on_a_state_dir_keeps_the_root_key_so_an_agent_from_before_still_verifies() {
+    let dir = StateDir::new("root-key");
+    let (mut child, url) = spawn(&dir.0, 0, &[]).await;
+    let before = agent(&url).await;
+    let id = probe(&before).await;
+    assert_eq!(write_state(&before, id, 4).await, 1);
+    let seed = dir.0.join(localnet::http::KEY_SEED_FILE);
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&seed)
+        .expect("the key seed")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "the key seed is owner-only: {mode:o}");
+    signal(&child, "-TERM");
+    assert!(child.wait().await.unwrap().success());
+
+    // The same port is not guaranteed, so the old agent's key goes into a new agent for the new
+    // address without fetching: certificates must verify against the key from before.
+    let (child, url) = spawn(&dir.0, 0, &[]).await;
+    let old_key = before.read_root_key();
+    let after = Agent::builder()
+        .with_url(&url)
+        .with_identity(BasicIdentity::from_raw_key(&[9; 32]))
+        .build()
+        .expect("an agent");
+    after.set_root_key(old_key.clone());
+    assert_eq!(
+        Decode!(&update(&after, id, "inc", Encode!().unwrap()).await, u64).unwrap(),
+        2
+    );
+    let status = after.status().await.expect("status");
+    assert_eq!(
+        status.root_key.as_deref(),
+        Some(&old_key[..]),
+        "same root key after the restart"
+    );
+    drop(child);
 }

@@ -544,3 +544,106 @@ fn snapshots_survive_uninstall_and_can_restore_the_code() {
         err.reject_message
     );
 }
+
+fn set_snapshot_visibility(
+    f: &mut Fixture,
+    p: candid::Principal,
+    visibility: ic_management_canister_types::SnapshotVisibility,
+) -> Result<(), localnet::RejectResponse> {
+    f.net.management_call(
+        admin(),
+        "update_settings",
+        ic_management_canister_types::UpdateSettingsArgs {
+            canister_id: p,
+            settings: ic_management_canister_types::CanisterSettings {
+                snapshot_visibility: Some(visibility),
+                ..Default::default()
+            },
+            sender_canister_version: None,
+        },
+    )
+}
+
+/// Interface spec 0.54+: `snapshot_visibility = allowed_viewers` lets the listed principals
+/// list snapshots and read their metadata and data — nothing else — without being controllers.
+#[test]
+fn an_allowed_viewer_can_list_and_read_snapshots_but_not_change_them() {
+    use ic_management_canister_types::SnapshotVisibility;
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let id = f.net.take_canister_snapshot(p, None, None).unwrap().id;
+    let viewer = candid::Principal::from_slice(&[0xee; 29]);
+    let (v, s) = (Some(viewer), Some(stranger()));
+    // Default: controllers only.
+    let err = f.net.list_canister_snapshots(p, v).unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::CanisterInvalidController));
+    set_snapshot_visibility(&mut f, p, SnapshotVisibility::AllowedViewers(vec![viewer])).unwrap();
+    let status = f.net.canister_status(p, None).unwrap();
+    assert_eq!(
+        status.settings.snapshot_visibility,
+        SnapshotVisibility::AllowedViewers(vec![viewer])
+    );
+    assert_eq!(f.net.list_canister_snapshots(p, v).unwrap().len(), 1);
+    let meta = f
+        .net
+        .read_canister_snapshot_metadata(p, v, id.clone())
+        .unwrap();
+    let module = f
+        .net
+        .read_canister_snapshot_data(
+            p,
+            v,
+            id.clone(),
+            SnapshotDataKind::WasmModule {
+                offset: 0,
+                size: meta.wasm_module_size.min(1000),
+            },
+        )
+        .unwrap();
+    assert_eq!(module.len() as u64, meta.wasm_module_size.min(1000));
+    // Everything else stays controller-only, for the viewer too; strangers see nothing.
+    let refused = [
+        f.net.take_canister_snapshot(p, v, None).unwrap_err(),
+        f.net.load_canister_snapshot(p, v, id.clone()).unwrap_err(),
+        f.net
+            .delete_canister_snapshot(p, v, id.clone())
+            .unwrap_err(),
+        f.net.canister_status(p, v).unwrap_err(),
+        f.net.list_canister_snapshots(p, s).unwrap_err(),
+        f.net
+            .read_canister_snapshot_metadata(p, s, id.clone())
+            .unwrap_err(),
+    ];
+    for err in refused {
+        assert_eq!(err.reject_code, RejectCode::CanisterError);
+        assert_eq!(
+            err.error_code,
+            Some(ErrorCode::CanisterInvalidController),
+            "{}",
+            err.reject_message
+        );
+    }
+    // Public: anyone reads; back to controllers: the viewer is refused again.
+    set_snapshot_visibility(&mut f, p, SnapshotVisibility::Public).unwrap();
+    assert_eq!(f.net.list_canister_snapshots(p, s).unwrap().len(), 1);
+    set_snapshot_visibility(&mut f, p, SnapshotVisibility::Controllers).unwrap();
+    assert!(f.net.list_canister_snapshots(p, v).is_err());
+}
+
+#[test]
+fn more_than_ten_allowed_viewers_are_refused() {
+    use ic_management_canister_types::SnapshotVisibility;
+    let mut f = Fixture::new();
+    let p = f.probe();
+    let viewers = (0..11u8)
+        .map(|i| candid::Principal::from_slice(&[i; 29]))
+        .collect();
+    let err = set_snapshot_visibility(&mut f, p, SnapshotVisibility::AllowedViewers(viewers))
+        .unwrap_err();
+    assert_eq!(err.error_code, Some(ErrorCode::InvalidManagementPayload));
+    assert!(
+        err.reject_message.contains("At most 10"),
+        "{}",
+        err.reject_message
+    );
+}

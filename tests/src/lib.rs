@@ -410,6 +410,27 @@ pub fn with_padding_section(mut wasm: Vec<u8>, size: usize) -> Vec<u8> {
     wasm
 }
 
+/// `wasm` padded with a custom section to exactly `total` bytes (see [`with_padding_section`]).
+pub fn padded_to(wasm: Vec<u8>, total: usize) -> Vec<u8> {
+    let name_overhead = 1 + b"keepsake:padding".len();
+    let leb_len = |v: usize| {
+        let mut out = Vec::new();
+        leb128(v as u64, &mut out);
+        out.len()
+    };
+    for len_bytes in 1..=5 {
+        let Some(size) = total.checked_sub(wasm.len() + 1 + len_bytes + name_overhead) else {
+            continue;
+        };
+        if leb_len(size + name_overhead) == len_bytes {
+            let padded = with_padding_section(wasm, size);
+            assert_eq!(padded.len(), total);
+            return padded;
+        }
+    }
+    panic!("cannot pad a {}-byte wasm to {total} bytes", wasm.len());
+}
+
 fn leb128(mut value: u64, out: &mut Vec<u8>) {
     loop {
         let byte = (value & 0x7f) as u8;

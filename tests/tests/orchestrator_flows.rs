@@ -1,7 +1,7 @@
 //! The orchestrator's flows on its real wasm, driving a real sample module on localnet:
 //! the data each flow is supposed to save or bring back is checked in the module itself.
 
-use integration_tests::{Env, upgrade_args, user, wasm, with_padding_section};
+use integration_tests::{Env, padded_to, upgrade_args, user, wasm, with_padding_section};
 use orchestrator_api::*;
 
 #[test]
@@ -404,4 +404,138 @@ fn an_upgrade_of_the_orchestrator_keeps_its_modules_snapshots_and_history() {
     assert_eq!(env.modules().len(), 1);
     assert_eq!(env.history(), before);
     assert_eq!(env.list()[0].label.as_deref(), Some("survives"));
+}
+
+/// The orchestrator installs a wasm whose size plus argument is at most 1,900,000 bytes in one
+/// `install_code` message and anything larger through the module's chunk store. Calls to the
+/// management canister go to the module's subnet, which may not be the orchestrator's: localnet
+/// is set to the IC's cross-subnet limit (2 MiB of method name + argument, enforced by
+/// `call_data_append`, localnet/tests/message_limits.rs), so the one-message path must fit it.
+/// A wasm right at the threshold installs in one message, one byte over it and a 20 MB one
+/// through the chunk store; each upgrade keeps the data.
+#[test]
+fn upgrades_at_the_direct_install_threshold_one_byte_over_it_and_of_20_mb_all_fit_the_cross_subnet_limit()
+ {
+    let arg_len = upgrade_args(&[]).arg.len();
+    let threshold = 1_900_000;
+    for (total, chunked) in [
+        (threshold - arg_len, false),
+        (threshold - arg_len + 1, true),
+        (20_000_000, true),
+    ] {
+        let mut env = Env::new();
+        env.net.limits.inter_canister_payload_bytes = localnet::CROSS_SUBNET_PAYLOAD_BYTES;
+        env.set("k", b"kept");
+        let big = padded_to(wasm("sample-module-v2.wasm"), total);
+        let hash = env.stage(&big, 1_900_000);
+        let report = env.upgrade(upgrade_args(&hash)).unwrap();
+        assert_eq!(
+            report.outcome,
+            UpgradeOutcome::Upgraded,
+            "{total}: {report:?}"
+        );
+        let steps: Vec<_> = report.steps.iter().map(|s| s.step).collect();
+        assert_eq!(
+            steps.contains(&OperationStep::UploadChunks),
+            chunked,
+            "{total} bytes: {steps:?}"
+        );
+        assert_eq!(env.version(), "v2", "{total}");
+        assert_eq!(env.get("k").as_deref(), Some(&b"kept"[..]), "{total}");
+        assert_eq!(env.module_status().module_hash, Some(hash), "{total}");
+    }
+}
+
+/// Leaves the module this many cycles above its freezing reserve (localnet charges what the IC
+/// charges, localnet/src/cycles.rs): enough for ordinary messages, not for a snapshot (2 B
+/// instructions = 800 M cycles).
+fn leave_module_short_of_cycles(env: &mut Env, above_reserve: u128) {
+    let status = env.module_status();
+    let per_day: u128 = status.idle_cycles_burned_per_day.0.try_into().unwrap();
+    let threshold: u128 = status.settings.freezing_threshold.0.try_into().unwrap();
+    let reserve = per_day * threshold / 86_400 + per_day;
+    env.net
+        .set_cycle_balance(env.module, reserve + above_reserve);
+}
+
+#[test]
+fn a_take_short_of_cycles_fails_with_the_ics_out_of_cycles_error_and_the_module_keeps_running() {
+    let mut env = Env::new();
+    env.set("k", b"kept");
+    leave_module_short_of_cycles(&mut env, 300_000_000);
+    let err = env.take(None).unwrap_err();
+    match &err {
+        SnapshotError::OperationFailed {
+            module_running,
+            reason,
+            ..
+        } => {
+            assert!(*module_running, "{err:?}");
+            assert!(reason.contains("out of cycles"), "{err:?}");
+        }
+        other => panic!("expected OperationFailed, got {other:?}"),
+    }
+    assert!(env.module_is_running());
+    assert!(env.list().is_empty(), "no snapshot was recorded");
+    assert_eq!(env.get("k").as_deref(), Some(&b"kept"[..]));
+    // Topped up, the same take works.
+    env.net.add_cycles(env.module, 10_000_000_000);
+    env.take(None).unwrap();
+}
+
+#[test]
+fn an_upgrade_short_of_cycles_for_its_snapshot_fails_cleanly_and_the_module_runs_the_old_code() {
+    let mut env = Env::new();
+    env.set("k", b"kept");
+    let v2 = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
+    leave_module_short_of_cycles(&mut env, 300_000_000);
+    let outcome = env.upgrade(upgrade_args(&v2));
+    let failed = match outcome {
+        Ok(report) => !matches!(report.outcome, UpgradeOutcome::Upgraded),
+        Err(_) => true,
+    };
+    assert!(failed, "the upgrade could not take its snapshot");
+    assert!(env.module_is_running());
+    assert_eq!(env.version(), "v1");
+    assert_eq!(env.get("k").as_deref(), Some(&b"kept"[..]));
+    assert!(
+        env.history()
+            .iter()
+            .all(|op| op.kind != OperationKind::Upgrade || op.status != OperationStatus::Completed),
+        "no upgrade is recorded as done"
+    );
+}
+
+/// `list_modules` reports what the module's snapshots cost per 30-day month; localnet charges
+/// storage per GiB-second for the same memory as virtual time passes. The month with snapshots
+/// minus the month without is the snapshots' real charge.
+#[test]
+fn the_monthly_snapshot_cost_list_modules_reports_is_what_a_month_of_storage_charges() {
+    let mut env = Env::new();
+    env.set("k", &vec![7u8; 1_500_000]);
+    let month = std::time::Duration::from_secs(30 * 86_400);
+    let module = env.module;
+    let before = env.net.cycle_balance(module);
+    env.net.advance_time(month);
+    let without = before - env.net.cycle_balance(module);
+    env.take(None).unwrap();
+    env.take(None).unwrap();
+    let reported = env.modules()[0]
+        .snapshot_storage
+        .clone()
+        .expect("canister_status answered");
+    assert!(
+        reported.bytes > 3_000_000,
+        "two snapshots of 1.5 MB of data: {reported:?}"
+    );
+    let before = env.net.cycle_balance(module);
+    env.net.advance_time(month);
+    let with = before - env.net.cycle_balance(module);
+    let charged = with - without;
+    let diff = charged.abs_diff(reported.monthly_cost_cycles);
+    assert!(
+        diff * 100 <= reported.monthly_cost_cycles,
+        "reported {} vs charged {charged}",
+        reported.monthly_cost_cycles
+    );
 }

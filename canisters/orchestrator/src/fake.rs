@@ -41,6 +41,8 @@ pub struct FakeCanister {
     pub snapshots: Vec<SnapshotContent>,
     pub next_snapshot: u64,
     pub chunk_store: Vec<Vec<u8>>,
+    /// `snapshot_visibility`'s allowed viewers (empty: controllers only).
+    pub snapshot_viewers: Vec<Principal>,
 }
 
 /// The fake.
@@ -129,6 +131,7 @@ impl FakeManagement {
                 snapshots: Vec::new(),
                 next_snapshot: 0,
                 chunk_store: Vec::new(),
+                snapshot_viewers: Vec::new(),
             },
         );
         id
@@ -380,6 +383,18 @@ impl Management for FakeManagement {
         self.enter("clear_chunk_store").await?;
         self.with("clear_chunk_store", id, |c| {
             c.chunk_store.clear();
+            Ok(())
+        })
+    }
+
+    async fn set_snapshot_viewers(
+        &self,
+        id: Principal,
+        viewers: Vec<Principal>,
+    ) -> Result<(), CallFailure> {
+        self.enter("update_settings").await?;
+        self.with("update_settings", id, |c| {
+            c.snapshot_viewers = viewers;
             Ok(())
         })
     }

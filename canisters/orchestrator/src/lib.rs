@@ -100,6 +100,17 @@ fn update_module_settings(
     registry::update_settings(&name, update)
 }
 
+// Who may list and download the module's snapshots without controlling it: METHOD_DOCS
+// (tests/mod.rs) documents it in the .did.
+#[update]
+async fn set_snapshot_viewers(
+    name: String,
+    viewers: Vec<Principal>,
+) -> Result<ModuleInfo, ModuleError> {
+    admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    registry::set_snapshot_viewers(&IcManagement, &name, viewers).await
+}
+
 #[update]
 async fn list_modules() -> Result<Vec<ModuleInfo>, QueryError> {
     admin().map_err(|caller| QueryError::Unauthorized { caller })?;

@@ -83,6 +83,13 @@ pub trait Management {
         arg: &[u8],
     ) -> Result<(), CallFailure>;
     async fn clear_chunk_store(&self, canister: Principal) -> Result<(), CallFailure>;
+    /// `update_settings` with only `snapshot_visibility`: `allowed_viewers` (the given
+    /// principals) or, for none, `controllers`. Other settings are left as they are.
+    async fn set_snapshot_viewers(
+        &self,
+        canister: Principal,
+        viewers: Vec<Principal>,
+    ) -> Result<(), CallFailure>;
     /// Calls `method` on the module with empty candid arguments; a reply (any) is healthy.
     async fn health_check(&self, canister: Principal, method: &str) -> Result<(), CallFailure>;
 }
@@ -357,6 +364,29 @@ impl Management for IcManagement {
             "clear_chunk_store",
             mgmt::clear_chunk_store(&mgmt::ClearChunkStoreArgs {
                 canister_id: canister,
+            })
+            .await,
+        )
+    }
+
+    async fn set_snapshot_viewers(
+        &self,
+        canister: Principal,
+        viewers: Vec<Principal>,
+    ) -> Result<(), CallFailure> {
+        let visibility = if viewers.is_empty() {
+            mgmt::SnapshotVisibility::Controllers
+        } else {
+            mgmt::SnapshotVisibility::AllowedViewers(viewers)
+        };
+        replied(
+            "update_settings",
+            mgmt::update_settings(&mgmt::UpdateSettingsArgs {
+                canister_id: canister,
+                settings: mgmt::CanisterSettings {
+                    snapshot_visibility: Some(visibility),
+                    ..Default::default()
+                },
             })
             .await,
         )

@@ -189,6 +189,52 @@ pub fn remove(name: &str) -> Result<(), ModuleError> {
     Ok(())
 }
 
+/// At most this many snapshot viewers (the IC's bound on `allowed_viewers`).
+pub const MAX_SNAPSHOT_VIEWERS: usize = 10;
+
+/// Lets `viewers` list and download the module's snapshots without controlling it
+/// (`snapshot_visibility = allowed_viewers`; none: back to controllers only). The setting lives
+/// on the IC, not here: the orchestrator, a controller of the module, only sets it, so a backup
+/// identity needs no control of the module (least privilege for cold storage).
+pub async fn set_snapshot_viewers<M: Management>(
+    mgmt: &M,
+    name: &str,
+    viewers: Vec<Principal>,
+) -> Result<ModuleInfo, ModuleError> {
+    // 1. Validate before the call.
+    if get(name).is_none() {
+        return Err(ModuleError::ModuleNotFound {
+            name: name.to_string(),
+        });
+    }
+    let mut viewers = viewers;
+    viewers.sort();
+    viewers.dedup();
+    if viewers.len() > MAX_SNAPSHOT_VIEWERS {
+        return Err(ModuleError::InvalidSettings {
+            reason: format!(
+                "at most {MAX_SNAPSHOT_VIEWERS} snapshot viewers are allowed (the IC's limit); got {}",
+                viewers.len()
+            ),
+        });
+    }
+    if viewers.contains(&Principal::anonymous()) {
+        return Err(ModuleError::InvalidSettings {
+            reason: "the anonymous principal cannot be a snapshot viewer (anyone could read the snapshots)".into(),
+        });
+    }
+    let canister_id = get(name).expect("checked").canister_id;
+    // 2. The call; nothing of ours changes, so nothing to compensate.
+    mgmt.set_snapshot_viewers(canister_id, viewers)
+        .await
+        .map_err(ModuleError::CallFailed)?;
+    // 3. Re-read after the await: the module may have been removed meanwhile.
+    let record = get(name).ok_or_else(|| ModuleError::ModuleNotFound {
+        name: name.to_string(),
+    })?;
+    Ok(info(name.to_string(), record))
+}
+
 /// Changes some of a module's settings; all are validated before any is applied.
 pub fn update_settings(
     name: &str,

@@ -178,6 +178,16 @@ impl<'a> Orchestrator<'a> {
             .await
     }
 
+    /// `set_snapshot_viewers` (empty: controllers only).
+    pub async fn set_snapshot_viewers(
+        &self,
+        name: &str,
+        viewers: Vec<Principal>,
+    ) -> Result<ModuleInfo> {
+        self.call::<_, _, ModuleError>("set_snapshot_viewers", (name, viewers), false)
+            .await
+    }
+
     /// `take_snapshot`.
     pub async fn take_snapshot(&self, module: &str, label: Option<String>) -> Result<SnapshotInfo> {
         self.take_snapshot_with(module, TakeSnapshotArgs { label, pin: None })

@@ -62,7 +62,9 @@ fn classify(
         error.context(format!(
             "{who} is not a controller of canister {canister}, and {what} reads or writes the snapshot \
              straight from the management canister. Add it as a controller \
-             (`dfx canister update-settings {canister} --add-controller {who}`) or use an identity that controls it"
+             (`dfx canister update-settings {canister} --add-controller {who}`) or use an identity that controls it; \
+             to only download snapshots (export, backup), a controller can instead make it a snapshot viewer \
+             (`keepsake module set <module> --snapshot-viewers {who}`)"
         ))
     } else {
         error.context(format!("{what} on canister {canister} failed"))

@@ -15,6 +15,8 @@ const BLS_DER_PREFIX: [u8; 37] = [
 
 /// Domain separator of a certificate signature: `"\x0Dic-state-root" ‖ root hash`.
 const STATE_ROOT_DOMAIN: &[u8] = b"\x0Dic-state-root";
+/// The file in a state directory that holds the key seed.
+pub const KEY_SEED_FILE: &str = "key-seed";
 
 /// The subnet's signing keys and the identities derived from them.
 pub struct Keys {
@@ -73,6 +75,44 @@ impl Keys {
         let mut seed = [0u8; 32];
         getrandom::getrandom(&mut seed).expect("the OS random source");
         Keys::from_seed(&seed)
+    }
+
+    /// The keys of a subnet kept in `dir` (`--state-dir` without `--seed`): the seed is made
+    /// once, saved as `dir/key-seed` (owner-only), and reused by every restart, so the root key
+    /// stays the same and an agent that fetched it before a restart still verifies
+    /// certificates after it, as with a replica that restarts on its state.
+    pub fn for_state_dir(dir: &std::path::Path) -> std::io::Result<Keys> {
+        let path = dir.join(KEY_SEED_FILE);
+        match std::fs::read(&path) {
+            Ok(seed) if seed.len() == 32 => return Ok(Keys::from_seed(&seed)),
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a 32-byte key seed; delete it to start a subnet with a new root key",
+                    path.display()
+                )));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(dir)?;
+        // Written to a temporary name and renamed: a crash leaves no half-written seed.
+        let tmp = dir.join(format!("{KEY_SEED_FILE}.tmp"));
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&seed)?;
+            f.sync_all()?;
+        }
+        std::fs::rename(&tmp, &path)?;
+        Ok(Keys::from_seed(&seed))
     }
 
     /// The root public key in DER, as `/api/v2/status` reports it.

@@ -29,7 +29,7 @@ pub mod server;
 pub mod transport;
 
 pub use handler::HttpHandler;
-pub use keys::Keys;
+pub use keys::{KEY_SEED_FILE, Keys};
 pub use replica::{Replica, ReplicaConfig};
 pub use server::Server;
 #[cfg(feature = "agent")]

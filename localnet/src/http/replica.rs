@@ -508,7 +508,7 @@ impl Replica {
     /// [`ReplicaConfig::state_dir`], `net` replaces whatever state the directory held; the
     /// driver's first commit writes it (load it first with [`crate::persist::load`] to keep it).
     pub fn new(mut net: LocalNet, keys: Keys, config: ReplicaConfig) -> std::io::Result<Replica> {
-        net.set_time_nanos(wall_nanos());
+        net.jump_clock_nanos(wall_nanos());
         let store = match &config.state_dir {
             Some(dir) => Some(crate::persist::Store::create(dir)?),
             None => None,

@@ -138,6 +138,10 @@ const METHOD_DOCS: &[(&str, &str)] = &[
         "Changes some of a module's settings; fields left out keep their value.",
     ),
     (
+        "set_snapshot_viewers",
+        "Lets these principals list and download the module's snapshots without controlling it (snapshot_visibility = allowed_viewers, at most 10); none: controllers only.",
+    ),
+    (
         "list_modules",
         "Every registered module, with its settings, the operation running on it, its snapshot memory and monthly cost (canister_status), and its next scheduled snapshot. An update: it calls canister_status.",
     ),

@@ -215,3 +215,55 @@ fn a_busy_module_cannot_be_removed_and_a_removed_one_is_forgotten() {
         Err(ModuleError::ModuleNotFound { .. })
     ));
 }
+
+#[test]
+fn snapshot_viewers_are_set_on_the_module_deduplicated_and_bounded_by_the_ics_ten() {
+    let (mgmt, canister) = setup();
+    let viewers: Vec<Principal> = (1..=3u8).map(|i| Principal::from_slice(&[i; 29])).collect();
+    let mut twice = viewers.clone();
+    twice.extend(viewers.clone());
+    let info = run(registry::set_snapshot_viewers(&mgmt, "app", twice)).unwrap();
+    assert_eq!(info.name, "app");
+    assert_eq!(mgmt.canister(canister).snapshot_viewers, viewers);
+    // None: back to controllers only.
+    run(registry::set_snapshot_viewers(&mgmt, "app", vec![])).unwrap();
+    assert!(mgmt.canister(canister).snapshot_viewers.is_empty());
+
+    let eleven: Vec<Principal> = (1..=11u8)
+        .map(|i| Principal::from_slice(&[i; 29]))
+        .collect();
+    let refused = [
+        run(registry::set_snapshot_viewers(&mgmt, "app", eleven)),
+        run(registry::set_snapshot_viewers(
+            &mgmt,
+            "app",
+            vec![Principal::anonymous()],
+        )),
+    ];
+    for r in refused {
+        assert!(
+            matches!(r, Err(ModuleError::InvalidSettings { .. })),
+            "{r:?}"
+        );
+    }
+    assert!(matches!(
+        run(registry::set_snapshot_viewers(&mgmt, "nope", vec![])),
+        Err(ModuleError::ModuleNotFound { .. })
+    ));
+    assert!(
+        mgmt.canister(canister).snapshot_viewers.is_empty(),
+        "refusals change nothing"
+    );
+}
+
+#[test]
+fn a_failed_update_settings_call_is_reported_as_call_failed() {
+    let (mgmt, _) = setup();
+    mgmt.fail_next("update_settings");
+    let r = run(registry::set_snapshot_viewers(
+        &mgmt,
+        "app",
+        vec![Principal::from_slice(&[1; 29])],
+    ));
+    assert!(matches!(r, Err(ModuleError::CallFailed(_))), "{r:?}");
+}

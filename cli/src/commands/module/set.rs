@@ -1,6 +1,7 @@
 //! `keepsake module set <name> [--max-snapshots N] [--snapshot-before-upgrade B] …`.
 
 use anyhow::Result;
+use candid::Principal;
 use clap::Args;
 use orchestrator_api::{HealthCheckSetting, ModuleSettingsUpdate};
 
@@ -26,6 +27,28 @@ pub struct SetArgs {
     /// A method (called with no arguments) that must reply after an upgrade; `none` disables.
     #[arg(long, value_name = "METHOD|none")]
     pub health_check: Option<String>,
+    /// Principals (at most 10) that may list and download the module's snapshots without
+    /// controlling it — e.g. the identity of a backup job (`keepsake export` / `keepsake backup
+    /// run` with the canister id). Replaces the current list; `none` leaves controllers only.
+    #[arg(long, value_name = "PRINCIPAL|none", num_args = 1..)]
+    pub snapshot_viewers: Option<Vec<String>>,
+}
+
+/// `--snapshot-viewers` as principals (`none` alone: the empty list).
+fn parse_viewers(values: &[String]) -> Result<Vec<Principal>> {
+    if values.len() == 1 && values[0] == "none" {
+        return Ok(Vec::new());
+    }
+    values
+        .iter()
+        .map(|v| {
+            Principal::from_text(v).map_err(|e| {
+                usage(format!(
+                    "--snapshot-viewers: {v:?} is not a principal ({e}); give principals (`dfx identity get-principal` or `icp identity principal` prints one) or `none`"
+                ))
+            })
+        })
+        .collect()
 }
 
 /// Runs it.
@@ -42,14 +65,28 @@ pub async fn exec(ctx: &Ctx, args: &SetArgs) -> Result<()> {
             }
         }),
     };
-    if update == ModuleSettingsUpdate::default() {
+    let viewers = args
+        .snapshot_viewers
+        .as_deref()
+        .map(parse_viewers)
+        .transpose()?;
+    if update == ModuleSettingsUpdate::default() && viewers.is_none() {
         return Err(usage(
-            "nothing to change: give --max-snapshots, --snapshot-before-upgrade, --stop-for-snapshot or --health-check",
+            "nothing to change: give --max-snapshots, --snapshot-before-upgrade, --stop-for-snapshot, --health-check or --snapshot-viewers",
         ));
     }
     let orch = ctx.orchestrator().await?;
     let name = orch.module_name(&args.module).await?;
-    let info = orch.update_settings(&name, update).await?;
+    // The orchestrator's own settings first (validated there, nothing on the IC), then the
+    // IC setting; each call is complete on its own.
+    let mut info = None;
+    if update != ModuleSettingsUpdate::default() {
+        info = Some(orch.update_settings(&name, update).await?);
+    }
+    if let Some(viewers) = viewers {
+        info = Some(orch.set_snapshot_viewers(&name, viewers).await?);
+    }
+    let info = info.expect("one of the two ran");
     let view = ModuleView::from(&info);
     if ctx.json() {
         return output::json(&view);
