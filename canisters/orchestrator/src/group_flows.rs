@@ -211,6 +211,32 @@ fn not_restarted<'a>(members: &'a [Member], stops: &[Stop], running: &[bool]) ->
         .collect()
 }
 
+/// Takes every member's snapshot at once, each recorded (with `label` and `trigger`) as soon as
+/// it exists, so that a failure later in the flow can find and delete it.
+async fn take_all<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    members: &[Member],
+    label: Option<String>,
+    trigger: Trigger,
+) -> Vec<Option<Result<IcSnapshot, CallFailure>>> {
+    join_all(members.iter().map(|m| async {
+        let taken = op
+            .run_member(
+                mgmt,
+                &m.name,
+                OperationStep::TakeSnapshot,
+                mgmt.take_snapshot(m.canister, None),
+            )
+            .await;
+        if let Ok(snapshot) = &taken {
+            snapshots::record_taken(&m.name, snapshot, None, label.clone(), trigger, false);
+        }
+        Some(taken)
+    }))
+    .await
+}
+
 /// Deletes a snapshot this flow took and forgets its record; `Err` says what is left behind.
 async fn undo_take<M: Management>(
     mgmt: &M,
@@ -333,29 +359,8 @@ pub async fn take<M: Management>(
 
     // 5. Take every member's snapshot (only when all are stopped: otherwise it would not be a
     //    consistent cut). Each is recorded as soon as it exists.
-    let takes: Vec<Option<Result<IcSnapshot, CallFailure>>> = if all_stopped {
-        join_all(members.iter().map(|m| async {
-            let taken = op
-                .run_member(
-                    mgmt,
-                    &m.name,
-                    OperationStep::TakeSnapshot,
-                    mgmt.take_snapshot(m.canister, None),
-                )
-                .await;
-            if let Ok(snapshot) = &taken {
-                snapshots::record_taken(
-                    &m.name,
-                    snapshot,
-                    None,
-                    args.label.clone(),
-                    trigger,
-                    false,
-                );
-            }
-            Some(taken)
-        }))
-        .await
+    let takes = if all_stopped {
+        take_all(mgmt, &op, &members, args.label.clone(), trigger).await
     } else {
         members.iter().map(|_| None).collect()
     };
@@ -566,30 +571,10 @@ pub async fn restore<M: Management>(
     let all_stopped = stops.iter().all(|s| s.failed().is_none());
 
     // 5. Safety snapshots, so that a failed load can be rolled back.
-    let safety: Vec<Option<Result<IcSnapshot, CallFailure>>> = if all_stopped {
-        join_all(members.iter().map(|m| async {
-            let taken = op
-                .run_member(
-                    mgmt,
-                    &m.name,
-                    OperationStep::TakeSnapshot,
-                    mgmt.take_snapshot(m.canister, None),
-                )
-                .await;
-            if let Ok(snapshot) = &taken {
-                // Recorded (labelled) in case it has to be kept after a failed rollback.
-                snapshots::record_taken(
-                    &m.name,
-                    snapshot,
-                    None,
-                    Some(format!("before group restore {}", op.id())),
-                    Trigger::Manual,
-                    false,
-                );
-            }
-            Some(taken)
-        }))
-        .await
+    let safety = if all_stopped {
+        // Recorded (labelled) in case it has to be kept after a failed rollback.
+        let label = format!("before group restore {}", op.id());
+        take_all(mgmt, &op, &members, Some(label), Trigger::Manual).await
     } else {
         members.iter().map(|_| None).collect()
     };

@@ -106,7 +106,7 @@ impl RepoSpec {
                     None => path,
                 };
                 Arc::new(
-                    LocalBackend::new(&path.display().to_string(), BTreeMap::new())
+                    LocalBackend::new(path.display().to_string(), BTreeMap::new())
                         .map_err(|e| rustic_error(*e))
                         .with_context(|| format!("cannot use the repository {}", self.repo))?,
                 )
