@@ -7,30 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 
 use common::Env;
+use common::backup::{PASSWORD, S3, S3_KEY, S3_SECRET, json, keepsake};
 use serde_json::Value;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// `keepsake` as the developer with the repository password in the environment.
-fn keepsake(env: &Env) -> assert_cmd::Command {
-    let mut c = env.keepsake();
-    c.env("KEEPSAKE_REPO_PASSWORD", PASSWORD);
-    c
-}
-
-/// Runs with `--json`, asserts success, parses stdout.
-fn json(env: &Env, args: &[&str]) -> Value {
-    let out = keepsake(env).arg("--json").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "keepsake {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 /// Runs, asserts failure, returns (exit code, stderr).
 fn fails(c: &mut assert_cmd::Command) -> (i32, String) {
@@ -346,69 +324,6 @@ fn a_restore_into_a_canister_the_identity_does_not_control_is_refused_and_names_
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 }
 
-/// The `s3s-fs` S3 server (crate s3s-fs 0.14.1, feature `binary`; 0.17 needs rustc 1.96).
-fn s3s_fs() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join("s3s-fs"))
-                .find(|p| p.is_file())
-        })
-        .or_else(|| {
-            let home = PathBuf::from(std::env::var_os("HOME")?);
-            Some(home.join(".cargo/bin/s3s-fs")).filter(|p| p.is_file())
-        });
-    found.unwrap_or_else(|| {
-        panic!(
-            "the s3s-fs S3 server is not installed; the S3 tests run against it. Install it with \
-             `cargo install --locked s3s-fs@0.14.1 --features binary` (.ci/run does)"
-        )
-    })
-}
-
-/// An S3 server on a free loopback port, serving `root` (one folder per bucket); killed on drop.
-struct S3 {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-const S3_KEY: &str = "keepsake-test-key";
-const S3_SECRET: &str = "keepsake-test-secret";
-
-impl S3 {
-    fn start(root: &Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Std::new(s3s_fs())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", S3_KEY, "--secret-key", S3_SECRET])
-            .arg(root)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start s3s-fs");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        S3 {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// `keepsake backup <args>` against the S3 server with the given secret key.
 fn on_s3(env: &Env, s3: &S3, secret: &str, args: &[&str]) -> assert_cmd::Command {
     let mut c = keepsake(env);
@@ -427,7 +342,7 @@ fn a_backup_in_an_s3_bucket_is_restored_and_wrong_keys_or_a_missing_bucket_are_r
     env.fill(3_000_000, 3);
     let root = env.path("s3");
     std::fs::create_dir_all(root.join("backups")).unwrap();
-    let s3 = S3::start(&root);
+    let s3 = S3::start(&root, None);
     let repo = "s3://backups/keepsake/app";
 
     let out = on_s3(&env, &s3, S3_SECRET, &["init", "--repo", repo])

@@ -10,15 +10,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::Env;
+use common::backup::{PASSWORD, S3, S3_KEY, S3_SECRET, free_port, keepsake};
 use serde_json::Value;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn keepsake(env: &Env) -> assert_cmd::Command {
-    let mut c = env.keepsake();
-    c.env("KEEPSAKE_REPO_PASSWORD", PASSWORD);
-    c
-}
 
 /// Runs with `--json`; returns (exit code, parsed stdout, stderr).
 fn run_json(env: &Env, args: &[&str]) -> (i32, Value, String) {
@@ -125,15 +118,6 @@ fn a_corrupted_pack_is_named_by_check_read_data_and_restore_refuses_it_leaving_n
     assert_eq!(after, before, "a snapshot was left behind");
 }
 
-/// A loopback port nothing listens on.
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// An HTTP server on loopback that answers every request with 503 (an S3 endpoint that is up
 /// but refuses), for as long as the test runs.
 fn refusing_server() -> u16 {
@@ -175,7 +159,7 @@ fn s3_list(env: &Env, endpoint: &str) -> (i32, String, Duration) {
 fn an_s3_endpoint_that_is_down_or_refuses_fails_quickly_and_says_what_to_check() {
     let env = Env::registered();
 
-    let down = format!("http://127.0.0.1:{}", closed_port());
+    let down = format!("http://127.0.0.1:{}", free_port());
     let (code, err, took) = s3_list(&env, &down);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("cannot connect to the S3 endpoint"), "{err}");
@@ -243,68 +227,6 @@ fn on_a_terminal_rustic_progress_bars_show_for_run_and_check_and_json_has_none()
     assert!(!err.contains("reading pack data"), "{err}");
 }
 
-/// The `s3s-fs` S3 server (crate s3s-fs 0.14.1, feature `binary`).
-fn s3s_fs() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join("s3s-fs"))
-                .find(|p| p.is_file())
-        })
-        .or_else(|| {
-            let home = PathBuf::from(std::env::var_os("HOME")?);
-            Some(home.join(".cargo/bin/s3s-fs")).filter(|p| p.is_file())
-        });
-    found.unwrap_or_else(|| {
-        panic!(
-            "the s3s-fs S3 server is not installed. Install it with \
-             `cargo install --locked s3s-fs@0.14.1 --features binary` (.ci/run does)"
-        )
-    })
-}
-
-const S3_KEY: &str = "keepsake-test-key";
-const S3_SECRET: &str = "keepsake-test-secret";
-
-/// s3s-fs on a free loopback port serving `root`, logging every request it routes (s3s's debug
-/// log names each S3 operation) to `log`; killed on drop.
-struct S3 {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl S3 {
-    fn start(root: &Path, log: &Path) -> Self {
-        let port = closed_port();
-        let out = std::fs::File::create(log).unwrap();
-        let child = std::process::Command::new(s3s_fs())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", S3_KEY, "--secret-key", S3_SECRET])
-            .arg(root)
-            .env("RUST_LOG", "s3s=debug")
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start s3s-fs");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        S3 {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_pack_larger_than_a_part_goes_to_s3_as_a_multipart_upload_and_restores_byte_for_byte() {
     let env = Env::registered();
@@ -316,7 +238,7 @@ fn a_pack_larger_than_a_part_goes_to_s3_as_a_multipart_upload_and_restores_byte_
     let root = env.path("s3");
     std::fs::create_dir_all(root.join("backups")).unwrap();
     let log = env.path("s3s.log");
-    let s3 = S3::start(&root, &log);
+    let s3 = S3::start(&root, Some(&log));
     let repo = "s3://backups/keepsake";
     let on_s3 = |args: &[&str]| {
         let mut c = keepsake(&env);

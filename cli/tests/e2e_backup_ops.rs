@@ -10,16 +10,8 @@ use std::time::{Duration, Instant};
 
 use candid::{Principal, encode_args};
 use common::Env;
+use common::backup::{PASSWORD, json, keepsake};
 use serde_json::Value;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// `keepsake` as the developer with the repository password in the environment.
-fn keepsake(env: &Env) -> assert_cmd::Command {
-    let mut c = env.keepsake();
-    c.env("KEEPSAKE_REPO_PASSWORD", PASSWORD);
-    c
-}
 
 /// The same command line as a plain process, to run in the background (and kill).
 fn background(env: &Env, args: &[&str]) -> Child {
@@ -39,20 +31,6 @@ fn background(env: &Env, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start keepsake")
-}
-
-/// Runs with `--json`, asserts success, parses stdout.
-fn json(env: &Env, args: &[&str]) -> Value {
-    let out = keepsake(env).arg("--json").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "keepsake {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Runs, asserts failure, returns (exit code, stdout, stderr).

@@ -5,6 +5,7 @@
 //! Each test file compiles this module on its own and uses part of it.
 #![allow(dead_code)]
 
+pub mod backup;
 pub mod console;
 
 use std::path::PathBuf;
