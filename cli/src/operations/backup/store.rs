@@ -96,30 +96,34 @@ impl StoreBackend {
     /// write removes the temporary file (if it can: one left behind is not a restic file).
     fn write_then_rename(&self, path: &str, parts: Vec<bytes::Bytes>) -> RusticResult<()> {
         let tmp = format!("{path}{PART_SUFFIX}{}", Id::random().to_hex().as_str());
+        let content = opendal::Buffer::from(parts);
         let written = self
             .op
-            .write(&tmp, opendal::Buffer::from(parts))
+            .write(&tmp, content.clone())
             .map(|_| ())
-            .and_then(|()| self.rename(&tmp, path));
-        if let Err(e) = written {
-            let _ = self.op.delete(&tmp);
-            return Err(backend_error("cannot write `{path}`", path, e));
-        }
-        Ok(())
+            .and_then(|()| self.rename(&tmp, path, &content));
+        // Whatever happened, the temporary file must not stay (renamed, it is gone already).
+        let _ = self.op.delete(&tmp);
+        written.map_err(|e| backend_error("cannot write `{path}`", path, e))
     }
 
-    /// Renames `from` to `to`, replacing `to`. Some servers (SFTP version 3) refuse to rename
-    /// onto an existing file; restic's files are named by their content, so the one there
-    /// holds the same bytes (or is keepsake's lock, rewritten by its holder): remove it, rename.
-    fn rename(&self, from: &str, to: &str) -> opendal::Result<()> {
-        match self.op.rename(from, to) {
-            Ok(()) => Ok(()),
-            Err(e) if self.op.exists(to).unwrap_or(false) => {
-                self.op.delete(to).map_err(|_| e)?;
-                self.op.rename(from, to)
-            }
-            Err(e) => Err(e),
+    /// Renames `from` (holding `content`) to `to`. Some servers (SFTP version 3) refuse to
+    /// rename onto an existing file. restic names its files by their content, so a file already
+    /// there usually holds the same bytes: then it stays as it is (never removed, so a failure
+    /// now cannot lose it). Only a file with other bytes under the same name — keepsake's lock,
+    /// rewritten by its holder when it refreshes it — is removed and replaced.
+    fn rename(&self, from: &str, to: &str, content: &opendal::Buffer) -> opendal::Result<()> {
+        let Err(e) = self.op.rename(from, to) else {
+            return Ok(());
+        };
+        let Ok(existing) = self.op.read(to) else {
+            return Err(e);
+        };
+        if existing.to_bytes() == content.to_bytes() {
+            return Ok(());
         }
+        self.op.delete(to).map_err(|_| e)?;
+        self.op.rename(from, to)
     }
 
     /// Where restic keeps a file of this type and id.
