@@ -410,6 +410,12 @@ fn a_backup_on_an_sftp_server_is_restored_and_a_wrong_key_an_unknown_host_key_an
     round_trip(&env, &r);
     assert_restic_layout_without_leftovers(&root.join("backups/app"));
 
+    // The key from KEEPSAKE_SFTP_KEY instead of --sftp-key.
+    let mut by_env = r.with_var("KEEPSAKE_SFTP_KEY", env.path("user_key").to_str().unwrap());
+    by_env.flags.clear();
+    let listed = ok_json(by_env.cmd(&env, &["list", "--repo", &r.repo]));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
     // A key the server does not accept.
     let mut wrong = r.at(&r.repo);
     wrong.flags[1] = env.path("other_key").to_str().unwrap().into();
