@@ -1187,3 +1187,63 @@ fn a_pinned_group_snapshot_survives_group_retention_and_full_slots_until_it_is_u
         "{r:?}"
     );
 }
+
+#[test]
+fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_retried() {
+    let mut shop = Shop::new();
+    let set = shop.set_group_schedule(60, 1);
+    // b's own take holds b's lock (its list call held) when the group's run comes.
+    let now = shop.env.net.time_nanos();
+    shop.env
+        .net
+        .advance_time_nanos(set.next_run_at - now - 1_000_000_000);
+    shop.env.net.run_until_idle();
+    let (orchestrator, admin) = (shop.env.orchestrator, shop.env.admin);
+    shop.env.net.hold_calls(CallFilter {
+        caller: Some(orchestrator),
+        callee: Some(Principal::management_canister()),
+        method: Some("list_canister_snapshots".into()),
+    });
+    let single = shop
+        .env
+        .net
+        .submit_call(
+            orchestrator,
+            admin,
+            "take_snapshot",
+            encode_args(("b", TakeSnapshotArgs::default())).unwrap(),
+        )
+        .unwrap();
+    shop.env.net.run_until_idle();
+    shop.env.net.clear_holds();
+    let held = shop.env.net.held_calls();
+    assert_eq!(held.len(), 1, "{held:?}");
+    shop.env.net.advance_time_nanos(2_000_000_000);
+    shop.env.net.run_until_idle();
+
+    let skipped = shop.env.history().remove(0);
+    assert_eq!(skipped.kind, OperationKind::GroupSnapshot);
+    assert_eq!(skipped.trigger, Trigger::Schedule);
+    assert!(
+        matches!(&skipped.status, OperationStatus::Skipped(why) if why.contains("\"b\"") && why.contains("retried")),
+        "{:?}",
+        skipped.status
+    );
+    let (schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
+        shop.env.query("list_group_schedules", ());
+    let schedule = schedules.unwrap().remove(0);
+    assert!(schedule.retry_at.is_some(), "{schedule:?}");
+    assert_eq!(schedule.last_operation_id, Some(skipped.id));
+    assert!(shop.group_snapshots().is_empty());
+    assert!(shop.all_running(), "nothing was touched");
+
+    // b is free again; the retry a minute later takes the group snapshot.
+    shop.env.net.release_call(held[0].id);
+    shop.env.net.await_call(single).unwrap();
+    shop.env.net.advance_time_nanos(60_000_000_000);
+    shop.env.net.run_until_idle();
+    let taken = shop.group_snapshots();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].trigger, Trigger::Schedule);
+    shop.assert_unlocked();
+}
