@@ -46,8 +46,11 @@ fn module(pages: u32) -> Vec<u8> {
             (drop (memory.grow (i32.const 4)))
             (i32.store (i32.mul (i32.sub (memory.size) (i32.const 1)) (i32.const 65536))
                        (i32.const 7)))
+          ;; Grows the heap and writes every byte past page 0 (so the whole heap is resident).
           (func (export "canister_update fill")
             (drop (memory.grow (i32.const {grow})))
+            (memory.fill (i32.const 65536) (i32.const 1)
+                         (i32.mul (i32.sub (memory.size) (i32.const 1)) (i32.const 65536)))
             (call $scatter (i32.const 1))
             (call $reply))
           (func (export "canister_update scribble_then_trap")
