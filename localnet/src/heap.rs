@@ -415,13 +415,13 @@ impl Mirror {
         let zero = zero_page();
         for (first, count) in runs(&changed) {
             region.set(first * PAGE, count * PAGE, READ_WRITE);
-            for i in first..first + count {
+            for (i, page) in new.iter().enumerate().skip(first).take(count) {
                 // Past the old end the region is zero already: a zero page costs nothing.
-                if i >= old.len() && Arc::ptr_eq(&new[i], &zero) {
+                if i >= old.len() && Arc::ptr_eq(page, &zero) {
                     continue;
                 }
                 // SAFETY: the page was just made writable; the mirror is checked out to us.
-                unsafe { region.page(i) }.copy_from_slice(&new[i]);
+                unsafe { region.page(i) }.copy_from_slice(page);
             }
             region.set(first * PAGE, count * PAGE, READ);
         }
@@ -483,9 +483,9 @@ impl Mirror {
         let region = &self.shared.region;
         let heap = self.synced.shared_pages();
         for (first, count) in runs(&self.segment_pages(segments)) {
-            for i in first..first + count {
+            for (i, page) in heap.iter().enumerate().skip(first).take(count) {
                 // SAFETY: made writable by `offer`; the mirror is checked out to us.
-                unsafe { region.page(i) }.copy_from_slice(&heap[i]);
+                unsafe { region.page(i) }.copy_from_slice(page);
             }
             region.set(first * PAGE, count * PAGE, READ);
         }
