@@ -2,6 +2,7 @@
 //! snapshots, history, and the bookkeeping of open call contexts and callbacks.
 
 use crate::execution::{CompiledModule, ExecState, GlobalValue};
+use crate::heap::LiveHeap;
 use crate::paged::PagedMemory;
 use crate::system_api::Payload;
 use crate::types::RejectCode;
@@ -154,6 +155,8 @@ pub struct Canister {
     pub module: Option<CompiledModule>,
     /// Heap, globals, stable memory.
     pub state: ExecState,
+    /// The mapped heap messages run on (mirrors `state.heap`; not saved, rebuilt on demand).
+    pub live_heap: LiveHeap,
     /// Certified data.
     pub certified_data: Vec<u8>,
     /// Global timer (0 = inactive).
@@ -199,6 +202,7 @@ impl Canister {
             status: Status::Running,
             module: None,
             state: ExecState::default(),
+            live_heap: LiveHeap::default(),
             certified_data: Vec::new(),
             global_timer: 0,
             version: 0,

@@ -1,18 +1,22 @@
 //! Running one message of canister code on wasmtime, atomically.
 //!
-//! A canister's persistent execution state is [`ExecState`]: heap bytes, the exported mutable
+//! A canister's persistent execution state is [`ExecState`]: heap pages, the exported mutable
 //! globals and stable memory. Every message runs in a fresh wasmtime `Store`: the compiled
-//! module is instantiated, the saved heap and globals are written over the fresh instance, the
-//! entry point (an exported function or a callback from table `table`) runs with a fuel budget,
-//! and only if it returns without trapping is a new `ExecState` read back. A trap therefore
-//! leaves the old state untouched: that is the whole rollback mechanism (heap, globals and
-//! stable memory; the caller discards the message's other effects the same way).
+//! module is instantiated, the saved globals are written over the fresh instance, the entry
+//! point (an exported function or a callback from table `table`) runs with a fuel budget, and
+//! only if it returns without trapping is a new `ExecState` read back. The heap is the
+//! canister's mapped [`LiveHeap`] (`heap.rs`): writes are tracked per page, a success copies the
+//! written pages out, a trap copies them back — so a message costs what it writes, and a trap
+//! leaves heap, globals and stable memory exactly as they were (the caller discards the
+//! message's other effects the same way). Install steps, and modules the live heap cannot serve,
+//! copy the heap into a memory of their own and compare it back page by page.
 //!
 //! Fuel stands in for the IC's instruction counter: wasmtime charges about one unit per wasm
 //! operator, close to the replica's instrumentation, and system calls that copy bytes charge one
 //! unit per byte. `performance_counter(0)` reads it; running out is the IC's
 //! "instruction limit exceeded".
 
+use crate::heap::{self, HeapCreator, LiveHeap, Mirror};
 use crate::paged::PagedMemory;
 use crate::system_api::{self, ApiType, Effects, Host, HostTrap, MessageEnv};
 use crate::types::ErrorCode;
@@ -189,6 +193,9 @@ impl Runtime {
 
     /// Runs one message. `state` is ignored for [`EntryPoint::Fresh`] except for its stable
     /// memory, which survives upgrades. With `persist`, the new state is read back on success.
+    /// With `live` (the canister's [`LiveHeap`]), an export or callback runs on the canister's
+    /// mapped heap and pays only for the pages it writes; otherwise the heap is copied in and
+    /// compared back (install steps, modules `heap.rs` cannot serve).
     pub fn execute(
         &self,
         module: &CompiledModule,
@@ -196,14 +203,24 @@ impl Runtime {
         entry: EntryPoint,
         env: MessageEnv,
         persist: bool,
+        live: Option<&LiveHeap>,
     ) -> ExecOutput {
         let limit = env.instruction_limit;
         let host = Host::new(env, state.stable.clone());
         let mut store = Store::new(&self.engine, host);
         store.set_fuel(limit).expect("fuel is enabled");
-        let result = self.run(&mut store, module, state, entry, persist);
+        let segments = module.prepared.live_heap_segments.as_deref();
+        let mut mirror = match (&entry, live, segments) {
+            (EntryPoint::Fresh(_), _, _) => None,
+            (_, Some(live), Some(_)) if live_heap_enabled() => live.checkout(&state.heap),
+            _ => None,
+        };
+        let result = self.run(&mut store, module, state, entry, persist, mirror.as_mut());
         let instructions = limit.saturating_sub(store.get_fuel().unwrap_or(0));
         let host = store.into_data();
+        if let (Some(mirror), Some(live)) = (mirror, live) {
+            live.checkin(mirror);
+        }
         let (effects, logs, stable) = host.finish();
         let result = result.map(|state| {
             state.map(|(heap, globals)| ExecState {
@@ -228,19 +245,66 @@ impl Runtime {
         state: &ExecState,
         entry: EntryPoint,
         persist: bool,
+        mut mirror: Option<&mut Mirror>,
     ) -> Result<Option<(PagedMemory, Vec<GlobalValue>)>, ExecError> {
         let linker = module.linker.as_deref().unwrap_or(&self.linker);
-        let instance = linker
-            .instantiate(&mut *store, &module.module)
-            .map_err(classify)?;
+        let segments = module.prepared.live_heap_segments.as_deref().unwrap_or(&[]);
+        if let Some(m) = mirror.as_deref() {
+            m.offer(store, segments);
+        }
+        let instance = linker.instantiate(&mut *store, &module.module);
+        // Without the mirror (no memory, or one it does not fit) the copy path below runs.
+        if let Some(m) = mirror.take_if(|m| !m.accept(segments)) {
+            m.rollback();
+        }
+        let instance = match instance {
+            Ok(instance) => instance,
+            Err(e) => {
+                if let Some(m) = mirror {
+                    m.rollback();
+                }
+                return Err(classify(e));
+            }
+        };
+        let outcome = self.call_entry(store, &instance, state, entry, mirror.as_deref());
+        let Some(m) = mirror else {
+            outcome?;
+            return Ok(persist.then(|| capture(store, &instance, &state.heap)));
+        };
+        match outcome {
+            Ok(()) if persist => Ok(Some((m.commit(), read_globals(store, &instance)))),
+            Ok(()) => {
+                m.rollback();
+                Ok(None)
+            }
+            Err(e) => {
+                m.rollback();
+                Err(e)
+            }
+        }
+    }
+
+    /// Restores the saved state over the fresh instance (except for `Fresh`) and runs the entry
+    /// point, tracking heap writes when the instance runs on the canister's mirror.
+    fn call_entry(
+        &self,
+        store: &mut Store<Host>,
+        instance: &Instance,
+        state: &ExecState,
+        entry: EntryPoint,
+        mirror: Option<&Mirror>,
+    ) -> Result<(), ExecError> {
         let export = match entry {
             EntryPoint::Fresh(export) => export,
             other => {
-                restore(store, &instance, state)?;
+                restore(store, instance, state, mirror.is_none())?;
+                if let Some(m) = mirror {
+                    m.arm(true);
+                }
                 match other {
                     EntryPoint::Export(name) => Some(name),
                     EntryPoint::Callback { fun, env } => {
-                        call_callback(store, &instance, fun, env)?;
+                        call_callback(store, instance, fun, env)?;
                         None
                     }
                     EntryPoint::Fresh(_) => unreachable!(),
@@ -256,11 +320,15 @@ impl Runtime {
                 })?;
             func.call(&mut *store, ()).map_err(classify)?;
         }
-        if !persist {
-            return Ok(None);
-        }
-        Ok(Some(capture(store, &instance, &state.heap)))
+        Ok(())
     }
+}
+
+/// Whether messages run on the canisters' live heaps: `LOCALNET_LIVE_HEAP=0` puts every message
+/// on the copy path (to compare the two in benchmarks, or to rule the live heap out).
+fn live_heap_enabled() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| !std::env::var("LOCALNET_LIVE_HEAP").is_ok_and(|v| v == "0"))
 }
 
 /// One engine per process: compiled modules are shared by every [`Runtime`] (tests create many
@@ -270,6 +338,14 @@ fn shared_engine() -> &'static Engine {
     ENGINE.get_or_init(|| {
         let mut config = Config::new();
         config.consume_fuel(true);
+        // Heaps come from `heap.rs`: a canister's messages run on its mapped heap (no copy per
+        // message). Its reservation and guard are fixed here so that the mirror made before
+        // instantiation is the one wasmtime asks for; copy-on-write data images are off because
+        // they need wasmtime's own mmap memories.
+        config.with_host_memory(Arc::new(HeapCreator));
+        config.memory_init_cow(false);
+        config.memory_reservation(heap::RESERVATION as u64);
+        config.memory_guard_size(heap::GUARD as u64);
         Engine::new(&config).expect("wasmtime engine configuration is valid")
     })
 }
@@ -313,11 +389,13 @@ fn call_callback(
     func.call(&mut *store, env as i32).map_err(classify)
 }
 
-/// Writes the saved heap and globals over a fresh instance.
+/// Writes the saved heap (with `copy_heap`; on the mirror it is there already, growing the
+/// memory to its size is enough) and globals over a fresh instance.
 fn restore(
     store: &mut Store<Host>,
     instance: &Instance,
     state: &ExecState,
+    copy_heap: bool,
 ) -> Result<(), ExecError> {
     if let Some(memory) = instance.get_memory(&mut *store, MEMORY_EXPORT) {
         let want = state.heap.pages();
@@ -330,8 +408,10 @@ fn restore(
                     message: format!("Canister cannot grow its memory: {e}"),
                 })?;
         }
-        let data = memory.data_mut(&mut *store);
-        state.heap.copy_into(data);
+        if copy_heap {
+            let data = memory.data_mut(&mut *store);
+            state.heap.copy_into(data);
+        }
     }
     let names = global_names(store, instance);
     for (name, value) in names.iter().zip(&state.globals) {
@@ -353,7 +433,7 @@ fn restore(
     Ok(())
 }
 
-/// Reads heap and globals back after a successful message.
+/// Reads heap and globals back after a successful message (copy path).
 fn capture(
     store: &mut Store<Host>,
     instance: &Instance,
@@ -363,7 +443,12 @@ fn capture(
         .get_memory(&mut *store, MEMORY_EXPORT)
         .map(|m| PagedMemory::capture(previous, m.data(&*store)))
         .unwrap_or_default();
-    let globals = global_names(store, instance)
+    (heap, read_globals(store, instance))
+}
+
+/// The persisted globals' values.
+fn read_globals(store: &mut Store<Host>, instance: &Instance) -> Vec<GlobalValue> {
+    global_names(store, instance)
         .iter()
         .map(|name| {
             let global = instance
@@ -378,8 +463,7 @@ fn capture(
                 _ => GlobalValue::I32(0),
             }
         })
-        .collect();
-    (heap, globals)
+        .collect()
 }
 
 /// The persisted-global export names, in global index order.

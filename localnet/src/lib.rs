@@ -3,6 +3,7 @@
 //! * [`wasm`]: decoding (gzip), hashing and the IC's export instrumentation.
 //! * [`execution`]: one message on wasmtime with fuel; rollback by construction.
 //! * [`paged`]: heap and stable memory as copy-on-write pages.
+//! * [`heap`]: each canister's heap kept mapped between messages, writes tracked per page.
 //! * [`system_api`]: the ic0 functions and where each may be called.
 //! * [`canister`]: per-canister state, call contexts, callbacks, snapshots, queue messages.
 //! * [`scheduler`]: per-pair FIFO ordering and the FIFO / random / manual policies.
@@ -20,6 +21,7 @@ pub mod api;
 pub mod canister;
 pub mod cycles;
 pub mod execution;
+pub mod heap;
 pub mod http;
 pub mod management;
 pub mod net;

@@ -400,6 +400,9 @@ impl LocalNet {
             )
         };
         let prepared = wasm::prepare(wasm_module).map_err(|e| invalid(e.to_string()))?;
+        // Custom sections are the replica's rule at install; modules already installed (a
+        // state directory, a snapshot) are not re-judged.
+        wasm::check_custom_sections(&prepared.instrumented).map_err(|e| invalid(e.to_string()))?;
         let module = self
             .runtime
             .compile(prepared)
@@ -443,6 +446,7 @@ impl LocalNet {
                     EntryPoint::Export("canister_pre_upgrade".into()),
                     env,
                     true,
+                    Some(&c.live_heap),
                 );
                 logs_from.push(out.logs.clone());
                 hook_instructions += out.instructions;
@@ -477,9 +481,9 @@ impl LocalNet {
                 stable,
                 ..ExecState::default()
             };
-            let out = self
-                .runtime
-                .execute(&module, &base, EntryPoint::Fresh(export), env, true);
+            let out =
+                self.runtime
+                    .execute(&module, &base, EntryPoint::Fresh(export), env, true, None);
             logs_from.push(out.logs.clone());
             hook_instructions += out.instructions;
             match out.result {

@@ -87,6 +87,9 @@ pub struct LocalNet {
     pub(crate) scheduler: Scheduler,
     next_message_id: u64,
     ingress: HashMap<u64, Option<Result<Vec<u8>, RejectResponse>>>,
+    /// Expiry (ns) and message id as the replica prints it, of queued ingress messages that
+    /// have one (`submit_call_with_expiry`, the HTTP interface).
+    ingress_expiry: HashMap<u64, (u64, String)>,
     pub(crate) rand_state: u64,
     /// Limits (public so tests can lower them).
     pub limits: Limits,
@@ -111,6 +114,7 @@ impl LocalNet {
             scheduler: Scheduler::new(SchedulerPolicy::Fifo),
             next_message_id: 0,
             ingress: HashMap::new(),
+            ingress_expiry: HashMap::new(),
             rand_state: 0x5eed,
             limits: Limits::default(),
             print_logs: std::env::var("LOCALNET_LOG").is_ok_and(|v| v == "1"),
@@ -209,6 +213,7 @@ impl LocalNet {
     /// One round: expire deadlines, run due global timers and heartbeats, then execute the
     /// messages that were waiting when the round began, in the policy's order.
     pub fn tick(&mut self) {
+        self.expire_ingress();
         self.expire_deadlines();
         self.run_system_tasks();
         let budget = self.scheduler.len();
@@ -236,6 +241,7 @@ impl LocalNet {
     /// passed (which turns into a SYS_UNKNOWN response).
     fn can_progress(&self) -> bool {
         self.scheduler.has_eligible()
+            || self.ingress_expiry.values().any(|(e, _)| *e < self.time)
             || self.timer_due()
             || self.scheduler.has_expired(self.time)
             || self.canisters.values().any(|c| {
@@ -295,6 +301,73 @@ impl LocalNet {
             deadline: 0,
         }));
         Ok(MessageId(id))
+    }
+
+    /// Submits an ingress update call that expires at `expiry` (ns since the epoch, as an
+    /// envelope's `ingress_expiry`): if it is still queued when a round starts after that time
+    /// (held, or behind other messages), it is not executed and fails with IC0202
+    /// `IngressMessageTimeout`, as the replica purges expired ingress at the start of a round.
+    pub fn submit_call_with_expiry(
+        &mut self,
+        canister: Principal,
+        sender: Principal,
+        method: &str,
+        arg: Vec<u8>,
+        expiry: u64,
+    ) -> Result<MessageId, RejectResponse> {
+        let id = self.submit_call(canister, sender, method, arg)?;
+        self.ingress_expiry
+            .insert(id.0, (expiry, format!("{:016x}", id.0)));
+        Ok(id)
+    }
+
+    /// Like [`LocalNet::submit_call_with_expiry`], naming the message by its request id in the
+    /// timeout's text (the HTTP interface).
+    pub(crate) fn submit_ingress(
+        &mut self,
+        canister: Principal,
+        sender: Principal,
+        method: &str,
+        arg: Vec<u8>,
+        expiry: u64,
+        request_id: &[u8; 32],
+    ) -> Result<MessageId, RejectResponse> {
+        let id = self.submit_call(canister, sender, method, arg)?;
+        self.ingress_expiry
+            .insert(id.0, (expiry, hex::encode(request_id)));
+        Ok(id)
+    }
+
+    /// Drops queued ingress messages whose expiry has passed (held ones too), failing them with
+    /// the replica's IC0202 "Ingress message <id> timed out waiting to start executing."
+    /// (dfinity/ic `rs/execution_environment/src/scheduler.rs`,
+    /// `purge_expired_ingress_messages`, run at the start of every round).
+    fn expire_ingress(&mut self) {
+        let now = self.time;
+        if self.ingress_expiry.values().all(|(e, _)| *e >= now) {
+            return;
+        }
+        let expired: std::collections::HashSet<u64> = self
+            .ingress_expiry
+            .iter()
+            .filter(|(_, (e, _))| *e < now)
+            .map(|(id, _)| *id)
+            .collect();
+        let dropped = self
+            .scheduler
+            .take_requests(|r| matches!(r.origin, Origin::Ingress(id) if expired.contains(&id)));
+        for id in expired {
+            // Not queued any more (it ran): only the bookkeeping goes.
+            let (_, name) = self.ingress_expiry.remove(&id).expect("listed");
+            if !dropped.iter().any(|r| r.origin == Origin::Ingress(id)) {
+                continue;
+            }
+            let reject = RejectResponse::system(
+                ErrorCode::IngressMessageTimeout,
+                format!("Ingress message {name} timed out waiting to start executing."),
+            );
+            self.ingress.insert(id, Some(Err(reject)));
+        }
     }
 
     /// Runs the subnet until the message has a result.
@@ -374,9 +447,14 @@ impl LocalNet {
         let mut env = self.env(c, ApiType::NonReplicatedQuery, sender, arg);
         env.instruction_limit = self.limits.query_instructions;
         env.data_certificate = data_certificate;
-        let out = self
-            .runtime
-            .execute(&module, &c.state, EntryPoint::Export(export), env, false);
+        let out = self.runtime.execute(
+            &module,
+            &c.state,
+            EntryPoint::Export(export),
+            env,
+            false,
+            Some(&c.live_heap),
+        );
         self.record_logs(canister, &out);
         if let Some(c) = self.canisters.get_mut(&canister) {
             c.instructions_executed += out.instructions;
@@ -417,6 +495,7 @@ impl LocalNet {
             EntryPoint::Export("canister_inspect_message".into()),
             env,
             false,
+            Some(&c.live_heap),
         );
         match out.result {
             Err(e) => Err(trap_reject(canister, e)),
@@ -552,6 +631,14 @@ impl LocalNet {
     // ----- message execution -----------------------------------------------------------------
 
     fn execute_message(&mut self, msg: Message) {
+        if let Message::Request(Request {
+            origin: Origin::Ingress(id),
+            ..
+        }) = &msg
+        {
+            // It starts executing: its expiry no longer matters.
+            self.ingress_expiry.remove(id);
+        }
         match msg {
             Message::Request(req) if req.receiver == MANAGEMENT_CANISTER => {
                 self.execute_management(req)
@@ -651,9 +738,14 @@ impl LocalNet {
         if api_type == ApiType::ReplicatedQuery {
             env.instruction_limit = self.limits.query_instructions;
         }
-        let out = self
-            .runtime
-            .execute(&module, &c.state, EntryPoint::Export(export), env, persist);
+        let out = self.runtime.execute(
+            &module,
+            &c.state,
+            EntryPoint::Export(export),
+            env,
+            persist,
+            Some(&c.live_heap),
+        );
         let trap = self.commit(req.receiver, cc_id, out).err();
         self.close_if_done(req.receiver, cc_id, trap);
     }
@@ -710,6 +802,7 @@ impl LocalNet {
             },
             env,
             true,
+            Some(&c.live_heap),
         );
         let trap = self.commit(resp.receiver, cc_id, out).err();
         if trap.is_some()
@@ -726,6 +819,7 @@ impl LocalNet {
                 EntryPoint::Callback { fun, env: env_arg },
                 env,
                 true,
+                Some(&c.live_heap),
             );
             let _ = self.commit(resp.receiver, cc_id, out);
         }
@@ -957,6 +1051,7 @@ impl LocalNet {
             EntryPoint::Export(export.into()),
             env,
             true,
+            Some(&c.live_heap),
         );
         let trap = self.commit(id, cc_id, out).err();
         self.close_if_done(id, cc_id, trap);

@@ -12,7 +12,8 @@ pub const PAGE: usize = 65536;
 
 type Page = Arc<Vec<u8>>;
 
-fn zero_page() -> Page {
+/// The shared page of zeros (a grown page nobody wrote).
+pub(crate) fn zero_page() -> Page {
     static ZERO: OnceLock<Page> = OnceLock::new();
     ZERO.get_or_init(|| Arc::new(vec![0; PAGE])).clone()
 }

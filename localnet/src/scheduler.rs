@@ -210,6 +210,22 @@ impl Scheduler {
             .any(|m| matches!(m, Message::Request(r) if r.deadline != 0 && r.deadline <= now))
     }
 
+    /// Removes the queued requests (held or not) that match `pred`.
+    pub fn take_requests(&mut self, pred: impl Fn(&Request) -> bool) -> Vec<Request> {
+        let mut taken = Vec::new();
+        self.queue.retain(|m| match m {
+            Message::Request(r) if pred(r) => {
+                taken.push(r.clone());
+                false
+            }
+            _ => true,
+        });
+        for r in &taken {
+            self.held.remove(&r.id);
+        }
+        taken
+    }
+
     /// Removes bounded-wait requests whose deadline passed before delivery.
     pub fn take_expired(&mut self, now: u64) -> Vec<Request> {
         let mut expired = Vec::new();

@@ -37,6 +37,10 @@ pub struct PreparedModule {
     pub mutable_globals: Vec<u32>,
     /// Names of the exported `canister_*` entry points (full export names).
     pub entry_points: Vec<String>,
+    /// `(offset, length)` of each active data segment, which instantiation writes into the heap
+    /// (see `heap.rs`); `None` when a message cannot run on the canister's live heap: an offset
+    /// that is not a constant, or a start function (it would run on the live heap).
+    pub live_heap_segments: Option<Vec<(u64, u64)>>,
 }
 
 /// Why a module was refused.
@@ -48,6 +52,73 @@ pub enum WasmError {
     /// Not a valid wasm module.
     #[error("Wasm module is invalid: {0}")]
     Invalid(String),
+    /// Valid wasm that breaks one of the IC's own rules (the text is the replica's).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// At most this many `icp:` custom sections (canister metadata) per module.
+pub const MAX_CUSTOM_SECTIONS: usize = 16;
+/// At most this many bytes of `icp:` custom sections per module (payloads plus names without
+/// the `icp:public ` / `icp:private ` prefix).
+pub const MAX_CUSTOM_SECTIONS_SIZE: usize = 1 << 20;
+
+/// The replica's rules for custom sections, checked when code is installed (dfinity/ic
+/// `rs/embedders/src/wasm_utils/validation.rs`, `validate_custom_section` and
+/// `extract_custom_section_name`; the limits from `rs/config/src/embedders.rs`). Only sections
+/// whose name starts with `icp:` count — other custom sections (names, producers, padding) are
+/// ignored, as the replica ignores them. An `icp:` section must be `icp:public <name>` or
+/// `icp:private <name>`, names are unique, and the limits above hold. The texts are the
+/// replica's `WasmValidationError` messages as read in its source, not observed.
+pub fn check_custom_sections(wasm: &[u8]) -> Result<(), WasmError> {
+    let invalid = |why: String| {
+        WasmError::Refused(format!("Wasm module has an invalid custom section. {why}"))
+    };
+    let mut names = std::collections::BTreeSet::new();
+    let mut total = 0usize;
+    for payload in Parser::new(0).parse_all(wasm) {
+        let Ok(Payload::CustomSection(section)) = payload else {
+            continue;
+        };
+        let full = section.name();
+        if !full.starts_with("icp:") {
+            continue;
+        }
+        let name = match full
+            .strip_prefix("icp:public ")
+            .or_else(|| full.strip_prefix("icp:private "))
+        {
+            Some(name) => name,
+            None if full == "icp:public" || full == "icp:private" => {
+                return Err(invalid(
+                    "'icp:' section names must have a space after the public/private scope".into(),
+                ));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "Invalid custom section: Custom section '{full}' has no public/private scope defined."
+                )));
+            }
+        };
+        if !names.insert(name) {
+            return Err(invalid(format!(
+                "Invalid custom section: name {name} already exists"
+            )));
+        }
+        total += section.data().len() + name.len();
+        if total > MAX_CUSTOM_SECTIONS_SIZE {
+            return Err(invalid(format!(
+                "Invalid custom sections: total size of the custom sections exceeds the maximum allowed: size {total} bytes, allowed {MAX_CUSTOM_SECTIONS_SIZE} bytes"
+            )));
+        }
+        if names.len() > MAX_CUSTOM_SECTIONS {
+            return Err(WasmError::Refused(format!(
+                "Wasm module defined {} custom sections which exceeds the maximum number allowed {MAX_CUSTOM_SECTIONS}.",
+                names.len()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// sha256 of bytes.
@@ -90,8 +161,30 @@ pub fn prepare(original: &[u8]) -> Result<PreparedModule, WasmError> {
     let mut defined_memories = 0u32;
     let mut mutable_globals = Vec::new();
     let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
+    let mut segments = Some(Vec::new());
     for payload in Parser::new(0).parse_all(&wasm) {
         match payload.map_err(invalid)? {
+            Payload::StartSection { .. } => segments = None,
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    let data = data.map_err(invalid)?;
+                    if let wasmparser::DataKind::Active {
+                        memory_index,
+                        offset_expr,
+                    } = data.kind
+                    {
+                        let offset = const_offset(&offset_expr).filter(|_| memory_index == 0);
+                        match offset {
+                            Some(offset) => {
+                                if let Some(list) = segments.as_mut() {
+                                    list.push((offset, data.data.len() as u64));
+                                }
+                            }
+                            None => segments = None,
+                        }
+                    }
+                }
+            }
             Payload::ImportSection(reader) => {
                 for import in reader {
                     match import.map_err(invalid)?.ty {
@@ -194,7 +287,19 @@ pub fn prepare(original: &[u8]) -> Result<PreparedModule, WasmError> {
         instrumented,
         mutable_globals,
         entry_points,
+        live_heap_segments: segments,
     })
+}
+
+/// The value of a data segment's offset when it is a plain constant.
+fn const_offset(expr: &wasmparser::ConstExpr) -> Option<u64> {
+    let mut ops = expr.get_operators_reader();
+    let value = match ops.read().ok()? {
+        wasmparser::Operator::I32Const { value } => u64::from(value as u32),
+        wasmparser::Operator::I64Const { value } => value as u64,
+        _ => return None,
+    };
+    matches!(ops.read().ok()?, wasmparser::Operator::End).then_some(value)
 }
 
 #[cfg(test)]

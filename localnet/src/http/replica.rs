@@ -401,13 +401,15 @@ impl Shared {
         }
         // 2. In rounds, a management call waits for a round with budget left.
         if !self.config.round.is_zero() && canister == crate::MANAGEMENT_CANISTER {
-            self.inbox.defer(request_id, sender, method, arg);
+            self.inbox.defer(request_id, sender, method, arg, expiry);
             return Submitted::Accepted;
         }
         // 3. Enqueue it (runs `canister_inspect_message`, which may refuse it).
         let mut net = self.net();
         self.sync_clock(&mut net);
-        let submitted = net.submit_call(canister, sender, method, arg);
+        // The expiry goes along: a message still queued (held) past it is dropped, as the
+        // replica drops expired ingress at the start of a round.
+        let submitted = net.submit_ingress(canister, sender, method, arg, expiry, &request_id);
         let mut ingress = self.ingress();
         match submitted {
             Ok(id) => {

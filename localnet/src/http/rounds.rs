@@ -72,6 +72,8 @@ struct Deferred {
     sender: Principal,
     method: String,
     arg: Vec<u8>,
+    /// The envelope's `ingress_expiry` (ns).
+    expiry: u64,
 }
 
 /// The round state shared with the HTTP handlers: management calls waiting for a round.
@@ -88,6 +90,7 @@ impl Inbox {
         sender: Principal,
         method: &str,
         arg: Vec<u8>,
+        expiry: u64,
     ) {
         self.waiting
             .lock()
@@ -97,11 +100,14 @@ impl Inbox {
                 sender,
                 method: method.to_string(),
                 arg,
+                expiry,
             });
     }
 
     /// Moves waiting calls into the subnet, in arrival order, while the budget lasts. A call the
-    /// subnet refuses at once joins `results` (released with the round's batch, like any reply).
+    /// subnet refuses at once joins `results` (released with the round's batch, like any reply),
+    /// and so does one whose expiry passed while it waited: it is not executed and fails with
+    /// IC0202, as the replica purges expired ingress at the start of a round.
     fn admit(
         &self,
         net: &mut LocalNet,
@@ -111,6 +117,14 @@ impl Inbox {
     ) {
         let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
         let mut left = budget as i128;
+        let now = net.time_nanos();
+        waiting.retain(|d| {
+            if d.expiry >= now {
+                return true;
+            }
+            results.push((d.request_id, Err(expired(&d.request_id))));
+            false
+        });
         while let Some(d) = waiting.front() {
             let c = cost(&d.method, d.arg.len());
             if c.is_some() && left <= 0 {
@@ -118,12 +132,32 @@ impl Inbox {
             }
             left -= i128::from(c.unwrap_or(0));
             let d = waiting.pop_front().expect("not empty");
-            match net.submit_call(crate::MANAGEMENT_CANISTER, d.sender, &d.method, d.arg) {
+            let submitted = net.submit_ingress(
+                crate::MANAGEMENT_CANISTER,
+                d.sender,
+                &d.method,
+                d.arg,
+                d.expiry,
+                &d.request_id,
+            );
+            match submitted {
                 Ok(id) => ingress.track(id, d.request_id),
                 Err(reject) => results.push((d.request_id, Err(reject))),
             }
         }
     }
+}
+
+/// The replica's refusal of an ingress message that expired before it started executing
+/// (dfinity/ic `rs/execution_environment/src/scheduler.rs`, `purge_expired_ingress_messages`).
+fn expired(request_id: &[u8; 32]) -> crate::RejectResponse {
+    crate::RejectResponse::system(
+        crate::ErrorCode::IngressMessageTimeout,
+        format!(
+            "Ingress message {} timed out waiting to start executing.",
+            hex::encode(request_id)
+        ),
+    )
 }
 
 /// The driver in rounds: sleeps to each boundary, then commits and releases the previous
