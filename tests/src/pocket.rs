@@ -54,6 +54,13 @@ pub struct PocketSubnet {
 impl PocketSubnet {
     /// Starts (or reuses) the server at `binary` and creates an instance on it.
     pub fn start(binary: PathBuf) -> Self {
+        // The crate waits for a server that never starts when the path is wrong: say so now.
+        assert!(
+            binary.is_file(),
+            "{POCKET_IC_BIN}={} is not a file: point it at a PocketIC server 10.x binary \
+             (github.com/dfinity/pocketic releases), or unset it to run on localnet",
+            binary.display()
+        );
         let pic = PocketIcBuilder::new()
             .with_server_binary(binary)
             .with_application_subnet()
