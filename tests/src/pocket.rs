@@ -379,3 +379,27 @@ impl Subnet for PocketSubnet {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "is not a file: point it at a PocketIC server 10.x binary")]
+    fn a_pocket_ic_bin_that_is_not_a_file_is_refused_with_what_to_do() {
+        PocketSubnet::start(PathBuf::from("/nonexistent/pocket-ic"));
+    }
+
+    #[test]
+    fn pocket_ic_rejections_keep_their_reject_and_error_codes() {
+        let r = reject(pocket_ic::RejectResponse {
+            reject_code: pocket_ic::RejectCode::CanisterError,
+            reject_message: "Canister x is stopped".into(),
+            error_code: pocket_ic::ErrorCode::CanisterStopped,
+            certified: true,
+        });
+        assert_eq!(r.reject_code, RejectCode::CanisterError);
+        assert_eq!(r.error_code, Some(ErrorCode::CanisterStopped));
+        assert_eq!(r.reject_message, "Canister x is stopped");
+    }
+}
