@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
-# The main job end to end on localnet, with no dfx: build the canisters, start localnet, deploy
+# The main job end to end on localnet (or, with --network, on a local replica already running), with no dfx: build the canisters, start localnet, deploy
 # the orchestrator and a sample module, register it, write data, snapshot, upgrade (with the
 # automatic snapshot), break the data, restore, export, verify, import into a fresh canister and
 # show the data came back; then back the module up into a local backup repository (restic
 # format), change it, back up again (showing how little the repository grew), restore from the
 # repository into another fresh canister and check the repository. Prints a transcript of every keepsake command and its output.
-# Usage: scripts/demo.sh   (work folder: target/demo)
+# Usage: scripts/demo.sh [--network <url>]   (work folder: target/demo)
+#   --network <url>  run the same job against a local replica already running there (dfx's,
+#                    icp-cli's, PocketIC's HTTP gateway, or a `localnet --port` of your own):
+#                    canisters are created with provisional cycles, so not against mainnet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+NETWORK=
+case "${1:-}" in
+  "") ;;
+  --network) NETWORK=${2:?--network needs a URL, e.g. http://127.0.0.1:4943} ;;
+  *) echo "usage: scripts/demo.sh [--network <url>]" >&2; exit 2 ;;
+esac
 scripts/build-canisters.sh >/dev/null
-cargo build -q -p localnet --bin localnet
+[[ -n "$NETWORK" ]] || cargo build -q -p localnet --bin localnet
 cargo build -q -p keepsake --bin keepsake --example devnet
 
 WORK=target/demo
@@ -17,14 +26,19 @@ rm -rf "$WORK" && mkdir -p "$WORK/home"
 # A throwaway developer identity (Ed25519, the key type dfx creates).
 openssl genpkey -algorithm ed25519 -out "$WORK/developer.pem" 2>/dev/null
 
-# Rounds off: the demo shows what the tool does, not a replica's latency (in 1000 ms rounds,
-# localnet's server default, the same transcript takes ~60 s instead of ~7 s).
-target/debug/localnet --port 0 --round-ms 0 >"$WORK/localnet.out" 2>"$WORK/localnet.err" &
-LOCALNET=$!
-trap 'kill $LOCALNET 2>/dev/null || true' EXIT
-for _ in $(seq 100); do grep -q listening "$WORK/localnet.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(sed -n 's/^listening on //p' "$WORK/localnet.out")
-echo "# localnet serves the IC HTTP interface at $URL"
+if [[ -n "$NETWORK" ]]; then
+  URL=$NETWORK
+  echo "# an external replica serves the IC HTTP interface at $URL"
+else
+  # Rounds off: the demo shows what the tool does, not a replica's latency (in 1000 ms rounds,
+  # localnet's server default, the same transcript takes ~60 s instead of ~7 s).
+  target/debug/localnet --port 0 --round-ms 0 >"$WORK/localnet.out" 2>"$WORK/localnet.err" &
+  LOCALNET=$!
+  trap 'kill $LOCALNET 2>/dev/null || true' EXIT
+  for _ in $(seq 100); do grep -q listening "$WORK/localnet.out" 2>/dev/null && break; sleep 0.1; done
+  URL=$(sed -n 's/^listening on //p' "$WORK/localnet.out")
+  echo "# localnet serves the IC HTTP interface at $URL"
+fi
 
 DEVNET=(target/debug/examples/devnet --network "$URL" --pem "$WORK/developer.pem")
 eval "$("${DEVNET[@]}" deploy target/canisters)"

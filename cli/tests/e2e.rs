@@ -4,6 +4,8 @@
 //! The wasm comes from `target/canisters/` (scripts/build-canisters.sh, which the README's test
 //! command runs first). The server runs in the test process (`localnet::http::Server`, the same
 //! server the `localnet --port` binary runs), so a test can also look at the subnet directly.
+//! With `KEEPSAKE_TEST_REPLICA=<url>` the same tests run against that endpoint instead
+//! (`common/replica.rs`; `scripts/test-replica.sh <url>`).
 
 mod common;
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Std, Stdio};
 use std::time::{Duration, Instant};
 
-use candid::{Principal, encode_args};
+use candid::Principal;
 use common::Env;
 use common::backup::{PASSWORD, json, keepsake};
 use serde_json::Value;
@@ -58,14 +58,7 @@ fn init_repo(env: &Env) -> PathBuf {
 /// A second sample module, controlled by the developer and the orchestrator, registered as
 /// `name`.
 fn second_module(env: &Env, name: &str) -> Principal {
-    let (dev, orch) = (env.developer, env.orchestrator);
-    let w = common::wasm("sample-module-v1.wasm.gz");
-    let id = env.server.replica().with_net(|net| {
-        let id = net.create_canister_with_settings(Some(dev), None);
-        net.install_canister(id, w, encode_args(()).unwrap(), Some(dev));
-        net.set_controllers(id, Some(dev), vec![dev, orch]).unwrap();
-        id
-    });
+    let id = env.fresh_module();
     env.ok(&[
         "module",
         "add",

@@ -7,7 +7,7 @@ mod common;
 
 use candid::encode_args;
 use common::console::{Console, between, http};
-use common::{Env, wasm};
+use common::{Env, localnet_only, wasm};
 use orchestrator_api::BeginImportArgs;
 
 fn snapshots(env: &Env) -> Vec<serde_json::Value> {
@@ -429,13 +429,7 @@ fn the_history_page_filters_by_module_kind_and_outcome_and_shows_steps() {
 #[test]
 fn the_fleet_page_snapshots_every_module_with_a_result_per_module() {
     let env = Env::registered();
-    let second = env.fresh_canister();
-    let dev = env.developer;
-    let orch = env.orchestrator;
-    env.server
-        .replica()
-        .with_net(|net| net.set_controllers(second, Some(dev), vec![dev, orch]))
-        .unwrap();
+    let second = env.fresh_module();
     env.ok(&[
         "module",
         "add",
@@ -611,6 +605,7 @@ fn an_unknown_module_is_said_in_the_page() {
 
 #[test]
 fn an_unreachable_network_is_said_in_the_page_and_at_start() {
+    localnet_only!("stops the network");
     let env = Env::registered();
     let console = Console::start(&env, "developer", &[]);
     let Env { server, dir, .. } = env;

@@ -15,17 +15,13 @@ use orchestrator_api::{AddModuleArgs, ModuleKind};
 #[ignore = "a benchmark: scripts/bench-console.sh"]
 fn the_modules_page_renders_in_one_round_of_calls_for_1_10_and_50_modules() {
     let env = Env::registered();
-    let (dev, orch) = (env.developer, env.orchestrator);
+    let orch = env.orchestrator;
     let mut registered = 1;
     println!("| modules | modules page, median of 5 | slowest |");
     println!("|---:|---:|---:|");
     for target in [1usize, 10, 50] {
         while registered < target {
-            let id = env.fresh_canister();
-            env.server
-                .replica()
-                .with_net(|net| net.set_controllers(id, Some(dev), vec![dev, orch]))
-                .unwrap();
+            let id = env.fresh_module();
             env.update(
                 orch,
                 "add_module",

@@ -9,12 +9,7 @@ use serde_json::Value;
 
 /// Registers a fresh sample module (controlled by the developer and the orchestrator) as `name`.
 fn add_module(env: &Env, name: &str) -> Principal {
-    let id = env.fresh_canister();
-    let (dev, orch) = (env.developer, env.orchestrator);
-    env.server
-        .replica()
-        .with_net(|net| net.set_controllers(id, Some(dev), vec![dev, orch]))
-        .unwrap();
+    let id = env.fresh_module();
     env.ok(&[
         "module",
         "add",

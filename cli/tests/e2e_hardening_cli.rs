@@ -537,3 +537,12 @@ fn admins_are_added_listed_and_removed_and_a_non_admin_is_refused() {
     let (stdout, _) = expect(out, 2, "not a principal");
     json_error(&stdout, 2, "not a principal");
 }
+
+/// `KEEPSAKE_TEST_REPLICA` naming an endpoint that does not answer fails the fixture at once,
+/// saying what to check, instead of every test failing somewhere later.
+#[test]
+#[should_panic(expected = "is the replica running?")]
+fn an_external_test_endpoint_that_does_not_answer_fails_the_fixture_saying_so() {
+    let port = common::backup::free_port();
+    common::replica::External::connect(&format!("http://127.0.0.1:{port}"), common::DEVELOPER_PEM);
+}

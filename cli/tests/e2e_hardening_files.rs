@@ -48,12 +48,7 @@ fn kinds(report: &Value) -> Vec<String> {
 }
 
 fn snapshot_count(env: &Env, canister: Principal) -> usize {
-    let dev = env.developer;
-    env.server
-        .replica()
-        .with_net(|net| net.list_canister_snapshots(canister, Some(dev)))
-        .unwrap()
-        .len()
+    env.snapshot_ids(canister).len()
 }
 
 fn mkfifo(path: &Path) {

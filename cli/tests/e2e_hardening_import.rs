@@ -17,7 +17,7 @@ use orchestrator_api::{
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use common::{Env, wasm};
+use common::{Env, localnet_only, wasm};
 
 /// Exports the module's state (a new snapshot taken through the orchestrator) to a folder.
 fn export(env: &Env, name: &str) -> PathBuf {
@@ -28,13 +28,9 @@ fn export(env: &Env, name: &str) -> PathBuf {
 
 /// The module's snapshot ids (hex), as the IC lists them.
 fn snapshot_ids(env: &Env) -> Vec<String> {
-    let (module, developer) = (env.module, env.developer);
-    env.server
-        .replica()
-        .with_net(|net| net.list_canister_snapshots(module, Some(developer)))
-        .unwrap()
+    env.snapshot_ids(env.module)
         .iter()
-        .map(|s| hex::encode(&s.id))
+        .map(hex::encode)
         .collect()
 }
 
@@ -104,6 +100,7 @@ fn stage_v2(env: &Env) -> Vec<u8> {
 
 #[test]
 fn an_import_with_restore_into_a_module_whose_upgrade_holds_the_lock_is_refused_busy() {
+    localnet_only!("holds the upgrade's health check to keep its lock");
     let env = registered_with_room();
     env.set(env.module, "k", b"exported");
     let out = export(&env, "backup");
@@ -304,6 +301,7 @@ fn an_import_into_a_module_is_recorded_in_history_and_listed_as_an_import() {
 
 #[test]
 fn a_failed_load_names_the_snapshot_left_and_a_rerun_loads_it_without_a_second_upload() {
+    localnet_only!("rejects the load by fault injection");
     let env = registered_with_room();
     env.set(env.module, "k", b"exported");
     env.fill(3_000_000, 3);

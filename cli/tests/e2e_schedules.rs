@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use candid::Principal;
 use serde_json::Value;
 
-use common::{Env, wasm};
+use common::{Env, localnet_only, wasm};
 
 const NANOS: u64 = 1_000_000_000;
 
@@ -32,12 +32,7 @@ impl Env {
     /// A second module "other" on its own canister, registered while the orchestrator
     /// controls it.
     fn second_module(&self) -> Principal {
-        let other = self.fresh_canister();
-        let (dev, orch) = (self.developer, self.orchestrator);
-        self.server
-            .replica()
-            .with_net(|net| net.set_controllers(other, Some(dev), vec![dev, orch]))
-            .unwrap();
+        let other = self.fresh_module();
         self.ok(&["module", "add", &other.to_text(), "--name", "other"]);
         other
     }
@@ -321,11 +316,7 @@ fn a_fleet_snapshot_reports_every_module_and_exits_1_when_one_fails() {
     let env = Env::registered();
     let other = env.second_module();
     // The orchestrator is no longer a controller of "other": its snapshot must fail.
-    let dev = env.developer;
-    env.server
-        .replica()
-        .with_net(|net| net.set_controllers(other, Some(dev), vec![dev]))
-        .unwrap();
+    env.set_controllers(other, vec![env.developer]);
 
     let (out, err) = env.fails(1, &["snapshot", "take", "--all", "--label", "fleet-1"]);
     let app_line = out.lines().find(|l| l.starts_with("app ")).unwrap();
@@ -370,11 +361,7 @@ fn a_fleet_snapshot_reports_every_module_and_exits_1_when_one_fails() {
     );
 
     // With the orchestrator a controller again, every module is done: exit 0.
-    let orch = env.orchestrator;
-    env.server
-        .replica()
-        .with_net(|net| net.set_controllers(other, Some(dev), vec![dev, orch]))
-        .unwrap();
+    env.set_controllers(other, vec![env.developer, env.orchestrator]);
     let all = env.json(&["snapshot", "take", "--all", "--pin"]);
     assert_eq!(all["failed"], 0);
     assert_eq!(all["results"][0]["snapshot"]["pinned"], true);
@@ -428,6 +415,7 @@ fn module_list_shows_snapshot_memory_its_monthly_cost_and_the_next_snapshot() {
 
 #[test]
 fn a_scheduled_snapshot_skipped_because_every_slot_is_pinned_shows_in_history_with_why() {
+    localnet_only!("moves the subnet's clock to the schedule's minute");
     let env = Env::registered();
     // max_snapshots 1, held by a pinned snapshot: a scheduled run has no slot to use.
     env.ok(&["snapshot", "take", "app", "--pin"]);

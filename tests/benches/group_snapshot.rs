@@ -28,7 +28,7 @@ fn bench(members: usize) {
     r.unwrap();
     for round in 0..2 {
         let (orchestrator, admin) = (env.orchestrator, env.admin);
-        let before = env.net.instructions_executed(orchestrator);
+        let before = env.net.localnet().instructions_executed(orchestrator);
         let id = env
             .net
             .submit_call(
@@ -40,7 +40,7 @@ fn bench(members: usize) {
             .unwrap();
         let mut rounds = 0;
         let reply = loop {
-            if let Some(reply) = env.net.ingress_status(id) {
+            if let Some(reply) = env.net.localnet().ingress_status(id) {
                 break reply.unwrap();
             }
             env.net.tick();
@@ -48,7 +48,7 @@ fn bench(members: usize) {
             rounds += 1;
             assert!(rounds < 1000, "the group snapshot does not finish");
         };
-        let spent = env.net.instructions_executed(orchestrator) - before;
+        let spent = env.net.localnet().instructions_executed(orchestrator) - before;
         let (r,): (Result<GroupSnapshotInfo, GroupError>,) = decode_args(&reply).unwrap();
         let taken = r.unwrap();
         let window = (taken.window_end - taken.window_start) / SECOND;

@@ -13,9 +13,9 @@ use orchestrator_api::{
 
 fn measure(env: &mut Env, what: &str, f: impl FnOnce(&mut Env)) -> u64 {
     let orchestrator = env.orchestrator;
-    let before = env.net.instructions_executed(orchestrator);
+    let before = env.net.localnet().instructions_executed(orchestrator);
     f(env);
-    let spent = env.net.instructions_executed(orchestrator) - before;
+    let spent = env.net.localnet().instructions_executed(orchestrator) - before;
     println!("{what:<52} {spent:>14} instructions");
     spent
 }

@@ -1,11 +1,21 @@
-//! Test fixture for Keepsake's integration tests: a localnet subnet with the orchestrator's
-//! real wasm and a sample module, and typed call helpers that panic with
+//! Test fixture for Keepsake's integration tests: a subnet with the orchestrator's real wasm
+//! and a sample module, and typed call helpers that panic with
 //! "{canister}.{method} failed … (caller …)" so a failing test says what broke.
+//!
+//! The subnet is localnet in process, or a PocketIC server when `POCKET_IC_BIN` names its
+//! binary — chosen at run time, behind the [`Subnet`] trait (`subnet.rs`, `pocket.rs`). Tests
+//! that need what only localnet offers start with `localnet_only!("why")`.
 //!
 //! The wasm comes from `target/canisters/` (built by `scripts/build-canisters.sh`, which the
 //! README's test command runs first) and is read once per test process.
 
+pub mod pocket;
+pub mod subnet;
+
+pub use subnet::Subnet;
+
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
@@ -39,6 +49,56 @@ pub fn wasm(name: &str) -> Vec<u8> {
         .clone()
 }
 
+/// True (after saying so on stderr) when the calling test needs localnet and the suites run on
+/// PocketIC. Used through [`localnet_only!`].
+pub fn skip_without_localnet(why: &str) -> bool {
+    let Some(bin) = pocket::server_binary() else {
+        return false;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    // Straight to the process's stderr: libtest captures `eprintln!` of passing tests.
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped on PocketIC ({}): {test}: {why}",
+        bin.display()
+    );
+    true
+}
+
+/// Skips the calling test on PocketIC, naming what it needs from localnet (held messages,
+/// fault injection, the random scheduler, instruction counts, lowered limits, localnet's own
+/// cycle or timer bookkeeping).
+#[macro_export]
+macro_rules! localnet_only {
+    ($why:expr) => {
+        if $crate::skip_without_localnet($why) {
+            return;
+        }
+    };
+}
+
+/// The subnet this test process runs on: PocketIC when `POCKET_IC_BIN` is set, else localnet.
+pub fn new_subnet() -> Box<dyn Subnet> {
+    match pocket::server_binary() {
+        Some(bin) => Box::new(pocket::PocketSubnet::start(bin)),
+        None => {
+            let mut net = LocalNet::new();
+            // KEEPSAKE_TEST_SEED=<n> runs the whole suite under the seeded random scheduler
+            // (scripts/test.sh repeats the orchestrator suites with several seeds).
+            if let Some(seed) = std::env::var("KEEPSAKE_TEST_SEED")
+                .ok()
+                .and_then(|s| s.parse().ok())
+            {
+                net.set_scheduler_policy(localnet::SchedulerPolicy::Random { seed });
+            }
+            Box::new(net)
+        }
+    }
+}
+
 /// A principal for tests.
 pub fn user(n: u8) -> Principal {
     Principal::self_authenticating([n; 32])
@@ -46,7 +106,8 @@ pub fn user(n: u8) -> Principal {
 
 /// The subnet, the orchestrator and one registered sample module called "app".
 pub struct Env {
-    pub net: LocalNet,
+    /// localnet or PocketIC (`env.net.localnet()` for what only localnet has).
+    pub net: Box<dyn Subnet>,
     pub orchestrator: Principal,
     /// An admin given in the orchestrator's init argument (not a controller of it).
     pub admin: Principal,
@@ -64,24 +125,16 @@ impl Env {
 
     /// Like `new`, with the orchestrator built as `orchestrator_wasm` (e.g. its test-traps build).
     pub fn with_orchestrator(orchestrator_wasm: &str) -> Self {
-        let mut net = LocalNet::new();
-        // KEEPSAKE_TEST_SEED=<n> runs the whole suite under the seeded random scheduler
-        // (scripts/test.sh repeats the orchestrator suites with several seeds).
-        if let Some(seed) = std::env::var("KEEPSAKE_TEST_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-        {
-            net.set_scheduler_policy(localnet::SchedulerPolicy::Random { seed });
-        }
+        let mut net = new_subnet();
         let developer = user(1);
         let admin = user(2);
-        let orchestrator = net.create_canister_with_settings(Some(developer), None);
+        let orchestrator = net.create_canister(developer);
         let init = candid::encode_one(InitArg {
             admins: vec![admin],
         })
         .unwrap();
         net.install_canister(orchestrator, wasm(orchestrator_wasm), init, Some(developer));
-        let module = net.create_canister_with_settings(Some(developer), None);
+        let module = net.create_canister(developer);
         net.install_canister(
             module,
             wasm("sample-module-v1.wasm.gz"),
@@ -294,7 +347,7 @@ impl Env {
         v
     }
 
-    pub fn module_status(&mut self) -> localnet::api::CanisterStatusResult {
+    pub fn module_status(&mut self) -> ic_management_canister_types::CanisterStatusResult {
         let developer = self.developer;
         self.net
             .canister_status(self.module, Some(developer))
@@ -312,9 +365,7 @@ impl Env {
     /// and registers it as `name`.
     pub fn add_sample_module(&mut self, name: &str) -> Principal {
         let developer = self.developer;
-        let canister = self
-            .net
-            .create_canister_with_settings(Some(developer), None);
+        let canister = self.net.create_canister(developer);
         self.net.install_canister(
             canister,
             wasm("sample-module-v1.wasm.gz"),

@@ -18,7 +18,7 @@ fn with_rejected_call<R: for<'a> candid::utils::ArgumentDecoder<'a>>(
     rejected: &str,
 ) -> R {
     let (orchestrator, admin) = (env.orchestrator, env.admin);
-    env.net.hold_calls(CallFilter {
+    env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some(rejected.to_string()),
@@ -28,14 +28,14 @@ fn with_rejected_call<R: for<'a> candid::utils::ArgumentDecoder<'a>>(
         .submit_call(orchestrator, admin, method, args)
         .unwrap();
     env.net.run_until_idle();
-    let held = env.net.held_calls();
+    let held = env.net.localnet().held_calls();
     assert_eq!(
         held.len(),
         1,
         "exactly the one {rejected} call is held: {held:?}"
     );
-    env.net.clear_holds();
-    assert!(env.net.reject_call(
+    env.net.localnet().clear_holds();
+    assert!(env.net.localnet().reject_call(
         held[0].id,
         RejectCode::CanisterError,
         &format!("injected rejection of {rejected}")
@@ -61,6 +61,9 @@ fn assert_settled(env: &mut Env, running: bool, failed_with: &str) {
 
 #[test]
 fn a_rejected_call_at_each_step_of_a_take_leaves_the_module_running_and_unlocked() {
+    integration_tests::localnet_only!(
+        "rejects the orchestrator's management calls by fault injection"
+    );
     for (rejected, step) in [
         ("list_canister_snapshots", OperationStep::ListSnapshots),
         ("stop_canister", OperationStep::Stop),
@@ -82,6 +85,9 @@ fn a_rejected_call_at_each_step_of_a_take_leaves_the_module_running_and_unlocked
 
 #[test]
 fn a_rejected_restart_after_a_take_keeps_the_snapshot_and_says_the_module_is_stopped() {
+    integration_tests::localnet_only!(
+        "rejects the orchestrator's management calls by fault injection"
+    );
     let mut env = Env::new();
     let args = encode_args(("app", TakeSnapshotArgs::default())).unwrap();
     let (r,): (Result<SnapshotInfo, SnapshotError>,) =
@@ -102,6 +108,9 @@ fn a_rejected_restart_after_a_take_keeps_the_snapshot_and_says_the_module_is_sto
 
 #[test]
 fn a_rejected_call_at_each_step_of_a_restore_leaves_the_module_running_and_unlocked() {
+    integration_tests::localnet_only!(
+        "rejects the orchestrator's management calls by fault injection"
+    );
     for (rejected, step) in [
         ("list_canister_snapshots", OperationStep::ListSnapshots),
         ("stop_canister", OperationStep::Stop),
@@ -125,6 +134,9 @@ fn a_rejected_call_at_each_step_of_a_restore_leaves_the_module_running_and_unloc
 
 #[test]
 fn a_rejected_call_at_each_step_of_an_upgrade_ends_with_the_old_module_running() {
+    integration_tests::localnet_only!(
+        "rejects the orchestrator's management calls by fault injection"
+    );
     for rejected in [
         "stop_canister",
         "take_canister_snapshot",
@@ -166,6 +178,9 @@ fn a_rejected_call_at_each_step_of_an_upgrade_ends_with_the_old_module_running()
 
 #[test]
 fn a_rejected_preflight_call_fails_the_upgrade_before_touching_the_module() {
+    integration_tests::localnet_only!(
+        "rejects the orchestrator's management calls by fault injection"
+    );
     for rejected in ["list_canister_snapshots", "canister_status"] {
         let mut env = Env::new();
         let hash = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
@@ -183,6 +198,9 @@ fn a_rejected_preflight_call_fails_the_upgrade_before_touching_the_module() {
 
 #[test]
 fn a_rejected_rollback_load_is_reported_precisely() {
+    integration_tests::localnet_only!(
+        "rejects the orchestrator's management calls by fault injection"
+    );
     let mut env = Env::new();
     env.update_settings(ModuleSettingsUpdate {
         health_check: Some(HealthCheckSetting::Method("health".into())),

@@ -162,7 +162,7 @@ impl Shop {
         held: &str,
     ) -> (localnet::MessageId, Vec<localnet::HeldCall>) {
         let (orchestrator, admin) = (self.env.orchestrator, self.env.admin);
-        self.env.net.hold_calls(CallFilter {
+        self.env.net.localnet().hold_calls(CallFilter {
             caller: Some(orchestrator),
             callee: Some(Principal::management_canister()),
             method: Some(held.to_string()),
@@ -173,8 +173,8 @@ impl Shop {
             .submit_call(orchestrator, admin, method, args)
             .unwrap();
         self.env.net.run_until_idle();
-        self.env.net.clear_holds();
-        (id, self.env.net.held_calls())
+        self.env.net.localnet().clear_holds();
+        (id, self.env.net.localnet().held_calls())
     }
 }
 
@@ -378,6 +378,7 @@ fn a_group_snapshot_taken_while_calls_are_in_flight_restores_to_a_state_where_th
 
 #[test]
 fn a_failing_take_of_the_second_member_deletes_the_others_new_snapshots_and_all_run() {
+    integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
     shop.bump();
     let args = encode_args(("shop", GroupSnapshotArgs::default())).unwrap();
@@ -385,11 +386,13 @@ fn a_failing_take_of_the_second_member_deletes_the_others_new_snapshots_and_all_
     assert_eq!(held.len(), 3, "the three takes go out together: {held:?}");
     for call in &held {
         if target(call) == shop.b {
-            shop.env
-                .net
-                .reject_call(call.id, RejectCode::CanisterError, "injected take failure");
+            shop.env.net.localnet().reject_call(
+                call.id,
+                RejectCode::CanisterError,
+                "injected take failure",
+            );
         } else {
-            shop.env.net.release_call(call.id);
+            shop.env.net.localnet().release_call(call.id);
         }
     }
     let reply = shop.env.net.await_call(id).unwrap();
@@ -423,6 +426,7 @@ fn a_failing_take_of_the_second_member_deletes_the_others_new_snapshots_and_all_
 
 #[test]
 fn keep_partial_keeps_the_members_taken_and_records_the_group_snapshot_as_partial() {
+    integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
     let args = encode_args((
         "shop",
@@ -435,11 +439,13 @@ fn keep_partial_keeps_the_members_taken_and_records_the_group_snapshot_as_partia
     let (id, held) = shop.submit_holding("take_group_snapshot", args, "take_canister_snapshot");
     for call in &held {
         if target(call) == shop.b {
-            shop.env
-                .net
-                .reject_call(call.id, RejectCode::CanisterError, "injected take failure");
+            shop.env.net.localnet().reject_call(
+                call.id,
+                RejectCode::CanisterError,
+                "injected take failure",
+            );
         } else {
-            shop.env.net.release_call(call.id);
+            shop.env.net.localnet().release_call(call.id);
         }
     }
     let reply = shop.env.net.await_call(id).unwrap();
@@ -465,6 +471,7 @@ fn keep_partial_keeps_the_members_taken_and_records_the_group_snapshot_as_partia
 
 #[test]
 fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterwards() {
+    integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
     let (app, b, developer, orchestrator, admin) = (
         shop.app,
@@ -474,7 +481,7 @@ fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterw
         shop.env.admin,
     );
     // app waits on b's reply, which never comes while held: app cannot stop.
-    shop.env.net.hold_calls(CallFilter {
+    shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(app),
         callee: Some(b),
         method: Some("mirror".into()),
@@ -485,8 +492,8 @@ fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterw
         .submit_call(app, developer, "bump", encode_args(()).unwrap())
         .unwrap();
     shop.env.net.run_until_idle();
-    shop.env.net.clear_holds();
-    let stuck = shop.env.net.held_calls();
+    shop.env.net.localnet().clear_holds();
+    let stuck = shop.env.net.localnet().held_calls();
     assert_eq!(stuck.len(), 1);
 
     let take = shop
@@ -508,7 +515,7 @@ fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterw
         .unwrap();
     shop.env.net.run_until_idle();
     assert!(
-        shop.env.net.ingress_status(take).is_none(),
+        shop.env.net.localnet().ingress_status(take).is_none(),
         "still waiting for app to stop"
     );
     shop.env.net.advance_time_nanos(6_000_000_000);
@@ -540,7 +547,7 @@ fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterw
     assert_eq!(shop.snapshot_counts(), (0, 0, 0));
 
     // The stuck call completes; the group is consistent and can be snapshotted.
-    shop.env.net.release_call(stuck[0].id);
+    shop.env.net.localnet().release_call(stuck[0].id);
     let (n,): (u64,) = decode_args(&shop.env.net.await_call(bump).unwrap()).unwrap();
     assert_eq!(n, 1);
     assert_eq!(shop.values(), (1, 1, 1));
@@ -549,6 +556,7 @@ fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterw
 
 #[test]
 fn a_failing_load_during_a_group_restore_rolls_back_the_members_already_loaded() {
+    integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
     shop.bump();
     let taken = shop.take(GroupSnapshotArgs::default()).unwrap();
@@ -568,11 +576,13 @@ fn a_failing_load_during_a_group_restore_rolls_back_the_members_already_loaded()
     assert_eq!(held.len(), 3, "{held:?}");
     for call in &held {
         if target(call) == shop.b {
-            shop.env
-                .net
-                .reject_call(call.id, RejectCode::CanisterError, "injected load failure");
+            shop.env.net.localnet().reject_call(
+                call.id,
+                RejectCode::CanisterError,
+                "injected load failure",
+            );
         } else {
-            shop.env.net.release_call(call.id);
+            shop.env.net.localnet().release_call(call.id);
         }
     }
     let reply = shop.env.net.await_call(id).unwrap();
@@ -619,10 +629,11 @@ fn a_failing_load_during_a_group_restore_rolls_back_the_members_already_loaded()
 
 #[test]
 fn a_member_busy_with_another_operation_refuses_the_group_snapshot_before_touching_anyone() {
+    integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
     let (orchestrator, admin) = (shop.env.orchestrator, shop.env.admin);
     // b's own take holds its lock while its list call is held.
-    shop.env.net.hold_calls(CallFilter {
+    shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some("list_canister_snapshots".into()),
@@ -638,8 +649,8 @@ fn a_member_busy_with_another_operation_refuses_the_group_snapshot_before_touchi
         )
         .unwrap();
     shop.env.net.run_until_idle();
-    shop.env.net.clear_holds();
-    let held = shop.env.net.held_calls();
+    shop.env.net.localnet().clear_holds();
+    let held = shop.env.net.localnet().held_calls();
     let r = shop.take(GroupSnapshotArgs::default());
     assert!(
         matches!(&r, Err(GroupError::Busy { module, operation: OperationKind::TakeSnapshot }) if module == "b"),
@@ -647,7 +658,7 @@ fn a_member_busy_with_another_operation_refuses_the_group_snapshot_before_touchi
     );
     assert!(shop.all_running());
     for call in held {
-        shop.env.net.release_call(call.id);
+        shop.env.net.localnet().release_call(call.id);
     }
     shop.env.net.await_call(single).unwrap();
     shop.assert_unlocked();
@@ -662,6 +673,7 @@ fn a_member_busy_with_another_operation_refuses_the_group_snapshot_before_touchi
 
 #[test]
 fn at_max_snapshots_a_group_snapshot_drops_old_snapshots_only_after_every_member_is_taken() {
+    integration_tests::localnet_only!("holds or rejects a member's management call");
     // Every member at its default max_snapshots (1).
     let mut shop = Shop::new();
     shop.bump();
@@ -690,11 +702,13 @@ fn at_max_snapshots_a_group_snapshot_drops_old_snapshots_only_after_every_member
     let (id, held) = shop.submit_holding("take_group_snapshot", args, "take_canister_snapshot");
     for call in &held {
         if target(call) == shop.b {
-            shop.env
-                .net
-                .reject_call(call.id, RejectCode::CanisterError, "injected take failure");
+            shop.env.net.localnet().reject_call(
+                call.id,
+                RejectCode::CanisterError,
+                "injected take failure",
+            );
         } else {
-            shop.env.net.release_call(call.id);
+            shop.env.net.localnet().release_call(call.id);
         }
     }
     let (r,): (Result<GroupSnapshotInfo, GroupError>,) =

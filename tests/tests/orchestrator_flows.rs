@@ -341,7 +341,7 @@ fn strangers_and_anonymous_callers_get_unauthorized() {
 fn registering_a_canister_the_orchestrator_does_not_control_says_whom_to_add() {
     let mut env = Env::new();
     let developer = env.developer;
-    let other = env.net.create_canister_with_settings(Some(developer), None);
+    let other = env.net.create_canister(developer);
     let error = env.add_module("other", other).unwrap_err();
     let ModuleError::NotController {
         canister_id,
@@ -416,6 +416,9 @@ fn an_upgrade_of_the_orchestrator_keeps_its_modules_snapshots_and_history() {
 #[test]
 fn upgrades_at_the_direct_install_threshold_one_byte_over_it_and_of_20_mb_all_fit_the_cross_subnet_limit()
  {
+    integration_tests::localnet_only!(
+        "lowers the inter-canister payload limit to the cross-subnet one"
+    );
     let arg_len = upgrade_args(&[]).arg.len();
     let threshold = 1_900_000;
     for (total, chunked) in [
@@ -424,7 +427,8 @@ fn upgrades_at_the_direct_install_threshold_one_byte_over_it_and_of_20_mb_all_fi
         (20_000_000, true),
     ] {
         let mut env = Env::new();
-        env.net.limits.inter_canister_payload_bytes = localnet::CROSS_SUBNET_PAYLOAD_BYTES;
+        env.net.localnet().limits.inter_canister_payload_bytes =
+            localnet::CROSS_SUBNET_PAYLOAD_BYTES;
         env.set("k", b"kept");
         let big = padded_to(wasm("sample-module-v2.wasm"), total);
         let hash = env.stage(&big, 1_900_000);
@@ -455,11 +459,13 @@ fn leave_module_short_of_cycles(env: &mut Env, above_reserve: u128) {
     let threshold: u128 = status.settings.freezing_threshold.0.try_into().unwrap();
     let reserve = per_day * threshold / 86_400 + per_day;
     env.net
+        .localnet()
         .set_cycle_balance(env.module, reserve + above_reserve);
 }
 
 #[test]
 fn a_take_short_of_cycles_fails_with_the_ics_out_of_cycles_error_and_the_module_keeps_running() {
+    integration_tests::localnet_only!("sets the module's cycle balance");
     let mut env = Env::new();
     env.set("k", b"kept");
     leave_module_short_of_cycles(&mut env, 300_000_000);
@@ -485,6 +491,7 @@ fn a_take_short_of_cycles_fails_with_the_ics_out_of_cycles_error_and_the_module_
 
 #[test]
 fn an_upgrade_short_of_cycles_for_its_snapshot_fails_cleanly_and_the_module_runs_the_old_code() {
+    integration_tests::localnet_only!("sets the module's cycle balance");
     let mut env = Env::new();
     env.set("k", b"kept");
     let v2 = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
@@ -511,6 +518,9 @@ fn an_upgrade_short_of_cycles_for_its_snapshot_fails_cleanly_and_the_module_runs
 /// minus the month without is the snapshots' real charge.
 #[test]
 fn the_monthly_snapshot_cost_list_modules_reports_is_what_a_month_of_storage_charges() {
+    integration_tests::localnet_only!(
+        "compares with localnet's storage charge as the clock jumps (a replica charges in rounds)"
+    );
     let mut env = Env::new();
     env.set("k", &vec![7u8; 1_500_000]);
     let month = std::time::Duration::from_secs(30 * 86_400);

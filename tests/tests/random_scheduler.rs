@@ -12,12 +12,14 @@ const SEEDS: [u64; 4] = [1, 7, 42, 2026];
 fn env_with_seed(seed: u64) -> Env {
     let mut env = Env::new();
     env.net
+        .localnet()
         .set_scheduler_policy(SchedulerPolicy::Random { seed });
     env
 }
 
 #[test]
 fn take_and_restore_bring_back_the_data_under_every_seed() {
+    integration_tests::localnet_only!("runs under localnet's seeded random scheduler");
     for seed in SEEDS {
         let mut env = env_with_seed(seed);
         env.set("k", b"saved");
@@ -31,6 +33,7 @@ fn take_and_restore_bring_back_the_data_under_every_seed() {
 
 #[test]
 fn a_rolled_back_upgrade_restores_the_module_under_every_seed() {
+    integration_tests::localnet_only!("runs under localnet's seeded random scheduler");
     for seed in SEEDS {
         let mut env = env_with_seed(seed);
         env.set("k", b"precious");
@@ -55,6 +58,7 @@ fn a_rolled_back_upgrade_restores_the_module_under_every_seed() {
 
 #[test]
 fn concurrent_operations_on_one_module_are_serialised_under_every_seed() {
+    integration_tests::localnet_only!("runs under localnet's seeded random scheduler");
     for seed in SEEDS {
         let mut env = env_with_seed(seed);
         let hash = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);

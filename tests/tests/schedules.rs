@@ -72,6 +72,7 @@ fn scheduled(env: &mut Env) -> Vec<OperationRecord> {
 
 #[test]
 fn a_cron_schedule_fires_at_its_minute_across_midnight() {
+    integration_tests::localnet_only!("reads the orchestrator's global timer");
     let mut env = env_at(NOV_21_23H, 3);
     let info = set_schedule(
         &mut env,
@@ -82,7 +83,7 @@ fn a_cron_schedule_fires_at_its_minute_across_midnight() {
     let half_past_midnight = NOV_21_23H + HOUR + 30 * MINUTE;
     assert_eq!(info.next_run_at, half_past_midnight);
     assert_eq!(
-        env.net.global_timer(env.orchestrator),
+        env.net.localnet().global_timer(env.orchestrator),
         Some(half_past_midnight),
         "the canister's timer is armed for the run"
     );
@@ -143,6 +144,7 @@ fn an_interval_schedule_fires_every_period_and_list_modules_shows_the_next_run_a
 
 #[test]
 fn schedules_survive_an_upgrade_of_the_orchestrator() {
+    integration_tests::localnet_only!("reads the orchestrator's global timer");
     let mut env = env_at(NOV_21_23H, 3);
     let set_at = env.net.time_nanos();
     every(&mut env, 60);
@@ -157,7 +159,7 @@ fn schedules_survive_an_upgrade_of_the_orchestrator() {
         )
         .expect("upgrade of the orchestrator");
     assert_eq!(
-        env.net.global_timer(orchestrator),
+        env.net.localnet().global_timer(orchestrator),
         Some(set_at + HOUR),
         "post_upgrade re-armed the timer from stable memory"
     );
@@ -203,6 +205,7 @@ fn a_window_missed_while_the_orchestrator_was_stopped_runs_once_when_it_starts()
 
 #[test]
 fn a_module_busy_with_an_upgrade_is_retried_a_minute_later() {
+    integration_tests::localnet_only!("holds the upgrade's health check");
     let mut env = env_at(NOV_21_23H, 3);
     every(&mut env, 15);
     advance(&mut env, 14 * MINUTE);
@@ -210,7 +213,7 @@ fn a_module_busy_with_an_upgrade_is_retried_a_minute_later() {
     // An upgrade whose install is held in flight keeps the module locked.
     let hash = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
     let (orchestrator, admin) = (env.orchestrator, env.admin);
-    env.net.hold_calls(CallFilter {
+    env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some("install_code".into()),
@@ -226,7 +229,7 @@ fn a_module_busy_with_an_upgrade_is_retried_a_minute_later() {
         .unwrap();
     env.net.run_until_idle();
     assert_eq!(
-        env.net.held_calls().len(),
+        env.net.localnet().held_calls().len(),
         1,
         "the upgrade waits at install_code"
     );
@@ -242,9 +245,9 @@ fn a_module_busy_with_an_upgrade_is_retried_a_minute_later() {
     assert_eq!(retry_at, env.net.time_nanos() + BUSY_RETRY_SECONDS * SECOND);
 
     // The upgrade finishes; the retry takes the snapshot.
-    let held = env.net.held_calls();
-    env.net.clear_holds();
-    assert!(env.net.release_call(held[0].id));
+    let held = env.net.localnet().held_calls();
+    env.net.localnet().clear_holds();
+    assert!(env.net.localnet().release_call(held[0].id));
     let (report,): (Result<UpgradeReport, UpgradeError>,) =
         candid::decode_args(&env.net.await_call(upgrade).unwrap()).unwrap();
     assert_eq!(report.unwrap().outcome, UpgradeOutcome::Upgraded);
@@ -305,7 +308,7 @@ fn a_fleet_snapshot_with_one_failing_module_reports_the_others_as_done() {
     let (orchestrator, developer) = (env.orchestrator, env.developer);
     let mut extra = Vec::new();
     for name in ["blog", "shop"] {
-        let canister = env.net.create_canister_with_settings(Some(developer), None);
+        let canister = env.net.create_canister(developer);
         env.net.install_canister(
             canister,
             wasm("sample-module-v1.wasm.gz"),

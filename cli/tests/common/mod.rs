@@ -1,12 +1,17 @@
-//! The end-to-end fixture shared by the CLI's test files: a localnet server on a loopback port
-//! with the orchestrator's real wasm and a v1 sample module, and helpers that run the real
-//! `keepsake` binary against it.
+//! The end-to-end fixture shared by the CLI's test files: a network with the orchestrator's
+//! real wasm and a v1 sample module, and helpers that run the real `keepsake` binary against
+//! it. The network is localnet's server on a loopback port, or the external endpoint named by
+//! `KEEPSAKE_TEST_REPLICA` (`replica.rs`).
 //!
 //! Each test file compiles this module on its own and uses part of it.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod backup;
 pub mod console;
+pub mod replica;
+
+pub(crate) use replica::localnet_only;
+use replica::{External, Network};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,9 +47,10 @@ pub fn principal_of(pem: &str) -> Principal {
     id.sender().unwrap()
 }
 
-/// A localnet server with the orchestrator and a v1 sample module (not yet registered).
+/// A network with the orchestrator and a v1 sample module (not yet registered).
 pub struct Env {
-    pub server: Server,
+    /// localnet's server, or the external endpoint (`server.url()` either way).
+    pub server: Network,
     pub dir: tempfile::TempDir,
     pub developer: Principal,
     pub orchestrator: Principal,
@@ -53,6 +59,26 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Self {
+        let (server, (orchestrator, module)) = match replica::external_url() {
+            Some(url) => Self::deploy_external(&url),
+            None => Self::deploy_local(),
+        };
+        let developer = principal_of(DEVELOPER_PEM);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("developer.pem"), DEVELOPER_PEM).unwrap();
+        std::fs::write(dir.path().join("stranger.pem"), STRANGER_PEM).unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        Env {
+            server,
+            dir,
+            developer,
+            orchestrator,
+            module,
+        }
+    }
+
+    /// Builds the subnet in process (no HTTP round trips), then serves it.
+    fn deploy_local() -> (Network, (Principal, Principal)) {
         let developer = principal_of(DEVELOPER_PEM);
         let mut net = LocalNet::new();
         let orchestrator = net.create_canister_with_settings(Some(developer), None);
@@ -74,17 +100,19 @@ impl Env {
             .unwrap();
         let server = Server::start(net, Keys::random(), ReplicaConfig::default(), 0)
             .expect("localnet server");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("developer.pem"), DEVELOPER_PEM).unwrap();
-        std::fs::write(dir.path().join("stranger.pem"), STRANGER_PEM).unwrap();
-        std::fs::create_dir_all(dir.path().join("home")).unwrap();
-        Env {
-            server,
-            dir,
-            developer,
-            orchestrator,
-            module,
-        }
+        (Network::Local(server), (orchestrator, module))
+    }
+
+    /// Deploys over HTTP, as a user's tooling would: the same canisters and controllers.
+    fn deploy_external(url: &str) -> (Network, (Principal, Principal)) {
+        let ext = External::connect(url, DEVELOPER_PEM);
+        let developer = principal_of(DEVELOPER_PEM);
+        let init = encode_one(InitArg { admins: vec![] }).unwrap();
+        let orchestrator = ext.create_and_install(&wasm("orchestrator.wasm.gz"), init);
+        let module =
+            ext.create_and_install(&wasm("sample-module-v1.wasm.gz"), encode_args(()).unwrap());
+        ext.set_controllers(module, vec![developer, orchestrator]);
+        (Network::External(ext), (orchestrator, module))
     }
 
     /// An Env with the module registered as "app".
@@ -162,6 +190,9 @@ impl Env {
     }
 
     pub fn update(&self, canister: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+        if let Some(ext) = self.server.external() {
+            return ext.update(canister, method, arg);
+        }
         let dev = self.developer;
         self.server
             .replica()
@@ -170,6 +201,9 @@ impl Env {
     }
 
     pub fn query(&self, canister: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
+        if let Some(ext) = self.server.external() {
+            return ext.query(canister, method, arg);
+        }
         let dev = self.developer;
         self.server
             .replica()
@@ -214,10 +248,47 @@ impl Env {
     pub fn fresh_canister(&self) -> Principal {
         let dev = self.developer;
         let w = wasm("sample-module-v1.wasm.gz");
+        if let Some(ext) = self.server.external() {
+            return ext.create_and_install(&w, encode_args(()).unwrap());
+        }
         self.server.replica().with_net(|net| {
             let id = net.create_canister_with_settings(Some(dev), None);
             net.install_canister(id, w, encode_args(()).unwrap(), Some(dev));
             id
         })
+    }
+
+    /// Sets `canister`'s controllers as the developer (who must control it).
+    pub fn set_controllers(&self, canister: Principal, controllers: Vec<Principal>) {
+        if let Some(ext) = self.server.external() {
+            return ext.set_controllers(canister, controllers);
+        }
+        let dev = self.developer;
+        self.server
+            .replica()
+            .with_net(|net| net.set_controllers(canister, Some(dev), controllers))
+            .unwrap_or_else(|e| panic!("update_settings of {canister}: {e:?}"));
+    }
+
+    /// A fresh v1 sample module controlled by the developer and the orchestrator.
+    pub fn fresh_module(&self) -> Principal {
+        let id = self.fresh_canister();
+        self.set_controllers(id, vec![self.developer, self.orchestrator]);
+        id
+    }
+
+    /// The ids of `canister`'s snapshots as the management canister lists them (developer).
+    pub fn snapshot_ids(&self, canister: Principal) -> Vec<Vec<u8>> {
+        if let Some(ext) = self.server.external() {
+            return ext.snapshot_ids(canister);
+        }
+        let dev = self.developer;
+        self.server
+            .replica()
+            .with_net(|net| net.list_canister_snapshots(canister, Some(dev)))
+            .unwrap_or_else(|e| panic!("list_canister_snapshots of {canister}: {e:?}"))
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
     }
 }
