@@ -259,9 +259,15 @@ fn a_wrong_password_or_a_missing_repository_is_said_at_start_up_and_on_the_page_
     assert!(text.contains("restart"), "what to do: {text}");
     assert!(!text.contains(wrong_text) && !text.contains(PASSWORD));
     assert!(!console.stderr().contains(wrong_text));
+    // A sync asked for anyway (the page offers none) ends with the same error, in the page.
     let sync = console.post("/backups/sync", &[]);
-    assert_eq!(sync.status, 400, "{}", sync.text());
-    assert!(!sync.text().contains(wrong_text));
+    let done = wait_for_backup_job(&console, sync.json()["job"].as_u64().unwrap());
+    assert_eq!(done["ok"], false, "{done}");
+    assert!(
+        done["summary"].as_str().unwrap().contains("wrong password"),
+        "{done}"
+    );
+    assert!(!done.to_string().contains(wrong_text));
     let modules = console.get("/");
     assert_eq!(modules.status, 200, "the rest works: {}", modules.text());
     assert!(modules.text().contains("data-module=\"app\""));
@@ -279,6 +285,9 @@ fn a_wrong_password_or_a_missing_repository_is_said_at_start_up_and_on_the_page_
     let console = Console::start(&env, "developer", &["--repo", &repo]);
     let text = console.get("/backups").text();
     assert!(text.contains("--password-file"), "{text}");
+    let sync = console.post("/backups/sync", &[]);
+    assert_eq!(sync.status, 400, "refused before any job: {}", sync.text());
+    assert!(sync.text().contains("--password-file"), "{}", sync.text());
 }
 
 #[test]
