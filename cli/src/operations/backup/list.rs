@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::repo::{Password, RepoSpec, rustic_error};
 use super::tags::{self, Origin};
+use crate::output;
 
 /// One backup.
 #[derive(Debug, Clone, Serialize)]
@@ -35,10 +36,12 @@ pub fn list_blocking(spec: &RepoSpec, password: &Password) -> Result<Vec<Backup>
             let origin = Origin::from_snapshot(s)?;
             Some(Backup {
                 backup_id: s.id.to_hex().as_str().to_string(),
+                // Whole seconds, as every other time keepsake shows.
                 backed_up_at: s
                     .summary
                     .as_ref()
-                    .map(|x| x.backup_end.timestamp().to_string())
+                    .and_then(|x| u64::try_from(x.backup_end.timestamp().as_second()).ok())
+                    .map(|secs| output::time(secs.saturating_mul(1_000_000_000)))
                     .unwrap_or_default(),
                 total_bytes: s
                     .summary
