@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use candid::Principal;
@@ -24,7 +24,7 @@ fn init_repo(env: &Env) -> (String, PathBuf) {
 }
 
 /// The console as the developer with the repository.
-fn console_with_repo(env: &Env, repo: &str, password_file: &PathBuf) -> Console {
+fn console_with_repo(env: &Env, repo: &str, password_file: &Path) -> Console {
     Console::start(
         env,
         "developer",
