@@ -39,7 +39,9 @@ PEM="$WORK/bench.pem"; openssl genpkey -algorithm ed25519 -out "$PEM" 2>/dev/nul
 export DFX_CONFIG_ROOT="$PWD/$WORK/home" KEEPSAKE_CACHE_DIR="$PWD/$WORK/cache"
 export KEEPSAKE_REPO_PASSWORD="bench password"
 DEVNET=(target/debug/examples/devnet --network "$URL" --pem "$PEM")
-keepsake() { "$BIN/keepsake" --network "$URL" --pem "$PEM" "$@"; }
+# An array, not a function: /usr/bin/time runs programs, not shell functions.
+KS=("$BIN/keepsake" --network "$URL" --pem "$PEM")
+keepsake() { "${KS[@]}" "$@"; }
 BYTES=$((MB * 1000000))
 
 # Runs "$@" under GNU time; sets SECS (wall) and RSS_MIB (peak resident set).
@@ -62,13 +64,16 @@ while [ "$left" -gt 0 ]; do
   left=$(( left - n ))
 done
 
-# 1. export vs backup run, same snapshot.
-measure keepsake --json export "$CANISTER" --take --out "$WORK/export" --concurrency "$C"
+# 1. export vs backup run, same snapshot. The snapshot is taken by an unmeasured export first:
+# taking one costs several rounds on a replica, and backup run is given the snapshot too.
+"${KS[@]}" --json export "$CANISTER" --take --out "$WORK/export" --concurrency "$C" >"$WORK/out.json"
 SNAP=$(json_field snapshot_id)
+rm -rf "$WORK/export"
+measure "${KS[@]}" --json export "$CANISTER" --snapshot "$SNAP" --out "$WORK/export" --concurrency "$C"
 EXPORT_S=$SECS; EXPORT_RSS=$RSS_MIB
 SNAP_BYTES=$(du -sb --exclude keepsake.json "$WORK/export" | cut -f1)
 keepsake backup init --repo "$WORK/repo" >/dev/null
-measure keepsake --json backup run "$CANISTER" --repo "$WORK/repo" --snapshot "$SNAP" --concurrency "$C"
+measure "${KS[@]}" --json backup run "$CANISTER" --repo "$WORK/repo" --snapshot "$SNAP" --concurrency "$C"
 BACKUP_S=$SECS; BACKUP_RSS=$RSS_MIB
 FIRST_BACKUP=$(json_field backup_id)
 REPO1=$(size_of "$WORK/repo")
@@ -83,7 +88,7 @@ echo "repository after the first backup: $REPO1 bytes ($(pct "$REPO1" "$SNAP_BYT
 
 # 2. 1% more stable memory, a new snapshot, a second backup.
 "${DEVNET[@]}" call "$CANISTER" append_bulk "($((BYTES / 100)) : nat64, 2 : nat32)" >/dev/null
-measure keepsake --json backup run "$CANISTER" --repo "$WORK/repo" --take --concurrency "$C"
+measure "${KS[@]}" --json backup run "$CANISTER" --repo "$WORK/repo" --take --concurrency "$C"
 REPO2=$(size_of "$WORK/repo")
 echo
 echo "## 2. deduplication: $((BYTES / 100)) bytes appended to stable memory (1%), backed up again"
@@ -113,7 +118,7 @@ PY
 SPARSE=$("${DEVNET[@]}" create "$WORK/sparse.wasm")
 keepsake backup init --repo "$WORK/repo-sparse" >/dev/null
 EMPTY=$(size_of "$WORK/repo-sparse")
-measure keepsake --json backup run "$SPARSE" --repo "$WORK/repo-sparse" --take --concurrency "$C"
+measure "${KS[@]}" --json backup run "$SPARSE" --repo "$WORK/repo-sparse" --take --concurrency "$C"
 SPARSE_TOTAL=$(json_field total_bytes)
 echo
 echo "## 3. sparse module: $SPARSE_TOTAL bytes of zeros backed up in ${SECS}s"
@@ -122,9 +127,9 @@ echo "repository: $(size_of "$WORK/repo-sparse") bytes ($EMPTY of them an empty 
 # 4. restore from the repository vs import of the export, each into a fresh canister.
 TO1=$("${DEVNET[@]}" create target/canisters/sample-module-v1.wasm.gz)
 TO2=$("${DEVNET[@]}" create target/canisters/sample-module-v1.wasm.gz)
-measure keepsake --json backup restore "$FIRST_BACKUP" --repo "$WORK/repo" --to "$TO1" --concurrency "$C"
+measure "${KS[@]}" --json backup restore "$FIRST_BACKUP" --repo "$WORK/repo" --to "$TO1" --concurrency "$C"
 RESTORE_S=$SECS; RESTORE_RSS=$RSS_MIB
-measure keepsake --json import "$WORK/export" --to "$TO2" --concurrency "$C"
+measure "${KS[@]}" --json import "$WORK/export" --to "$TO2" --concurrency "$C"
 IMPORT_S=$SECS; IMPORT_RSS=$RSS_MIB
 echo
 echo "## 4. restore from the repository vs import of the export"

@@ -18,6 +18,7 @@
 # Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
 #                         [--profile release|dev] [--no-rss] [--round-ms N]
 #                         [--icp-only] [--icp-mb N[,N...]] [--icp-concurrency C[,C...]]
+#                         [--rss-only]   (section 3 alone)
 #                         [--no-build]   (use the binaries already in target/, e.g. on a busy box)
 # Defaults: localnet, 200 MB, 30 and 200 ms, 3 reps, release. Against another endpoint the PEM's
 # identity must be able to create canisters (provisional_create_canister_with_cycles: local
@@ -25,12 +26,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=200; URL=""; PEM=""; DELAY=30,200; REPS=3; PROFILE=release; RSS=1; ROUND_MS=1000
-ICP_ONLY=0; ICP_MB=50,200; ICP_C=8,16,32; BUILD=1
+ICP_ONLY=0; RSS_ONLY=0; ICP_MB=50,200; ICP_C=8,16,32; BUILD=1
 while [ $# -gt 0 ]; do case "$1" in
   --url) URL=$2; shift 2;; --pem) PEM=$2; shift 2;; --mb) MB=$2; shift 2;;
   --delay-ms) DELAY=$2; shift 2;; --reps) REPS=$2; shift 2;; --profile) PROFILE=$2; shift 2;;
   --no-rss) RSS=0; shift;; --round-ms) ROUND_MS=$2; shift 2;;
-  --icp-only) ICP_ONLY=1; shift;; --icp-mb) ICP_MB=$2; shift 2;;
+  --icp-only) ICP_ONLY=1; shift;; --rss-only) RSS_ONLY=1; shift;; --icp-mb) ICP_MB=$2; shift 2;;
   --icp-concurrency) ICP_C=$2; shift 2;; --no-build) BUILD=0; shift;;
   *) echo "unknown argument $1" >&2; exit 2;; esac; done
 case "$PROFILE" in release) BIN=target/release;; dev) BIN=target/debug;;
@@ -203,6 +204,29 @@ if [ "$ICP_ONLY" = 1 ]; then
   exit 0
 fi
 
+section_3() {
+  echo
+  echo "## 3. Peak RSS by snapshot size (concurrency 32, export's default)"
+  echo "| snapshot | keepsake peak RSS | throughput |"
+  echo "|---|---|---|"
+  # Stable memory sized so the snapshot (plus ~21-26 MB of heap, module and stable-structures
+  # buckets of the sample module) comes to about 64 MiB and 1 GiB.
+  MAIN=("${CANISTER:-}" "${SNAP:-}" "${BYTES:-}")
+  for fill in 46000000 1048000000; do
+    read -r CANISTER SNAP BYTES < <(prepare "$fill")
+    REPS_SAVED=$REPS; REPS=1
+    k=$(keepsake_runs "$URL" 32); REPS=$REPS_SAVED
+    echo "| $BYTES bytes ($(echo "scale=1; $BYTES / 1048576" | bc) MiB) | $(( ${k#* } / 1024 )) MiB | $(mbps "$BYTES" "${k% *}") MB/s |"
+  done
+  CANISTER=${MAIN[0]}; SNAP=${MAIN[1]}; BYTES=${MAIN[2]}
+}
+if [ "$RSS_ONLY" = 1 ]; then
+  echo "endpoint $URL, $PROFILE build, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  section_3
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
+
 read -r CANISTER SNAP BYTES < <(prepare $((MB * 1000000)))
 echo "snapshot $SNAP of $CANISTER: $BYTES bytes; median of $REPS runs, each a whole process"
 echo
@@ -220,22 +244,7 @@ for delay in ${DELAY//,/ }; do
   kill "$PROXY"; PROXY=""
 done
 
-if [ "$RSS" = 1 ]; then
-  echo
-  echo "## 3. Peak RSS by snapshot size (concurrency 8)"
-  echo "| snapshot | keepsake peak RSS | throughput |"
-  echo "|---|---|---|"
-  # Stable memory sized so the snapshot (plus ~21-26 MB of heap, module and stable-structures
-  # buckets of the sample module) comes to about 64 MiB and 1 GiB.
-  MAIN=("$CANISTER" "$SNAP" "$BYTES")
-  for fill in 46000000 1048000000; do
-    read -r CANISTER SNAP BYTES < <(prepare "$fill")
-    REPS_SAVED=$REPS; REPS=1
-    k=$(keepsake_runs "$URL" 8); REPS=$REPS_SAVED
-    echo "| $BYTES bytes ($(echo "scale=1; $BYTES / 1048576" | bc) MiB) | $(( ${k#* } / 1024 )) MiB | $(mbps "$BYTES" "${k% *}") MB/s |"
-  done
-  CANISTER=${MAIN[0]}; SNAP=${MAIN[1]}; BYTES=${MAIN[2]}
-fi
+if [ "$RSS" = 1 ]; then section_3; fi
 
 echo
 echo "## 4. Resume after a kill at ~50% of the slices (concurrency 8)"

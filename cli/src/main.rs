@@ -38,6 +38,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    return_freed_memory_to_the_os();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     error::remember_inputs(
         args.iter().map(|a| a.to_string_lossy().into_owned()).chain(
@@ -76,5 +77,21 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::from(error::EXIT_OK),
         Err(e) => ExitCode::from(error::report(&e, json)),
+    }
+}
+
+/// Makes glibc's allocator give freed memory back to the OS once 1 MiB is free at the top of
+/// a heap, instead of its adaptive threshold. Export, import and backup move data in 2 MB
+/// slices across tokio's worker threads; with the adaptive threshold (which grows after each
+/// freed large block) every thread's arena kept its freed slices, and peak RSS grew with the
+/// snapshot's size. Measured (export of 200 MB at concurrency 32, release, localnet in 1000 ms
+/// rounds): 115-119 MiB by default, 80-85 MiB with this, same time (docs/BENCHMARKS.md).
+#[allow(unsafe_code)] // the one call below; the workspace denies unsafe code elsewhere
+fn return_freed_memory_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a tuning parameter of glibc's allocator; it is called before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
     }
 }

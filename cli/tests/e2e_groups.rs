@@ -145,3 +145,127 @@ fn group_commands_refuse_bad_input_and_unknown_names_with_what_to_do() {
     env.ok(&["--yes", "module", "remove", "app"]);
     assert_eq!(env.json(&["group", "list"]), serde_json::json!([]));
 }
+
+#[test]
+fn upgrade_group_stages_each_wasm_and_upgrades_the_named_members_behind_one_group_snapshot() {
+    let env = Env::registered();
+    let b = add_module(&env, "b");
+    add_module(&env, "c");
+    env.ok(&["group", "add", "shop", "app", "b", "c"]);
+    let v2 = env.path("v2.wasm.gz");
+    std::fs::write(&v2, common::wasm("sample-module-v2.wasm.gz")).unwrap();
+    let broken = env.path("broken.wasm.gz");
+    std::fs::write(
+        &broken,
+        common::wasm("sample-module-broken-post-upgrade.wasm.gz"),
+    )
+    .unwrap();
+    let version = |canister| -> String {
+        candid::decode_one(&env.query(canister, "version", candid::encode_args(()).unwrap()))
+            .unwrap()
+    };
+
+    // A malformed pair: usage, before anything is staged or touched.
+    let (code, _, stderr) = code_and_stdout(&env, &["--yes", "upgrade", "--group", "shop", "app"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("<module>=<wasm>"), "{stderr}");
+
+    let app_pair = format!("app={}", v2.display());
+    let b_pair = format!("b={}", v2.display());
+    let up = env.json(&["--yes", "upgrade", "--group", "shop", &app_pair, &b_pair]);
+    assert_eq!(up["upgraded"], true, "{up}");
+    assert_eq!(up["staged"].as_array().unwrap().len(), 2, "{up}");
+    let outcomes: Vec<(&str, &str)> = up["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["module"].as_str().unwrap(),
+                m["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![("app", "done"), ("b", "done"), ("c", "untouched")]
+    );
+    assert_eq!(version(env.module), "v2");
+    assert_eq!(version(b), "v2");
+    let shown = env.json(&["group", "show", "shop"]);
+    assert_eq!(
+        shown["snapshots"][0]["id"], up["group_snapshot_id"],
+        "the cut is the group's snapshot: {shown}"
+    );
+
+    // A broken member: exit 1, every member back on the cut, the report says so per member.
+    env.set(env.module, "k", b"before");
+    let bad_pair = format!("b={}", broken.display());
+    let (code, stdout, stderr) = code_and_stdout(
+        &env,
+        &[
+            "--json", "--yes", "upgrade", "--group", "shop", &app_pair, &bad_pair,
+        ],
+    );
+    assert_eq!(code, Some(1), "{stdout} {stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["upgraded"], false, "{v}");
+    assert_eq!(v["members"][1]["outcome"], "failed", "{v}");
+    assert_eq!(v["members"][1]["step"], "install", "{v}");
+    assert!(
+        v["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["running"] == true)
+    );
+    assert_eq!(env.get(env.module, "k").as_deref(), Some(&b"before"[..]));
+}
+
+#[test]
+fn schedule_set_group_and_snapshot_pin_group_act_on_the_whole_group() {
+    let env = Env::registered();
+    add_module(&env, "b");
+    env.ok(&["group", "add", "shop", "app", "b"]);
+
+    let set = env.json(&[
+        "schedule", "set", "--group", "shop", "--every", "1d", "--keep", "1",
+    ]);
+    assert_eq!(set["group"], "shop", "{set}");
+    assert!(set.get("module").is_none(), "{set}");
+    assert_eq!(set["keep"], 1);
+    let shown = env.json(&["schedule", "show"]);
+    assert!(
+        shown
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["group"] == "shop"),
+        "{shown}"
+    );
+    let text = env.ok(&["schedule", "show", "--group", "shop"]);
+    assert!(text.contains("group shop: every 1d"), "{text}");
+    // keep above the members' max_snapshots (1) is refused as usage.
+    let (code, _, stderr) = code_and_stdout(
+        &env,
+        &[
+            "schedule", "set", "--group", "shop", "--every", "1d", "--keep", "2",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("max_snapshots"), "{stderr}");
+
+    let taken = env.json(&["snapshot", "take", "--group", "shop"]);
+    let id = taken["id"].as_u64().unwrap().to_string();
+    let pinned = env.json(&["snapshot", "pin", "--group", "shop", &id]);
+    assert_eq!(pinned["pinned"], true, "{pinned}");
+    let listed = env.json(&["snapshot", "list", "b"]);
+    assert_eq!(listed[0]["pinned"], true, "{listed}");
+    let unpinned = env.json(&["snapshot", "unpin", "--group", "shop", &id]);
+    assert_eq!(unpinned["pinned"], false, "{unpinned}");
+
+    env.json(&["schedule", "clear", "--group", "shop"]);
+    let (code, _, stderr) = code_and_stdout(&env, &["schedule", "clear", "--group", "shop"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("has no schedule"), "{stderr}");
+}

@@ -1,4 +1,5 @@
-//! A group snapshot of 3 and of 10 sample modules: the orchestrator's own instructions
+//! A group snapshot of 3 and of 10 sample modules, and a group upgrade of 3: the orchestrator's
+//! own instructions
 //! (localnet's per-canister counter; the management canister's copying is the IC's) and the
 //! window from the first stop to the last start, in rounds. The subnet is driven one round at
 //! a time with the clock moved 1 s per round (a replica makes about one block per second), so
@@ -7,8 +8,11 @@
 //! Run: `scripts/build-canisters.sh && cargo bench -p integration-tests --bench group_snapshot`
 
 use candid::{decode_args, encode_args};
-use integration_tests::Env;
-use orchestrator_api::{GroupError, GroupInfo, GroupSnapshotArgs, GroupSnapshotInfo};
+use integration_tests::{Env, wasm};
+use orchestrator_api::{
+    GroupError, GroupInfo, GroupSnapshotArgs, GroupSnapshotInfo, GroupUpgradeArgs,
+    GroupUpgradeMember, GroupUpgradeReport,
+};
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -55,8 +59,61 @@ fn bench(members: usize) {
     }
 }
 
+/// A group upgrade of `members` sample modules, every one to v2 (staged before measuring).
+fn bench_upgrade(members: usize) {
+    let mut env = Env::new();
+    let mut names = vec!["app".to_string()];
+    for i in 1..members {
+        let name = format!("m{i}");
+        env.add_sample_module(&name);
+        names.push(name);
+    }
+    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("g", names.clone()));
+    r.unwrap();
+    let v2 = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
+    let args = GroupUpgradeArgs {
+        members: names
+            .iter()
+            .map(|m| GroupUpgradeMember {
+                module: m.clone(),
+                wasm_hash: v2.clone(),
+                arg: None,
+            })
+            .collect(),
+        stop_timeout_seconds: None,
+    };
+    let (orchestrator, admin) = (env.orchestrator, env.admin);
+    let before = env.net.instructions_executed(orchestrator);
+    let id = env
+        .net
+        .submit_call(
+            orchestrator,
+            admin,
+            "upgrade_group",
+            encode_args(("g", args)).unwrap(),
+        )
+        .unwrap();
+    let mut rounds = 0;
+    let reply = loop {
+        if let Some(reply) = env.net.ingress_status(id) {
+            break reply.unwrap();
+        }
+        env.net.tick();
+        env.net.advance_time_nanos(SECOND);
+        rounds += 1;
+        assert!(rounds < 1000, "the group upgrade does not finish");
+    };
+    let spent = env.net.instructions_executed(orchestrator) - before;
+    let (r,): (Result<GroupUpgradeReport, GroupError>,) = decode_args(&reply).unwrap();
+    let report = r.unwrap();
+    assert!(report.upgraded, "{report:?}");
+    println!("{members:>2} modules upgraded: {spent:>12} instructions, call {rounds} rounds");
+}
+
 fn main() {
     println!("take_group_snapshot: orchestrator instructions and stop→start window\n");
     bench(3);
     bench(10);
+    println!("\nupgrade_group: orchestrator instructions\n");
+    bench_upgrade(3);
 }

@@ -4,7 +4,7 @@
 //! (localnet's held and rejected calls) undoes the others and leaves all three running.
 
 use candid::{CandidType, Deserialize, Principal, decode_args, encode_args};
-use integration_tests::{Env, user};
+use integration_tests::{Env, user, wasm};
 use localnet::{CallFilter, RejectCode};
 use orchestrator_api::*;
 
@@ -83,6 +83,70 @@ impl Shop {
         )
     }
 
+    fn upgrade(&mut self, members: &[(&str, &[u8])]) -> Result<GroupUpgradeReport, GroupError> {
+        let (r,) = self
+            .env
+            .call("upgrade_group", ("shop", upgrade_args(members)));
+        r
+    }
+
+    fn versions(&mut self) -> (String, String, String) {
+        let (app, b, c) = (self.app, self.b, self.c);
+        let (va,): (String,) = self.env.query_on(app, "version", ());
+        let (vb,): (String,) = self.env.query_on(b, "version", ());
+        let (vc,): (String,) = self.env.query_on(c, "version", ());
+        (va, vb, vc)
+    }
+
+    fn set_max_snapshots(&mut self, max: u8) {
+        for module in ["app", "b", "c"] {
+            let (r,): (Result<ModuleInfo, ModuleError>,) = self.env.call(
+                "update_module_settings",
+                (
+                    module,
+                    ModuleSettingsUpdate {
+                        max_snapshots: Some(max),
+                        ..Default::default()
+                    },
+                ),
+            );
+            r.unwrap();
+        }
+    }
+
+    fn set_group_schedule(&mut self, minutes: u32, keep: u8) -> GroupScheduleInfo {
+        let (r,): (Result<GroupScheduleInfo, GroupError>,) = self.env.call(
+            "set_group_schedule",
+            (
+                "shop",
+                ScheduleArgs {
+                    cadence: Cadence::EveryMinutes(minutes),
+                    retention: Retention {
+                        keep: Some(keep),
+                        max_age_seconds: None,
+                    },
+                },
+            ),
+        );
+        r.unwrap()
+    }
+
+    fn pin(&mut self, id: u64, pin: bool) -> GroupSnapshotInfo {
+        let method = if pin {
+            "pin_group_snapshot"
+        } else {
+            "unpin_group_snapshot"
+        };
+        let (r,): (Result<GroupSnapshotInfo, GroupError>,) = self.env.call(method, ("shop", id));
+        r.unwrap()
+    }
+
+    /// Moves the clock by an hour and lets everything due run.
+    fn an_hour_later(&mut self) {
+        self.env.net.advance_time_nanos(3_600_000_000_000);
+        self.env.net.run_until_idle();
+    }
+
     fn assert_unlocked(&mut self) {
         for m in self.env.modules() {
             assert_eq!(m.busy_with, None, "{} is still locked", m.name);
@@ -111,6 +175,21 @@ impl Shop {
         self.env.net.run_until_idle();
         self.env.net.clear_holds();
         (id, self.env.net.held_calls())
+    }
+}
+
+/// `upgrade_group`'s argument: each member with its staged wasm.
+fn upgrade_args(members: &[(&str, &[u8])]) -> GroupUpgradeArgs {
+    GroupUpgradeArgs {
+        members: members
+            .iter()
+            .map(|(module, hash)| GroupUpgradeMember {
+                module: module.to_string(),
+                wasm_hash: hash.to_vec(),
+                arg: None,
+            })
+            .collect(),
+        stop_timeout_seconds: None,
     }
 }
 
@@ -717,4 +796,454 @@ fn a_member_found_stopped_is_captured_and_left_stopped_and_the_group_snapshot_co
         !shop.env.is_running(c),
         "c was stopped before; it is left so"
     );
+}
+
+#[test]
+fn a_group_upgrade_with_every_named_member_good_ends_with_each_running_its_new_wasm() {
+    let mut shop = Shop::new();
+    shop.bump();
+    let v2 = shop.env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
+    // c is not named: it is part of the cut but keeps its code, and runs throughout.
+    let report = shop
+        .upgrade(&[("app", v2.as_slice()), ("b", v2.as_slice())])
+        .unwrap();
+    assert!(report.upgraded, "{report:?}");
+    for (module, outcome) in [
+        ("app", GroupMemberOutcome::Done),
+        ("b", GroupMemberOutcome::Done),
+        ("c", GroupMemberOutcome::Untouched),
+    ] {
+        let m = outcome_of(&report.members, module);
+        assert_eq!((m.outcome.clone(), m.running), (outcome, true), "{module}");
+    }
+    assert_eq!(
+        shop.versions(),
+        ("v2".into(), "v2".into(), "v1".into()),
+        "each named member runs its new wasm"
+    );
+    assert!(shop.all_running());
+    shop.assert_unlocked();
+
+    // The cut is a complete group snapshot of all three, trigger upgrade, restorable.
+    let cut = shop
+        .group_snapshots()
+        .into_iter()
+        .find(|g| g.id == report.group_snapshot_id)
+        .unwrap();
+    assert_eq!(cut.status, GroupSnapshotStatus::Complete);
+    assert_eq!(cut.trigger, Trigger::Upgrade);
+    assert_eq!(cut.members.len(), 3);
+    // One history record with every member's steps.
+    let op = shop.env.history().remove(0);
+    assert_eq!(op.id, report.operation_id);
+    assert_eq!(op.kind, OperationKind::GroupUpgrade);
+    assert_eq!(op.status, OperationStatus::Completed);
+    for (member, steps) in [
+        (
+            "app",
+            &[
+                OperationStep::Stop,
+                OperationStep::TakeSnapshot,
+                OperationStep::Install,
+                OperationStep::Start,
+            ][..],
+        ),
+        (
+            "b",
+            &[
+                OperationStep::Stop,
+                OperationStep::TakeSnapshot,
+                OperationStep::Install,
+                OperationStep::Start,
+            ][..],
+        ),
+        (
+            "c",
+            &[
+                OperationStep::Stop,
+                OperationStep::TakeSnapshot,
+                OperationStep::Start,
+            ][..],
+        ),
+    ] {
+        for step in steps {
+            assert!(
+                op.steps.iter().any(|s| s.step == *step
+                    && s.module.as_deref() == Some(member)
+                    && s.outcome == StepOutcome::Ok),
+                "{member} {step}: {:?}",
+                op.steps
+            );
+        }
+    }
+    assert!(
+        !op.steps
+            .iter()
+            .any(|s| s.step == OperationStep::Install && s.module.as_deref() == Some("c"))
+    );
+    // The upgraded members' snapshots of the cut are kept for their latest upgrade.
+    let held = shop.env.list_of("b");
+    assert!(held.iter().all(|s| s.kept_for_upgrade), "{held:?}");
+
+    // A module outside the group, or a wasm that is not staged: refused, nothing touched.
+    let r = shop.upgrade(&[("ghost", v2.as_slice())]);
+    assert!(matches!(r, Err(GroupError::NotAMember { .. })), "{r:?}");
+    let r = shop.upgrade(&[("b", &[7u8; 32][..])]);
+    assert!(matches!(r, Err(GroupError::WasmNotStaged { .. })), "{r:?}");
+    let r = shop.upgrade(&[("b", v2.as_slice()), ("b", v2.as_slice())]);
+    assert!(matches!(r, Err(GroupError::InvalidMembers { .. })), "{r:?}");
+    assert_eq!(
+        shop.group_snapshots().len(),
+        1,
+        "no cut for a refused upgrade"
+    );
+}
+
+#[test]
+fn a_group_upgrade_with_a_member_whose_post_upgrade_traps_rolls_back_all_to_the_cut() {
+    let mut shop = Shop::new();
+    shop.bump();
+    shop.bump();
+    let v2 = shop.env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
+    let broken = shop.env.stage(
+        &wasm("sample-module-broken-post-upgrade.wasm.gz"),
+        1_000_000,
+    );
+    let report = shop
+        .upgrade(&[("app", v2.as_slice()), ("b", broken.as_slice())])
+        .unwrap();
+    assert!(!report.upgraded, "{report:?}");
+    // app was installed, then loaded back; b's install failed (and was loaded back); c was
+    // stopped for the cut, never ran on a changed group, and was only started again.
+    assert!(matches!(
+        &outcome_of(&report.members, "app").outcome,
+        GroupMemberOutcome::Undone
+    ));
+    assert!(
+        matches!(
+            &outcome_of(&report.members, "b").outcome,
+            GroupMemberOutcome::Failed { step: OperationStep::Install, reason } if reason.contains("rolled back")
+        ),
+        "{report:?}"
+    );
+    assert_eq!(
+        outcome_of(&report.members, "c").outcome,
+        GroupMemberOutcome::Untouched
+    );
+    assert!(report.members.iter().all(|m| m.running), "{report:?}");
+    assert_eq!(
+        shop.values(),
+        (2, 2, 2),
+        "every member holds the cut's state"
+    );
+    assert_eq!(shop.versions(), ("v1".into(), "v1".into(), "v1".into()));
+    assert!(shop.all_running());
+    shop.assert_unlocked();
+    let op = shop.env.history().remove(0);
+    assert_eq!(op.kind, OperationKind::GroupUpgrade);
+    assert!(
+        matches!(&op.status, OperationStatus::Failed(reason) if reason.contains("rolled back")),
+        "{:?}",
+        op.status
+    );
+    // The group still works (its peers, heap state, came back with the load).
+    assert_eq!(shop.bump(), 3);
+    assert_eq!(shop.values(), (3, 3, 3));
+}
+
+#[test]
+fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_they_did_meanwhile() {
+    let mut shop = Shop::new();
+    shop.bump();
+    shop.bump();
+    let (r,): (Result<ModuleInfo, ModuleError>,) = shop.env.call(
+        "update_module_settings",
+        (
+            "b",
+            ModuleSettingsUpdate {
+                health_check: Some(HealthCheckSetting::Method("health".into())),
+                ..Default::default()
+            },
+        ),
+    );
+    r.unwrap();
+    let v2 = shop.env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
+    let unhealthy = shop
+        .env
+        .stage(&wasm("sample-module-unhealthy.wasm.gz"), 1_000_000);
+    // Hold b's health check: meanwhile the group runs its new code and changes its state.
+    let (orchestrator, admin, app, b) = (shop.env.orchestrator, shop.env.admin, shop.app, shop.b);
+    shop.env.net.hold_calls(CallFilter {
+        caller: Some(orchestrator),
+        callee: Some(b),
+        method: Some("health".into()),
+    });
+    let id = shop
+        .env
+        .net
+        .submit_call(
+            orchestrator,
+            admin,
+            "upgrade_group",
+            encode_args((
+                "shop",
+                upgrade_args(&[("app", v2.as_slice()), ("b", unhealthy.as_slice())]),
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+    shop.env.net.run_until_idle();
+    shop.env.net.clear_holds();
+    let held = shop.env.net.held_calls();
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(shop.versions().0, "v2", "app runs its new code meanwhile");
+    let (counter,): (u64,) = shop.env.update_on(app, "bump", ());
+    assert_eq!(counter, 1, "the new code started from an empty heap");
+    shop.env.net.release_call(held[0].id);
+    let (r,): (Result<GroupUpgradeReport, GroupError>,) =
+        decode_args(&shop.env.net.await_call(id).unwrap()).unwrap();
+    let report = r.unwrap();
+    assert!(!report.upgraded);
+    assert!(
+        matches!(
+            &outcome_of(&report.members, "b").outcome,
+            GroupMemberOutcome::Failed {
+                step: OperationStep::HealthCheck,
+                ..
+            }
+        ),
+        "{report:?}"
+    );
+    // Every member ran since the cut, so every member is loaded back (c included).
+    for m in ["app", "c"] {
+        assert_eq!(
+            outcome_of(&report.members, m).outcome,
+            GroupMemberOutcome::Undone
+        );
+    }
+    assert!(report.members.iter().all(|m| m.running));
+    assert_eq!(
+        shop.values(),
+        (2, 2, 2),
+        "the cut's state, the bump meanwhile undone"
+    );
+    assert_eq!(shop.versions(), ("v1".into(), "v1".into(), "v1".into()));
+    assert!(shop.all_running());
+    shop.assert_unlocked();
+    let op = shop.env.history().remove(0);
+    for m in ["app", "b", "c"] {
+        for step in [
+            OperationStep::RollbackStop,
+            OperationStep::RollbackLoad,
+            OperationStep::RollbackStart,
+        ] {
+            assert!(
+                op.steps
+                    .iter()
+                    .any(|s| s.step == step && s.module.as_deref() == Some(m)),
+                "{m} {step}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_group_schedule_takes_group_snapshots_in_virtual_time_and_retention_deletes_the_oldest_as_a_unit()
+ {
+    let mut shop = Shop::new();
+    shop.set_max_snapshots(3);
+    let set = shop.set_group_schedule(60, 2);
+    assert_eq!(set.group, "shop");
+    assert_eq!(
+        shop.env.net.global_timer(shop.env.orchestrator),
+        Some(set.next_run_at),
+        "the timer is armed for the group's first run"
+    );
+    // keep counts group snapshots, bounded by the members' max_snapshots.
+    let (r,): (Result<GroupScheduleInfo, GroupError>,) = shop.env.call(
+        "set_group_schedule",
+        (
+            "shop",
+            ScheduleArgs {
+                cadence: Cadence::EveryMinutes(60),
+                retention: Retention {
+                    keep: Some(4),
+                    max_age_seconds: None,
+                },
+            },
+        ),
+    );
+    assert!(
+        matches!(r, Err(GroupError::InvalidArgument { .. })),
+        "{r:?}"
+    );
+
+    let mut taken = Vec::new();
+    for run in 1..=3 {
+        shop.bump();
+        shop.an_hour_later();
+        let snapshots = shop.group_snapshots();
+        let newest = snapshots.last().unwrap().clone();
+        assert_eq!(newest.trigger, Trigger::Schedule, "run {run}");
+        assert_eq!(newest.status, GroupSnapshotStatus::Complete);
+        taken.push(newest);
+        assert!(shop.all_running());
+    }
+    // Three runs, keep 2: the oldest group snapshot went as a unit — every member's snapshot.
+    let ids: Vec<u64> = shop.group_snapshots().iter().map(|g| g.id).collect();
+    assert_eq!(ids, vec![taken[1].id, taken[2].id]);
+    for (i, module) in ["app", "b", "c"].into_iter().enumerate() {
+        let held: Vec<_> = shop.env.list_of(module).into_iter().map(|s| s.id).collect();
+        let kept: Vec<_> = taken[1..]
+            .iter()
+            .map(|g| g.members[i].snapshot_id.clone().unwrap())
+            .collect();
+        assert_eq!(
+            held, kept,
+            "{module} holds exactly the kept group snapshots' members"
+        );
+    }
+    let deletions = shop
+        .env
+        .history()
+        .into_iter()
+        .filter(|o| o.kind == OperationKind::DeleteSnapshot && o.trigger == Trigger::Retention)
+        .count();
+    assert_eq!(deletions, 3, "one deletion per member of the oldest");
+    let (schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
+        shop.env.query("list_group_schedules", ());
+    let schedule = schedules.unwrap().remove(0);
+    assert_eq!(schedule.last_operation_id, Some(taken[2].id));
+    // The kept group snapshots restore as units.
+    assert!(shop.restore(Some(taken[1].id)).unwrap().restored);
+    assert_eq!(shop.values(), (2, 2, 2));
+
+    // Cleared, and removed with its group.
+    let (r,): (Result<(), GroupError>,) = shop.env.call("clear_group_schedule", ("shop",));
+    r.unwrap();
+    let (r,): (Result<(), GroupError>,) = shop.env.call("clear_group_schedule", ("shop",));
+    assert!(matches!(r, Err(GroupError::NoSchedule { .. })), "{r:?}");
+    shop.set_group_schedule(60, 1);
+    let (r,): (Result<(), GroupError>,) = shop.env.call("remove_group", ("shop",));
+    r.unwrap();
+    let (schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
+        shop.env.query("list_group_schedules", ());
+    assert!(schedules.unwrap().is_empty());
+}
+
+#[test]
+fn a_pinned_group_snapshot_survives_group_retention_and_full_slots_until_it_is_unpinned() {
+    let mut shop = Shop::new();
+    shop.set_max_snapshots(2);
+    shop.bump();
+    let golden = shop
+        .take(GroupSnapshotArgs {
+            label: Some("golden".into()),
+            ..Default::default()
+        })
+        .unwrap();
+    let pinned = shop.pin(golden.id, true);
+    assert_eq!(pinned.pinned, Some(true));
+    for module in ["app", "b", "c"] {
+        assert!(
+            shop.env.list_of(module).iter().all(|s| s.pinned),
+            "{module}"
+        );
+    }
+    // A pinned member cannot be deleted by hand either.
+    let (r,): (Result<SnapshotInfo, SnapshotError>,) = shop.env.call(
+        "delete_snapshot",
+        ("b", golden.members[1].snapshot_id.clone()),
+    );
+    assert!(matches!(r, Err(SnapshotError::Pinned { .. })), "{r:?}");
+
+    // keep 1 and max_snapshots 2: every run would drop the oldest group snapshot.
+    shop.set_group_schedule(60, 1);
+    for _ in 0..3 {
+        shop.bump();
+        shop.an_hour_later();
+        let ids: Vec<u64> = shop.group_snapshots().iter().map(|g| g.id).collect();
+        assert_eq!(ids.len(), 2, "{ids:?}");
+        assert_eq!(ids[0], golden.id, "the pinned group snapshot stays");
+        assert_eq!(shop.snapshot_counts(), (2, 2, 2));
+    }
+    shop.bump();
+    assert!(shop.restore(Some(golden.id)).unwrap().restored);
+    assert_eq!(shop.values(), (1, 1, 1));
+
+    // Unpinned, it is the oldest: the next run replaces it and retention keeps only the newest.
+    let unpinned = shop.pin(golden.id, false);
+    assert_eq!(unpinned.pinned, Some(false));
+    shop.an_hour_later();
+    let snapshots = shop.group_snapshots();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    assert_ne!(snapshots[0].id, golden.id);
+    assert_eq!(shop.snapshot_counts(), (1, 1, 1));
+    // An unknown group snapshot.
+    let (r,): (Result<GroupSnapshotInfo, GroupError>,) =
+        shop.env.call("pin_group_snapshot", ("shop", 999u64));
+    assert!(
+        matches!(r, Err(GroupError::GroupSnapshotNotFound { .. })),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_retried() {
+    let mut shop = Shop::new();
+    let set = shop.set_group_schedule(60, 1);
+    // b's own take holds b's lock (its list call held) when the group's run comes.
+    let now = shop.env.net.time_nanos();
+    shop.env
+        .net
+        .advance_time_nanos(set.next_run_at - now - 1_000_000_000);
+    shop.env.net.run_until_idle();
+    let (orchestrator, admin) = (shop.env.orchestrator, shop.env.admin);
+    shop.env.net.hold_calls(CallFilter {
+        caller: Some(orchestrator),
+        callee: Some(Principal::management_canister()),
+        method: Some("list_canister_snapshots".into()),
+    });
+    let single = shop
+        .env
+        .net
+        .submit_call(
+            orchestrator,
+            admin,
+            "take_snapshot",
+            encode_args(("b", TakeSnapshotArgs::default())).unwrap(),
+        )
+        .unwrap();
+    shop.env.net.run_until_idle();
+    shop.env.net.clear_holds();
+    let held = shop.env.net.held_calls();
+    assert_eq!(held.len(), 1, "{held:?}");
+    shop.env.net.advance_time_nanos(2_000_000_000);
+    shop.env.net.run_until_idle();
+
+    let skipped = shop.env.history().remove(0);
+    assert_eq!(skipped.kind, OperationKind::GroupSnapshot);
+    assert_eq!(skipped.trigger, Trigger::Schedule);
+    assert!(
+        matches!(&skipped.status, OperationStatus::Skipped(why) if why.contains("\"b\"") && why.contains("retried")),
+        "{:?}",
+        skipped.status
+    );
+    let (schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
+        shop.env.query("list_group_schedules", ());
+    let schedule = schedules.unwrap().remove(0);
+    assert!(schedule.retry_at.is_some(), "{schedule:?}");
+    assert_eq!(schedule.last_operation_id, Some(skipped.id));
+    assert!(shop.group_snapshots().is_empty());
+    assert!(shop.all_running(), "nothing was touched");
+
+    // b is free again; the retry a minute later takes the group snapshot.
+    shop.env.net.release_call(held[0].id);
+    shop.env.net.await_call(single).unwrap();
+    shop.env.net.advance_time_nanos(60_000_000_000);
+    shop.env.net.run_until_idle();
+    let taken = shop.group_snapshots();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0].trigger, Trigger::Schedule);
+    shop.assert_unlocked();
 }

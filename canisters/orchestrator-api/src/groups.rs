@@ -4,7 +4,7 @@ use candid::{CandidType, Principal};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{CallFailure, OperationKind, SnapshotId, Trigger};
+use crate::{Cadence, CallFailure, OperationKind, Retention, SnapshotId, Trigger};
 
 /// Most members a group may have.
 pub const MAX_GROUP_MEMBERS: usize = 32;
@@ -84,6 +84,10 @@ pub struct GroupSnapshotInfo {
     pub window_start: u64,
     /// When the last member had started again.
     pub window_end: u64,
+    /// Whether every member's snapshot is pinned (`pin_group_snapshot`): then retention and
+    /// full slots never delete or replace any of them. Filled in when listed.
+    #[serde(default)]
+    pub pinned: Option<bool>,
 }
 
 /// What happened to one member during a failed group operation, or a group restore.
@@ -222,6 +226,36 @@ pub enum GroupError {
         /// The group.
         group: String,
     },
+    /// A module named in a group operation is not a member of the group.
+    #[error(
+        "module {module:?} is not a member of group {group:?}; `keepsake group show {group}` lists its members"
+    )]
+    NotAMember {
+        /// The group.
+        group: String,
+        /// The module.
+        module: String,
+    },
+    /// A member's wasm is not staged and committed: nothing was touched.
+    #[error(
+        "the wasm for module {module:?} (sha256 {}) is not staged and committed; stage it first (`keepsake upgrade --group` does); nothing was touched",
+        hex_prefix(.wasm_hash)
+    )]
+    WasmNotStaged {
+        /// The member.
+        module: String,
+        /// The hash asked for.
+        #[serde(with = "serde_bytes")]
+        wasm_hash: Vec<u8>,
+    },
+    /// The group has no schedule.
+    #[error(
+        "group {group:?} has no schedule; set one with `keepsake schedule set --group {group} --every 1d`"
+    )]
+    NoSchedule {
+        /// The group.
+        group: String,
+    },
     /// The group snapshot is partial: restoring it would not be a consistent cut.
     #[error(
         "group snapshot {id} is partial (missing {missing:?}); it cannot be restored as a unit"
@@ -270,4 +304,66 @@ pub struct GroupRestoreArgs {
     pub group_snapshot_id: Option<u64>,
     /// How long each member may take to stop, in seconds (default 60, 1 to 300).
     pub stop_timeout_seconds: Option<u32>,
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// One member to upgrade in `upgrade_group`.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct GroupUpgradeMember {
+    /// The module (a member of the group).
+    pub module: String,
+    /// sha256 of its committed staged wasm.
+    #[serde(with = "serde_bytes")]
+    pub wasm_hash: Vec<u8>,
+    /// The candid-encoded argument of its `post_upgrade` (default: empty arguments).
+    pub arg: Option<SnapshotId>,
+}
+
+/// Argument of `upgrade_group`.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
+pub struct GroupUpgradeArgs {
+    /// The members to upgrade, each once (a subset of the group; the group snapshot taken
+    /// first covers every member).
+    pub members: Vec<GroupUpgradeMember>,
+    /// How long each member may take to stop, in seconds (default 60, 1 to 300).
+    pub stop_timeout_seconds: Option<u32>,
+}
+
+/// Answer of `upgrade_group` once the group snapshot was taken.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct GroupUpgradeReport {
+    /// The history operation (one record with every member's steps).
+    pub operation_id: u64,
+    /// The group snapshot taken first (the cut a failed upgrade rolls back to).
+    pub group_snapshot_id: u64,
+    /// Whether every named member runs its new wasm (and passed its health check).
+    pub upgraded: bool,
+    /// Per member, in the group's order: `done` (upgraded), `untouched` (not named, left
+    /// running), `failed` (its install or health check failed; the reason says whether it was
+    /// rolled back), `undone` (rolled back to the group snapshot), `undo_failed`.
+    pub members: Vec<GroupMemberReport>,
+}
+
+/// A group's schedule as `list_group_schedules` shows it.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct GroupScheduleInfo {
+    /// The group.
+    pub group: String,
+    /// When it fires.
+    pub cadence: Cadence,
+    /// Which group snapshots it deletes after each run (counted as units).
+    pub retention: Retention,
+    /// When the schedule was set (nanoseconds since the epoch).
+    pub set_at: u64,
+    /// The next regular run.
+    pub next_run_at: u64,
+    /// When a run deferred because a member was busy is tried again, if one is.
+    pub retry_at: Option<u64>,
+    /// When the last run started, if any has.
+    pub last_run_at: Option<u64>,
+    /// The history entry of the last run's group snapshot (or of its skip).
+    pub last_operation_id: Option<u64>,
 }

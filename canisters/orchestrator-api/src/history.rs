@@ -29,6 +29,10 @@ pub enum OperationKind {
     /// `restore_group_snapshot` (the record's `module` is the group).
     #[serde(rename = "group_restore")]
     GroupRestore,
+    /// `upgrade_group`: a group snapshot, then the named members' installs (the record's
+    /// `module` is the group).
+    #[serde(rename = "group_upgrade")]
+    GroupUpgrade,
 }
 
 impl std::fmt::Display for OperationKind {
@@ -41,6 +45,7 @@ impl std::fmt::Display for OperationKind {
             Self::Import => "import",
             Self::GroupSnapshot => "group_snapshot",
             Self::GroupRestore => "group_restore",
+            Self::GroupUpgrade => "group_upgrade",
         })
     }
 }

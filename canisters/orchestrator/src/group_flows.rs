@@ -12,7 +12,7 @@ use orchestrator_api::{
     CallFailure, DEFAULT_STOP_TIMEOUT_SECONDS, GroupError, GroupMemberOutcome, GroupMemberReport,
     GroupMemberSnapshot, GroupRestoreReport, GroupSnapshotArgs, GroupSnapshotInfo,
     GroupSnapshotStatus, IC_MAX_SNAPSHOTS_PER_CANISTER, MAX_STOP_TIMEOUT_SECONDS, OperationKind,
-    OperationStep, Trigger, validate_label,
+    OperationStep, SnapshotError, Trigger, validate_label,
 };
 
 use crate::control::Stopped;
@@ -22,14 +22,14 @@ use crate::mgmt::{IcSnapshot, Management, RunStatus};
 use crate::{groups, registry, snapshots};
 
 /// A member as the flows need it.
-struct Member {
-    name: String,
-    canister: Principal,
-    max_snapshots: u8,
+pub(crate) struct Member {
+    pub(crate) name: String,
+    pub(crate) canister: Principal,
+    pub(crate) max_snapshots: u8,
 }
 
 /// How a member's stop went.
-enum Stop {
+pub(crate) enum Stop {
     /// Stopped by us, or found not running (`Stopped`).
     Done(Stopped),
     /// Status or stop failed; `needs_start` when the stop itself was sent (the module may be
@@ -42,7 +42,7 @@ enum Stop {
 }
 
 impl Stop {
-    fn failed(&self) -> Option<(OperationStep, String)> {
+    pub(crate) fn failed(&self) -> Option<(OperationStep, String)> {
         match self {
             Self::Done(_) => None,
             Self::Failed { step, failure, .. } => Some((*step, failure.to_string())),
@@ -52,7 +52,7 @@ impl Stop {
 
 /// Looks up every member and takes all their locks, or none (the guards taken so far are
 /// dropped on the error path).
-fn lock_members(
+pub(crate) fn lock_members(
     names: &[String],
     kind: OperationKind,
     now: u64,
@@ -105,7 +105,7 @@ async fn list_all<M: Management>(
 }
 
 /// Status, then stop (bounded by `timeout`) every running member, all in parallel.
-async fn stop_all<M: Management>(
+pub(crate) async fn stop_all<M: Management>(
     mgmt: &M,
     op: &Operation,
     members: &[Member],
@@ -161,7 +161,7 @@ async fn stop_all<M: Management>(
 
 /// Starts, in parallel, every member the orchestrator stopped or tried to stop; says per
 /// member whether it runs afterwards.
-async fn start_all<M: Management>(
+pub(crate) async fn start_all<M: Management>(
     mgmt: &M,
     op: &Operation,
     members: &[Member],
@@ -192,7 +192,11 @@ async fn start_all<M: Management>(
 
 /// The members the flow stopped (or tried to) that did not start again. A member found
 /// stopped is left stopped on purpose and is not counted.
-fn not_restarted<'a>(members: &'a [Member], stops: &[Stop], running: &[bool]) -> Vec<&'a str> {
+pub(crate) fn not_restarted<'a>(
+    members: &'a [Member],
+    stops: &[Stop],
+    running: &[bool],
+) -> Vec<&'a str> {
     members
         .iter()
         .zip(stops.iter().zip(running))
@@ -213,7 +217,7 @@ fn not_restarted<'a>(members: &'a [Member], stops: &[Stop], running: &[bool]) ->
 
 /// Takes every member's snapshot at once, each recorded (with `label` and `trigger`) as soon as
 /// it exists, so that a failure later in the flow can find and delete it.
-async fn take_all<M: Management>(
+pub(crate) async fn take_all<M: Management>(
     mgmt: &M,
     op: &Operation,
     members: &[Member],
@@ -238,7 +242,7 @@ async fn take_all<M: Management>(
 }
 
 /// Deletes a snapshot this flow took and forgets its record; `Err` says what is left behind.
-async fn undo_take<M: Management>(
+pub(crate) async fn undo_take<M: Management>(
     mgmt: &M,
     op: &Operation,
     m: &Member,
@@ -264,7 +268,7 @@ async fn undo_take<M: Management>(
     }
 }
 
-fn check_timeout(timeout: Option<u32>) -> Result<u32, GroupError> {
+pub(crate) fn check_timeout(timeout: Option<u32>) -> Result<u32, GroupError> {
     let timeout = timeout.unwrap_or(DEFAULT_STOP_TIMEOUT_SECONDS);
     if !(1..=MAX_STOP_TIMEOUT_SECONDS).contains(&timeout) {
         return Err(GroupError::InvalidArgument {
@@ -274,6 +278,189 @@ fn check_timeout(timeout: Option<u32>) -> Result<u32, GroupError> {
         });
     }
     Ok(timeout)
+}
+
+/// Plans the slots of a group snapshot (step 3 of `take`, shared with the group upgrade). The
+/// new snapshots are taken *next to* the old ones (never with `replace_snapshot`), so a failed
+/// group snapshot loses nothing; only once every member is taken, a member over its
+/// `max_snapshots` loses the snapshot planned here (what a manual take would have replaced).
+/// So each member needs one slot under the IC's 10, and, at its limit, a snapshot to give up.
+pub(crate) async fn plan_slots<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    group: &str,
+    members: &[Member],
+    trigger: Trigger,
+) -> Result<Vec<Option<Vec<u8>>>, GroupError> {
+    let held = list_all(mgmt, op, members).await?;
+    let mut to_replace: Vec<Option<Vec<u8>>> = Vec::with_capacity(members.len());
+    for (m, held) in members.iter().zip(&held) {
+        let full = |max: u8, advice: String| GroupError::SlotsFull {
+            module: m.name.clone(),
+            held: held.len() as u32,
+            max,
+            advice,
+        };
+        if held.len() >= usize::from(IC_MAX_SNAPSHOTS_PER_CANISTER) {
+            return Err(full(
+                IC_MAX_SNAPSHOTS_PER_CANISTER,
+                "a group snapshot takes the new snapshot before it drops an old one; delete one"
+                    .into(),
+            ));
+        }
+        if held.len() < usize::from(m.max_snapshots) {
+            to_replace.push(None);
+            continue;
+        }
+        match replaceable(group, &m.name, held, trigger) {
+            Ok(id) => to_replace.push(Some(id)),
+            Err(why) => {
+                return Err(full(
+                    m.max_snapshots,
+                    format!("{why}; unpin or delete one, or raise max_snapshots"),
+                ));
+            }
+        }
+    }
+    Ok(to_replace)
+}
+
+/// The snapshot a member at its limit gives up. A scheduled group snapshot replaces the
+/// oldest snapshot that is not pinned, not kept for the latest upgrade, not taken outside the
+/// orchestrator and not part of *another* group's complete group snapshot: so a group
+/// schedule at the limit replaces its own oldest group snapshot (which is then forgotten), and
+/// never breaks one that is pinned or belongs to another group. Other triggers follow the
+/// single take's rule (`snapshots::replaceable`).
+fn replaceable(
+    group: &str,
+    module: &str,
+    held: &[IcSnapshot],
+    trigger: Trigger,
+) -> Result<Vec<u8>, String> {
+    if trigger != Trigger::Schedule {
+        return snapshots::replaceable(module, held, trigger);
+    }
+    let candidates: Vec<IcSnapshot> = held
+        .iter()
+        .filter(|h| {
+            let info = snapshots::info_of(module, h);
+            !info.pinned
+                && !info.kept_for_upgrade
+                && !info.external
+                && !groups::holds_member_snapshot_outside(module, &h.id, group)
+        })
+        .cloned()
+        .collect();
+    snapshots::oldest(&candidates)
+        .map(|s| s.id.clone())
+        .ok_or_else(|| {
+            "each is pinned, kept for the latest upgrade, taken outside the orchestrator, or \
+             part of another group's snapshot"
+                .into()
+        })
+}
+
+/// Records the cut as a group snapshot (complete, or partial with the members missing).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record_cut(
+    op: &Operation,
+    group: &str,
+    label: Option<String>,
+    trigger: Trigger,
+    members: &[Member],
+    takes: &[Option<Result<IcSnapshot, CallFailure>>],
+    window: (u64, u64),
+) -> GroupSnapshotInfo {
+    let complete = takes.iter().all(|t| matches!(t, Some(Ok(_))));
+    let missing: Vec<String> = members
+        .iter()
+        .zip(takes)
+        .filter(|(_, t)| !matches!(t, Some(Ok(_))))
+        .map(|(m, _)| m.name.clone())
+        .collect();
+    let snapshot = GroupSnapshotInfo {
+        id: op.id(),
+        group: group.to_string(),
+        label,
+        trigger,
+        status: if complete {
+            GroupSnapshotStatus::Complete
+        } else {
+            GroupSnapshotStatus::Partial { missing }
+        },
+        members: members
+            .iter()
+            .zip(takes)
+            .map(|(m, t)| GroupMemberSnapshot {
+                module: m.name.clone(),
+                canister_id: m.canister,
+                snapshot_id: match t {
+                    Some(Ok(s)) => Some(s.id.clone().into()),
+                    _ => None,
+                },
+            })
+            .collect(),
+        window_start: window.0,
+        window_end: window.1,
+        pinned: Some(false),
+    };
+    groups::record_snapshot(snapshot.clone());
+    snapshot
+}
+
+/// Once the cut is recorded, drops what the new snapshots replace (planned by `plan_slots`). A
+/// group snapshot that loses a member this way is no longer restorable as a unit and is
+/// forgotten.
+pub(crate) async fn drop_replaced<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    members: &[Member],
+    takes: &[Option<Result<IcSnapshot, CallFailure>>],
+    to_replace: &[Option<Vec<u8>>],
+) {
+    for ((m, take), replaced) in members.iter().zip(takes).zip(to_replace) {
+        if let (Some(Ok(_)), Some(id)) = (take, replaced)
+            && let Err(reason) = undo_take(mgmt, op, m, id).await
+        {
+            op.skip_member(&m.name, OperationStep::DeleteSnapshot, &reason, mgmt.now());
+        }
+        if let Some(id) = replaced {
+            groups::forget_snapshots_with(&m.name, id);
+        }
+    }
+}
+
+/// A failed cut: deletes what this run took (the members already run again) and says per
+/// member what happened.
+pub(crate) async fn undo_cut<M: Management>(
+    mgmt: &M,
+    op: &Operation,
+    members: &[Member],
+    stops: &[Stop],
+    takes: &[Option<Result<IcSnapshot, CallFailure>>],
+    running: &[bool],
+) -> Vec<GroupMemberReport> {
+    let mut reports = Vec::with_capacity(members.len());
+    for ((m, stop), (take, running)) in members.iter().zip(stops).zip(takes.iter().zip(running)) {
+        let outcome = match (stop.failed(), take) {
+            (Some((step, reason)), _) => GroupMemberOutcome::Failed { step, reason },
+            (None, Some(Err(failure))) => GroupMemberOutcome::Failed {
+                step: OperationStep::TakeSnapshot,
+                reason: failure.to_string(),
+            },
+            (None, Some(Ok(snapshot))) => match undo_take(mgmt, op, m, &snapshot.id).await {
+                Ok(()) => GroupMemberOutcome::Undone,
+                Err(reason) => GroupMemberOutcome::UndoFailed { reason },
+            },
+            (None, None) => GroupMemberOutcome::Untouched,
+        };
+        reports.push(GroupMemberReport {
+            module: m.name.clone(),
+            outcome,
+            running: *running,
+        });
+    }
+    reports
 }
 
 /// lock all → list all (a free slot each) → stop all (parallel, bounded) → take all → start
@@ -305,51 +492,14 @@ pub async fn take<M: Management>(
         lock.set_operation_id(op.id());
     }
 
-    // 3. Plan the slots. The new snapshots are taken *next to* the old ones (never with
-    //    `replace_snapshot`), so a failed group snapshot loses nothing; only once every member
-    //    is taken, a member over its `max_snapshots` loses its oldest unpinned snapshot (what a
-    //    manual take would have replaced). So each member needs one slot under the IC's 10,
-    //    and, at its limit, an unpinned snapshot to give up.
-    let held = match list_all(mgmt, &op, &members).await {
-        Ok(held) => held,
+    // 3. Plan the slots (`plan_slots`): refused before anything is touched.
+    let to_replace = match plan_slots(mgmt, &op, group, &members, trigger).await {
+        Ok(planned) => planned,
         Err(error) => {
             op.fail(error.to_string(), mgmt.now());
             return Err(error);
         }
     };
-    let mut to_replace: Vec<Option<Vec<u8>>> = Vec::with_capacity(members.len());
-    for (m, held) in members.iter().zip(&held) {
-        let full = |max: u8, advice: String| GroupError::SlotsFull {
-            module: m.name.clone(),
-            held: held.len() as u32,
-            max,
-            advice,
-        };
-        if held.len() >= usize::from(IC_MAX_SNAPSHOTS_PER_CANISTER) {
-            let error = full(
-                IC_MAX_SNAPSHOTS_PER_CANISTER,
-                "a group snapshot takes the new snapshot before it drops an old one; delete one"
-                    .into(),
-            );
-            op.fail(error.to_string(), mgmt.now());
-            return Err(error);
-        }
-        if held.len() < usize::from(m.max_snapshots) {
-            to_replace.push(None);
-            continue;
-        }
-        match snapshots::replaceable(&m.name, held, trigger) {
-            Ok(id) => to_replace.push(Some(id)),
-            Err(why) => {
-                let error = full(
-                    m.max_snapshots,
-                    format!("{why}; unpin or delete one, or raise max_snapshots"),
-                );
-                op.fail(error.to_string(), mgmt.now());
-                return Err(error);
-            }
-        }
-    }
 
     // 4. Stop every member at once; each stop waits for the member's open calls, within
     //    `timeout`.
@@ -374,52 +524,17 @@ pub async fn take<M: Management>(
     let any_taken = takes.iter().any(|t| matches!(t, Some(Ok(_))));
     let keep = !complete && any_taken && args.keep_partial.unwrap_or(false);
     if complete || keep {
-        let missing: Vec<String> = members
-            .iter()
-            .zip(&takes)
-            .filter(|(_, t)| !matches!(t, Some(Ok(_))))
-            .map(|(m, _)| m.name.clone())
-            .collect();
-        let snapshot = GroupSnapshotInfo {
-            id: op.id(),
-            group: group.to_string(),
-            label: args.label,
+        let snapshot = record_cut(
+            &op,
+            group,
+            args.label,
             trigger,
-            status: if complete {
-                GroupSnapshotStatus::Complete
-            } else {
-                GroupSnapshotStatus::Partial {
-                    missing: missing.clone(),
-                }
-            },
-            members: members
-                .iter()
-                .zip(&takes)
-                .map(|(m, t)| GroupMemberSnapshot {
-                    module: m.name.clone(),
-                    canister_id: m.canister,
-                    snapshot_id: match t {
-                        Some(Ok(s)) => Some(s.id.clone().into()),
-                        _ => None,
-                    },
-                })
-                .collect(),
-            window_start,
-            window_end,
-        };
-        groups::record_snapshot(snapshot.clone());
-        // Every member is taken: now drop what the new snapshots replace (a group snapshot
-        // that loses a member this way is no longer restorable as a unit and is forgotten).
-        for ((m, take), replaced) in members.iter().zip(&takes).zip(&to_replace) {
-            if let (Some(Ok(_)), Some(id)) = (take, replaced)
-                && let Err(reason) = undo_take(mgmt, &op, m, id).await
-            {
-                op.skip_member(&m.name, OperationStep::DeleteSnapshot, &reason, mgmt.now());
-            }
-            if let Some(id) = replaced {
-                groups::forget_snapshots_with(&m.name, id);
-            }
-        }
+            &members,
+            &takes,
+            (window_start, window_end),
+        );
+        // Every member is taken: now drop what the new snapshots replace.
+        drop_replaced(mgmt, &op, &members, &takes, &to_replace).await;
         let not_running = not_restarted(&members, &stops, &running);
         if complete && not_running.is_empty() {
             op.complete(mgmt.now());
@@ -429,6 +544,9 @@ pub async fn take<M: Management>(
                 mgmt.now(),
             );
         } else {
+            let GroupSnapshotStatus::Partial { missing } = &snapshot.status else {
+                unreachable!("not complete")
+            };
             op.fail(
                 format!("partial (kept as asked): missing {missing:?}"),
                 mgmt.now(),
@@ -438,26 +556,7 @@ pub async fn take<M: Management>(
     }
 
     // 8. Failed: delete what this run took (the modules run again already).
-    let mut reports = Vec::with_capacity(members.len());
-    for ((m, stop), (take, running)) in members.iter().zip(&stops).zip(takes.iter().zip(&running)) {
-        let outcome = match (stop.failed(), take) {
-            (Some((step, reason)), _) => GroupMemberOutcome::Failed { step, reason },
-            (None, Some(Err(failure))) => GroupMemberOutcome::Failed {
-                step: OperationStep::TakeSnapshot,
-                reason: failure.to_string(),
-            },
-            (None, Some(Ok(snapshot))) => match undo_take(mgmt, &op, m, &snapshot.id).await {
-                Ok(()) => GroupMemberOutcome::Undone,
-                Err(reason) => GroupMemberOutcome::UndoFailed { reason },
-            },
-            (None, None) => GroupMemberOutcome::Untouched,
-        };
-        reports.push(GroupMemberReport {
-            module: m.name.clone(),
-            outcome,
-            running: *running,
-        });
-    }
+    let reports = undo_cut(mgmt, &op, &members, &stops, &takes, &running).await;
     let reason = summary("group snapshot", &reports);
     let operation_id = op.id();
     op.fail(reason.clone(), mgmt.now());
@@ -469,7 +568,7 @@ pub async fn take<M: Management>(
 }
 
 /// "<what> failed: a (stop: …); b not running" from the member reports.
-fn summary(what: &str, reports: &[GroupMemberReport]) -> String {
+pub(crate) fn summary(what: &str, reports: &[GroupMemberReport]) -> String {
     let mut parts = Vec::new();
     for r in reports {
         match &r.outcome {
@@ -686,4 +785,56 @@ pub async fn restore<M: Management>(
         restored,
         members: reports,
     })
+}
+
+/// Pins (`pin`) or unpins a group snapshot: every member's snapshot at once, so that
+/// retention, scheduled snapshots and full slots keep the whole cut. Pinning needs every
+/// member's snapshot still on the IC (`MemberSnapshotGone` otherwise, nothing pinned);
+/// unpinning unpins what is left.
+pub async fn set_pinned<M: Management>(
+    mgmt: &M,
+    group: &str,
+    id: u64,
+    pin: bool,
+) -> Result<GroupSnapshotInfo, GroupError> {
+    groups::get(group)?;
+    let target = groups::find_snapshot(group, Some(id))?;
+    let listed = join_all(
+        target
+            .members
+            .iter()
+            .map(|m| async move { (m, snapshots::list(mgmt, &m.module).await) }),
+    )
+    .await;
+    let mut targets = Vec::new();
+    for (m, held) in listed {
+        let Some(wanted) = &m.snapshot_id else {
+            continue; // missing from a partial group snapshot
+        };
+        let held = held.map_err(|e| match e {
+            SnapshotError::CallFailed(failure) => GroupError::PreflightFailed {
+                module: m.module.clone(),
+                failure,
+            },
+            SnapshotError::ModuleNotFound { name } => GroupError::ModuleNotFound { name },
+            other => GroupError::InvalidArgument {
+                reason: other.to_string(),
+            },
+        })?;
+        if held.iter().any(|s| s.id == *wanted) {
+            targets.push((m.module.clone(), wanted.to_vec()));
+        } else if pin {
+            return Err(GroupError::MemberSnapshotGone {
+                id,
+                module: m.module.clone(),
+            });
+        }
+    }
+    snapshots::set_pins(&targets, pin).map_err(|e| match e {
+        SnapshotError::Busy { module, operation } => GroupError::Busy { module, operation },
+        other => GroupError::InvalidArgument {
+            reason: other.to_string(),
+        },
+    })?;
+    groups::find_snapshot(group, Some(id))
 }

@@ -1,7 +1,8 @@
 //! Groups (applications) and their group snapshots: the only writer of the `groups` and
 //! `group_snapshots` maps. A module may belong to several groups; removing a module from the
 //! registry removes it from every group (`forget_module`). The flows that stop, take, load and
-//! start the members are in `group_flows.rs`.
+//! start the members are in `group_flows.rs` and `group_upgrade.rs`; a group's schedule is in
+//! `group_schedules.rs` (removed here with its group).
 
 use candid::Principal;
 use orchestrator_api::{
@@ -9,8 +10,8 @@ use orchestrator_api::{
     validate_module_name,
 };
 
-use crate::registry;
-use crate::state::{Candid, GroupRecord, mutate_state, read_state};
+use crate::state::{Candid, GroupRecord, State, mutate_state, read_state};
+use crate::{group_schedules, registry};
 
 fn info(name: String, record: GroupRecord) -> GroupInfo {
     GroupInfo {
@@ -75,7 +76,10 @@ pub fn remove(name: &str) -> Result<(), GroupError> {
             .ok_or_else(|| GroupError::GroupNotFound {
                 name: name.to_string(),
             })
-    })
+    })?;
+    // Its schedule would have nothing to snapshot.
+    group_schedules::forget(name);
+    Ok(())
 }
 
 /// The group called `name`.
@@ -97,8 +101,9 @@ pub fn list() -> Vec<GroupInfo> {
 
 /// Removes a module that leaves the registry from every group (a group left empty is removed).
 pub fn forget_module(module: &str) {
-    mutate_state(|s| {
+    let emptied = mutate_state(|s| {
         let groups: Vec<_> = s.groups.iter().map(|e| e.into_pair()).collect();
+        let mut emptied = Vec::new();
         for (name, mut record) in groups {
             if !record.0.modules.iter().any(|m| m == module) {
                 continue;
@@ -106,11 +111,62 @@ pub fn forget_module(module: &str) {
             record.0.modules.retain(|m| m != module);
             if record.0.modules.is_empty() {
                 s.groups.remove(&name);
+                emptied.push(name);
             } else {
                 s.groups.insert(name, record);
             }
         }
+        emptied
     });
+    for name in emptied {
+        group_schedules::forget(&name);
+    }
+}
+
+/// `g` with `pinned` filled in: whether every member's snapshot is pinned.
+fn with_pin(s: &State, mut g: GroupSnapshotInfo) -> GroupSnapshotInfo {
+    let ids: Vec<_> = g
+        .members
+        .iter()
+        .filter_map(|m| m.snapshot_id.as_ref().map(|id| (m.module.as_str(), id)))
+        .collect();
+    g.pinned = Some(!ids.is_empty() && ids.iter().all(|(m, id)| s.is_pinned(m, id)));
+    g
+}
+
+/// Whether any member's snapshot of `g` is pinned or kept for its module's latest upgrade:
+/// group retention then keeps the whole group snapshot (deleting the others would break it).
+pub fn any_member_protected(g: &GroupSnapshotInfo) -> bool {
+    read_state(|s| {
+        g.members.iter().any(|m| {
+            m.snapshot_id.as_ref().is_some_and(|id| {
+                s.is_pinned(&m.module, id)
+                    || s.modules
+                        .get(&m.module)
+                        .is_some_and(|r| r.0.keeps_for_upgrade(id))
+            })
+        })
+    })
+}
+
+/// Forgets the group snapshot `id` (its members were deleted by retention).
+pub fn forget_snapshot(id: u64) {
+    mutate_state(|s| s.group_snapshots.remove(&id));
+}
+
+/// Whether `id` is `module`'s snapshot in a complete group snapshot of a group other than
+/// `group`.
+pub fn holds_member_snapshot_outside(module: &str, id: &[u8], group: &str) -> bool {
+    read_state(|s| {
+        s.group_snapshots.iter().any(|e| {
+            let g = e.value().0;
+            g.group != group
+                && g.status == GroupSnapshotStatus::Complete
+                && g.members.iter().any(|m| {
+                    m.module == module && m.snapshot_id.as_ref().is_some_and(|s| **s == *id)
+                })
+        })
+    })
 }
 
 /// Records a group snapshot.
@@ -125,6 +181,7 @@ pub fn snapshots_of(group: &str) -> Vec<GroupSnapshotInfo> {
             .iter()
             .map(|e| e.value().0)
             .filter(|g| g.group == group)
+            .map(|g| with_pin(s, g))
             .collect()
     })
 }
@@ -132,8 +189,7 @@ pub fn snapshots_of(group: &str) -> Vec<GroupSnapshotInfo> {
 /// The group snapshot `id` of `group`, or its newest complete one.
 pub fn find_snapshot(group: &str, id: Option<u64>) -> Result<GroupSnapshotInfo, GroupError> {
     match id {
-        Some(id) => read_state(|s| s.group_snapshots.get(&id))
-            .map(|g| g.0)
+        Some(id) => read_state(|s| s.group_snapshots.get(&id).map(|g| with_pin(s, g.0)))
             .filter(|g| g.group == group)
             .ok_or_else(|| GroupError::GroupSnapshotNotFound {
                 group: group.to_string(),

@@ -178,6 +178,21 @@ impl Operation {
         result
     }
 
+    /// Runs one step, of member `module` in a group operation ([`Self::run_member`]) or of the
+    /// operation's own module ([`Self::run`]): for code shared by both (the install).
+    pub async fn run_as<M: Management, T>(
+        &self,
+        mgmt: &M,
+        module: Option<&str>,
+        step: OperationStep,
+        call: impl Future<Output = Result<T, CallFailure>>,
+    ) -> Result<T, CallFailure> {
+        match module {
+            Some(module) => self.run_member(mgmt, module, step, call).await,
+            None => self.run(mgmt, step, call).await,
+        }
+    }
+
     /// Records a step of member `module` that was not run, and why.
     pub fn skip_member(&self, module: &str, step: OperationStep, reason: &str, now: u64) {
         self.update(now, |r| {

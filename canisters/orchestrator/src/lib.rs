@@ -5,6 +5,8 @@ mod auth;
 mod control;
 mod fleet;
 mod group_flows;
+mod group_schedules;
+mod group_upgrade;
 mod groups;
 mod history;
 mod imports;
@@ -202,7 +204,9 @@ fn add_group(name: String, modules: Vec<String>) -> Result<GroupInfo, GroupError
 #[update]
 fn remove_group(name: String) -> Result<(), GroupError> {
     admin().map_err(|caller| GroupError::Unauthorized { caller })?;
-    groups::remove(&name)
+    groups::remove(&name)?;
+    timer::arm();
+    Ok(())
 }
 
 #[query]
@@ -241,6 +245,49 @@ async fn restore_group_snapshot(
         args.stop_timeout_seconds,
     )
     .await
+}
+
+#[update]
+async fn pin_group_snapshot(group: String, id: u64) -> Result<GroupSnapshotInfo, GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    group_flows::set_pinned(&IcManagement, &group, id, true).await
+}
+
+#[update]
+async fn unpin_group_snapshot(group: String, id: u64) -> Result<GroupSnapshotInfo, GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    group_flows::set_pinned(&IcManagement, &group, id, false).await
+}
+
+#[update]
+async fn upgrade_group(
+    group: String,
+    args: GroupUpgradeArgs,
+) -> Result<GroupUpgradeReport, GroupError> {
+    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    group_upgrade::upgrade(&IcManagement, caller, &group, args).await
+}
+
+#[update]
+fn set_group_schedule(group: String, args: ScheduleArgs) -> Result<GroupScheduleInfo, GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    let info = group_schedules::set(&group, args, time())?;
+    timer::arm();
+    Ok(info)
+}
+
+#[update]
+fn clear_group_schedule(group: String) -> Result<(), GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    group_schedules::clear(&group)?;
+    timer::arm();
+    Ok(())
+}
+
+#[query]
+fn list_group_schedules() -> Result<Vec<GroupScheduleInfo>, GroupError> {
+    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    Ok(group_schedules::list())
 }
 
 // ---- schedules ----

@@ -26,7 +26,7 @@ use crate::mgmt::Management;
 use crate::state::{Candid, ScheduleRecord, mutate_state, read_state, update_record};
 use crate::{groups, registry, snapshots};
 
-const NANOS_PER_SECOND: u64 = 1_000_000_000;
+pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
 const NANOS_PER_MINUTE: u64 = 60 * NANOS_PER_SECOND;
 
 /// Longest `max_age_seconds` accepted: ten years.
@@ -227,18 +227,24 @@ pub fn claim_due(now: u64) -> Vec<String> {
             .collect();
         due.into_iter()
             .map(|(name, mut record)| {
-                if record.next_run_at <= now {
-                    // A cadence valid when set stays valid: on error, fall back to retrying later.
-                    record.next_run_at = next_after(&record.cadence, record.set_at, now)
-                        .unwrap_or(now + BUSY_RETRY_SECONDS * NANOS_PER_SECOND);
-                }
-                record.retry_at = None;
-                record.last_run_at = Some(now);
+                claim(&mut record, now);
                 s.schedules.insert(name.clone(), Candid(record));
                 name
             })
             .collect()
     })
+}
+
+/// Marks a due schedule as started at `now` (shared with group schedules): a due regular run
+/// moves `next_run_at` past `now`, a due retry is cleared.
+pub fn claim(record: &mut ScheduleRecord, now: u64) {
+    if record.next_run_at <= now {
+        // A cadence valid when set stays valid: on error, fall back to retrying later.
+        record.next_run_at = next_after(&record.cadence, record.set_at, now)
+            .unwrap_or(now + BUSY_RETRY_SECONDS * NANOS_PER_SECOND);
+    }
+    record.retry_at = None;
+    record.last_run_at = Some(now);
 }
 
 fn update(name: &str, f: impl FnOnce(&mut ScheduleRecord)) {

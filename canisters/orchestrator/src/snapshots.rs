@@ -521,11 +521,7 @@ pub async fn set_pinned<M: Management>(
     };
     // An import's upload is about to replace this snapshot (its lease was granted because
     // it was not pinned): pinning it now would not stop the IC from deleting it.
-    let leased_replace = read_state(|s| {
-        s.locks
-            .get(&name.to_string())
-            .and_then(|l| l.0.expires_at.and(l.0.import_replace))
-    });
+    let leased_replace = leased_replace(name);
     if pin
         && let Some(replaced) = leased_replace
         && selected.iter().any(|s| *s.id == replaced)
@@ -552,4 +548,40 @@ pub async fn set_pinned<M: Management>(
             ..s.clone()
         })
         .collect())
+}
+
+/// The snapshot an import's live lease on `name` is about to replace, if any.
+fn leased_replace(name: &str) -> Option<Vec<u8>> {
+    read_state(|s| {
+        s.locks
+            .get(&name.to_string())
+            .and_then(|l| l.0.expires_at.and(l.0.import_replace))
+    })
+}
+
+/// Pins (or unpins) every `(module, id)` at once — a group snapshot's members, which the
+/// caller found on the IC's lists. Pinning refuses, changing nothing, when an import's upload
+/// is about to replace one of them (as `set_pinned` does).
+pub fn set_pins(targets: &[(String, Vec<u8>)], pin: bool) -> Result<(), SnapshotError> {
+    if pin
+        && let Some((module, _)) = targets
+            .iter()
+            .find(|(module, id)| leased_replace(module).as_ref() == Some(id))
+    {
+        return Err(SnapshotError::Busy {
+            module: module.clone(),
+            operation: OperationKind::Import,
+        });
+    }
+    mutate_state(|s| {
+        for (module, id) in targets {
+            let key = SnapshotKey::new(module, id);
+            if pin {
+                s.pins.insert(key, ());
+            } else {
+                s.pins.remove(&key);
+            }
+        }
+    });
+    Ok(())
 }

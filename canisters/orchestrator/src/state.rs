@@ -31,6 +31,7 @@ const PINS: MemoryId = MemoryId::new(8);
 // 9–19 left free for collections other branches add meanwhile.
 const GROUPS: MemoryId = MemoryId::new(20);
 const GROUP_SNAPSHOTS: MemoryId = MemoryId::new(21);
+const GROUP_SCHEDULES: MemoryId = MemoryId::new(22);
 
 type Memory = VirtualMemory<DefaultMemoryImpl>;
 
@@ -219,6 +220,8 @@ pub struct State {
     /// Group snapshots by id (the id of the operation that took them); only `groups.rs`
     /// writes them.
     pub group_snapshots: StableBTreeMap<u64, Candid<GroupSnapshotInfo>, Memory>,
+    /// Group schedules (key: the group's name); only `group_schedules.rs` writes them.
+    pub group_schedules: StableBTreeMap<String, Candid<ScheduleRecord>, Memory>,
 }
 
 thread_local! {
@@ -236,6 +239,7 @@ thread_local! {
             pins: StableBTreeMap::init(mm.get(PINS)),
             groups: StableBTreeMap::init(mm.get(GROUPS)),
             group_snapshots: StableBTreeMap::init(mm.get(GROUP_SNAPSHOTS)),
+            group_schedules: StableBTreeMap::init(mm.get(GROUP_SCHEDULES)),
         }
     });
 }

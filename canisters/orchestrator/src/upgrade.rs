@@ -97,10 +97,12 @@ fn preflight<M: Management>(mgmt: &M, op: Operation, failure: CallFailure) -> Up
 }
 
 /// Installs the wasm in upgrade mode: in one message when it fits, otherwise through the
-/// module's chunk store, which is cleared afterwards on every path.
-async fn install<M: Management>(
+/// module's chunk store, which is cleared afterwards on every path. `member` names the module
+/// in a group operation's steps (none for a single upgrade).
+pub async fn install<M: Management>(
     mgmt: &M,
     op: &Operation,
+    member: Option<&str>,
     canister: Principal,
     wasm: &[u8],
     wasm_hash: &[u8],
@@ -108,8 +110,9 @@ async fn install<M: Management>(
 ) -> Result<(), (OperationStep, CallFailure)> {
     if wasm.len() + arg.len() <= DIRECT_INSTALL_LIMIT {
         return op
-            .run(
+            .run_as(
                 mgmt,
+                member,
                 OperationStep::Install,
                 mgmt.install_code(canister, wasm, arg),
             )
@@ -117,7 +120,7 @@ async fn install<M: Management>(
             .map_err(|f| (OperationStep::Install, f));
     }
     let uploaded = op
-        .run(mgmt, OperationStep::UploadChunks, async {
+        .run_as(mgmt, member, OperationStep::UploadChunks, async {
             let mut hashes = Vec::with_capacity(wasm.len().div_ceil(CHUNK_SIZE));
             for chunk in wasm.chunks(CHUNK_SIZE) {
                 hashes.push(mgmt.upload_chunk(canister, chunk).await?);
@@ -127,8 +130,9 @@ async fn install<M: Management>(
         .await;
     let installed = match uploaded {
         Ok(hashes) => op
-            .run(
+            .run_as(
                 mgmt,
+                member,
                 OperationStep::Install,
                 mgmt.install_chunked_code(canister, hashes, wasm_hash.to_vec(), arg),
             )
@@ -139,8 +143,9 @@ async fn install<M: Management>(
     // A failed clear leaves chunks in the module's store (the history says so) but does not
     // change what the module runs, so it does not fail the upgrade.
     let _ = op
-        .run(
+        .run_as(
             mgmt,
+            member,
             OperationStep::ClearChunkStore,
             mgmt.clear_chunk_store(canister),
         )
@@ -298,7 +303,7 @@ pub async fn upgrade<M: Management>(
     }
 
     // 5. Install. 6. Start, always.
-    let installed = install(mgmt, &op, canister, &wasm, &args.wasm_hash, &args.arg).await;
+    let installed = install(mgmt, &op, None, canister, &wasm, &args.wasm_hash, &args.arg).await;
     let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
 
     // 7. Health check, when the new code runs.

@@ -25,8 +25,8 @@ pub struct ConsoleArgs {
     /// Open the URL in the system's browser.
     #[arg(long)]
     pub open: bool,
-    /// A backup repository (a folder or s3://bucket/prefix) for the Backups page and the
-    /// modules' last backup.
+    /// A backup repository (any `keepsake backup --repo`: a folder, s3://, webdav://, sftp://,
+    /// azblob://) for the Backups page and the modules' last backup.
     #[arg(long, env = "KEEPSAKE_REPO", value_name = "R")]
     pub repo: Option<String>,
     /// A file whose first line is the repository's password. Default: KEEPSAKE_REPO_PASSWORD.
@@ -39,6 +39,13 @@ pub struct ConsoleArgs {
     /// The S3 region of the repository (default: AWS_REGION, else us-east-1).
     #[arg(long, value_name = "REGION")]
     pub s3_region: Option<String>,
+    /// The Azure Blob endpoint of the repository (as for `keepsake backup`).
+    #[arg(long, value_name = "URL")]
+    pub azure_endpoint: Option<String>,
+    /// The SSH private key for an sftp:// repository (default: KEEPSAKE_SFTP_KEY, else ssh's
+    /// own configuration and agent).
+    #[arg(long, value_name = "FILE")]
+    pub sftp_key: Option<PathBuf>,
 }
 
 /// Runs it until Ctrl-C.
@@ -52,6 +59,8 @@ pub async fn exec(ctx: &Ctx, args: &ConsoleArgs) -> Result<()> {
                 repo: repo.clone(),
                 s3_endpoint: args.s3_endpoint.clone(),
                 s3_region: args.s3_region.clone(),
+                azure_endpoint: args.azure_endpoint.clone(),
+                sftp_key: args.sftp_key.clone(),
                 cache_dir: Some(cache_dir()),
                 progress: false,
             }),

@@ -1,5 +1,6 @@
 //! `keepsake upgrade <module> <wasm-file> [--arg <candid>] [--no-snapshot] [--on-existing …]
-//! [--no-rollback]`: stage, commit, upgrade, and print each step's outcome.
+//! [--no-rollback]`: stage, commit, upgrade, and print each step's outcome. With `--group <g>
+//! <module>=<wasm>…` it is a group upgrade (`commands/group/upgrade.rs`).
 
 use std::path::PathBuf;
 
@@ -32,12 +33,24 @@ pub enum OnExistingArg {
 /// takes a snapshot, stops the module, installs, starts it, runs its health check, and rolls
 /// back to the snapshot if any of that fails. Asks for confirmation. Exit code 1 unless the
 /// module ends up upgraded.
+///
+/// With --group <group> <module>=<wasm>…: a group upgrade. Each wasm is staged, then the
+/// orchestrator stops every member of the group, takes a group snapshot (the consistent cut),
+/// installs the named members' wasms, starts everyone, health-checks the upgraded members,
+/// and rolls every changed member back to the cut if any of that fails.
 #[derive(Args, Debug)]
 pub struct UpgradeArgs {
-    /// The module (name or canister id).
+    /// The module (name or canister id); with --group, the first `<module>=<wasm>` pair.
     pub module: String,
-    /// The new wasm (gzipped or not).
-    pub wasm: PathBuf,
+    /// The new wasm (gzipped or not); with --group, the next `<module>=<wasm>` pair.
+    #[arg(required_unless_present = "group")]
+    pub wasm: Option<PathBuf>,
+    /// More `<module>=<wasm>` pairs (with --group).
+    #[arg(requires = "group", value_name = "MODULE=WASM")]
+    pub more: Vec<String>,
+    /// Upgrade members of this group (application) behind one group snapshot.
+    #[arg(long, conflicts_with_all = ["arg", "no_snapshot", "no_rollback"])]
+    pub group: Option<String>,
     /// The post_upgrade argument in candid text, e.g. '(record { x = 1 })'. Default: ().
     #[arg(long)]
     pub arg: Option<String>,
@@ -67,14 +80,23 @@ struct UpgradeView {
 
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &UpgradeArgs) -> Result<()> {
-    let wasm = std::fs::read(&args.wasm)
-        .with_context(|| format!("cannot read the wasm file {}", args.wasm.display()))?;
+    if let Some(group) = &args.group {
+        let mut pairs = vec![args.module.clone()];
+        pairs.extend(args.wasm.iter().map(|w| w.to_string_lossy().into_owned()));
+        pairs.extend(args.more.iter().cloned());
+        return crate::commands::group::upgrade::exec(ctx, group, &pairs).await;
+    }
+    let Some(wasm_path) = &args.wasm else {
+        return Err(usage("give the module and its wasm file"));
+    };
+    let wasm = std::fs::read(wasm_path)
+        .with_context(|| format!("cannot read the wasm file {}", wasm_path.display()))?;
     // Before anything is contacted: a file the IC cannot install would still make the
     // orchestrator stop the module and take (maybe replace) a snapshot.
     wasm_file::check(&wasm).map_err(|why| {
         usage(format!(
             "{} cannot be installed: {why}; nothing was sent. Give a .wasm file or a .wasm.gz of one",
-            args.wasm.display()
+            wasm_path.display()
         ))
     })?;
     let arg = match &args.arg {
@@ -92,7 +114,7 @@ pub async fn exec(ctx: &Ctx, args: &UpgradeArgs) -> Result<()> {
     let name = orch.module_name(&args.module).await?;
     ctx.confirm(&format!(
         "Upgrade module {name} with {} ({})",
-        args.wasm.display(),
+        wasm_path.display(),
         output::bytes(wasm.len() as u64)
     ))?;
     let bar = output::byte_bar(ctx.show_progress(), wasm.len() as u64, "staging");
@@ -100,7 +122,7 @@ pub async fn exec(ctx: &Ctx, args: &UpgradeArgs) -> Result<()> {
     if !ctx.json() {
         output::note(&format!(
             "Staged {} ({} sent, {} already there), sha256 {}",
-            args.wasm.display(),
+            wasm_path.display(),
             output::bytes(staging.sent),
             output::bytes(staging.resumed_from),
             staging.wasm_sha256

@@ -23,8 +23,10 @@ use crate::operations::backup::sync::{self, Provenance};
 use crate::operations::store::{IcStore, RetryPolicy};
 use crate::output;
 
-/// Reads (or uploads) in flight per file, as the CLI's default.
-const CONCURRENCY: usize = 8;
+/// Reads in flight per file of a sync, as `keepsake backup sync`'s default.
+const SYNC_CONCURRENCY: usize = 32;
+/// Uploads in flight of a restore, as `keepsake backup restore`'s default.
+const RESTORE_CONCURRENCY: usize = 8;
 
 /// What a job does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -242,7 +244,7 @@ async fn run_sync(app: &App, id: u64) -> Result<(bool, String)> {
             password,
             wanted,
             &from,
-            CONCURRENCY,
+            SYNC_CONCURRENCY,
             bar,
         )
         .await;
@@ -354,7 +356,7 @@ async fn run_restore(app: &App, id: u64, backup: &str, target: &str, load: bool)
     let store = IcStore::new(&agent, canister);
     let opts = RestoreOptions {
         replace: None,
-        concurrency: CONCURRENCY,
+        concurrency: RESTORE_CONCURRENCY,
         retry: RetryPolicy::default(),
         load,
     };

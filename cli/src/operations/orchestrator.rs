@@ -314,6 +314,54 @@ impl<'a> Orchestrator<'a> {
             .await
     }
 
+    /// `upgrade_group`: one group snapshot, then the named members' installs.
+    pub async fn upgrade_group(
+        &self,
+        group: &str,
+        args: GroupUpgradeArgs,
+    ) -> Result<GroupUpgradeReport> {
+        self.call::<_, _, GroupError>("upgrade_group", (group, args), false)
+            .await
+    }
+
+    /// `pin_group_snapshot` (`pin`) or `unpin_group_snapshot`.
+    pub async fn set_group_pinned(
+        &self,
+        group: &str,
+        id: u64,
+        pin: bool,
+    ) -> Result<GroupSnapshotInfo> {
+        let method = if pin {
+            "pin_group_snapshot"
+        } else {
+            "unpin_group_snapshot"
+        };
+        self.call::<_, _, GroupError>(method, (group, id), false)
+            .await
+    }
+
+    /// `set_group_schedule`.
+    pub async fn set_group_schedule(
+        &self,
+        group: &str,
+        args: ScheduleArgs,
+    ) -> Result<GroupScheduleInfo> {
+        self.call::<_, _, GroupError>("set_group_schedule", (group, args), false)
+            .await
+    }
+
+    /// `clear_group_schedule`.
+    pub async fn clear_group_schedule(&self, group: &str) -> Result<()> {
+        self.call::<_, (), GroupError>("clear_group_schedule", (group,), false)
+            .await
+    }
+
+    /// `list_group_schedules` (a query).
+    pub async fn list_group_schedules(&self) -> Result<Vec<GroupScheduleInfo>> {
+        self.call::<_, _, GroupError>("list_group_schedules", (), true)
+            .await
+    }
+
     /// `history`.
     pub async fn history(&self, q: HistoryQuery) -> Result<HistoryPage> {
         self.call::<_, _, QueryError>("history", (q,), true).await

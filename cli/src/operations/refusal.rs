@@ -217,6 +217,9 @@ impl Refusal for GroupError {
             | GroupError::Partial { .. }
             | GroupError::MemberSnapshotGone { .. }
             | GroupError::PreflightFailed { .. }
+            | GroupError::NotAMember { .. }
+            | GroupError::WasmNotStaged { .. }
+            | GroupError::NoSchedule { .. }
             | GroupError::OperationFailed { .. } => false,
         }
     }

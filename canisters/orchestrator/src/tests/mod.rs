@@ -96,6 +96,27 @@ fn the_committed_candid_interface_matches_the_code() {
 /// types' doc comments but not the methods').
 const METHOD_DOCS: &[(&str, &str)] = &[
     (
+        "upgrade_group",
+        "Group upgrade: stop every member → take the group snapshot (the cut) → install the named members' staged wasms (all stopped, at once) → start all → health-check the upgraded → on any failure roll every changed member back to the cut. One history record; a report per member.",
+    ),
+    (
+        "pin_group_snapshot",
+        "Pins every member's snapshot of a group snapshot: retention and full slots never delete or replace any of them.",
+    ),
+    (
+        "unpin_group_snapshot",
+        "Unpins every member's snapshot of a group snapshot.",
+    ),
+    (
+        "set_group_schedule",
+        "Sets a group's schedule (group snapshots, as set_schedule's cadence) and its retention, which counts group snapshots as units.",
+    ),
+    ("clear_group_schedule", "Removes a group's schedule."),
+    (
+        "list_group_schedules",
+        "Every group schedule, with its next run, pending retry and last run.",
+    ),
+    (
         "add_group",
         "Adds a group (application) of registered modules; a module may be in several groups.",
     ),

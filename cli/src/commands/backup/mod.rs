@@ -1,5 +1,5 @@
 //! `keepsake backup …`: off-chain backups of snapshots into a restic repository (a local
-//! folder or S3), listed and restored from there.
+//! folder, S3, WebDAV, SFTP or Azure Blob), listed and restored from there.
 
 pub mod check;
 pub mod forget;
@@ -41,8 +41,12 @@ pub enum BackupCommand {
 /// Where the repository is and how to unlock it (every backup command takes these).
 #[derive(Args, Debug, Clone)]
 pub struct RepoArgs {
-    /// The repository: a local folder, or s3://<bucket>/<prefix> (credentials from
-    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
+    /// The repository: a local folder; s3://<bucket>/<prefix> (credentials from
+    /// AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN);
+    /// webdav://[<user>@]<host>[:<port>]/<path> (webdavs:// for HTTPS; KEEPSAKE_WEBDAV_USER /
+    /// KEEPSAKE_WEBDAV_PASSWORD); sftp://[<user>@]<host>[:<port>]/<absolute path> (the system
+    /// ssh, --sftp-key, the host in known_hosts); azblob://<container>/<prefix>
+    /// (AZURE_STORAGE_ACCOUNT / AZURE_STORAGE_KEY).
     #[arg(long, env = "KEEPSAKE_REPO", value_name = "R")]
     pub repo: String,
     /// A file whose first line is the password. Default: KEEPSAKE_REPO_PASSWORD, else a
@@ -55,6 +59,14 @@ pub struct RepoArgs {
     /// The S3 region (default: AWS_REGION, else us-east-1).
     #[arg(long, value_name = "REGION")]
     pub s3_region: Option<String>,
+    /// The Azure Blob endpoint (default: https://<AZURE_STORAGE_ACCOUNT>.blob.core.windows.net;
+    /// an emulator: http://127.0.0.1:10000/<account>).
+    #[arg(long, value_name = "URL")]
+    pub azure_endpoint: Option<String>,
+    /// The SSH private key for sftp:// (default: KEEPSAKE_SFTP_KEY, else ssh's own
+    /// configuration and agent).
+    #[arg(long, value_name = "FILE")]
+    pub sftp_key: Option<PathBuf>,
 }
 
 impl RepoArgs {
@@ -64,6 +76,8 @@ impl RepoArgs {
             repo: self.repo.clone(),
             s3_endpoint: self.s3_endpoint.clone(),
             s3_region: self.s3_region.clone(),
+            azure_endpoint: self.azure_endpoint.clone(),
+            sftp_key: self.sftp_key.clone(),
             cache_dir: Some(cache_dir()),
             progress: false,
         }

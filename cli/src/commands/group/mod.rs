@@ -1,5 +1,8 @@
 //! `keepsake group …`: groups (applications) of modules, snapshotted and restored as one
-//! consistent cut (`keepsake snapshot take --group`, `keepsake snapshot restore --group`).
+//! consistent cut (`keepsake snapshot take --group`, `keepsake snapshot restore --group`);
+//! `upgrade.rs` runs `keepsake upgrade --group`.
+
+pub mod upgrade;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -100,6 +103,8 @@ pub struct GroupSnapshotView {
     pub window_end: String,
     /// The window in milliseconds.
     pub window_ms: u64,
+    /// Whether every member's snapshot is pinned (`snapshot pin --group`).
+    pub pinned: bool,
 }
 
 impl From<&GroupSnapshotInfo> for GroupSnapshotView {
@@ -125,6 +130,7 @@ impl From<&GroupSnapshotInfo> for GroupSnapshotView {
             window_start: output::time(g.window_start),
             window_end: output::time(g.window_end),
             window_ms: g.window_end.saturating_sub(g.window_start) / 1_000_000,
+            pinned: g.pinned.unwrap_or(false),
         }
     }
 }
@@ -299,7 +305,11 @@ pub async fn exec(ctx: &Ctx, c: GroupCommand) -> Result<()> {
                         s.id.to_string(),
                         s.window_start.clone(),
                         format!("{} ms", s.window_ms),
-                        s.status.to_string(),
+                        if s.pinned {
+                            format!("{} pinned", s.status)
+                        } else {
+                            s.status.to_string()
+                        },
                         s.label.clone().unwrap_or_default(),
                         s.members
                             .iter()

@@ -1,5 +1,5 @@
-//! `keepsake schedule …`: a module's scheduled snapshots and their retention, and the
-//! `--json` structure of a schedule (shared by `set` and `show`).
+//! `keepsake schedule …`: a module's (or, with `--group`, a group's) scheduled snapshots and
+//! their retention, and the `--json` structure of a schedule (shared by `set` and `show`).
 
 pub mod clear;
 pub mod set;
@@ -7,7 +7,7 @@ pub mod show;
 
 use anyhow::Result;
 use clap::Subcommand;
-use orchestrator_api::{Cadence, ScheduleInfo};
+use orchestrator_api::{Cadence, GroupScheduleInfo, ScheduleInfo};
 use serde::Serialize;
 
 use crate::context::Ctx;
@@ -17,11 +17,12 @@ use crate::output;
 /// Schedule commands.
 #[derive(Subcommand, Debug)]
 pub enum ScheduleCommand {
-    /// Snapshot a module every interval or on a cron expression (UTC), with retention.
+    /// Snapshot a module (or a group, with --group) every interval or on a cron expression
+    /// (UTC), with retention.
     Set(set::SetArgs),
-    /// Show the schedules (or one module's): cadence, retention, next run, last run.
+    /// Show the schedules of modules and groups (or one's): cadence, retention, next run, last run.
     Show(show::ShowArgs),
-    /// Remove a module's schedule (its snapshots stay).
+    /// Remove a module's (or a group's) schedule (its snapshots stay).
     Clear(clear::ClearArgs),
 }
 
@@ -37,8 +38,12 @@ pub async fn exec(ctx: &Ctx, c: ScheduleCommand) -> Result<()> {
 /// A schedule (`--json` of `schedule set`, and the elements of `schedule show`).
 #[derive(Serialize)]
 pub struct ScheduleView {
-    /// The module.
-    pub module: String,
+    /// The module (absent for a group's schedule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// The group, for a group's schedule (its runs take group snapshots; `keep` counts them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     /// The cadence in words: `every 1h`, `cron "30 2 * * *" (UTC)`.
     pub cadence: String,
     /// The interval in minutes, when the cadence is an interval.
@@ -79,7 +84,8 @@ impl From<&ScheduleInfo> for ScheduleView {
             Cadence::Cron(expr) => (None, Some(expr.clone())),
         };
         Self {
-            module: s.module.clone(),
+            module: Some(s.module.clone()),
+            group: None,
             cadence: describe_cadence(&s.cadence),
             every_minutes,
             cron,
@@ -99,11 +105,39 @@ impl From<&ScheduleInfo> for ScheduleView {
     }
 }
 
+impl From<&GroupScheduleInfo> for ScheduleView {
+    fn from(g: &GroupScheduleInfo) -> Self {
+        let mut view = ScheduleView::from(&ScheduleInfo {
+            module: g.group.clone(),
+            cadence: g.cadence.clone(),
+            retention: g.retention.clone(),
+            set_at: g.set_at,
+            next_run_at: g.next_run_at,
+            retry_at: g.retry_at,
+            last_run_at: g.last_run_at,
+            last_operation_id: g.last_operation_id,
+        });
+        view.module = None;
+        view.group = Some(g.group.clone());
+        view.retention_text = format!("{} (group snapshots)", view.retention_text);
+        view
+    }
+}
+
 impl ScheduleView {
+    /// What the schedule snapshots: `app`, or `group shop`.
+    pub fn target(&self) -> String {
+        match (&self.module, &self.group) {
+            (_, Some(group)) => format!("group {group}"),
+            (Some(module), None) => module.clone(),
+            (None, None) => String::new(),
+        }
+    }
+
     /// Text form, relative times counted from `now_ns`.
     pub fn lines(&self, now_ns: u64) -> Vec<String> {
         let mut lines = vec![
-            format!("{}: {}", self.module, self.cadence),
+            format!("{}: {}", self.target(), self.cadence),
             format!("  retention  {}", self.retention_text),
             format!(
                 "  next run   {}",
@@ -121,6 +155,10 @@ impl ScheduleView {
                 "  last run   {}, operation #{op} (`keepsake history {}`)",
                 output::time_and_relative(at, now_ns),
                 self.module
+                    .as_ref()
+                    .or(self.group.as_ref())
+                    .cloned()
+                    .unwrap_or_default()
             ),
             (Some(at), None) => {
                 format!("  last run   {}", output::time_and_relative(at, now_ns))

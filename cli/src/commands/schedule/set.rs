@@ -1,5 +1,5 @@
-//! `keepsake schedule set <module> (--every <duration> | --cron "<expr>") [--keep N]
-//! [--max-age <duration>]`.
+//! `keepsake schedule set (<module> | --group <group>) (--every <duration> | --cron "<expr>")
+//! [--keep N] [--max-age <duration>]`.
 
 use anyhow::Result;
 use clap::{ArgGroup, Args};
@@ -16,12 +16,19 @@ use crate::output;
 /// has one.
 ///
 /// Pinned snapshots, the snapshot taken before the latest upgrade and snapshots taken outside
-/// the orchestrator are never deleted by retention.
+/// the orchestrator are never deleted by retention, nor is a member of a kept group snapshot.
+///
+/// With --group, each run takes a group snapshot (every member stopped together) and --keep /
+/// --max-age count group snapshots, each deleted whole; pinned ones are kept.
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("cadence").required(true).args(["every", "cron"])))]
+#[command(group(ArgGroup::new("target").required(true).args(["module", "group"])))]
 pub struct SetArgs {
-    /// The module (name or canister id).
-    pub module: String,
+    /// The module (name or canister id); or give --group.
+    pub module: Option<String>,
+    /// A group (application) instead of a module: scheduled group snapshots.
+    #[arg(long)]
+    pub group: Option<String>,
     /// Every interval, counted from now: 15m (the minimum), 90m, 1h, 12h, 1d, 1w, or
     /// hourly / daily / weekly.
     #[arg(long, value_name = "DURATION")]
@@ -63,13 +70,18 @@ impl SetArgs {
 pub async fn exec(ctx: &Ctx, args: &SetArgs) -> Result<()> {
     let schedule = args.schedule_args()?;
     let orch = ctx.orchestrator().await?;
-    let name = orch.module_name(&args.module).await?;
-    let info = orch.set_schedule(&name, schedule).await?;
-    let view = ScheduleView::from(&info);
+    let view = match (&args.module, &args.group) {
+        (_, Some(group)) => ScheduleView::from(&orch.set_group_schedule(group, schedule).await?),
+        (Some(module), None) => {
+            let name = orch.module_name(module).await?;
+            ScheduleView::from(&orch.set_schedule(&name, schedule).await?)
+        }
+        (None, None) => unreachable!("clap requires a module or --group"),
+    };
     if ctx.json() {
         return output::json(&view);
     }
-    output::println(&format!("Scheduled snapshots of {}", view.module));
+    output::println(&format!("Scheduled snapshots of {}", view.target()));
     view.print(output::now_ns());
     Ok(())
 }
@@ -101,6 +113,25 @@ mod tests {
         let neither = parse(&["--keep", "2"]).unwrap_err();
         assert_eq!(
             neither.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+    }
+
+    #[test]
+    fn a_schedule_targets_a_module_or_a_group_not_both() {
+        let group = Cli::try_parse_from(["set", "--group", "shop", "--every", "1d"])
+            .unwrap()
+            .set;
+        assert_eq!(group.group.as_deref(), Some("shop"));
+        assert!(group.module.is_none());
+        let both = Cli::try_parse_from(["set", "app", "--group", "shop", "--every", "1d"]);
+        assert_eq!(
+            both.unwrap_err().kind(),
+            clap::error::ErrorKind::ArgumentConflict
+        );
+        let neither = Cli::try_parse_from(["set", "--every", "1d"]);
+        assert_eq!(
+            neither.unwrap_err().kind(),
             clap::error::ErrorKind::MissingRequiredArgument
         );
     }

@@ -1,27 +1,34 @@
-//! `keepsake snapshot pin <module> (<id> | --label <label>)`, and the selector it shares with
-//! `snapshot unpin`.
+//! `keepsake snapshot pin <module> (<id> | --label <label>)` or `keepsake snapshot pin --group
+//! <group> <group-snapshot-id>`, and the selector it shares with `snapshot unpin`.
 
 use anyhow::Result;
 use clap::Args;
 use orchestrator_api::SnapshotSelector;
 
+use crate::commands::group::GroupSnapshotView;
 use crate::commands::views::SnapshotView;
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
 use crate::error::usage;
 use crate::output;
 
-/// Which snapshots `pin` and `unpin` act on: one id, or every snapshot with a label.
+/// Which snapshots `pin` and `unpin` act on: one id, every snapshot with a label, or (with
+/// --group) every member's snapshot of a group snapshot.
 #[derive(Args, Debug)]
 pub struct SelectorArgs {
-    /// The module (name or canister id).
+    /// The module (name or canister id); with --group, the group snapshot's id (from `group
+    /// show`).
     pub module: String,
     /// The snapshot id (hex, from `snapshot list`); or give --label.
-    #[arg(required_unless_present = "label", conflicts_with = "label")]
+    #[arg(required_unless_present_any = ["label", "group"], conflicts_with_all = ["label", "group"])]
     pub id: Option<String>,
     /// Every snapshot of the module carrying exactly this label, instead of an id.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "group")]
     pub label: Option<String>,
+    /// A group: pin (or unpin) a whole group snapshot — every member's snapshot — given by
+    /// its id: `snapshot pin --group shop 12`.
+    #[arg(long)]
+    pub group: Option<String>,
 }
 
 impl SelectorArgs {
@@ -52,6 +59,9 @@ pub struct PinArgs {
 
 /// Runs `pin` (`pin` true) or `unpin`: the orchestrator answers the snapshots it changed.
 pub async fn set_pinned(ctx: &Ctx, target: &SelectorArgs, pin: bool) -> Result<()> {
+    if let Some(group) = &target.group {
+        return set_group_pinned(ctx, group, &target.module, pin).await;
+    }
     let selector = target.selector()?;
     let orch = ctx.orchestrator().await?;
     let name = orch.module_name(&target.module).await?;
@@ -72,6 +82,33 @@ pub async fn set_pinned(ctx: &Ctx, target: &SelectorArgs, pin: bool) -> Result<(
                 .unwrap_or_default()
         ));
     }
+    Ok(())
+}
+
+/// Pins or unpins the group snapshot `id` of `group`: every member's snapshot.
+async fn set_group_pinned(ctx: &Ctx, group: &str, id: &str, pin: bool) -> Result<()> {
+    let id: u64 = id.parse().map_err(|_| {
+        usage(format!(
+            "{} is not a group snapshot id (a number); `keepsake group show {group}` lists them",
+            crate::error::echo(id)
+        ))
+    })?;
+    let orch = ctx.orchestrator().await?;
+    let changed = orch.set_group_pinned(group, id, pin).await?;
+    let view = GroupSnapshotView::from(&changed);
+    if ctx.json() {
+        return output::json(&view);
+    }
+    let verb = if pin { "Pinned" } else { "Unpinned" };
+    output::println(&format!(
+        "{verb} group snapshot {} of {group}: {}",
+        view.id,
+        view.members
+            .iter()
+            .filter_map(|m| m.snapshot_id.as_ref().map(|s| format!("{}={s}", m.module)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
     Ok(())
 }
 
@@ -116,6 +153,14 @@ mod tests {
                 .unwrap_err()
                 .use_stderr()
         );
+        // A group snapshot: the group and its id, nothing else.
+        let group = parse(&["--group", "shop", "12"]).unwrap();
+        assert_eq!(
+            (group.group.as_deref(), group.module.as_str()),
+            (Some("shop"), "12")
+        );
+        assert!(parse(&["--group", "shop", "12", "0a"]).is_err());
+        assert!(parse(&["--group", "shop", "12", "--label", "x"]).is_err());
         // A malformed id is a usage error (exit 2) that says where ids come from.
         let err = parse(&["app", "zz"]).unwrap().selector().unwrap_err();
         assert!(err.downcast_ref::<crate::error::UsageError>().is_some());

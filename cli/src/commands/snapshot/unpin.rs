@@ -1,4 +1,5 @@
-//! `keepsake snapshot unpin <module> (<id> | --label <label>)`.
+//! `keepsake snapshot unpin <module> (<id> | --label <label>)` or `keepsake snapshot unpin
+//! --group <group> <group-snapshot-id>`.
 
 use anyhow::Result;
 use clap::Args;

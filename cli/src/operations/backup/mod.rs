@@ -2,8 +2,9 @@
 //! of a restic repository (encrypted, deduplicated, compressed) through rustic_core, so the
 //! `restic` CLI can list and restore them without keepsake.
 //!
-//! `repo` opens and creates repositories (local folders; S3 through `s3`, on OpenDAL) and holds
-//! the password; `lock` keeps two keepsakes from working on one repository in ways that hurt
+//! `repo` opens and creates repositories and holds the password; `schemes` says what a `--repo`
+//! names (a local folder, or S3, WebDAV, SFTP, Azure Blob) and `store` reaches the remote ones
+//! through OpenDAL; `lock` keeps two keepsakes from working on one repository in ways that hurt
 //! each other; `source` streams a snapshot from the IC into rustic_core; `run` makes one backup;
 //! `restore` uploads one back into a canister; `check` verifies the repository; `forget` decides
 //! retention; `progress` draws rustic_core's bars; `tags` is what a backup says about itself;
@@ -18,7 +19,8 @@ pub mod progress;
 pub mod repo;
 pub mod restore;
 pub mod run;
-pub mod s3;
+pub mod schemes;
 pub mod source;
+pub mod store;
 pub mod sync;
 pub mod tags;

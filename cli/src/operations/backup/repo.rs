@@ -1,7 +1,8 @@
 //! Where a backup repository is and how it is opened: `--repo` (a local folder through
-//! rustic_backend's local backend, or `s3://bucket/prefix` through ours on OpenDAL, `s3`), the
-//! password (never written anywhere), and the errors a person can act on (no repository there,
-//! not a restic repository, wrong password, an S3 endpoint down or refusing).
+//! rustic_backend's local backend, or a remote one — S3, WebDAV, SFTP, Azure Blob, parsed in
+//! `schemes` — through ours on OpenDAL, `store`), the password (never written anywhere), and
+//! the errors a person can act on (no repository there, not a restic repository, wrong
+//! password, a server down or refusing).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
+use bytesize::ByteSize;
 use rustic_backend::LocalBackend;
 use rustic_core::{
     ConfigOptions, Credentials, FileType, KeyOptions, OpenStatus, Repository, RepositoryBackends,
@@ -17,13 +19,13 @@ use rustic_core::{
 
 use super::lock::{self, LOCK_DIR, LockKind, RepoLock};
 use super::progress::Bars;
-use super::s3::S3Backend;
+pub use super::schemes::Location;
+use super::store::StoreBackend;
 use crate::error::usage;
 
-/// Retries of a failed request to S3 (OpenDAL's exponential backoff: 1, 2, 4 s).
-const S3_RETRIES: usize = 3;
-/// How long connecting to an S3 endpoint may take before it counts as unreachable.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Retries of a failed request to a remote repository (OpenDAL's exponential backoff: 1, 2,
+/// 4 s).
+const REMOTE_RETRIES: usize = 3;
 
 /// The environment variable holding the password.
 pub const PASSWORD_ENV: &str = "KEEPSAKE_REPO_PASSWORD";
@@ -31,30 +33,20 @@ pub const PASSWORD_ENV: &str = "KEEPSAKE_REPO_PASSWORD";
 /// A repository location as given on the command line.
 #[derive(Debug, Clone)]
 pub struct RepoSpec {
-    /// `--repo`: a local path or `s3://bucket/prefix`.
+    /// `--repo`: a local path or a URL (`schemes`).
     pub repo: String,
     /// `--s3-endpoint` (path-style addressing when given).
     pub s3_endpoint: Option<String>,
     /// `--s3-region`.
     pub s3_region: Option<String>,
+    /// `--azure-endpoint` (e.g. an Azurite emulator's `http://127.0.0.1:10000/<account>`).
+    pub azure_endpoint: Option<String>,
+    /// `--sftp-key`: the SSH private key file for `sftp://`.
+    pub sftp_key: Option<PathBuf>,
     /// Where rustic_core caches (encrypted) index and snapshot files.
     pub cache_dir: Option<PathBuf>,
     /// Draw rustic_core's progress bars (on a terminal, without `--json`).
     pub progress: bool,
-}
-
-/// Where the repository is, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A local folder.
-    Local(PathBuf),
-    /// An S3 bucket and a prefix in it.
-    S3 {
-        /// The bucket.
-        bucket: String,
-        /// The prefix (may be empty).
-        prefix: String,
-    },
 }
 
 impl RepoSpec {
@@ -66,41 +58,29 @@ impl RepoSpec {
 
     /// Parses `--repo`.
     pub fn location(&self) -> Result<Location> {
-        if let Some(rest) = self.repo.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(usage(format!(
-                    "--repo {}: no bucket; write s3://<bucket>/<prefix>",
-                    self.repo
-                )));
-            }
-            return Ok(Location::S3 {
-                bucket: bucket.to_string(),
-                prefix: prefix.trim_matches('/').to_string(),
-            });
-        }
-        if let Some((scheme, _)) = self.repo.split_once("://") {
-            return Err(usage(format!(
-                "--repo {}: the scheme {scheme}:// is not supported yet; use a local path or s3://bucket/prefix",
-                self.repo
-            )));
-        }
-        if self.repo.is_empty() {
-            return Err(usage("--repo is empty"));
-        }
-        Ok(Location::Local(PathBuf::from(&self.repo)))
+        super::schemes::parse(&self.repo)
     }
 
     /// rustic_core's backend for this location: rustic_backend's local backend for a folder,
-    /// ours (`s3`) for a bucket.
+    /// ours on OpenDAL (`store`) for anything remote.
     fn backends(&self) -> Result<RepositoryBackends> {
         self.backends_at(None)
     }
 
     /// The backends for this location, or for the folder `sub` under its root (the lock).
     fn backends_at(&self, sub: Option<&str>) -> Result<RepositoryBackends> {
-        let backend: Arc<dyn WriteBackend> = match self.location()? {
-            Location::Local(path) => {
+        let backend: Arc<dyn WriteBackend> = match (self.location()?, self.service(sub)?) {
+            (_, Some(svc)) => {
+                // OpenDAL retries a failed request with exponential backoff from 1 s; 5 retries
+                // (rustic's default) make a refusing server take over 30 s per request to
+                // report. 3 retries (about 7 s) still ride out a transient glitch.
+                Arc::new(
+                    StoreBackend::new(svc.scheme, svc.options, REMOTE_RETRIES, svc.location)
+                        .map_err(|e| rustic_error(*e))
+                        .with_context(|| format!("cannot use the repository {}", self.repo))?,
+                )
+            }
+            (Location::Local(path), None) => {
                 let path = match sub {
                     Some(s) => path.join(s),
                     None => path,
@@ -111,36 +91,7 @@ impl RepoSpec {
                         .with_context(|| format!("cannot use the repository {}", self.repo))?,
                 )
             }
-            Location::S3 { bucket, prefix } => {
-                let mut o = BTreeMap::new();
-                o.insert("bucket".to_string(), bucket);
-                let root = match sub {
-                    Some(s) if prefix.is_empty() => format!("/{s}"),
-                    Some(s) => format!("/{prefix}/{s}"),
-                    None => format!("/{prefix}"),
-                };
-                o.insert("root".to_string(), root);
-                // Path-style addressing (`endpoint/bucket/key`) is OpenDAL's default, and what
-                // MinIO, s3s-fs and most S3-compatible servers expect.
-                if let Some(e) = &self.s3_endpoint {
-                    o.insert("endpoint".to_string(), e.clone());
-                }
-                let region = self
-                    .s3_region
-                    .clone()
-                    .or_else(|| std::env::var("AWS_REGION").ok())
-                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                    .unwrap_or_else(|| "us-east-1".to_string());
-                o.insert("region".to_string(), region);
-                // OpenDAL retries a failed request with exponential backoff from 1 s; 5 retries
-                // (rustic's default) make a refusing server take over 30 s per request to
-                // report. 3 retries (about 7 s) still ride out a transient glitch.
-                Arc::new(
-                    S3Backend::new(o, S3_RETRIES)
-                        .map_err(|e| rustic_error(*e))
-                        .with_context(|| format!("cannot use the repository {}", self.repo))?,
-                )
-            }
+            (other, None) => bail!("no storage service for {other:?}"),
         };
         Ok(RepositoryBackends::new(backend, None))
     }
@@ -156,64 +107,6 @@ impl RepoSpec {
             show: self.progress,
         };
         Repository::new_with_progress(&opts, &self.backends()?, bars).map_err(|e| rustic_error(*e))
-    }
-
-    /// What to do when an S3 server answered a request with an error (after the retries).
-    fn s3_hint(&self, e: anyhow::Error) -> anyhow::Error {
-        match self.location() {
-            Ok(Location::S3 { bucket, .. }) => e.context(format!(
-                "the S3 server {} refused the request or failed: check AWS_ACCESS_KEY_ID / \
-                 AWS_SECRET_ACCESS_KEY, that the bucket {bucket} exists, --s3-region, and that \
-                 the server is healthy; nothing was written",
-                self.s3_endpoint.as_deref().unwrap_or("(AWS)")
-            )),
-            _ => e,
-        }
-    }
-
-    /// An S3 endpoint that does not accept connections fails here, at once, with what to do
-    /// (instead of after OpenDAL's retries, with its request details).
-    fn reachable(&self) -> Result<()> {
-        let (Location::S3 { .. }, Some(endpoint)) = (self.location()?, &self.s3_endpoint) else {
-            return Ok(());
-        };
-        let url = url::Url::parse(endpoint).map_err(|e| {
-            usage(format!(
-                "--s3-endpoint {endpoint} is not a URL ({e}); write it as http(s)://host[:port]"
-            ))
-        })?;
-        let host = url.host_str().ok_or_else(|| {
-            usage(format!(
-                "--s3-endpoint {endpoint} has no host; write it as http(s)://host[:port]"
-            ))
-        })?;
-        let port = url.port_or_known_default().unwrap_or(443);
-        let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(
-            host, port,
-        ))
-        .with_context(|| {
-            format!("cannot resolve the S3 endpoint {endpoint}: check --s3-endpoint and your DNS")
-        })?
-        .collect();
-        let mut last = None;
-        for a in &addrs {
-            match std::net::TcpStream::connect_timeout(a, CONNECT_TIMEOUT) {
-                Ok(_) => return Ok(()),
-                Err(e) => last = Some(e),
-            }
-        }
-        let why = match last.as_ref().map(std::io::Error::kind) {
-            Some(std::io::ErrorKind::ConnectionRefused) => "the connection was refused",
-            Some(std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock) => {
-                "it did not answer in time"
-            }
-            _ => "it cannot be reached",
-        };
-        bail!(
-            "cannot connect to the S3 endpoint {endpoint} ({why}{}): check --s3-endpoint and that \
-             the S3 server is running and reachable from here; nothing was read or written",
-            last.map(|e| format!(": {e}")).unwrap_or_default()
-        )
     }
 
     /// Takes keepsake's lock on the repository (see `lock`) for `command`, after checking
@@ -248,16 +141,10 @@ impl RepoSpec {
         let config = repo
             .config_id()
             .map_err(|e| rustic_error(*e))
-            .map_err(|e| self.s3_hint(e))
+            .map_err(|e| self.refused_hint(e))
             .with_context(|| format!("cannot read the repository {}", self.repo))?;
         if config.is_none() {
-            // OpenDAL lists a missing bucket as empty, so the bucket is named as a suspect.
-            let what = match self.location()? {
-                Location::S3 { bucket, .. } => format!(
-                    "no restic config file there; check that the bucket {bucket} exists and the prefix is right"
-                ),
-                Location::Local(_) => "it has no restic config file; check --repo".to_string(),
-            };
+            let what = self.no_config_hint()?;
             bail!(
                 "{} is not a backup repository ({what}), or create one with `keepsake backup init --repo {}`",
                 self.repo,
@@ -300,7 +187,7 @@ impl RepoSpec {
         if repo
             .config_id()
             .map_err(|e| rustic_error(*e))
-            .map_err(|e| self.s3_hint(e))
+            .map_err(|e| self.refused_hint(e))
             .with_context(|| format!("cannot read the repository {}", self.repo))?
             .is_some()
         {
@@ -312,11 +199,30 @@ impl RepoSpec {
         repo.init(
             &password.credentials(),
             &KeyOptions::default(),
-            &ConfigOptions::default(),
+            &pack_sizes(),
         )
         .map_err(|e| rustic_error(*e))
+        .map_err(|e| self.refused_hint(e))
         .with_context(|| format!("cannot create the repository {}", self.repo))
     }
+}
+
+/// Target size of a data pack in a new repository: restic's default (`--pack-size` 16 MiB),
+/// not rustic_core's 32 MiB. rustic_core holds up to four packs in memory while it finishes,
+/// hashes and writes them (its packer's pipeline), so the pack size sets most of a backup's
+/// memory: measured at 1 GiB, peak RSS 208 MiB with 32 MiB packs (docs/BENCHMARKS.md).
+const DATA_PACK_MIB: u64 = 16;
+/// Upper bound of a data pack as the repository grows (rustic_core grows packs with the square
+/// root of the repository's size; unbounded by default): memory stays flat for large repositories.
+const DATA_PACK_LIMIT_MIB: u64 = 32;
+
+/// The repository settings keepsake creates repositories with (stored in the repository's
+/// config file; restic ignores the pack-size fields it does not know).
+fn pack_sizes() -> ConfigOptions {
+    let mut config = ConfigOptions::default();
+    config.set_datapack_size = Some(ByteSize::mib(DATA_PACK_MIB));
+    config.set_datapack_size_limit = Some(ByteSize::mib(DATA_PACK_LIMIT_MIB));
+    config
 }
 
 /// rustic_core's error as an anyhow error with its text (and no backtrace noise).
@@ -386,6 +292,8 @@ mod tests {
             repo: repo.into(),
             s3_endpoint: None,
             s3_region: None,
+            azure_endpoint: None,
+            sftp_key: None,
             cache_dir: None,
             progress: false,
         }

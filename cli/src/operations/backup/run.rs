@@ -215,9 +215,10 @@ fn run_blocking(
     });
     let second_total: u64 = second_items.iter().map(|i| i.size).sum();
     let second_source = IcSource::new(second_items, taken_at_ns, outcome.clone());
-    // The first pass's tree is not in the index read at open: read it again.
-    let repo = spec
-        .open(password)?
+    // The first pass's tree is not in the index read at open: read it again (on the open
+    // repository: opening again would derive the key again, scrypt, a few hundred ms of CPU).
+    let repo = repo
+        .drop_index()
         .to_indexed_ids()
         .map_err(|e| rustic_error(*e))?;
     let backup = archive(

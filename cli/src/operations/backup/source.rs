@@ -8,7 +8,11 @@
 //!   (export's reorder buffer) and hands them over through a short queue: memory per open file
 //!   is at most 2 × `concurrency` + 2 slices, whatever the snapshot's size (see `fetch`).
 //! - Every file is hashed as it streams by (sha256, as in keepsake.json); a region must have
-//!   the size the metadata says and a chunk must hash to its name.
+//!   the size the metadata says and a chunk must hash to its name. A file read from the IC is
+//!   hashed by its reading task, as its slices are released in order, not by the reader:
+//!   rustic_core chunks and hashes a file on one thread per file, and a snapshot's stable
+//!   memory is one large file, so that thread is the backup's critical path (profiled: our
+//!   sha256 was a tenth of the backup's CPU time, all of it on that thread).
 //! - rustic_core leaves a file that fails to read out of the snapshot with only a log warning,
 //!   so every failure is also recorded here (`Outcome::errors`): the caller refuses a snapshot
 //!   with any error and checks that each expected file made it into the tree.
@@ -217,8 +221,19 @@ enum Feed {
 
 /// The slices of one file, as the reading task delivers them.
 struct Slices {
-    rx: tokio::sync::mpsc::Receiver<anyhow::Result<Vec<u8>>>,
+    rx: tokio::sync::mpsc::Receiver<anyhow::Result<Piece>>,
     current: Cursor<Vec<u8>>,
+    /// The file's sha256, once the reading task has sent the last slice.
+    sha256: Option<[u8; 32]>,
+}
+
+/// What the reading task sends the reader.
+#[derive(Debug)]
+enum Piece {
+    /// The next slice, in file order.
+    Data(Vec<u8>),
+    /// Every slice was sent; the sha256 of them all.
+    End([u8; 32]),
 }
 
 /// Slices of one file queued for rustic_core's reader: it takes them one at a time, so two
@@ -279,18 +294,20 @@ fn fetch(from: IcSnapshot, content: Content, size: u64) -> Slices {
     Slices {
         rx,
         current: Cursor::new(Vec::new()),
+        sha256: None,
     }
 }
 
 /// Runs `read` over `slices` with `concurrency` in flight, completing in any order, and sends
-/// the data to `tx` in file order; at most 2 × `concurrency` slices are read but not yet sent.
-/// Stops at the first failure (sent on) or when the receiver is gone.
+/// the data to `tx` in file order, hashing it as it goes, then the hash (`Piece::End`); at most
+/// 2 × `concurrency` slices are read but not yet sent. Stops at the first failure (sent on) or
+/// when the receiver is gone.
 async fn pump<F, Fut>(
     slices: Vec<Slice>,
     concurrency: usize,
     read: F,
     progress: &ProgressBar,
-    tx: tokio::sync::mpsc::Sender<anyhow::Result<Vec<u8>>>,
+    tx: tokio::sync::mpsc::Sender<anyhow::Result<Piece>>,
 ) where
     F: Fn(Slice) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<(u64, Vec<u8>)>>,
@@ -300,6 +317,7 @@ async fn pump<F, Fut>(
     let mut reads = futures::stream::FuturesUnordered::new();
     // One file per task: the key is constant.
     let mut order = Reorder::new([()]);
+    let mut sha = Sha256::new();
     loop {
         while reads.len() < concurrency && reads.len() + order.held() < budget {
             let Some(s) = todo.next() else { break };
@@ -315,8 +333,9 @@ async fn pump<F, Fut>(
                 for data in ready {
                     // Released slices are no longer shared: this takes the bytes, no copy.
                     let data = Arc::try_unwrap(data).unwrap_or_else(|a| (*a).clone());
+                    sha.update(&data);
                     // The reader is gone (rustic_core gave up on the file): stop reading.
-                    if tx.send(Ok(data)).await.is_err() {
+                    if tx.send(Ok(Piece::Data(data))).await.is_err() {
                         return;
                     }
                 }
@@ -327,6 +346,15 @@ async fn pump<F, Fut>(
             }
         }
     }
+    // Nothing in flight: every slice was read, and none is held behind a gap.
+    let end = if todo.next().is_none() && order.held() == 0 {
+        Ok(Piece::End(sha.finalize().into()))
+    } else {
+        Err(anyhow::anyhow!(
+            "the reads stopped before the end of the file"
+        ))
+    };
+    let _ = tx.send(end).await;
 }
 
 /// A file of the backup being read by rustic_core: hashes as it goes, checks at the end.
@@ -334,6 +362,7 @@ pub struct FileReader {
     path: String,
     feed: Feed,
     expect: Expect,
+    /// The hash of a file fed from memory (one read from the IC is hashed by its task).
     sha: Sha256,
     read: u64,
     done: bool,
@@ -353,12 +382,21 @@ impl FileReader {
         if self.done {
             return Ok(());
         }
-        let sha256 = hex::encode(std::mem::take(&mut self.sha).finalize());
+        if let Expect::Size(n) = self.expect
+            && n != self.read
+        {
+            let msg = format!("ended after {} of {} bytes", self.read, n);
+            return Err(self.fail(msg));
+        }
+        let sha256 = match &mut self.feed {
+            Feed::Bytes(_) => hex::encode(std::mem::take(&mut self.sha).finalize()),
+            Feed::Ic(s) => match s.sha256.take() {
+                Some(sha256) => hex::encode(sha256),
+                // The reading task ended without its last word (it was stopped).
+                None => return Err(self.fail("the file's reads stopped before its end".into())),
+            },
+        };
         match &self.expect {
-            Expect::Size(n) if *n != self.read => {
-                let msg = format!("ended after {} of {} bytes", self.read, n);
-                return Err(self.fail(msg));
-            }
             Expect::Chunk(hash) if hex::encode(hash) != sha256 => {
                 return Err(self.fail("the chunk's bytes do not hash to its name".into()));
             }
@@ -384,14 +422,23 @@ impl Read for FileReader {
         }
         loop {
             let n = match &mut self.feed {
-                Feed::Bytes(c) => c.read(buf)?,
+                Feed::Bytes(c) => {
+                    let n = c.read(buf)?;
+                    self.sha.update(&buf[..n]);
+                    n
+                }
+                // Hashed by the reading task (see `pump`).
                 Feed::Ic(s) => {
                     let n = s.current.read(buf)?;
                     if n == 0 {
                         match s.rx.blocking_recv() {
-                            Some(Ok(next)) => {
+                            Some(Ok(Piece::Data(next))) => {
                                 s.current = Cursor::new(next);
                                 continue;
+                            }
+                            Some(Ok(Piece::End(sha256))) => {
+                                s.sha256 = Some(sha256);
+                                0
                             }
                             Some(Err(e)) => return Err(self.fail(format!("{e:#}"))),
                             None => 0,
@@ -405,7 +452,6 @@ impl Read for FileReader {
                 self.finish()?;
                 return Ok(0);
             }
-            self.sha.update(&buf[..n]);
             self.read += n as u64;
             return Ok(n);
         }
@@ -506,10 +552,21 @@ mod tests {
         .await;
         assert!(pumped.is_ok(), "the late read held every slot");
         let mut got = Vec::new();
-        while let Ok(Ok(d)) = rx.try_recv() {
-            got.push(d[0]);
+        let mut all = Vec::new();
+        let mut end = None;
+        while let Ok(Ok(piece)) = rx.try_recv() {
+            match piece {
+                Piece::Data(d) => {
+                    got.push(d[0]);
+                    all.extend_from_slice(&d);
+                }
+                Piece::End(sha256) => end = Some(sha256),
+            }
         }
         assert_eq!(got, (0..10u8).collect::<Vec<_>>());
+        // The hash of the whole file, in file order, comes after its last slice.
+        let want: [u8; 32] = Sha256::digest(&all).into();
+        assert_eq!(end, Some(want));
         // While the first slice was late, exactly 2 × concurrency slices were read (or being
         // read): the slots were refilled, and no further than the memory cap.
         assert_eq!(issued_while_late.get(), 2 * concurrency as u64);

@@ -1,11 +1,17 @@
-//! A restic repository in an S3 bucket, as rustic_core's backend, on OpenDAL's S3 service
-//! (only that one: rustic_backend's OpenDAL backend compiles in every OpenDAL service).
+//! A restic repository on any OpenDAL service (S3, WebDAV, SFTP, Azure Blob: the ones keepsake
+//! compiles in, see `schemes`), as rustic_core's backend. rustic_backend's own OpenDAL backend
+//! would compile in every OpenDAL service; this one sees only the services we enable.
 //!
-//! The repository's files sit under the prefix in restic's layout (`config`, `keys/<id>`,
-//! `snapshots/<id>`, `index/<id>`, `data/<2 hex>/<id>`), so the `restic` CLI reads it too.
-//! A pack file larger than `PART` goes up as a multipart upload of `PART`-sized parts,
-//! `PARTS_IN_FLIGHT` at once: a failed part is retried alone instead of the whole pack, and
-//! no single request carries more than `PART` bytes (restic packs grow with the repository).
+//! The repository's files sit under the service's root in restic's layout (`config`,
+//! `keys/<id>`, `snapshots/<id>`, `index/<id>`, `data/<2 hex>/<id>`), so the `restic` CLI reads
+//! it too. How a file is written depends on what the service can do:
+//! - object stores that take a file in parts (S3, Azure Blob): a pack larger than `PART` goes
+//!   up in `PART`-sized parts, `PARTS_IN_FLIGHT` at once (a failed part is retried alone, no
+//!   request carries more than `PART` bytes); the store shows the file only once it is whole;
+//! - file servers that can rename (SFTP, WebDAV): the bytes go to a temporary name next to the
+//!   file, which is renamed into place once complete, so an interrupted write never leaves a
+//!   half file under a restic name (the temporary name is not an id: listings skip it).
+//!
 //! Every request is retried `retries` times (exponential backoff from 1 s) by OpenDAL.
 
 use std::collections::BTreeMap;
@@ -23,6 +29,9 @@ pub const PART: usize = 8 * 1024 * 1024;
 /// Parts uploaded at once.
 const PARTS_IN_FLIGHT: usize = 4;
 
+/// Marks a file being written (`<name>.keepsake-part-<random>`), until it is renamed.
+const PART_SUFFIX: &str = ".keepsake-part-";
+
 /// The runtime OpenDAL's requests run on. rustic_core calls the backend from its own threads
 /// (and from tokio's blocking pool), never from async code, so blocking on this is safe.
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -30,43 +39,43 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     RUNTIME.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
-            .thread_name("keepsake-s3")
+            .thread_name("keepsake-store")
             .enable_all()
             .build()
-            .expect("a tokio runtime for S3 requests")
+            .expect("a tokio runtime for storage requests")
     })
 }
 
-/// One bucket and prefix.
+/// One OpenDAL service at one root (a bucket and prefix, a folder on a server, …).
 #[derive(Debug)]
-pub struct S3Backend {
+pub struct StoreBackend {
     op: opendal::blocking::Operator,
     location: String,
+    /// Write to a temporary name and rename (see the module docs).
+    rename_into_place: bool,
+    /// Upload large files in parts.
+    in_parts: bool,
 }
 
 fn backend_error(what: &'static str, path: &str, e: opendal::Error) -> Box<RusticError> {
     RusticError::with_source(ErrorKind::Backend, what, e).attach_context("path", path.to_string())
 }
 
-impl S3Backend {
-    /// `options`: OpenDAL's S3 settings (bucket, root, endpoint, region); credentials come from
-    /// the environment (AWS_ACCESS_KEY_ID, …).
-    pub fn new(options: BTreeMap<String, String>, retries: usize) -> RusticResult<Self> {
-        let location = format!(
-            "s3:{}{}",
-            options.get("bucket").map(String::as_str).unwrap_or(""),
-            options.get("root").map(String::as_str).unwrap_or("")
-        );
-        // Registers the S3 service and the HTTP transport (idempotent).
+impl StoreBackend {
+    /// `scheme`: the OpenDAL service; `options`: its settings (root, endpoint, credentials…);
+    /// `location`: how the repository is named in messages (never with a secret in it).
+    pub fn new(
+        scheme: &str,
+        options: BTreeMap<String, String>,
+        retries: usize,
+        location: String,
+    ) -> RusticResult<Self> {
+        // Registers the enabled services and the HTTP transport (idempotent).
         opendal::install_default();
-        let op = opendal::Operator::via_iter("s3", options)
+        let op = opendal::Operator::via_iter(scheme, options)
             .map_err(|e| {
-                RusticError::with_source(
-                    ErrorKind::Backend,
-                    "cannot set up S3 access for `{path}`",
-                    e,
-                )
-                .attach_context("path", location.clone())
+                RusticError::with_source(ErrorKind::Backend, "cannot set up access to `{path}`", e)
+                    .attach_context("path", location.clone())
             })?
             .layer(RetryLayer::new().with_max_times(retries).with_jitter());
         let _guard = runtime().enter();
@@ -74,7 +83,47 @@ impl S3Backend {
             RusticError::with_source(ErrorKind::Internal, "no runtime for `{path}`", e)
                 .attach_context("path", location.clone())
         })?;
-        Ok(Self { op, location })
+        let cap = op.info().capability();
+        Ok(Self {
+            rename_into_place: cap.rename,
+            in_parts: cap.write_can_multi && !cap.rename,
+            op,
+            location,
+        })
+    }
+
+    /// Writes `parts` to a temporary name next to `path`, then renames it into place. A failed
+    /// write removes the temporary file (if it can: one left behind is not a restic file).
+    fn write_then_rename(&self, path: &str, parts: Vec<bytes::Bytes>) -> RusticResult<()> {
+        let tmp = format!("{path}{PART_SUFFIX}{}", Id::random().to_hex().as_str());
+        let content = opendal::Buffer::from(parts);
+        let written = self
+            .op
+            .write(&tmp, content.clone())
+            .map(|_| ())
+            .and_then(|()| self.rename(&tmp, path, &content));
+        // Whatever happened, the temporary file must not stay (renamed, it is gone already).
+        let _ = self.op.delete(&tmp);
+        written.map_err(|e| backend_error("cannot write `{path}`", path, e))
+    }
+
+    /// Renames `from` (holding `content`) to `to`. Some servers (SFTP version 3) refuse to
+    /// rename onto an existing file. restic names its files by their content, so a file already
+    /// there usually holds the same bytes: then it stays as it is (never removed, so a failure
+    /// now cannot lose it). Only a file with other bytes under the same name — keepsake's lock,
+    /// rewritten by its holder when it refreshes it — is removed and replaced.
+    fn rename(&self, from: &str, to: &str, content: &opendal::Buffer) -> opendal::Result<()> {
+        let Err(e) = self.op.rename(from, to) else {
+            return Ok(());
+        };
+        let Ok(existing) = self.op.read(to) else {
+            return Err(e);
+        };
+        if existing.to_bytes() == content.to_bytes() {
+            return Ok(());
+        }
+        self.op.delete(to).map_err(|_| e)?;
+        self.op.rename(from, to)
     }
 
     /// Where restic keeps a file of this type and id.
@@ -89,7 +138,7 @@ impl S3Backend {
     }
 }
 
-impl ReadBackend for S3Backend {
+impl ReadBackend for StoreBackend {
     fn location(&self) -> String {
         self.location.clone()
     }
@@ -161,8 +210,9 @@ impl ReadBackend for S3Backend {
     }
 }
 
-impl WriteBackend for S3Backend {
-    /// S3 has no folders: nothing to create.
+impl WriteBackend for StoreBackend {
+    /// Object stores have no folders, and file servers get theirs made as files are written:
+    /// nothing to create.
     fn create(&self) -> RusticResult<()> {
         Ok(())
     }
@@ -176,9 +226,12 @@ impl WriteBackend for S3Backend {
     ) -> RusticResult<()> {
         let path = Self::path(tpe, id);
         let parts = content.into_vec();
+        if self.rename_into_place {
+            return self.write_then_rename(&path, parts);
+        }
         let size: usize = parts.iter().map(|b| b.len()).sum();
-        // Above one part, OpenDAL's S3 writer uploads in parts of exactly `PART` bytes.
-        let opts = if size > PART {
+        // Above one part, OpenDAL's S3 and Azure writers upload in parts of exactly `PART` bytes.
+        let opts = if self.in_parts && size > PART {
             WriteOptions {
                 chunk: Some(PART),
                 concurrent: PARTS_IN_FLIGHT,
@@ -189,8 +242,13 @@ impl WriteBackend for S3Backend {
         };
         let write = || -> opendal::Result<()> {
             let mut w = self.op.writer_options(&path, opts)?;
-            for b in parts {
-                w.write(b)?;
+            if self.in_parts {
+                for b in parts {
+                    w.write(b)?;
+                }
+            } else {
+                // A service that takes a file in one request takes one write.
+                w.write(opendal::Buffer::from(parts))?;
             }
             w.close()?;
             Ok(())
@@ -216,21 +274,21 @@ mod tests {
             .parse()
             .unwrap();
         let hex = id.to_hex();
-        assert_eq!(S3Backend::path(FileType::Config, &id), "config");
+        assert_eq!(StoreBackend::path(FileType::Config, &id), "config");
         assert_eq!(
-            S3Backend::path(FileType::Pack, &id),
+            StoreBackend::path(FileType::Pack, &id),
             format!("data/01/{}", hex.as_str())
         );
         assert_eq!(
-            S3Backend::path(FileType::Snapshot, &id),
+            StoreBackend::path(FileType::Snapshot, &id),
             format!("snapshots/{}", hex.as_str())
         );
         assert_eq!(
-            S3Backend::path(FileType::Key, &id),
+            StoreBackend::path(FileType::Key, &id),
             format!("keys/{}", hex.as_str())
         );
         assert_eq!(
-            S3Backend::path(FileType::Index, &id),
+            StoreBackend::path(FileType::Index, &id),
             format!("index/{}", hex.as_str())
         );
     }

@@ -1,0 +1,272 @@
+//! Group schedules: a schedule whose target is a group takes group snapshots (the consistent
+//! cut of `group_flows::take`, trigger `schedule`) and applies a retention rule that counts
+//! group snapshots as units. The only writer of the `group_schedules` map (memory id 22).
+//!
+//! Cadences, claiming and the one timer are the module schedules' (`schedules.rs`,
+//! `timer.rs`); only the target differs. Retention deletes a group snapshot whole — every
+//! member's snapshot, then its record — and never one that is pinned (any member pinned), kept
+//! for a member's latest upgrade, or the one just taken. Module schedules and scheduled group
+//! snapshots never delete or replace a member of a kept group snapshot (`groups.rs`,
+//! `group_flows::plan_slots`).
+
+use orchestrator_api::{
+    BUSY_RETRY_SECONDS, GroupError, GroupScheduleInfo, GroupSnapshotArgs, GroupSnapshotInfo,
+    GroupSnapshotStatus, OperationKind, Retention, ScheduleArgs, SnapshotError, Trigger,
+};
+
+use crate::history::Operation;
+use crate::mgmt::Management;
+use crate::schedules::{self, NANOS_PER_SECOND};
+use crate::state::{Candid, ScheduleRecord, mutate_state, read_state, update_record};
+use crate::{group_flows, groups, history, registry, snapshots};
+
+fn info(group: String, record: ScheduleRecord) -> GroupScheduleInfo {
+    GroupScheduleInfo {
+        group,
+        cadence: record.cadence,
+        retention: record.retention,
+        set_at: record.set_at,
+        next_run_at: record.next_run_at,
+        retry_at: record.retry_at,
+        last_run_at: record.last_run_at,
+        last_operation_id: record.last_operation_id,
+    }
+}
+
+fn get(group: &str) -> Option<ScheduleRecord> {
+    read_state(|s| s.group_schedules.get(&group.to_string()).map(|r| r.0))
+}
+
+fn update(group: &str, f: impl FnOnce(&mut ScheduleRecord)) {
+    mutate_state(|s| update_record(&mut s.group_schedules, &group.to_string(), f));
+}
+
+/// Why a group's retention rule is refused. `keep` counts group snapshots, each of which holds
+/// one snapshot of every member, so it is bounded by the smallest `max_snapshots` among them.
+fn validate_retention(modules: &[String], retention: &Retention) -> Result<(), String> {
+    let smallest = modules
+        .iter()
+        .filter_map(|m| registry::get(m))
+        .map(|r| r.settings.max_snapshots)
+        .min()
+        .unwrap_or(1);
+    if let Some(keep) = retention.keep
+        && !(1..=smallest).contains(&keep)
+    {
+        return Err(format!(
+            "keep counts group snapshots and must be 1 to the smallest max_snapshots of the \
+             group's members ({smallest}; raise it with `keepsake module set <module> \
+             --max-snapshots`); got {keep}"
+        ));
+    }
+    schedules::validate_retention(
+        &Retention {
+            keep: None,
+            max_age_seconds: retention.max_age_seconds,
+        },
+        smallest,
+    )
+}
+
+/// Sets (or replaces) a group's schedule; its first run is the cadence's next occurrence.
+pub fn set(group: &str, args: ScheduleArgs, now: u64) -> Result<GroupScheduleInfo, GroupError> {
+    let members = groups::get(group)?.modules;
+    schedules::validate_cadence(&args.cadence, now).map_err(|reason| {
+        GroupError::InvalidArgument {
+            reason: format!("invalid schedule: {reason}"),
+        }
+    })?;
+    validate_retention(&members, &args.retention).map_err(|reason| {
+        GroupError::InvalidArgument {
+            reason: format!("invalid retention: {reason}"),
+        }
+    })?;
+    let previous = get(group);
+    let record = ScheduleRecord {
+        next_run_at: schedules::next_after(&args.cadence, now, now).expect("validated above"),
+        cadence: args.cadence,
+        retention: args.retention,
+        set_at: now,
+        retry_at: None,
+        last_run_at: previous.as_ref().and_then(|p| p.last_run_at),
+        last_operation_id: previous.and_then(|p| p.last_operation_id),
+    };
+    mutate_state(|s| {
+        s.group_schedules
+            .insert(group.to_string(), Candid(record.clone()))
+    });
+    Ok(info(group.to_string(), record))
+}
+
+/// Removes a group's schedule (its group snapshots stay).
+pub fn clear(group: &str) -> Result<(), GroupError> {
+    groups::get(group)?;
+    mutate_state(|s| s.group_schedules.remove(&group.to_string()))
+        .map(|_| ())
+        .ok_or_else(|| GroupError::NoSchedule {
+            group: group.to_string(),
+        })
+}
+
+/// Forgets the schedule of a group that is gone (no error when it had none).
+pub fn forget(group: &str) {
+    mutate_state(|s| s.group_schedules.remove(&group.to_string()));
+}
+
+/// Every group schedule, by group name.
+pub fn list() -> Vec<GroupScheduleInfo> {
+    read_state(|s| {
+        s.group_schedules
+            .iter()
+            .map(|e| e.into_pair())
+            .map(|(group, record)| info(group, record.0))
+            .collect()
+    })
+}
+
+/// When the earliest group schedule is due, if any exists.
+pub fn next_wakeup() -> Option<u64> {
+    read_state(|s| s.group_schedules.iter().map(|e| e.value().0.due_at()).min())
+}
+
+/// The groups whose run is due at `now`, marked as started (as `schedules::claim_due`).
+pub fn claim_due(now: u64) -> Vec<String> {
+    mutate_state(|s| {
+        let due: Vec<(String, ScheduleRecord)> = s
+            .group_schedules
+            .iter()
+            .map(|e| e.into_pair())
+            .filter(|(_, r)| r.0.due_at() <= now)
+            .map(|(name, r)| (name, r.0))
+            .collect();
+        due.into_iter()
+            .map(|(name, mut record)| {
+                schedules::claim(&mut record, now);
+                s.group_schedules.insert(name.clone(), Candid(record));
+                name
+            })
+            .collect()
+    })
+}
+
+/// One scheduled run of `group`: a group snapshot, then retention. A busy member defers the
+/// run (recorded as skipped, retried in `BUSY_RETRY_SECONDS`).
+pub async fn run<M: Management>(mgmt: &M, group: &str) {
+    let Some(schedule) = get(group) else {
+        return; // cleared meanwhile
+    };
+    let scheduler = mgmt.self_id();
+    let taken = group_flows::take(
+        mgmt,
+        scheduler,
+        group,
+        GroupSnapshotArgs::default(),
+        Trigger::Schedule,
+    )
+    .await;
+    let last_operation_id = match &taken {
+        Ok(snapshot) => Some(snapshot.id),
+        Err(GroupError::Busy { module, operation }) => {
+            let op = Operation::begin(
+                group,
+                OperationKind::GroupSnapshot,
+                scheduler,
+                Trigger::Schedule,
+                mgmt.now(),
+            );
+            let id = op.id();
+            op.skipped(
+                format!(
+                    "member {module:?} is busy with {operation}; the scheduled group snapshot is \
+                     retried in {BUSY_RETRY_SECONDS} s"
+                ),
+                mgmt.now(),
+            );
+            let retry_at = mgmt.now() + BUSY_RETRY_SECONDS * NANOS_PER_SECOND;
+            update(group, |r| {
+                r.retry_at = Some(retry_at);
+                r.last_operation_id = Some(id);
+            });
+            return; // retention waits for the retry
+        }
+        Err(GroupError::OperationFailed { operation_id, .. }) => Some(*operation_id),
+        Err(_) => history::latest_of(group),
+    };
+    update(group, |r| r.last_operation_id = last_operation_id);
+    let just_taken = taken.ok().map(|g| g.id);
+    apply_retention(mgmt, group, &schedule.retention, just_taken).await;
+}
+
+/// Deletes the complete group snapshots the rule no longer keeps — older than
+/// `max_age_seconds`, then the oldest while more than `keep` are held — each as a unit.
+pub async fn apply_retention<M: Management>(
+    mgmt: &M,
+    group: &str,
+    retention: &Retention,
+    just_taken: Option<u64>,
+) {
+    let now = mgmt.now();
+    // Oldest first (ids grow with the history).
+    let held: Vec<GroupSnapshotInfo> = groups::snapshots_of(group)
+        .into_iter()
+        .filter(|g| g.status == GroupSnapshotStatus::Complete)
+        .collect();
+    let keep = retention.keep.map_or(usize::MAX, usize::from);
+    let mut excess = held.len().saturating_sub(keep);
+    let mut victims = Vec::new();
+    for g in held {
+        let protected =
+            g.pinned == Some(true) || just_taken == Some(g.id) || groups::any_member_protected(&g);
+        if protected {
+            continue;
+        }
+        let expired = retention.max_age_seconds.is_some_and(|age| {
+            now.saturating_sub(g.window_start) > age.saturating_mul(NANOS_PER_SECOND)
+        });
+        if excess > 0 || expired {
+            excess = excess.saturating_sub(1);
+            victims.push(g);
+        }
+    }
+    for g in victims {
+        if !delete_unit(mgmt, &g).await {
+            return; // a member is busy; the next run finishes the job
+        }
+    }
+}
+
+/// Deletes every member's snapshot of `g` (each a `delete_snapshot` operation with trigger
+/// `retention`), then forgets `g`. False when a member was busy: what was deleted so far is
+/// gone, so `g` is forgotten if anything was, and the rest waits for the next run.
+async fn delete_unit<M: Management>(mgmt: &M, g: &GroupSnapshotInfo) -> bool {
+    let mut gone = false;
+    let mut busy = false;
+    for m in &g.members {
+        let Some(id) = &m.snapshot_id else {
+            continue;
+        };
+        match snapshots::delete(
+            mgmt,
+            mgmt.self_id(),
+            &m.module,
+            Some(id.to_vec()),
+            Trigger::Retention,
+        )
+        .await
+        {
+            Ok(_)
+            | Err(SnapshotError::SnapshotNotFound { .. })
+            | Err(SnapshotError::ModuleNotFound { .. }) => gone = true,
+            Err(SnapshotError::Busy { .. }) => {
+                busy = true;
+                break;
+            }
+            // A failed call is in its own operation's record; the member's snapshot stays.
+            Err(_) => {}
+        }
+    }
+    if gone {
+        groups::forget_snapshot(g.id);
+    }
+    !busy
+}
