@@ -2,7 +2,8 @@
 //! `chromium-driver`) driven over WebDriver. Opens the console with its token, takes a
 //! snapshot and sees it on the timeline, restores it after the confirmation, previews and saves
 //! a cron schedule, uploads a wasm that ends `upgraded` and a broken one that ends
-//! `rolled_back`, and writes screenshots (to target/console-screenshots/; also to docs/ when
+//! `rolled_back`, syncs the backup repository from the Backups page and sees the new backups
+//! listed, and writes screenshots (to target/console-screenshots/; also to docs/ when
 //! KEEPSAKE_DOCS_SCREENSHOTS=1, which is how the README's images are made).
 
 mod common;
@@ -140,7 +141,8 @@ fn snapshot_ids(env: &Env) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_a_browser_a_snapshot_is_taken_restored_scheduled_and_two_upgrades_end_as_they_should() {
+async fn in_a_browser_a_snapshot_is_taken_restored_scheduled_two_upgrades_end_as_they_should_and_a_sync_lists_the_new_backups()
+ {
     localnet_only!("holds the upgrade's health check to watch it in progress");
     let env = Env::registered();
     env.ok(&[
@@ -154,7 +156,21 @@ async fn in_a_browser_a_snapshot_is_taken_restored_scheduled_and_two_upgrades_en
     ]);
     env.ok(&["snapshot", "take", "app", "--label", "first"]);
     env.set(env.module, "k", b"at-snapshot");
-    let console = Console::start(&env, "developer", &[]);
+    let repo = env.path("repo");
+    let repo = repo.to_str().unwrap();
+    common::backup::json(&env, &["backup", "init", "--repo", repo]);
+    let password_file = env.path("repo-password");
+    std::fs::write(&password_file, common::backup::PASSWORD).unwrap();
+    let console = Console::start(
+        &env,
+        "developer",
+        &[
+            "--repo",
+            repo,
+            "--password-file",
+            password_file.to_str().unwrap(),
+        ],
+    );
     let driver = Driver::start();
     let profile = tempfile::tempdir().unwrap();
     let client = browser(&driver, profile.path()).await;
@@ -357,12 +373,42 @@ async fn in_a_browser_a_snapshot_is_taken_restored_scheduled_and_two_upgrades_en
     assert!(text.contains("runs its old code and state"), "{text}");
     screenshot(&client, "console-rolled-back.png").await;
 
+    // 7. Backups: Sync now; the page follows the sync and then lists the new backups.
+    client
+        .goto(&format!("http://127.0.0.1:{}/backups", console.port))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("#no-backups"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#sync-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&client, "#message", "Backed up").await;
+    let listed = common::backup::json(&env, &["backup", "list", "--repo", repo]);
+    let newest = listed[0]["backup_id"].as_str().unwrap().to_string();
+    client
+        .wait()
+        .for_element(Locator::Css(&format!(
+            "section[data-module=app] tr[data-backup-id='{newest}']"
+        )))
+        .await
+        .unwrap();
+    screenshot(&client, "console-backups.png").await;
+
     client.close().await.unwrap();
     for name in [
         "console-modules.png",
         "console-module.png",
         "console-upgrade.png",
         "console-rolled-back.png",
+        "console-backups.png",
     ] {
         let written = screenshot_dirs()[0].join(name);
         assert!(

@@ -102,6 +102,23 @@ pub struct ModuleInfo {
     pub snapshot_storage: Option<crate::SnapshotStorage>,
     /// When its schedule takes the next snapshot, if it has a schedule.
     pub next_snapshot_at: Option<u64>,
+    /// Whether it runs, from `canister_status`; filled by `list_modules` (none when
+    /// `canister_status` failed, and in the replies of the other module endpoints).
+    pub status: Option<ModuleRunStatus>,
+}
+
+/// A module's run status as the IC reports it (`canister_status`).
+#[derive(CandidType, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModuleRunStatus {
+    /// It runs and accepts calls.
+    #[serde(rename = "running")]
+    Running,
+    /// A stop was asked; it waits for its open calls to finish.
+    #[serde(rename = "stopping")]
+    Stopping,
+    /// It is stopped: calls to it are rejected.
+    #[serde(rename = "stopped")]
+    Stopped,
 }
 
 /// Why a module name is refused.

@@ -5,10 +5,11 @@ use candid::Principal;
 use futures_util::StreamExt;
 use orchestrator_api::{
     AddModuleArgs, HealthCheckSetting, IC_MAX_SNAPSHOTS_PER_CANISTER, ModuleError, ModuleInfo,
-    ModuleSettingsUpdate, SnapshotStorage, monthly_storage_cost, validate_module_name,
+    ModuleRunStatus, ModuleSettingsUpdate, SnapshotStorage, monthly_storage_cost,
+    validate_module_name,
 };
 
-use crate::mgmt::{Management, REJECT_CANISTER_ERROR};
+use crate::mgmt::{Management, REJECT_CANISTER_ERROR, RunStatus};
 use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state, update_record};
 use crate::{groups, lock, schedules};
 
@@ -33,39 +34,48 @@ fn info(name: String, record: ModuleRecord) -> ModuleInfo {
         busy_with,
         snapshot_storage: None,
         next_snapshot_at,
+        status: None,
     }
 }
 
 /// How many modules `list_with_storage` asks `canister_status` about at once.
 const STATUS_CONCURRENCY: usize = 8;
 
-/// Every module, by name, with its snapshot memory and monthly storage cost from
+/// Every module, by name, with its run status, snapshot memory and monthly storage cost from
 /// `canister_status` (left out for a module whose status call fails: the list still answers).
+/// The status comes from here because the orchestrator controls every module, while a client
+/// (the console, an admin's identity) often does not and cannot ask the IC itself.
 pub async fn list_with_storage<M: Management>(mgmt: &M) -> Vec<ModuleInfo> {
     let modules = list();
-    let mut storage: Vec<(String, Option<SnapshotStorage>)> =
+    let mut measured: Vec<(String, Option<SnapshotStorage>, Option<ModuleRunStatus>)> =
         futures_util::stream::iter(modules.iter().map(|m| (m.name.clone(), m.canister_id)))
             .map(|(name, canister)| async move {
-                let bytes = mgmt
-                    .canister_status(canister)
-                    .await
-                    .ok()
-                    .and_then(|status| status.snapshots_size);
-                let storage = bytes.map(|bytes| SnapshotStorage {
-                    bytes,
-                    monthly_cost_cycles: monthly_storage_cost(bytes),
+                let status = mgmt.canister_status(canister).await.ok();
+                let storage =
+                    status
+                        .as_ref()
+                        .and_then(|s| s.snapshots_size)
+                        .map(|bytes| SnapshotStorage {
+                            bytes,
+                            monthly_cost_cycles: monthly_storage_cost(bytes),
+                        });
+                let run = status.map(|s| match s.status {
+                    RunStatus::Running => ModuleRunStatus::Running,
+                    RunStatus::Stopping => ModuleRunStatus::Stopping,
+                    RunStatus::Stopped => ModuleRunStatus::Stopped,
                 });
-                (name, storage)
+                (name, storage, run)
             })
             .buffer_unordered(STATUS_CONCURRENCY)
             .collect()
             .await;
-    storage.sort_by(|a, b| a.0.cmp(&b.0));
+    measured.sort_by(|a, b| a.0.cmp(&b.0));
     modules
         .into_iter()
-        .zip(storage)
-        .map(|(mut module, (_, storage))| {
+        .zip(measured)
+        .map(|(mut module, (_, storage, status))| {
             module.snapshot_storage = storage;
+            module.status = status;
             module
         })
         .collect()

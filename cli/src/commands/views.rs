@@ -48,6 +48,9 @@ pub struct ModuleView {
     pub next_snapshot_at: Option<String>,
     /// The same in nanoseconds since the epoch.
     pub next_snapshot_at_ns: Option<u64>,
+    /// running | stopping | stopped, as the orchestrator saw it; null when it could not ask
+    /// canister_status, and in the replies of `module add` / `module set`.
+    pub status: Option<String>,
 }
 
 /// A module's snapshot memory and what it costs.
@@ -78,6 +81,7 @@ impl From<&ModuleInfo> for ModuleView {
             }),
             next_snapshot_at: m.next_snapshot_at.map(output::time),
             next_snapshot_at_ns: m.next_snapshot_at,
+            status: m.status.as_ref().map(variant_name),
         }
     }
 }
@@ -497,6 +501,7 @@ mod tests {
                 monthly_cost_cycles: monthly_storage_cost(1 << 30),
             }),
             next_snapshot_at: Some(1_700_000_000_000_000_000),
+            status: Some(orchestrator_api::ModuleRunStatus::Stopping),
         };
         let view = ModuleView::from(&module);
         assert_eq!(view.storage_text(), "1.0 GiB");
@@ -512,6 +517,7 @@ mod tests {
             329_184_000_000u64
         );
         assert_eq!(json["next_snapshot_at"], "2023-11-14T22:13:20Z");
+        assert_eq!(json["status"], "stopping");
         let bare = ModuleView::from(&ModuleInfo {
             snapshot_storage: None,
             next_snapshot_at: None,

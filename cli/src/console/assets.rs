@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-const FILES: [(&str, &str, &str); 4] = [
+const FILES: [(&str, &str, &str); 5] = [
     (
         "console.css",
         "text/css; charset=utf-8",
@@ -20,6 +20,11 @@ const FILES: [(&str, &str, &str); 4] = [
         "schedule.js",
         "text/javascript; charset=utf-8",
         include_str!("static/schedule.js"),
+    ),
+    (
+        "backups.js",
+        "text/javascript; charset=utf-8",
+        include_str!("static/backups.js"),
     ),
     (
         "upgrade.js",

@@ -7,7 +7,8 @@
 //! - `state`: what every handler shares (the agent, the tokens, the upgrade jobs);
 //! - `page`: the HTML shell, escaping, and how errors are shown;
 //! - `modules_page`, `module_page` (with `timeline` and `schedule_preview`), `history_page`,
-//!   `fleet_page`, `upgrade_page` (with `jobs`), `backups_page`: one page each;
+//!   `fleet_page`, `upgrade_page` (with `jobs`), `backups_page` (with `backup_repo` and
+//!   `backup_jobs`), `applications_page` (groups): one page each;
 //! - `actions`: the state-changing POSTs of the module page;
 //! - `assets`: the CSS and the plain JS modules, compiled into the binary.
 //!
@@ -15,7 +16,10 @@
 //! is made here, signed by the agent the CLI built.
 
 mod actions;
+mod applications_page;
 mod assets;
+mod backup_jobs;
+mod backup_repo;
 mod backups_page;
 mod fleet_page;
 mod history_page;
@@ -38,8 +42,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use crate::context::Ctx;
+use crate::operations::backup::repo::PASSWORD_ENV;
 use crate::output;
 
+use backup_repo::BackupRepo;
 use state::App;
 pub use state::ConsoleOptions;
 
@@ -64,7 +70,24 @@ pub async fn serve(ctx: &Ctx, options: ConsoleOptions) -> Result<()> {
         )
     })?;
     let port = listener.local_addr()?.port();
-    let app = Arc::new(App::new(agent, orchestrator, port, options.clone())?);
+    let network = ctx.network()?;
+    let network = network.name.clone().unwrap_or(network.url);
+    // The repository is checked once here: a wrong password or a missing repository is said
+    // now (and on the Backups page), and the console starts anyway.
+    let backups = match &options.repo {
+        Some(spec) => {
+            let repo = BackupRepo::start(spec.clone(), options.password_file.as_deref()).await;
+            if let Some(why) = &repo.startup_error {
+                output::note(&format!(
+                    "warning: the Backups page cannot use the repository {}: {why}",
+                    spec.repo
+                ));
+            }
+            Some(repo)
+        }
+        None => None,
+    };
+    let app = Arc::new(App::new(agent, orchestrator, port, network, backups)?);
     let url = format!("http://127.0.0.1:{port}/?token={}", app.token);
     // The first line of stdout, for people and for scripts (tests read it).
     output::println(&format!("console on {url}"));
@@ -114,7 +137,18 @@ fn router(app: Arc<App>) -> Router {
         )
         .route("/upgrade/jobs/{id}", get(upgrade_page::job))
         .route("/backups", get(backups_page::show))
+        .route("/backups/sync", post(backups_page::sync))
         .route("/backups/restore", post(backups_page::restore))
+        .route("/backups/jobs/{id}", get(backups_page::job))
+        .route("/applications", get(applications_page::show))
+        .route(
+            "/applications/{group}/snapshot",
+            post(applications_page::take),
+        )
+        .route(
+            "/applications/{group}/snapshots/{id}/restore",
+            post(applications_page::restore),
+        )
         .route("/assets/{file}", get(assets::serve))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -131,8 +165,10 @@ fn open_browser(url: &str) {
     } else {
         "xdg-open"
     };
+    // The opener (and the browser it starts) must not inherit the repository's password.
     if let Err(e) = std::process::Command::new(opener)
         .arg(url)
+        .env_remove(PASSWORD_ENV)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -48,6 +48,7 @@ pub fn layout(app: &App, title: &str, active: &str, body: &str) -> Html<String> 
         ("/upgrade", "Upgrade"),
         ("/history", "History"),
         ("/fleet", "Fleet"),
+        ("/applications", "Applications"),
         ("/backups", "Backups"),
     ] {
         let current = if name == active {

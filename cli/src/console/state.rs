@@ -1,13 +1,18 @@
 //! What every handler shares: the agent and the orchestrator (the CLI's own), the console's
-//! port and tokens, and the upgrade jobs running in the background.
+//! port and tokens, the upgrade and backup jobs running in the background, and the backup
+//! repository when one is configured.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use anyhow::{Context, Result};
 use candid::Principal;
 use ic_agent::Agent;
 
+use super::backup_jobs;
+use super::backup_repo::BackupRepo;
 use super::jobs::Jobs;
+use crate::operations::backup::repo::RepoSpec;
 use crate::operations::orchestrator::Orchestrator;
 
 /// `keepsake console`'s flags, as the server needs them.
@@ -18,7 +23,9 @@ pub struct ConsoleOptions {
     /// Open the system's browser on the URL.
     pub open: bool,
     /// The backup repository, when the Backups page should show one.
-    pub repo: Option<String>,
+    pub repo: Option<RepoSpec>,
+    /// Where its password is (else KEEPSAKE_REPO_PASSWORD).
+    pub password_file: Option<PathBuf>,
 }
 
 /// The console's shared state.
@@ -33,8 +40,12 @@ pub struct App {
     pub csrf: String,
     /// Upgrades started from the Upgrade page.
     pub jobs: Mutex<Jobs>,
-    /// The flags.
-    pub options: ConsoleOptions,
+    /// Syncs and restores started from the Backups page.
+    pub backup_jobs: Mutex<backup_jobs::Jobs>,
+    /// The backup repository (`--repo`), with its password and start-up check.
+    pub backups: Option<BackupRepo>,
+    /// The network's name (or URL), as backups are tagged with it.
+    pub network: String,
 }
 
 impl App {
@@ -43,7 +54,8 @@ impl App {
         agent: Agent,
         orchestrator: Principal,
         port: u16,
-        options: ConsoleOptions,
+        network: String,
+        backups: Option<BackupRepo>,
     ) -> Result<Self> {
         Ok(Self {
             agent,
@@ -52,7 +64,9 @@ impl App {
             token: random_token()?,
             csrf: random_token()?,
             jobs: Mutex::new(Jobs::default()),
-            options,
+            backup_jobs: Mutex::new(backup_jobs::Jobs::default()),
+            backups,
+            network,
         })
     }
 
@@ -64,11 +78,6 @@ impl App {
     /// The agent, for work that outlives a request (an upgrade job).
     pub fn agent(&self) -> Agent {
         self.agent.clone()
-    }
-
-    /// The agent, for management-canister calls (a module's status).
-    pub fn agent_ref(&self) -> &Agent {
-        &self.agent
     }
 
     /// The orchestrator's canister id.

@@ -490,6 +490,7 @@ mod tests {
             busy_with: None,
             snapshot_storage: None,
             next_snapshot_at: None,
+            status: None,
         }
     }
 

@@ -164,7 +164,7 @@ const METHOD_DOCS: &[(&str, &str)] = &[
     ),
     (
         "list_modules",
-        "Every registered module, with its settings, the operation running on it, its snapshot memory and monthly cost (canister_status), and its next scheduled snapshot. An update: it calls canister_status.",
+        "Every registered module, with its settings, the operation running on it, its run status (running, stopping, stopped), its snapshot memory and monthly cost (all from canister_status), and its next scheduled snapshot. An update: it calls canister_status.",
     ),
     (
         "take_snapshot",

@@ -507,7 +507,7 @@ fn a_fleet_snapshot_reports_every_module_and_one_failure_does_not_stop_the_other
 }
 
 #[test]
-fn list_modules_shows_snapshot_memory_its_monthly_cost_and_the_next_run() {
+fn list_modules_shows_run_status_snapshot_memory_its_monthly_cost_and_the_next_run() {
     let (mgmt, _) = setup_with(max_snapshots(2));
     take(&mgmt, "a");
     schedules::set("app", every(60, Retention::default()), mgmt.now()).unwrap();
@@ -520,11 +520,16 @@ fn list_modules_shows_snapshot_memory_its_monthly_cost_and_the_next_run() {
         orchestrator_api::monthly_storage_cost(1001)
     );
     assert_eq!(listed[0].next_snapshot_at, next);
-    // A module whose status cannot be read is still listed, without storage.
+    assert_eq!(
+        listed[0].status,
+        Some(orchestrator_api::ModuleRunStatus::Running)
+    );
+    // A module whose status cannot be read is still listed, without storage or status.
     mgmt.fail_next("canister_status");
     let listed = run(registry::list_with_storage(&mgmt));
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].snapshot_storage, None);
+    assert_eq!(listed[0].status, None);
 }
 
 #[test]

@@ -91,7 +91,7 @@ impl RepoArgs {
 
 /// rustic_core's cache of (encrypted) repository files: `$KEEPSAKE_CACHE_DIR/repositories`,
 /// else the user's cache folder.
-fn cache_dir() -> PathBuf {
+pub fn cache_dir() -> PathBuf {
     std::env::var_os("KEEPSAKE_CACHE_DIR")
         .map(PathBuf::from)
         .or_else(|| dirs::cache_dir().map(|d| d.join("keepsake")))

@@ -33,7 +33,7 @@ export async function post(url, body) {
 }
 
 // Asks in a modal dialog; resolves to true when confirmed.
-function confirmDialog(text) {
+export function confirmDialog(text) {
   let dialog = document.getElementById('confirm-dialog');
   if (!dialog) {
     dialog = document.createElement('dialog');
@@ -103,3 +103,4 @@ if (kept) {
 
 if (document.getElementById('schedule-form')) import('./schedule.js');
 if (document.getElementById('upgrade-form')) import('./upgrade.js');
+if (document.getElementById('backups')) import('./backups.js');

@@ -7,10 +7,13 @@
 //! through OpenDAL; `lock` keeps two keepsakes from working on one repository in ways that hurt
 //! each other; `source` streams a snapshot from the IC into rustic_core; `run` makes one backup;
 //! `restore` uploads one back into a canister; `check` verifies the repository; `forget` decides
-//! retention; `progress` draws rustic_core's bars; `tags` is what a backup says about itself.
+//! retention; `progress` draws rustic_core's bars; `tags` is what a backup says about itself;
+//! `list` reads the repository's backups and `sync` plans and makes the backups `backup sync`
+//! makes, without printing (the console uses both).
 
 pub mod check;
 pub mod forget;
+pub mod list;
 pub mod lock;
 pub mod progress;
 pub mod repo;
@@ -19,4 +22,5 @@ pub mod run;
 pub mod schemes;
 pub mod source;
 pub mod store;
+pub mod sync;
 pub mod tags;
