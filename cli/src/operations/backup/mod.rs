@@ -6,10 +6,14 @@
 //! the password; `lock` keeps two keepsakes from working on one repository in ways that hurt
 //! each other; `source` streams a snapshot from the IC into rustic_core; `run` makes one backup;
 //! `restore` uploads one back into a canister; `check` verifies the repository; `forget` decides
-//! retention; `progress` draws rustic_core's bars; `tags` is what a backup says about itself.
+//! retention; `progress` draws rustic_core's bars; `tags` is what a backup says about itself;
+//! `group` makes a group backup (a group snapshot as one backup) and `group_restore` restores
+//! one as a unit.
 
 pub mod check;
 pub mod forget;
+pub mod group;
+pub mod group_restore;
 pub mod lock;
 pub mod progress;
 pub mod repo;
