@@ -61,12 +61,19 @@ impl Shop {
 
     /// app's counter, once b and c mirrored it.
     fn bump(&self) -> u64 {
-        decode_one(&self.env.update(self.env.module, "bump", encode_args(()).unwrap())).unwrap()
+        decode_one(
+            &self
+                .env
+                .update(self.env.module, "bump", encode_args(()).unwrap()),
+        )
+        .unwrap()
     }
 
     /// (app's counter, b's mirror, c's mirror) of the three given canisters.
     fn values(&self, app: Principal, b: Principal, c: Principal) -> (u64, u64, u64) {
-        let q = |id, m| -> u64 { decode_one(&self.env.query(id, m, encode_args(()).unwrap())).unwrap() };
+        let q = |id, m| -> u64 {
+            decode_one(&self.env.query(id, m, encode_args(()).unwrap())).unwrap()
+        };
         (q(app, "counter"), q(b, "mirrored"), q(c, "mirrored"))
     }
 
@@ -196,7 +203,16 @@ fn a_group_backup_lists_as_one_backup_with_three_members_and_restic_dumps_each_m
     // Again: nothing to do, the same backup.
     let again = json(
         env,
-        &["backup", "run", "--group", "shop", "--group-snapshot", &gid.to_string(), "--repo", repo_s],
+        &[
+            "backup",
+            "run",
+            "--group",
+            "shop",
+            "--group-snapshot",
+            &gid.to_string(),
+            "--repo",
+            repo_s,
+        ],
     );
     assert_eq!(again["already_present"], true, "{again}");
     assert_eq!(again["backup_id"], backup_id.as_str());
@@ -226,7 +242,10 @@ fn a_group_backup_lists_as_one_backup_with_three_members_and_restic_dumps_each_m
             .stdout,
     )
     .unwrap();
-    assert!(text.contains("group shop") && text.contains("3 members"), "{text}");
+    assert!(
+        text.contains("group shop") && text.contains("3 members"),
+        "{text}"
+    );
 
     // restic lists one snapshot tagged with the group, the group snapshot and every member.
     let snaps = restic_snapshots(&repo);
@@ -238,18 +257,39 @@ fn a_group_backup_lists_as_one_backup_with_three_members_and_restic_dumps_each_m
         .map(|t| t.as_str().unwrap())
         .collect();
     assert!(tags.contains(&"group=shop"), "{tags:?}");
-    assert!(tags.contains(&format!("group_snapshot={gid}").as_str()), "{tags:?}");
+    assert!(
+        tags.contains(&format!("group_snapshot={gid}").as_str()),
+        "{tags:?}"
+    );
     assert_eq!(tags.iter().filter(|t| t.starts_with("member=")).count(), 3);
     restic_ok(&repo, &["check", "--read-data"]);
 
     // Each member's folder is its export: restic dump of a file, and restic restore of all.
     let restored = env.path("restored");
-    restic_ok(&repo, &["restore", &backup_id, "--target", restored.to_str().unwrap()]);
+    restic_ok(
+        &repo,
+        &[
+            "restore",
+            &backup_id,
+            "--target",
+            restored.to_str().unwrap(),
+        ],
+    );
     assert!(restored.join("keepsake-group.json").is_file());
     for (module, snap) in &member_snaps {
         let out = env.path(&format!("export-{module}"));
-        env.json(&["export", module, "--out", out.to_str().unwrap(), "--snapshot", snap]);
-        let dumped = restic_ok(&repo, &["dump", &backup_id, &format!("/{module}/stable_memory.bin")]);
+        env.json(&[
+            "export",
+            module,
+            "--out",
+            out.to_str().unwrap(),
+            "--snapshot",
+            snap,
+        ]);
+        let dumped = restic_ok(
+            &repo,
+            &["dump", &backup_id, &format!("/{module}/stable_memory.bin")],
+        );
         assert!(
             dumped == std::fs::read(out.join("stable_memory.bin")).unwrap(),
             "{module}: restic dump differs from the export"
@@ -304,7 +344,15 @@ fn a_group_backup_restored_with_load_into_three_fresh_canisters_gives_each_its_m
         .zip(&fresh)
         .map(|(m, id)| format!("{m}={id}"))
         .collect();
-    let mut args = vec!["--yes", "backup", "restore", &backup_id[..8], "--repo", repo_s, "--load"];
+    let mut args = vec![
+        "--yes",
+        "backup",
+        "restore",
+        &backup_id[..8],
+        "--repo",
+        repo_s,
+        "--load",
+    ];
     for t in &to {
         args.extend(["--to", t.as_str()]);
     }
@@ -323,11 +371,15 @@ fn a_group_backup_restored_with_load_into_three_fresh_canisters_gives_each_its_m
         assert_eq!(snapshots_of(env, *id), 1);
     }
     // The originals were not touched.
-    assert_eq!(shop.values(env.module, shop.b, shop.c), (n + 1, n + 1, n + 1));
+    assert_eq!(
+        shop.values(env.module, shop.b, shop.c),
+        (n + 1, n + 1, n + 1)
+    );
 }
 
 #[test]
-fn a_group_restore_where_one_target_refuses_leaves_nothing_loaded_or_uploaded_and_names_the_member() {
+fn a_group_restore_where_one_target_refuses_leaves_nothing_loaded_or_uploaded_and_names_the_member()
+{
     let shop = Shop::new();
     let env = &shop.env;
     env.set(env.module, "k", b"backed-up");
@@ -360,7 +412,9 @@ fn a_group_restore_where_one_target_refuses_leaves_nothing_loaded_or_uploaded_an
         .unwrap();
     let restore = |targets: &[Principal]| {
         let mut c = keepsake(env);
-        c.args(["--json", "--yes", "backup", "restore", &backup_id, "--repo", repo_s, "--load"]);
+        c.args([
+            "--json", "--yes", "backup", "restore", &backup_id, "--repo", repo_s, "--load",
+        ]);
         for (m, id) in ["app", "b", "c"].iter().zip(targets) {
             c.args(["--to", &format!("{m}={id}")]);
         }
@@ -377,7 +431,10 @@ fn a_group_restore_where_one_target_refuses_leaves_nothing_loaded_or_uploaded_an
     assert_eq!(members[2]["outcome"], "failed", "{report}");
     assert_eq!(members[2]["step"], "upload", "{report}");
     assert!(
-        members[2]["reason"].as_str().unwrap().contains("is not a controller"),
+        members[2]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is not a controller"),
         "{report}"
     );
     for m in &members[..2] {
@@ -446,7 +503,11 @@ fn size_of(dir: &Path) -> u64 {
         .map(|e| {
             let e = e.unwrap();
             let m = e.metadata().unwrap();
-            if m.is_dir() { size_of(&e.path()) } else { m.len() }
+            if m.is_dir() {
+                size_of(&e.path())
+            } else {
+                m.len()
+            }
         })
         .sum()
 }
@@ -469,9 +530,20 @@ fn a_group_backup_killed_mid_run_is_not_listed_and_the_rerun_completes() {
     let repo_s = repo.to_str().unwrap();
     let mut child = background(
         env,
-        &["backup", "run", "--group", "shop", "--repo", repo_s, "--concurrency", "2"],
+        &[
+            "backup",
+            "run",
+            "--group",
+            "shop",
+            "--repo",
+            repo_s,
+            "--concurrency",
+            "2",
+        ],
     );
-    wait_for("the run's lock", Duration::from_secs(120), || locks(&repo) > 0);
+    wait_for("the run's lock", Duration::from_secs(120), || {
+        locks(&repo) > 0
+    });
     let started = Instant::now();
     wait_for("pack files or 5 s", Duration::from_secs(60), || {
         size_of(&repo.join("data")) > 0 || started.elapsed() > Duration::from_secs(5)
@@ -479,14 +551,20 @@ fn a_group_backup_killed_mid_run_is_not_listed_and_the_rerun_completes() {
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(9), "the run ended before it was killed: {status:?}");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the run ended before it was killed: {status:?}"
+    );
 
     // Not listed, by keepsake or (as a complete snapshot) by restic.
     assert_eq!(listed(env, &repo, None), Vec::<Value>::new());
     assert!(
-        restic_snapshots(&repo)
+        restic_snapshots(&repo).iter().all(|s| s["tags"]
+            .as_array()
+            .unwrap()
             .iter()
-            .all(|s| s["tags"].as_array().unwrap().iter().any(|t| t == "keepsake-partial")),
+            .any(|t| t == "keepsake-partial")),
         "a killed run left a snapshot that is not marked unfinished"
     );
 
@@ -527,7 +605,10 @@ fn take_with_a_member_that_cannot_be_snapshotted_writes_no_backup() {
     ]));
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stderr.contains("nothing was backed up"), "{stderr}");
-    assert!(stderr.contains("\"b\""), "the failing member is not named: {stderr}");
+    assert!(
+        stderr.contains("\"b\""),
+        "the failing member is not named: {stderr}"
+    );
     assert_eq!(listed(env, &repo, None), Vec::<Value>::new());
     assert_eq!(restic_snapshots(&repo), Vec::<Value>::new());
     assert_eq!(locks(&repo), 0);
@@ -542,4 +623,63 @@ fn take_with_a_member_that_cannot_be_snapshotted_writes_no_backup() {
             .map(|s| format!("{:?}", s.status));
         assert_eq!(running.unwrap(), "Running");
     }
+}
+
+#[test]
+fn a_partial_group_snapshot_is_refused_and_by_default_the_newest_complete_one_is_backed_up() {
+    let shop = Shop::new();
+    let env = &shop.env;
+    for m in ["app", "b", "c"] {
+        env.ok(&["module", "set", m, "--max-snapshots", "3"]);
+    }
+    let (complete, _) = shop.take();
+    // b keeps enough cycles for messages but not for a snapshot (localnet charges what the IC
+    // charges): the next group snapshot, kept partial on request, lacks b.
+    let dev = env.developer;
+    let balance = env.server.replica().with_net(|net| {
+        let status = net.canister_status(shop.b, Some(dev)).unwrap();
+        let per_day: u128 = status.idle_cycles_burned_per_day.0.try_into().unwrap();
+        let threshold: u128 = status.settings.freezing_threshold.0.try_into().unwrap();
+        let reserve = per_day * threshold / 86_400 + per_day;
+        net.set_cycle_balance(shop.b, reserve + 300_000_000)
+    });
+    let (_, stdout, stderr) = run(env.keepsake().args([
+        "--json",
+        "snapshot",
+        "take",
+        "--group",
+        "shop",
+        "--keep-partial",
+    ]));
+    let partial: Value = serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stderr}"));
+    assert_eq!(partial["status"], "partial", "{partial}");
+    let partial_id = partial["id"].as_u64().unwrap().to_string();
+    // Reading a snapshot costs its canister cycles too: b gets its balance back.
+    env.server
+        .replica()
+        .with_net(|net| net.set_cycle_balance(shop.b, balance));
+    let repo = init_repo(env);
+    let repo_s = repo.to_str().unwrap();
+
+    let (code, _, stderr) = run(keepsake(env).args([
+        "backup",
+        "run",
+        "--group",
+        "shop",
+        "--group-snapshot",
+        &partial_id,
+        "--repo",
+        repo_s,
+    ]));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is partial (missing b)"), "{stderr}");
+    assert!(stderr.contains("--snapshot"), "{stderr}");
+    assert_eq!(listed(env, &repo, None), Vec::<Value>::new());
+
+    // Without an id: the newest *complete* group snapshot, not the newer partial one.
+    let made = json(env, &["backup", "run", "--group", "shop", "--repo", repo_s]);
+    assert_eq!(made["group_snapshot_id"], complete, "{made}");
+    // sync skips the partial one: nothing more to back up as a group.
+    let synced = json(env, &["backup", "sync", "--repo", repo_s]);
+    assert_eq!(synced["groups"], serde_json::json!([]), "{synced}");
 }

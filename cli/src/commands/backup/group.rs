@@ -74,7 +74,11 @@ fn refuse_partial(g: &GroupSnapshotInfo) -> Result<()> {
 
 /// The key `backup run --group` and `sync` use: what the repository's tags say of this group
 /// snapshot.
-pub(super) fn origin_of(ctx: &Ctx, g: &GroupSnapshotInfo, orchestrator: String) -> Result<GroupOrigin> {
+pub(super) fn origin_of(
+    ctx: &Ctx,
+    g: &GroupSnapshotInfo,
+    orchestrator: String,
+) -> Result<GroupOrigin> {
     let network = ctx.network()?;
     Ok(GroupOrigin {
         group: g.group.clone(),
@@ -113,7 +117,13 @@ pub(super) async fn back_up_group(
         let snapshot = m
             .snapshot_id
             .as_ref()
-            .ok_or_else(|| anyhow!("member {} has no snapshot in group snapshot {}", m.module, g.id))?
+            .ok_or_else(|| {
+                anyhow!(
+                    "member {} has no snapshot in group snapshot {}",
+                    m.module,
+                    g.id
+                )
+            })?
             .to_vec();
         manifest_members.push(GroupManifestMember {
             module: m.module.clone(),

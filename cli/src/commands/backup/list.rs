@@ -106,8 +106,8 @@ pub async fn exec(ctx: &Ctx, args: &ListArgs) -> Result<()> {
                 });
             }
             let origin = Origin::from_snapshot(s)?;
-            let wanted =
-                filter.is_none_or(|m| origin.module.as_deref() == Some(m) || origin.canister_id == m);
+            let wanted = filter
+                .is_none_or(|m| origin.module.as_deref() == Some(m) || origin.canister_id == m);
             wanted.then_some(Listed::One {
                 backup_id,
                 kind: "snapshot",

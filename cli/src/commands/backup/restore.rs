@@ -220,14 +220,19 @@ fn print_group(s: &GroupRestoreSummary, load: bool) {
                     .as_deref()
                     .map(|r| {
                         let step = m.step.map(|s| format!("{s}: ")).unwrap_or_default();
-                        format!("{step}{}", r.split_whitespace().collect::<Vec<_>>().join(" "))
+                        format!(
+                            "{step}{}",
+                            r.split_whitespace().collect::<Vec<_>>().join(" ")
+                        )
                     })
                     .unwrap_or_default(),
             ]
         })
         .collect();
     output::table(
-        &["MEMBER", "CANISTER", "OUTCOME", "SNAPSHOT", "RUNNING", "DETAIL"],
+        &[
+            "MEMBER", "CANISTER", "OUTCOME", "SNAPSHOT", "RUNNING", "DETAIL",
+        ],
         &rows,
     );
     if s.ok(load) {

@@ -120,7 +120,11 @@ async fn run_group(
     group: &str,
     args: &RunArgs,
 ) -> Result<()> {
-    let listed = ctx.orchestrator().await?.list_group_snapshots(group).await?;
+    let listed = ctx
+        .orchestrator()
+        .await?
+        .list_group_snapshots(group)
+        .await?;
     let _lock = spec.lock(LockKind::Backup, "keepsake backup run --group")?;
     let chosen = choose_group_snapshot(ctx, group, listed, args.group_snapshot, args.take).await?;
     let summary = back_up_group(ctx, spec, password, &chosen, args.concurrency).await?;

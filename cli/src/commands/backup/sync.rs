@@ -143,7 +143,11 @@ pub async fn exec(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
             .into_iter()
             .filter(|s| s.status == GroupSnapshotStatus::Complete)
             .filter(|s| {
-                let key = (g.name.clone(), s.id.to_string(), output::time(s.window_start));
+                let key = (
+                    g.name.clone(),
+                    s.id.to_string(),
+                    output::time(s.window_start),
+                );
                 let held = held_groups.contains(&key);
                 already_present += usize::from(held);
                 !held

@@ -420,7 +420,11 @@ async fn undo_uploads(
     policy: crate::operations::store::RetryPolicy,
 ) {
     for r in report.iter_mut() {
-        r.outcome = if r.step.is_some() { "failed" } else { "uploaded" };
+        r.outcome = if r.step.is_some() {
+            "failed"
+        } else {
+            "uploaded"
+        };
     }
     delete_uploads(stores, uploaded, report, policy).await;
 }

@@ -158,7 +158,11 @@ pub(crate) fn open_tree<S: IndexedFull>(
             nodes.insert(name, node);
         }
     }
-    let get = |path: &str| nodes.get(path).ok_or_else(|| anyhow!("{what} has no {path}"));
+    let get = |path: &str| {
+        nodes
+            .get(path)
+            .ok_or_else(|| anyhow!("{what} has no {path}"))
+    };
     let meta_bytes = read_all(repo, get(layout::METADATA)?)?;
     let meta: Metadata = serde_json::from_slice(&meta_bytes)
         .with_context(|| format!("the {} of {what}", layout::METADATA))?;
@@ -265,7 +269,11 @@ pub(crate) async fn upload<S: SnapshotStore, R: IndexedFull + Send + Sync + 'sta
 
     // 3.–4. On any failure the partly uploaded snapshot is deleted: it must never be left
     // looking like a usable snapshot (and it holds one of the canister's few slots).
-    match upload_files(repo, opened, slices, total, store, &snapshot, opts, progress).await {
+    match upload_files(
+        repo, opened, slices, total, store, &snapshot, opts, progress,
+    )
+    .await
+    {
         Ok(bytes) => Ok((snapshot, bytes)),
         Err(e) => {
             let deleted = retry(opts.retry, || store.delete(&snapshot)).await;
