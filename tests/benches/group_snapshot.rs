@@ -83,7 +83,7 @@ fn bench_upgrade(members: usize) {
         stop_timeout_seconds: None,
     };
     let (orchestrator, admin) = (env.orchestrator, env.admin);
-    let before = env.net.instructions_executed(orchestrator);
+    let before = env.net.localnet().instructions_executed(orchestrator);
     let id = env
         .net
         .submit_call(
@@ -95,7 +95,7 @@ fn bench_upgrade(members: usize) {
         .unwrap();
     let mut rounds = 0;
     let reply = loop {
-        if let Some(reply) = env.net.ingress_status(id) {
+        if let Some(reply) = env.net.localnet().ingress_status(id) {
             break reply.unwrap();
         }
         env.net.tick();
@@ -103,7 +103,7 @@ fn bench_upgrade(members: usize) {
         rounds += 1;
         assert!(rounds < 1000, "the group upgrade does not finish");
     };
-    let spent = env.net.instructions_executed(orchestrator) - before;
+    let spent = env.net.localnet().instructions_executed(orchestrator) - before;
     let (r,): (Result<GroupUpgradeReport, GroupError>,) = decode_args(&reply).unwrap();
     let report = r.unwrap();
     assert!(report.upgraded, "{report:?}");

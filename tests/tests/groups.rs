@@ -967,6 +967,7 @@ fn a_group_upgrade_with_a_member_whose_post_upgrade_traps_rolls_back_all_to_the_
 
 #[test]
 fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_they_did_meanwhile() {
+    integration_tests::localnet_only!("holds the health check while a member runs the new code");
     let mut shop = Shop::new();
     shop.bump();
     shop.bump();
@@ -987,7 +988,7 @@ fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_the
         .stage(&wasm("sample-module-unhealthy.wasm.gz"), 1_000_000);
     // Hold b's health check: meanwhile the group runs its new code and changes its state.
     let (orchestrator, admin, app, b) = (shop.env.orchestrator, shop.env.admin, shop.app, shop.b);
-    shop.env.net.hold_calls(CallFilter {
+    shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(b),
         method: Some("health".into()),
@@ -1007,13 +1008,13 @@ fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_the
         )
         .unwrap();
     shop.env.net.run_until_idle();
-    shop.env.net.clear_holds();
-    let held = shop.env.net.held_calls();
+    shop.env.net.localnet().clear_holds();
+    let held = shop.env.net.localnet().held_calls();
     assert_eq!(held.len(), 1, "{held:?}");
     assert_eq!(shop.versions().0, "v2", "app runs its new code meanwhile");
     let (counter,): (u64,) = shop.env.update_on(app, "bump", ());
     assert_eq!(counter, 1, "the new code started from an empty heap");
-    shop.env.net.release_call(held[0].id);
+    shop.env.net.localnet().release_call(held[0].id);
     let (r,): (Result<GroupUpgradeReport, GroupError>,) =
         decode_args(&shop.env.net.await_call(id).unwrap()).unwrap();
     let report = r.unwrap();
@@ -1064,12 +1065,13 @@ fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_the
 #[test]
 fn a_group_schedule_takes_group_snapshots_in_virtual_time_and_retention_deletes_the_oldest_as_a_unit()
  {
+    integration_tests::localnet_only!("reads the orchestrator's global timer");
     let mut shop = Shop::new();
     shop.set_max_snapshots(3);
     let set = shop.set_group_schedule(60, 2);
     assert_eq!(set.group, "shop");
     assert_eq!(
-        shop.env.net.global_timer(shop.env.orchestrator),
+        shop.env.net.localnet().global_timer(shop.env.orchestrator),
         Some(set.next_run_at),
         "the timer is armed for the group's first run"
     );
@@ -1204,6 +1206,7 @@ fn a_pinned_group_snapshot_survives_group_retention_and_full_slots_until_it_is_u
 
 #[test]
 fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_retried() {
+    integration_tests::localnet_only!("holds a member's call to keep it busy");
     let mut shop = Shop::new();
     let set = shop.set_group_schedule(60, 1);
     // b's own take holds b's lock (its list call held) when the group's run comes.
@@ -1213,7 +1216,7 @@ fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_r
         .advance_time_nanos(set.next_run_at - now - 1_000_000_000);
     shop.env.net.run_until_idle();
     let (orchestrator, admin) = (shop.env.orchestrator, shop.env.admin);
-    shop.env.net.hold_calls(CallFilter {
+    shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some("list_canister_snapshots".into()),
@@ -1229,8 +1232,8 @@ fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_r
         )
         .unwrap();
     shop.env.net.run_until_idle();
-    shop.env.net.clear_holds();
-    let held = shop.env.net.held_calls();
+    shop.env.net.localnet().clear_holds();
+    let held = shop.env.net.localnet().held_calls();
     assert_eq!(held.len(), 1, "{held:?}");
     shop.env.net.advance_time_nanos(2_000_000_000);
     shop.env.net.run_until_idle();
@@ -1252,7 +1255,7 @@ fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_r
     assert!(shop.all_running(), "nothing was touched");
 
     // b is free again; the retry a minute later takes the group snapshot.
-    shop.env.net.release_call(held[0].id);
+    shop.env.net.localnet().release_call(held[0].id);
     shop.env.net.await_call(single).unwrap();
     shop.env.net.advance_time_nanos(60_000_000_000);
     shop.env.net.run_until_idle();

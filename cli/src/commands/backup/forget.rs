@@ -17,7 +17,7 @@ use crate::output;
 
 /// Remove the backups a retention policy does not keep, per canister, with restic's rules
 /// (a backup's time is when the IC took its snapshot). The rules count snapshots: of several
-/// backups of one snapshot, one is kept. --prune then removes the data nothing uses any more;
+/// backups of one snapshot, one is kept. Group backups count per group, each as a unit. --prune then removes the data nothing uses any more;
 /// without it the repository does not shrink. --dry-run shows what would go and changes
 /// nothing.
 #[derive(Args, Debug)]
@@ -143,9 +143,9 @@ pub async fn exec(ctx: &Ctx, args: &ForgetArgs) -> Result<()> {
         .map(|d| {
             vec![
                 d.backup_id[..8].to_string(),
-                d.origin.module.clone().unwrap_or_else(|| "-".into()),
-                d.origin.canister_id.clone(),
-                d.origin.taken_at.clone(),
+                d.what(),
+                d.source(),
+                d.taken_at().to_string(),
                 if d.keep { "keep" } else { "remove" }.to_string(),
                 d.reasons.join(", "),
             ]

@@ -1,4 +1,4 @@
-//! `keepsake backup list --repo <R> [<module>]`.
+//! `keepsake backup list --repo <R> [<module>|<group>]`.
 
 use anyhow::Result;
 use clap::Args;
@@ -7,29 +7,61 @@ use serde::Serialize;
 use super::RepoArgs;
 use crate::context::Ctx;
 use crate::operations::backup::repo::rustic_error;
-use crate::operations::backup::tags::{self, Origin};
+use crate::operations::backup::tags::{self, GroupOrigin, Origin};
 use crate::output;
 
 /// List the backups in the repository, newest snapshot first (unfinished ones are not shown).
+/// A group backup is one line, with its members below it.
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Only the backups of this module (or canister id).
+    /// Only the backups of this module (or canister id), including group backups it is a
+    /// member of, or of this group.
     pub module: Option<String>,
     #[command(flatten)]
     pub repo: RepoArgs,
 }
 
-/// One backup.
+/// One backup: of one snapshot, or of a group snapshot.
 #[derive(Serialize)]
-struct Listed {
-    /// The restic snapshot id (what `backup restore` takes; a unique prefix is enough).
-    backup_id: String,
-    #[serde(flatten)]
-    origin: Origin,
-    /// When it was written, RFC 3339.
-    backed_up_at: String,
-    /// Bytes of its files.
-    total_bytes: u64,
+#[serde(untagged)]
+enum Listed {
+    One {
+        /// The restic snapshot id (what `backup restore` takes; a unique prefix is enough).
+        backup_id: String,
+        /// `snapshot`.
+        kind: &'static str,
+        #[serde(flatten)]
+        origin: Origin,
+        /// When it was written, RFC 3339.
+        backed_up_at: String,
+        /// Bytes of its files.
+        total_bytes: u64,
+    },
+    Group {
+        backup_id: String,
+        /// `group`.
+        kind: &'static str,
+        /// The group, the group snapshot, when its window opened, and its members.
+        #[serde(flatten)]
+        origin: GroupOrigin,
+        backed_up_at: String,
+        total_bytes: u64,
+    },
+}
+
+impl Listed {
+    fn taken_at(&self) -> &str {
+        match self {
+            Listed::One { origin, .. } => &origin.taken_at,
+            Listed::Group { origin, .. } => &origin.taken_at,
+        }
+    }
+
+    fn backed_up_at(&self) -> &str {
+        match self {
+            Listed::One { backed_up_at, .. } | Listed::Group { backed_up_at, .. } => backed_up_at,
+        }
+    }
 }
 
 /// Runs it.
@@ -41,36 +73,54 @@ pub async fn exec(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         repo.get_all_snapshots().map_err(|e| rustic_error(*e))
     })
     .await??;
+    let filter = args.module.as_deref();
     let mut rows: Vec<Listed> = snaps
         .iter()
         .filter(|s| !tags::is_partial(s))
         .filter_map(|s| {
+            let backup_id = s.id.to_hex().as_str().to_string();
+            let backed_up_at = s
+                .summary
+                .as_ref()
+                .map(|x| x.backup_end.timestamp().to_string())
+                .unwrap_or_default();
+            let total_bytes = s
+                .summary
+                .as_ref()
+                .map(|x| x.total_bytes_processed)
+                .unwrap_or(0);
+            if let Some(origin) = GroupOrigin::from_snapshot(s) {
+                let wanted = filter.is_none_or(|f| {
+                    origin.group == f
+                        || origin
+                            .members
+                            .iter()
+                            .any(|m| m.module == f || m.canister_id == f)
+                });
+                return wanted.then_some(Listed::Group {
+                    backup_id,
+                    kind: "group",
+                    origin,
+                    backed_up_at,
+                    total_bytes,
+                });
+            }
             let origin = Origin::from_snapshot(s)?;
-            let wanted = args
-                .module
-                .as_deref()
+            let wanted = filter
                 .is_none_or(|m| origin.module.as_deref() == Some(m) || origin.canister_id == m);
-            wanted.then(|| Listed {
-                backup_id: s.id.to_hex().as_str().to_string(),
-                backed_up_at: s
-                    .summary
-                    .as_ref()
-                    .map(|x| x.backup_end.timestamp().to_string())
-                    .unwrap_or_default(),
-                total_bytes: s
-                    .summary
-                    .as_ref()
-                    .map(|x| x.total_bytes_processed)
-                    .unwrap_or(0),
+            wanted.then_some(Listed::One {
+                backup_id,
+                kind: "snapshot",
                 origin,
+                backed_up_at,
+                total_bytes,
             })
         })
         .collect();
     rows.sort_by(|a, b| {
-        b.origin
-            .taken_at
-            .cmp(&a.origin.taken_at)
-            .then(b.backed_up_at.cmp(&a.backed_up_at))
+        b.taken_at()
+            .cmp(a.taken_at())
+            .then(b.backed_up_at().cmp(a.backed_up_at()))
     });
     if ctx.json() {
         return output::json(&rows);
@@ -79,19 +129,49 @@ pub async fn exec(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         output::println("No backups");
         return Ok(());
     }
-    let table: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            vec![
-                r.backup_id[..8].to_string(),
-                r.origin.module.clone().unwrap_or_else(|| "-".into()),
-                r.origin.canister_id.clone(),
-                r.origin.snapshot_id.clone(),
-                r.origin.taken_at.clone(),
-                output::bytes(r.total_bytes),
-            ]
-        })
-        .collect();
+    let mut table: Vec<Vec<String>> = Vec::new();
+    for r in &rows {
+        match r {
+            Listed::One {
+                backup_id,
+                origin,
+                total_bytes,
+                ..
+            } => table.push(vec![
+                backup_id[..8].to_string(),
+                origin.module.clone().unwrap_or_else(|| "-".into()),
+                origin.canister_id.clone(),
+                origin.snapshot_id.clone(),
+                origin.taken_at.clone(),
+                output::bytes(*total_bytes),
+            ]),
+            Listed::Group {
+                backup_id,
+                origin,
+                total_bytes,
+                ..
+            } => {
+                table.push(vec![
+                    backup_id[..8].to_string(),
+                    format!("group {}", origin.group),
+                    format!("{} members", origin.members.len()),
+                    format!("group snapshot {}", origin.group_snapshot_id),
+                    origin.taken_at.clone(),
+                    output::bytes(*total_bytes),
+                ]);
+                for m in &origin.members {
+                    table.push(vec![
+                        String::new(),
+                        format!("  {}", m.module),
+                        m.canister_id.clone(),
+                        m.snapshot_id.clone(),
+                        String::new(),
+                        String::new(),
+                    ]);
+                }
+            }
+        }
+    }
     output::table(
         &[
             "BACKUP", "MODULE", "CANISTER", "SNAPSHOT", "TAKEN AT", "SIZE",

@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod forget;
+mod group;
 pub mod init;
 pub mod list;
 pub mod restore;
@@ -22,15 +23,16 @@ use crate::operations::backup::repo::{Password, RepoSpec};
 pub enum BackupCommand {
     /// Create a backup repository (restic format, encrypted with a password).
     Init(init::InitArgs),
-    /// Back up a snapshot of a module or canister (or of every module, --all) into the
-    /// repository, streamed from the IC.
+    /// Back up a snapshot of a module or canister (or of every module, --all; or a group
+    /// snapshot as one backup, --group) into the repository, streamed from the IC.
     Run(run::RunArgs),
     /// Back up every snapshot the orchestrator holds that the repository lacks (run it from a
     /// timer).
     Sync(sync::SyncArgs),
     /// List the backups in the repository, newest first, optionally of one module.
     List(list::ListArgs),
-    /// Upload a backup into a canister as a new snapshot, and optionally load it.
+    /// Upload a backup into a canister as a new snapshot (a group backup into every member),
+    /// and optionally load it.
     Restore(restore::RestoreArgs),
     /// Remove the backups a retention policy does not keep (--keep-*), then optionally prune.
     Forget(forget::ForgetArgs),

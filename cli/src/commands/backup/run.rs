@@ -1,5 +1,5 @@
-//! `keepsake backup run (<module-or-canister-id> | --all) --repo <R> [--snapshot <id> | --take]
-//! [--concurrency N]`.
+//! `keepsake backup run (<module-or-canister-id> | --all | --group <g>) --repo <R>
+//! [--snapshot <id> | --group-snapshot <id> | --take] [--concurrency N]`.
 
 use anyhow::{Result, anyhow};
 use candid::Principal;
@@ -7,6 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::RepoArgs;
+use super::group::{back_up_group, choose_group_snapshot, print_group_summary};
 use crate::commands::export::resolve_target;
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
@@ -26,21 +27,34 @@ use crate::output;
 /// The identity must be a controller of the canister. Running it again for a snapshot the
 /// repository already holds changes nothing. With --all, every registered module is backed
 /// up, one after another; one failing does not stop the others (the exit code says so).
+///
+/// With --group, a group snapshot (every member taken while all were stopped) is stored as
+/// one backup: a folder per member holding export's layout, and keepsake-group.json. A
+/// partial group snapshot is refused (it is not a consistent cut).
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// The module (orchestrator name) or canister id.
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(required_unless_present_any = ["all", "group"], conflicts_with_all = ["all", "group"])]
     pub target: Option<String>,
     /// Every module registered with the orchestrator: its newest snapshot (or a fresh one
     /// with --take).
-    #[arg(long, conflicts_with = "snapshot")]
+    #[arg(long, conflicts_with_all = ["snapshot", "group"])]
     pub all: bool,
+    /// A group (application): one of its group snapshots as one group backup; default its
+    /// newest complete group snapshot, or a fresh one with --take.
+    #[arg(long, value_name = "GROUP", conflicts_with = "snapshot")]
+    pub group: Option<String>,
+    /// With --group: the group snapshot (its id from `keepsake group show <group>`).
+    #[arg(long, value_name = "ID", requires = "group", conflicts_with = "take")]
+    pub group_snapshot: Option<u64>,
     #[command(flatten)]
     pub repo: RepoArgs,
     /// The snapshot id (hex); default: the newest snapshot of the canister.
     #[arg(long, conflicts_with = "take")]
     pub snapshot: Option<String>,
-    /// Take a new snapshot first (through the orchestrator for a module, directly otherwise).
+    /// Take a new snapshot first (through the orchestrator for a module, directly otherwise;
+    /// with --group a group snapshot, through the orchestrator: if it fails, nothing is backed
+    /// up).
     #[arg(long)]
     pub take: bool,
     /// Reads in flight per file being backed up (1 to 64). Modules are backed up one after
@@ -62,6 +76,9 @@ pub async fn exec(ctx: &Ctx, args: &RunArgs) -> Result<()> {
         .as_deref()
         .map(parse_snapshot_id)
         .transpose()?;
+    if let Some(group) = &args.group {
+        return run_group(ctx, &spec, &password, group, args).await;
+    }
     // Checked by clap: a target unless --all.
     let target = match (&args.target, args.all) {
         (_, true) => None,
@@ -94,6 +111,30 @@ pub async fn exec(ctx: &Ctx, args: &RunArgs) -> Result<()> {
         return output::json(&summary);
     }
     print_summary(&summary);
+    Ok(())
+}
+
+/// `run --group`: the group is resolved (its group snapshots listed) before the lock, and the
+/// lock is taken before a `--take`, as for one module.
+async fn run_group(
+    ctx: &Ctx,
+    spec: &RepoSpec,
+    password: &Password,
+    group: &str,
+    args: &RunArgs,
+) -> Result<()> {
+    let listed = ctx
+        .orchestrator()
+        .await?
+        .list_group_snapshots(group)
+        .await?;
+    let _lock = spec.lock(LockKind::Backup, "keepsake backup run --group")?;
+    let chosen = choose_group_snapshot(ctx, group, listed, args.group_snapshot, args.take).await?;
+    let summary = back_up_group(ctx, spec, password, &chosen, args.concurrency).await?;
+    if ctx.json() {
+        return output::json(&summary);
+    }
+    print_group_summary(&summary);
     Ok(())
 }
 

@@ -10,6 +10,10 @@
 //! weekly and monthly buckets follow the snapshots. Unfinished first passes left by a killed
 //! run go too (no run is in progress: forget holds the repository's lock). Snapshots keepsake
 //! did not write (a `restic backup` into the same repository) are left alone.
+//!
+//! A group backup is one restic snapshot holding every member, so it is kept or removed as a
+//! unit: group backups form their own series per group (not per member canister), counted by
+//! group snapshot, and the rules never split one.
 
 use std::collections::BTreeMap;
 
@@ -20,7 +24,7 @@ use rustic_core::repofile::SnapshotFile;
 use serde::Serialize;
 
 use super::repo::rustic_error;
-use super::tags::{self, Origin};
+use super::tags::{self, GroupOrigin, Origin};
 
 /// The retention flags.
 #[derive(Debug, Clone, Copy, Default)]
@@ -59,13 +63,93 @@ impl Keep {
 pub struct Decision {
     /// The restic snapshot id.
     pub backup_id: String,
-    /// Where it came from.
+    /// `snapshot` or `group`.
+    pub kind: &'static str,
+    /// Where a backup of one snapshot came from.
     #[serde(flatten)]
-    pub origin: Origin,
+    pub origin: Option<Origin>,
+    /// Where a group backup came from.
+    #[serde(flatten)]
+    pub group: Option<GroupOrigin>,
     /// Kept (true) or removed.
     pub keep: bool,
     /// Why: the rules that keep it (restic's words: "last", "daily", …), or why it goes.
     pub reasons: Vec<String>,
+}
+
+impl Decision {
+    /// The module (or `group <name>`), for a table.
+    pub fn what(&self) -> String {
+        match (&self.origin, &self.group) {
+            (Some(o), _) => o.module.clone().unwrap_or_else(|| "-".into()),
+            (None, Some(g)) => format!("group {}", g.group),
+            (None, None) => "-".into(),
+        }
+    }
+
+    /// The canister (or the group's members), for a table.
+    pub fn source(&self) -> String {
+        match (&self.origin, &self.group) {
+            (Some(o), _) => o.canister_id.clone(),
+            (None, Some(g)) => g
+                .members
+                .iter()
+                .map(|m| m.module.as_str())
+                .collect::<Vec<_>>()
+                .join(","),
+            (None, None) => "-".into(),
+        }
+    }
+
+    /// When the IC took the snapshot (a group snapshot: when its window opened).
+    pub fn taken_at(&self) -> &str {
+        match (&self.origin, &self.group) {
+            (Some(o), _) => &o.taken_at,
+            (None, Some(g)) => &g.taken_at,
+            (None, None) => "",
+        }
+    }
+
+    /// The series the rules count in: a canister, or a group.
+    fn series(&self) -> String {
+        match (&self.origin, &self.group) {
+            (Some(o), _) => format!("canister {}", o.canister_id),
+            (None, Some(g)) => format!("group {}", g.group),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// A keepsake backup of either kind.
+#[derive(Clone)]
+enum Source {
+    One(Origin),
+    Group(GroupOrigin),
+}
+
+impl Source {
+    fn of(s: &SnapshotFile) -> Option<Self> {
+        GroupOrigin::from_snapshot(s)
+            .map(Source::Group)
+            .or_else(|| Origin::from_snapshot(s).map(Source::One))
+    }
+
+    /// The series: backups of one canister, or group backups of one group. A group backup is
+    /// one restic snapshot, so the rules keep or remove it whole.
+    fn series(&self) -> String {
+        match self {
+            Source::One(o) => format!("canister {}", o.canister_id),
+            Source::Group(g) => format!("group {}", g.group),
+        }
+    }
+
+    /// What one backup holds: the same key means another copy of the same thing.
+    fn key(&self) -> (String, String) {
+        match self {
+            Source::One(o) => (o.snapshot_id.clone(), o.taken_at.clone()),
+            Source::Group(g) => (g.group_snapshot_id.to_string(), g.taken_at.clone()),
+        }
+    }
 }
 
 /// Decides, for every keepsake backup in `snaps`, whether `keep` keeps it.
@@ -73,40 +157,37 @@ pub fn plan(snaps: Vec<SnapshotFile>, keep: &Keep, now: &Zoned) -> Result<Vec<De
     let opts = keep.options();
     let mut out = Vec::new();
     // 1. Ours only; unfinished first passes go.
-    let mut groups: BTreeMap<String, Vec<(SnapshotFile, Origin)>> = BTreeMap::new();
+    let mut series: BTreeMap<String, Vec<(SnapshotFile, Source)>> = BTreeMap::new();
     for s in snaps {
-        let Some(origin) = Origin::from_snapshot(&s) else {
+        let Some(source) = Source::of(&s) else {
             continue;
         };
         if tags::is_partial(&s) {
             out.push(decision(
                 &s,
-                origin,
+                source,
                 false,
                 "unfinished backup left by an interrupted run",
             ));
             continue;
         }
-        groups
-            .entry(origin.canister_id.clone())
-            .or_default()
-            .push((s, origin));
+        series.entry(source.series()).or_default().push((s, source));
     }
-    for (_, mut group) in groups {
-        // 2. One backup stands for each IC snapshot: the newest copy.
-        group.sort_by_key(|(s, _)| std::cmp::Reverse(backed_up_at(s)));
+    for (_, mut backups) in series {
+        // 2. One backup stands for each IC snapshot (or group snapshot): the newest copy.
+        backups.sort_by_key(|(s, _)| std::cmp::Reverse(backed_up_at(s)));
         let mut stands_for: BTreeMap<(String, String), String> = BTreeMap::new();
         let mut representatives = Vec::new();
-        let mut origins = BTreeMap::new();
-        for (s, origin) in group {
-            let key = (origin.snapshot_id.clone(), origin.taken_at.clone());
+        let mut sources = BTreeMap::new();
+        for (s, source) in backups {
+            let key = source.key();
             if let Some(kept) = stands_for.get(&key) {
                 let why = format!("another backup ({}) holds the same snapshot", &kept[..8]);
-                out.push(decision(&s, origin, false, &why));
+                out.push(decision(&s, source, false, &why));
                 continue;
             }
             stands_for.insert(key, s.id.to_hex().as_str().to_string());
-            origins.insert(s.id, origin);
+            sources.insert(s.id, source);
             representatives.push(s);
         }
         // 3. restic's rules over the snapshots.
@@ -114,8 +195,10 @@ pub fn plan(snaps: Vec<SnapshotFile>, keep: &Keep, now: &Zoned) -> Result<Vec<De
             .apply(representatives, now)
             .map_err(|e| rustic_error(*e))?
         {
-            let origin = origins.remove(&f.snapshot.id).unwrap_or_default();
-            let mut d = decision(&f.snapshot, origin, f.keep, "");
+            let Some(source) = sources.remove(&f.snapshot.id) else {
+                continue;
+            };
+            let mut d = decision(&f.snapshot, source, f.keep, "");
             d.reasons = if f.keep {
                 f.reasons
             } else {
@@ -125,10 +208,9 @@ pub fn plan(snaps: Vec<SnapshotFile>, keep: &Keep, now: &Zoned) -> Result<Vec<De
         }
     }
     out.sort_by(|a, b| {
-        a.origin
-            .canister_id
-            .cmp(&b.origin.canister_id)
-            .then(b.origin.taken_at.cmp(&a.origin.taken_at))
+        a.series()
+            .cmp(&b.series())
+            .then(b.taken_at().cmp(a.taken_at()))
     });
     Ok(out)
 }
@@ -140,10 +222,16 @@ fn backed_up_at(s: &SnapshotFile) -> String {
         .unwrap_or_default()
 }
 
-fn decision(s: &SnapshotFile, origin: Origin, keep: bool, why: &str) -> Decision {
+fn decision(s: &SnapshotFile, source: Source, keep: bool, why: &str) -> Decision {
+    let (kind, origin, group) = match source {
+        Source::One(o) => ("snapshot", Some(o), None),
+        Source::Group(g) => ("group", None, Some(g)),
+    };
     Decision {
         backup_id: s.id.to_hex().as_str().to_string(),
+        kind,
         origin,
+        group,
         keep,
         reasons: if why.is_empty() {
             vec![]
@@ -186,7 +274,10 @@ mod tests {
         let mut k: Vec<_> = plan
             .iter()
             .filter(|d| d.keep)
-            .map(|d| (d.origin.canister_id.clone(), d.origin.snapshot_id.clone()))
+            .map(|d| {
+                let o = d.origin.as_ref().unwrap();
+                (o.canister_id.clone(), o.snapshot_id.clone())
+            })
             .collect();
         k.sort();
         k
@@ -277,7 +368,10 @@ mod tests {
             kept(&p),
             vec![("a".into(), "a2".into()), ("a".into(), "a3".into())]
         );
-        let copies: Vec<_> = p.iter().filter(|d| d.origin.snapshot_id == "a2").collect();
+        let copies: Vec<_> = p
+            .iter()
+            .filter(|d| d.origin.as_ref().unwrap().snapshot_id == "a2")
+            .collect();
         assert_eq!(copies.len(), 2);
         assert_eq!(copies.iter().filter(|d| d.keep).count(), 1);
         assert!(
@@ -309,5 +403,80 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(!p[0].keep);
         assert!(p[0].reasons[0].contains("unfinished"));
+    }
+
+    /// A group backup of group snapshot `id` of "shop" (members app and b), taken at `taken`.
+    fn group_backup(id: u64, taken: Timestamp) -> SnapshotFile {
+        let g = GroupOrigin {
+            group: "shop".into(),
+            group_snapshot_id: id,
+            taken_at: taken.to_string(),
+            orchestrator_id: None,
+            network: "local".into(),
+            members: vec![
+                tags::MemberTag {
+                    module: "app".into(),
+                    canister_id: "a".into(),
+                    snapshot_id: format!("a{id}"),
+                },
+                tags::MemberTag {
+                    module: "b".into(),
+                    canister_id: "b".into(),
+                    snapshot_id: format!("b{id}"),
+                },
+            ],
+        };
+        let mut s = SnapshotFile {
+            time: taken.to_zoned(TimeZone::UTC),
+            ..SnapshotFile::default()
+        };
+        s.id = Id::random().into();
+        s.add_tags(vec![g.tags().join(",").parse().unwrap()]);
+        s
+    }
+
+    #[test]
+    fn group_backups_are_kept_or_removed_whole_in_their_own_series_beside_a_members_own_backups() {
+        let (now, t) = now();
+        let at = |secs: i64| {
+            t.checked_sub(rustic_core::jiff::SignedDuration::from_secs(secs))
+                .unwrap()
+        };
+        let mut partial = group_backup(9, at(10));
+        partial.add_tags(vec![tags::PARTIAL.parse().unwrap()]);
+        let snaps = vec![
+            group_backup(1, at(3 * DAY)),
+            group_backup(2, at(DAY)),
+            // A second copy of group snapshot 2: counts once.
+            group_backup(2, at(DAY)),
+            partial,
+            // A member's own backup, newer than every group backup: its own series.
+            backup("a", "a7", at(60)),
+        ];
+        let p = plan(
+            snaps,
+            &Keep {
+                last: Some(1),
+                ..Keep::default()
+            },
+            &now,
+        )
+        .unwrap();
+        let groups: Vec<&Decision> = p.iter().filter(|d| d.kind == "group").collect();
+        assert_eq!(groups.len(), 4, "{p:?}");
+        let kept: Vec<u64> = groups
+            .iter()
+            .filter(|d| d.keep)
+            .map(|d| d.group.as_ref().unwrap().group_snapshot_id)
+            .collect();
+        // The newest group snapshot, through one of its two copies; the member's own backup
+        // does not push the group backups out.
+        assert_eq!(kept, vec![2], "{p:?}");
+        assert!(p.iter().any(|d| d.kind == "snapshot" && d.keep));
+        assert!(
+            groups
+                .iter()
+                .any(|d| !d.keep && d.reasons[0].contains("unfinished"))
+        );
     }
 }

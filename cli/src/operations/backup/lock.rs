@@ -187,23 +187,33 @@ impl RepoLock {
         let id = self.id;
         let stop = self.stop.clone();
         self.refresher = Some(std::thread::spawn(move || {
-            let (flag, cv) = &*stop;
-            let mut stopped = flag.lock().unwrap();
-            loop {
-                let (s, timeout) = cv.wait_timeout(stopped, REFRESH_EVERY).unwrap();
-                stopped = s;
-                if *stopped {
-                    return;
-                }
-                if timeout.timed_out() {
-                    info.refreshed_ns = crate::output::now_ns();
-                    // A failed refresh is retried at the next tick; the lock goes stale only
-                    // after several missed ones.
-                    let _ = write(&backend, &id, &info);
-                }
-            }
+            refresh_until_stopped(&stop, REFRESH_EVERY, || {
+                info.refreshed_ns = crate::output::now_ns();
+                // A failed refresh is retried at the next tick; the lock goes stale only
+                // after several missed ones.
+                let _ = write(&backend, &id, &info);
+            });
         }));
         self
+    }
+}
+
+/// Calls `refresh` every `every` until the flag in `stop` is set. The flag is checked before
+/// each wait: a lock dropped before its refresher first waited (a command that fails right
+/// after taking it) must not wait a whole period for a notification it already missed.
+fn refresh_until_stopped(
+    stop: &(Mutex<bool>, Condvar),
+    every: Duration,
+    mut refresh: impl FnMut(),
+) {
+    let (flag, cv) = stop;
+    let mut stopped = flag.lock().unwrap();
+    while !*stopped {
+        let (s, timeout) = cv.wait_timeout(stopped, every).unwrap();
+        stopped = s;
+        if !*stopped && timeout.timed_out() {
+            refresh();
+        }
     }
 }
 
@@ -299,5 +309,15 @@ mod tests {
         // Not refreshed for 31 minutes.
         let old = now - 31 * 60 * 1_000_000_000;
         assert!(info(LockKind::Backup, "other", 1, old).is_stale(now, "h"));
+    }
+
+    #[test]
+    fn a_refresher_stopped_before_it_first_waits_ends_at_once() {
+        let stop = (Mutex::new(true), Condvar::new());
+        let started = std::time::Instant::now();
+        let mut refreshed = 0;
+        refresh_until_stopped(&stop, Duration::from_secs(60), || refreshed += 1);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(refreshed, 0);
     }
 }

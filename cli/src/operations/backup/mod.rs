@@ -9,10 +9,13 @@
 //! `restore` uploads one back into a canister; `check` verifies the repository; `forget` decides
 //! retention; `progress` draws rustic_core's bars; `tags` is what a backup says about itself;
 //! `list` reads the repository's backups and `sync` plans and makes the backups `backup sync`
-//! makes, without printing (the console uses both).
+//! makes, without printing (the console uses both); `group` makes a group backup (a group
+//! snapshot as one backup) and `group_restore` restores one as a unit.
 
 pub mod check;
 pub mod forget;
+pub mod group;
+pub mod group_restore;
 pub mod list;
 pub mod lock;
 pub mod progress;

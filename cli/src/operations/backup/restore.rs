@@ -12,18 +12,19 @@
 //! 5. `--load`: stop, load, and start again whatever happened (as `import --restore`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use indicatif::ProgressBar;
 use rustic_core::repofile::{Node, SnapshotFile};
 use rustic_core::vfs::OpenFile;
-use rustic_core::{IndexedFull, Repository};
+use rustic_core::{IndexedFull, Repository, TreeId};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::repo::{Password, RepoSpec, rustic_error};
-use super::tags::{self, Origin};
+use super::tags::{self, GroupOrigin, Origin};
 use crate::operations::import::{RestoreSteps, restore as load_snapshot, upload_args};
 use crate::operations::layout::{self, Slice};
 use crate::operations::manifest::Manifest;
@@ -59,15 +60,13 @@ pub struct RestoreSummary {
     pub load: Option<RestoreSteps>,
 }
 
-/// A backup found in the repository, ready to be read.
-struct Opened<R> {
-    repo: R,
-    snap: SnapshotFile,
-    origin: Origin,
-    meta: Metadata,
-    manifest: Manifest,
-    /// Files by path.
-    nodes: BTreeMap<String, Node>,
+/// One snapshot's files in a backup (the whole backup, or one member's folder of a group
+/// backup), checked against its metadata.json and keepsake.json, ready to be read.
+pub(crate) struct Opened {
+    pub meta: Metadata,
+    pub manifest: Manifest,
+    /// Files by path relative to the snapshot's folder.
+    pub nodes: BTreeMap<String, Node>,
 }
 
 /// Reads a whole (small) file of the backup.
@@ -111,12 +110,12 @@ fn read_slice<S: IndexedFull>(
     Ok(bytes.to_vec())
 }
 
-/// Step 1.
-fn open_backup(
+/// Opens the repository (with its full index) and finds the backup; refuses an unfinished one.
+pub(crate) fn find_backup(
     spec: &RepoSpec,
     password: &Password,
     backup_id: &str,
-) -> Result<Opened<Repository<impl IndexedFull + use<>>>> {
+) -> Result<(Repository<impl IndexedFull + use<>>, SnapshotFile)> {
     let repo = spec
         .open(password)?
         .to_indexed()
@@ -133,10 +132,18 @@ fn open_backup(
     if tags::is_partial(&snap) {
         bail!("{backup_id} is an unfinished backup (a killed `backup run`); it cannot be restored");
     }
-    let origin = Origin::from_snapshot(&snap)
-        .ok_or_else(|| anyhow!("{backup_id} is not a keepsake backup (it has no keepsake tags)"))?;
+    Ok((repo, snap))
+}
+
+/// Step 1 for one snapshot's folder (`tree`): its files, metadata.json and keepsake.json, and
+/// every file keepsake.json lists present with its size. `what` names it in errors.
+pub(crate) fn open_tree<S: IndexedFull>(
+    repo: &Repository<S>,
+    tree: TreeId,
+    what: &str,
+) -> Result<Opened> {
     let mut nodes = BTreeMap::new();
-    let root = repo.get_tree(&snap.tree).map_err(|e| rustic_error(*e))?;
+    let root = repo.get_tree(&tree).map_err(|e| rustic_error(*e))?;
     for node in root.nodes {
         let name = node.name().to_string_lossy().into_owned();
         if node.is_dir() && name == layout::CHUNK_DIR {
@@ -154,18 +161,18 @@ fn open_backup(
     let get = |path: &str| {
         nodes
             .get(path)
-            .ok_or_else(|| anyhow!("backup {backup_id} has no {path}"))
+            .ok_or_else(|| anyhow!("{what} has no {path}"))
     };
-    let meta_bytes = read_all(&repo, get(layout::METADATA)?)?;
+    let meta_bytes = read_all(repo, get(layout::METADATA)?)?;
     let meta: Metadata = serde_json::from_slice(&meta_bytes)
-        .with_context(|| format!("the {} of backup {backup_id}", layout::METADATA))?;
-    let manifest: Manifest = serde_json::from_slice(&read_all(&repo, get(layout::MANIFEST)?)?)
-        .with_context(|| format!("the {} of backup {backup_id}", layout::MANIFEST))?;
+        .with_context(|| format!("the {} of {what}", layout::METADATA))?;
+    let manifest: Manifest = serde_json::from_slice(&read_all(repo, get(layout::MANIFEST)?)?)
+        .with_context(|| format!("the {} of {what}", layout::MANIFEST))?;
     for f in &manifest.files {
         let node = get(&f.path)?;
         if node.meta.size != f.size {
             bail!(
-                "backup {backup_id}: {} holds {} bytes, keepsake.json says {}",
+                "{what}: {} holds {} bytes, keepsake.json says {}",
                 f.path,
                 node.meta.size,
                 f.size
@@ -174,13 +181,10 @@ fn open_backup(
     }
     for e in layout::expected_files(&meta) {
         if !e.optional && !manifest.files.iter().any(|f| f.path == e.path) {
-            bail!("backup {backup_id} lacks {}", e.path);
+            bail!("{what} lacks {}", e.path);
         }
     }
     Ok(Opened {
-        repo,
-        snap,
-        origin,
         meta,
         manifest,
         nodes,
@@ -198,9 +202,53 @@ pub async fn restore<S: SnapshotStore>(
 ) -> Result<RestoreSummary> {
     // 1. The backup.
     let (spec2, id) = (spec.clone(), backup_id.to_string());
-    let opened = tokio::task::spawn_blocking(move || open_backup(&spec2, &password, &id))
-        .await
-        .context("the repository thread panicked")??;
+    let (repo, snap, origin, opened) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let (repo, snap) = find_backup(&spec2, &password, &id)?;
+        if GroupOrigin::from_snapshot(&snap).is_some() {
+            bail!(
+                "{id} is a group backup; restore it as a unit with `keepsake backup restore {id} --repo {} [--to <module>=<canister>…] [--load]`",
+                spec2.repo
+            );
+        }
+        let origin = Origin::from_snapshot(&snap)
+            .ok_or_else(|| anyhow!("{id} is not a keepsake backup (it has no keepsake tags)"))?;
+        let opened = open_tree(&repo, snap.tree, &format!("backup {id}"))?;
+        Ok((repo, snap, origin, opened))
+    })
+    .await
+    .context("the repository thread panicked")??;
+
+    // 2.–4.
+    let (snapshot, uploaded_bytes) =
+        upload(Arc::new(repo), opened, store, opts, progress, &spec.repo).await?;
+
+    // 5. Load.
+    let load = if opts.load {
+        Some(load_snapshot(store, &snapshot, opts.retry).await?)
+    } else {
+        None
+    };
+    Ok(RestoreSummary {
+        backup_id: snap.id.to_hex().as_str().to_string(),
+        origin,
+        canister_id: store.canister().to_text(),
+        snapshot_id: hex::encode(&snapshot),
+        uploaded_bytes,
+        load,
+    })
+}
+
+/// Steps 2–4 for one snapshot's folder: uploads it to `store`'s canister as a new snapshot
+/// and returns its id and the bytes uploaded. On any failure after the metadata upload, the
+/// partly uploaded snapshot is deleted (the error says whether that worked).
+pub(crate) async fn upload<S: SnapshotStore, R: IndexedFull + Send + Sync + 'static>(
+    repo: Arc<Repository<R>>,
+    opened: Opened,
+    store: &S,
+    opts: &RestoreOptions,
+    progress: &ProgressBar,
+    repo_name: &str,
+) -> Result<(Vec<u8>, u64)> {
     let target = store.canister();
     let sizes: BTreeMap<String, u64> = opened
         .manifest
@@ -221,16 +269,18 @@ pub async fn restore<S: SnapshotStore>(
 
     // 3.–4. On any failure the partly uploaded snapshot is deleted: it must never be left
     // looking like a usable snapshot (and it holds one of the canister's few slots).
-    let uploaded = upload_files(opened, slices, total, store, &snapshot, opts, progress).await;
-    let (uploaded_bytes, snap, origin) = match uploaded {
-        Ok(v) => v,
+    match upload_files(
+        repo, opened, slices, total, store, &snapshot, opts, progress,
+    )
+    .await
+    {
+        Ok(bytes) => Ok((snapshot, bytes)),
         Err(e) => {
             let deleted = retry(opts.retry, || store.delete(&snapshot)).await;
-            return Err(match deleted {
+            Err(match deleted {
                 Ok(()) => e.context(format!(
                     "the restore stopped and nothing was loaded; the partly uploaded snapshot {snapshot_hex} \
-                     of {target} was deleted. Check the repository with `keepsake backup check --repo {} --read-data`",
-                    spec.repo
+                     of {target} was deleted. Check the repository with `keepsake backup check --repo {repo_name} --read-data`"
                 )),
                 Err(d) => e.context(format!(
                     "the restore stopped and nothing was loaded; snapshot {snapshot_hex} of {target} is \
@@ -238,38 +288,25 @@ pub async fn restore<S: SnapshotStore>(
                      `dfx canister snapshot delete {target} {snapshot_hex}`",
                     d
                 )),
-            });
+            })
         }
-    };
-
-    // 5. Load.
-    let load = if opts.load {
-        Some(load_snapshot(store, &snapshot, opts.retry).await?)
-    } else {
-        None
-    };
-    Ok(RestoreSummary {
-        backup_id: snap.id.to_hex().as_str().to_string(),
-        origin,
-        canister_id: target.to_text(),
-        snapshot_id: snapshot_hex,
-        uploaded_bytes,
-        load,
-    })
+    }
 }
 
 /// Steps 3 and 4: reads the files from the repository in file order on a thread (every blob
 /// decrypted and authenticated by rustic_core, every file hashed against keepsake.json) and
 /// uploads `concurrency` slices at once. Returns the bytes uploaded.
+#[allow(clippy::too_many_arguments)]
 async fn upload_files<S: SnapshotStore, R: IndexedFull + Send + Sync + 'static>(
-    opened: Opened<Repository<R>>,
+    repo: Arc<Repository<R>>,
+    opened: Opened,
     slices: Vec<Slice>,
     total: u64,
     store: &S,
     snapshot: &[u8],
     opts: &RestoreOptions,
     progress: &ProgressBar,
-) -> Result<(u64, SnapshotFile, Origin)> {
+) -> Result<u64> {
     let concurrency = opts.concurrency.max(1);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(Slice, Vec<u8>)>>(concurrency);
     let expected: BTreeMap<String, String> = opened
@@ -278,13 +315,7 @@ async fn upload_files<S: SnapshotStore, R: IndexedFull + Send + Sync + 'static>(
         .iter()
         .map(|f| (f.path.clone(), f.sha256.clone()))
         .collect();
-    let Opened {
-        repo,
-        snap,
-        origin,
-        nodes,
-        ..
-    } = opened;
+    let nodes = opened.nodes;
     let reader = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut hashes: BTreeMap<String, Sha256> = BTreeMap::new();
         let mut open = None;
@@ -344,5 +375,5 @@ async fn upload_files<S: SnapshotStore, R: IndexedFull + Send + Sync + 'static>(
         bail!("uploaded {uploaded_bytes} of {total} bytes");
     }
     progress.finish_and_clear();
-    Ok((uploaded_bytes, snap, origin))
+    Ok(uploaded_bytes)
 }

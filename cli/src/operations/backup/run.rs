@@ -15,6 +15,9 @@
 //!    without reading anything) plus keepsake.json. This is the backup.
 //! 6. Delete the first pass.
 //!
+//! A group backup (`group.rs`) is the same two passes over several snapshots, each in its own
+//! folder with its own keepsake.json: `write` takes any number of `Part`s.
+//!
 //! Data blobs are content-addressed, so the second pass adds only keepsake.json and a tree;
 //! a killed run leaves at worst a partial snapshot (removed by the next run) and unreferenced
 //! blobs (removed by prune).
@@ -37,7 +40,7 @@ use super::source::{IcSnapshot, IcSource, Item, Open, Outcome, snapshot_items};
 use super::tags::{self, Origin};
 use crate::operations::layout::{self, Content};
 use crate::operations::manifest::{self, FileEntry, Manifest};
-use crate::operations::store::{IcStore, SnapshotStore as _, retry};
+use crate::operations::store::{IcStore, Metadata, SnapshotStore as _, retry};
 
 /// What `backup run` did.
 #[derive(Debug, Clone, Serialize)]
@@ -57,14 +60,34 @@ pub struct RunSummary {
     pub files: Vec<FileEntry>,
 }
 
-/// Backs up `from`'s snapshot into the repository `spec`.
-pub async fn run(
-    spec: &RepoSpec,
-    password: Password,
-    from: IcSnapshot,
-    origin: Origin,
-) -> Result<RunSummary> {
-    // 1. Metadata and chunk sizes.
+/// One IC snapshot's files in a backup, under `prefix` (empty for a backup of one snapshot; the
+/// member's folder in a group backup), with its own keepsake.json made in the second pass.
+pub(crate) struct Part {
+    /// The folder (no trailing `/`), or empty for the backup's root.
+    pub prefix: String,
+    /// For its keepsake.json.
+    pub canister_id: String,
+    /// For its keepsake.json (hex).
+    pub snapshot_id: String,
+    /// When the IC took it.
+    pub taken_at_ns: u64,
+    /// Its files in export's layout but keepsake.json, paths relative to `prefix`.
+    pub items: Vec<Item>,
+}
+
+impl Part {
+    fn full(&self, path: &str) -> String {
+        if self.prefix.is_empty() {
+            path.to_string()
+        } else {
+            format!("{}/{path}", self.prefix)
+        }
+    }
+}
+
+/// Reads `from`'s metadata and the size of each chunk: the snapshot's files (keepsake.json
+/// aside) as `Item`s, relative to the snapshot's folder, and the metadata.
+pub(crate) async fn prepare(from: &IcSnapshot) -> Result<(Metadata, Vec<Item>)> {
     let store = IcStore::new(&from.agent, from.canister);
     let meta = retry(from.retry, || store.read_metadata(&from.snapshot)).await?;
     let meta_json = serde_json::to_vec_pretty(&meta)?;
@@ -81,45 +104,86 @@ pub async fn run(
         .await?;
         chunk_sizes.insert(slice.path(), data.len() as u64);
     }
-    let items = snapshot_items(&from, &meta, meta_json, &chunk_sizes);
-    let total_bytes: u64 = items.iter().map(|i| i.size).sum();
-    from.progress.set_length(total_bytes);
-    let taken_at_ns = meta.taken_at_timestamp;
-    let spec = spec.clone();
-    tokio::task::spawn_blocking(move || {
-        run_blocking(&spec, &password, items, taken_at_ns, origin, total_bytes)
-    })
-    .await
-    .context("the backup thread panicked")?
+    let items = snapshot_items(from, &meta, meta_json, &chunk_sizes);
+    Ok((meta, items))
 }
 
-fn run_blocking(
-    spec: &RepoSpec,
-    password: &Password,
-    items: Vec<Item>,
-    taken_at_ns: u64,
-    origin: Origin,
-    total_bytes: u64,
-) -> Result<RunSummary> {
-    let repo = spec.open(password)?;
+/// What to write: the parts, files that go in with the keepsake.jsons (a group backup's
+/// keepsake-group.json), and the restic snapshot's metadata.
+pub(crate) struct Plan {
+    /// One per IC snapshot.
+    pub parts: Vec<Part>,
+    /// Small files written in the second pass, by path.
+    pub extra: Vec<(String, Vec<u8>)>,
+    /// The backup's tags (the first pass gets `keepsake-partial` besides).
+    pub tags: Vec<String>,
+    /// restic's host (restic groups snapshots by host and paths).
+    pub host: String,
+    /// restic's path.
+    pub path: String,
+    /// The restic snapshot's time and every file's mtime: when the IC took the snapshot.
+    pub time_ns: u64,
+}
 
-    // 2. Already there? Leftovers of a killed run?
-    let mine = |s: &SnapshotFile| {
-        // taken_at too: snapshot ids are never reused on one network, but a reset local
-        // network counts from zero again.
+/// What `write` did.
+pub(crate) enum Written {
+    /// The repository already held it.
+    Already(SnapshotFile),
+    /// Written now.
+    New {
+        /// The backup.
+        snap: SnapshotFile,
+        /// Bytes the repository grew by.
+        added_bytes: u64,
+        /// Bytes of all files but the keepsake.jsons and extras.
+        total_bytes: u64,
+        /// Each part's files (paths relative to the part), as in its keepsake.json.
+        files: Vec<Vec<FileEntry>>,
+    },
+}
+
+/// Backs up `from`'s snapshot into the repository `spec`.
+pub async fn run(
+    spec: &RepoSpec,
+    password: Password,
+    from: IcSnapshot,
+    origin: Origin,
+) -> Result<RunSummary> {
+    // 1. Metadata and chunk sizes.
+    let (meta, items) = prepare(&from).await?;
+    let total: u64 = items.iter().map(|i| i.size).sum();
+    from.progress.set_length(total);
+    let taken_at_ns = meta.taken_at_timestamp;
+    let plan = Plan {
+        parts: vec![Part {
+            prefix: String::new(),
+            canister_id: origin.canister_id.clone(),
+            snapshot_id: origin.snapshot_id.clone(),
+            taken_at_ns,
+            items,
+        }],
+        extra: Vec::new(),
+        tags: origin.tags(),
+        host: origin.canister_id.clone(),
+        path: format!("/{}", origin.canister_id),
+        time_ns: taken_at_ns,
+    };
+    let spec = spec.clone();
+    let key = origin.clone();
+    // taken_at too: snapshot ids are never reused on one network, but a reset local network
+    // counts from zero again.
+    let mine = move |s: &SnapshotFile| {
         Origin::from_snapshot(s).is_some_and(|o| {
-            o.canister_id == origin.canister_id
-                && o.snapshot_id == origin.snapshot_id
-                && o.taken_at == origin.taken_at
+            o.canister_id == key.canister_id
+                && o.snapshot_id == key.snapshot_id
+                && o.taken_at == key.taken_at
         })
     };
-    let existing = repo.get_all_snapshots().map_err(|e| rustic_error(*e))?;
-    if let Some(done) = existing
-        .iter()
-        .filter(|s| mine(s) && !tags::is_partial(s))
-        .max_by_key(|s| s.time.timestamp())
-    {
-        return Ok(RunSummary {
+    let written = tokio::task::spawn_blocking(move || write(&spec, &password, plan, mine))
+        .await
+        .context("the backup thread panicked")??;
+    Ok(match written {
+        Written::Already(done) => RunSummary {
             backup_id: done.id.to_hex().as_str().to_string(),
             origin,
             already_present: true,
@@ -130,11 +194,45 @@ fn run_blocking(
                 .unwrap_or(0),
             added_bytes: 0,
             files: Vec::new(),
-        });
+        },
+        Written::New {
+            snap,
+            added_bytes,
+            total_bytes,
+            mut files,
+        } => RunSummary {
+            backup_id: snap.id.to_hex().as_str().to_string(),
+            origin,
+            already_present: false,
+            total_bytes,
+            added_bytes,
+            files: files.pop().unwrap_or_default(),
+        },
+    })
+}
+
+/// Steps 2–6 for any plan (on a blocking thread): `is_this` says which snapshots of the
+/// repository are backups (complete, or first passes) of the same thing.
+pub(crate) fn write(
+    spec: &RepoSpec,
+    password: &Password,
+    plan: Plan,
+    is_this: impl Fn(&SnapshotFile) -> bool,
+) -> Result<Written> {
+    let repo = spec.open(password)?;
+
+    // 2. Already there? Leftovers of a killed run?
+    let existing = repo.get_all_snapshots().map_err(|e| rustic_error(*e))?;
+    if let Some(done) = existing
+        .iter()
+        .filter(|s| is_this(s) && !tags::is_partial(s))
+        .max_by_key(|s| s.time.timestamp())
+    {
+        return Ok(Written::Already(done.clone()));
     }
     let stale: Vec<SnapshotId> = existing
         .iter()
-        .filter(|s| mine(s) && tags::is_partial(s))
+        .filter(|s| is_this(s) && tags::is_partial(s))
         .map(|s| s.id)
         .collect();
     if !stale.is_empty() {
@@ -143,17 +241,33 @@ fn run_blocking(
             .context("cannot remove an unfinished backup of this snapshot")?;
     }
 
-    // 3. First pass: the data.
+    // 3. First pass: the data of every part.
+    let mut items = Vec::new();
+    for part in &plan.parts {
+        if !part.prefix.is_empty() {
+            items.push(Item {
+                path: part.prefix.clone(),
+                open: None,
+                dir: true,
+                size: 0,
+            });
+        }
+        for i in &part.items {
+            let mut i = i.clone();
+            i.path = part.full(&i.path);
+            items.push(i);
+        }
+    }
+    let total_bytes: u64 = items.iter().map(|i| i.size).sum();
     let outcome = Arc::new(Mutex::new(Outcome::default()));
-    let source = IcSource::new(items.clone(), taken_at_ns, outcome.clone());
+    let source = IcSource::new(items.clone(), plan.time_ns, outcome.clone());
     let repo = repo.to_indexed_ids().map_err(|e| rustic_error(*e))?;
-    let mut first_tags = origin.tags();
+    let mut first_tags = plan.tags.clone();
     first_tags.push(tags::PARTIAL.to_string());
     let first = archive(
         &repo,
         &source,
-        &origin,
-        taken_at_ns,
+        &plan,
         &first_tags,
         BackupOptions::default().parent_opts(ParentOptions::default().force(true)),
     )?;
@@ -183,21 +297,10 @@ fn run_blocking(
         return Err(e);
     }
 
-    // 5. Second pass: keepsake.json, the rest taken from the first pass.
-    let mut files: Vec<FileEntry> = outcome.lock().unwrap().files.values().cloned().collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let man = Manifest {
-        format: manifest::FORMAT,
-        tool: "keepsake".into(),
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        canister_id: origin.canister_id.clone(),
-        snapshot_id: origin.snapshot_id.clone(),
-        taken_at_timestamp: taken_at_ns,
-        taken_at: crate::output::time(taken_at_ns),
-        exported_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        files: files.clone(),
-    };
-    let man_json = serde_json::to_vec_pretty(&man)?;
+    // 5. Second pass: each part's keepsake.json (and the extras), the rest taken from the
+    // first pass.
+    let done = outcome.lock().unwrap().files.clone();
+    let mut files = Vec::new();
     let mut second_items: Vec<Item> = items
         .into_iter()
         .map(|mut i| {
@@ -207,14 +310,53 @@ fn run_blocking(
             i
         })
         .collect();
-    second_items.push(Item {
-        path: layout::MANIFEST.into(),
-        size: man_json.len() as u64,
-        open: Some(Open::Bytes(man_json)),
-        dir: false,
-    });
+    for part in &plan.parts {
+        let mut mine: Vec<FileEntry> = part
+            .items
+            .iter()
+            .filter(|i| !i.dir)
+            .filter_map(|i| done.get(&part.full(&i.path)))
+            .map(|f| FileEntry {
+                path: if part.prefix.is_empty() {
+                    f.path.clone()
+                } else {
+                    f.path[part.prefix.len() + 1..].to_string()
+                },
+                ..f.clone()
+            })
+            .collect();
+        mine.sort_by(|a, b| a.path.cmp(&b.path));
+        let man = Manifest {
+            format: manifest::FORMAT,
+            tool: "keepsake".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            canister_id: part.canister_id.clone(),
+            snapshot_id: part.snapshot_id.clone(),
+            taken_at_timestamp: part.taken_at_ns,
+            taken_at: crate::output::time(part.taken_at_ns),
+            exported_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            files: mine.clone(),
+        };
+        let man_json = serde_json::to_vec_pretty(&man)?;
+        second_items.push(Item {
+            path: part.full(layout::MANIFEST),
+            size: man_json.len() as u64,
+            open: Some(Open::Bytes(man_json)),
+            dir: false,
+        });
+        files.push(mine);
+    }
+    for (path, bytes) in &plan.extra {
+        second_items.push(Item {
+            path: path.clone(),
+            size: bytes.len() as u64,
+            open: Some(Open::Bytes(bytes.clone())),
+            dir: false,
+        });
+    }
+    let second_files = second_items.iter().filter(|i| !i.dir).count() as u64;
     let second_total: u64 = second_items.iter().map(|i| i.size).sum();
-    let second_source = IcSource::new(second_items, taken_at_ns, outcome.clone());
+    let second_source = IcSource::new(second_items, plan.time_ns, outcome.clone());
     // The first pass's tree is not in the index read at open: read it again (on the open
     // repository: opening again would derive the key again, scrypt, a few hundred ms of CPU).
     let repo = repo
@@ -224,9 +366,8 @@ fn run_blocking(
     let backup = archive(
         &repo,
         &second_source,
-        &origin,
-        taken_at_ns,
-        &origin.tags(),
+        &plan,
+        &plan.tags,
         BackupOptions::default().parent_opts(
             ParentOptions::default().parents(vec![first.id.to_hex().as_str().to_string()]),
         ),
@@ -234,7 +375,7 @@ fn run_blocking(
     let checked = {
         let o = outcome.lock().unwrap();
         if o.errors.is_empty() {
-            check_summary(&backup, files_expected + 1, second_total)
+            check_summary(&backup, second_files, second_total)
         } else {
             Err(anyhow!("{}", o.errors.join("; ")))
         }
@@ -264,12 +405,10 @@ fn run_blocking(
         .filter_map(|s| s.summary.as_ref())
         .map(|s| s.data_added_packed)
         .sum();
-    Ok(RunSummary {
-        backup_id: backup.id.to_hex().as_str().to_string(),
-        origin,
-        already_present: false,
-        total_bytes,
+    Ok(Written::New {
+        snap: backup,
         added_bytes,
+        total_bytes,
         files,
     })
 }
@@ -293,20 +432,19 @@ fn check_summary(s: &SnapshotFile, files: u64, bytes: u64) -> Result<()> {
 }
 
 /// One archive pass: a restic snapshot of `source`, dated when the IC took the snapshot, with
-/// the canister as host and path (restic groups snapshots by host and paths for `forget`).
+/// the plan's host and path (restic groups snapshots by host and paths for `forget`).
 fn archive<S: IndexedIds>(
     repo: &Repository<S>,
     source: &IcSource,
-    origin: &Origin,
-    taken_at_ns: u64,
+    plan: &Plan,
     tags: &[String],
     opts: BackupOptions,
 ) -> Result<SnapshotFile> {
-    let time = Timestamp::from_nanosecond(i128::from(taken_at_ns))
+    let time = Timestamp::from_nanosecond(i128::from(plan.time_ns))
         .unwrap_or_default()
         .to_zoned(TimeZone::UTC);
     let snap_opts = SnapshotOptions::default()
-        .host(Some(origin.canister_id.clone()))
+        .host(Some(plan.host.clone()))
         .time(Some(time))
         .command(Some(format!("keepsake {}", env!("CARGO_PKG_VERSION"))));
     let mut snap = SnapshotFile::from_options(&snap_opts).map_err(|e| rustic_error(*e))?;
@@ -315,7 +453,7 @@ fn archive<S: IndexedIds>(
         .parse()
         .map_err(|e| anyhow!("cannot tag the snapshot: {e}"))?;
     snap.add_tags(vec![list]);
-    let paths = [PathBuf::from(format!("/{}", origin.canister_id))];
+    let paths = [PathBuf::from(&plan.path)];
     repo.archive(&opts, source, snap, &paths)
         .map_err(|e| rustic_error(*e))
         .context("writing to the repository failed")

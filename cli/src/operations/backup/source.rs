@@ -110,7 +110,10 @@ impl IcSource {
     /// A source of `items` (sorted by path here: restic trees are sorted by name), all dated
     /// `taken_at_ns` (when the IC took the snapshot).
     pub fn new(mut items: Vec<Item>, taken_at_ns: u64, outcome: Arc<Mutex<Outcome>>) -> Self {
-        items.sort_by(|a, b| a.path.cmp(&b.path));
+        // By path component, not by string: restic trees hold each folder's entries sorted by
+        // name, and a folder's entries must follow it at once ("app", "app/x", "app-2"; as
+        // strings "app-2" would come between "app" and "app/x").
+        items.sort_by(|a, b| std::path::Path::new(&a.path).cmp(std::path::Path::new(&b.path)));
         let mtime = Timestamp::from_nanosecond(i128::from(taken_at_ns)).unwrap_or_default();
         Self {
             items,
