@@ -126,27 +126,12 @@ pub fn list() -> Vec<GroupScheduleInfo> {
 
 /// When the earliest group schedule is due, if any exists.
 pub fn next_wakeup() -> Option<u64> {
-    read_state(|s| s.group_schedules.iter().map(|e| e.value().0.due_at()).min())
+    read_state(|s| schedules::earliest_due(&s.group_schedules))
 }
 
 /// The groups whose run is due at `now`, marked as started (as `schedules::claim_due`).
 pub fn claim_due(now: u64) -> Vec<String> {
-    mutate_state(|s| {
-        let due: Vec<(String, ScheduleRecord)> = s
-            .group_schedules
-            .iter()
-            .map(|e| e.into_pair())
-            .filter(|(_, r)| r.0.due_at() <= now)
-            .map(|(name, r)| (name, r.0))
-            .collect();
-        due.into_iter()
-            .map(|(name, mut record)| {
-                schedules::claim(&mut record, now);
-                s.group_schedules.insert(name.clone(), Candid(record));
-                name
-            })
-            .collect()
-    })
+    mutate_state(|s| schedules::claim_due_in(&mut s.group_schedules, now))
 }
 
 /// One scheduled run of `group`: a group snapshot, then retention. A busy member defers the

@@ -23,7 +23,7 @@ use orchestrator_api::{
 
 use crate::history::Operation;
 use crate::mgmt::Management;
-use crate::state::{Candid, ScheduleRecord, mutate_state, read_state, update_record};
+use crate::state::{Candid, ScheduleMap, ScheduleRecord, mutate_state, read_state, update_record};
 use crate::{groups, registry, snapshots};
 
 pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
@@ -210,34 +210,41 @@ pub fn list(module: Option<&str>) -> Result<Vec<ScheduleInfo>, ScheduleError> {
 
 /// When the scheduler must wake up next, if any schedule exists.
 pub fn next_wakeup() -> Option<u64> {
-    read_state(|s| s.schedules.iter().map(|e| e.value().0.due_at()).min())
+    read_state(|s| earliest_due(&s.schedules))
+}
+
+/// When the earliest schedule of `map` is due, if it holds any.
+pub fn earliest_due(map: &ScheduleMap) -> Option<u64> {
+    map.iter().map(|e| e.value().0.due_at()).min()
 }
 
 /// The modules whose run is due at `now`, marked as started: a due regular run moves
 /// `next_run_at` past `now` (missed occurrences collapse into this one run) and a due retry
 /// is cleared. Synchronous, so a second timer firing meanwhile cannot claim them again.
 pub fn claim_due(now: u64) -> Vec<String> {
-    mutate_state(|s| {
-        let due: Vec<(String, ScheduleRecord)> = s
-            .schedules
-            .iter()
-            .map(|e| e.into_pair())
-            .filter(|(_, r)| r.0.due_at() <= now)
-            .map(|(name, r)| (name, r.0))
-            .collect();
-        due.into_iter()
-            .map(|(name, mut record)| {
-                claim(&mut record, now);
-                s.schedules.insert(name.clone(), Candid(record));
-                name
-            })
-            .collect()
-    })
+    mutate_state(|s| claim_due_in(&mut s.schedules, now))
 }
 
-/// Marks a due schedule as started at `now` (shared with group schedules): a due regular run
-/// moves `next_run_at` past `now`, a due retry is cleared.
-pub fn claim(record: &mut ScheduleRecord, now: u64) {
+/// The targets of `map` whose run is due at `now`, each marked as started (`claim`).
+pub fn claim_due_in(map: &mut ScheduleMap, now: u64) -> Vec<String> {
+    let due: Vec<(String, ScheduleRecord)> = map
+        .iter()
+        .map(|e| e.into_pair())
+        .filter(|(_, r)| r.0.due_at() <= now)
+        .map(|(name, r)| (name, r.0))
+        .collect();
+    due.into_iter()
+        .map(|(name, mut record)| {
+            claim(&mut record, now);
+            map.insert(name.clone(), Candid(record));
+            name
+        })
+        .collect()
+}
+
+/// Marks a due schedule as started at `now`: a due regular run moves `next_run_at` past `now`,
+/// a due retry is cleared.
+fn claim(record: &mut ScheduleRecord, now: u64) {
     if record.next_run_at <= now {
         // A cadence valid when set stays valid: on error, fall back to retrying later.
         record.next_run_at = next_after(&record.cadence, record.set_at, now)

@@ -212,7 +212,7 @@ pub struct State {
     pub staged_wasms: StableBTreeMap<Vec<u8>, Candid<StagedWasm>, Memory>,
     pub staged_chunks: StableBTreeMap<ChunkKey, Vec<u8>, Memory>,
     pub locks: StableBTreeMap<String, Candid<LockRecord>, Memory>,
-    pub schedules: StableBTreeMap<String, Candid<ScheduleRecord>, Memory>,
+    pub schedules: ScheduleMap,
     /// Pinned snapshots (of the orchestrator's or taken elsewhere).
     pub pins: StableBTreeMap<SnapshotKey, (), Memory>,
     /// Groups (applications); only `groups.rs` writes them.
@@ -221,8 +221,13 @@ pub struct State {
     /// writes them.
     pub group_snapshots: StableBTreeMap<u64, Candid<GroupSnapshotInfo>, Memory>,
     /// Group schedules (key: the group's name); only `group_schedules.rs` writes them.
-    pub group_schedules: StableBTreeMap<String, Candid<ScheduleRecord>, Memory>,
+    pub group_schedules: ScheduleMap,
 }
+
+/// Schedules by target name: modules' (`schedules`) and groups' (`group_schedules`) have the
+/// same shape, so the scheduler's bookkeeping (`schedules::claim_due_in`, `earliest_due`)
+/// serves both.
+pub type ScheduleMap = StableBTreeMap<String, Candid<ScheduleRecord>, Memory>;
 
 thread_local! {
     static STATE: RefCell<State> = RefCell::new({
