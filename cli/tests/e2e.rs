@@ -391,7 +391,9 @@ fn an_export_killed_midway_resumes_with_fewer_bytes_and_an_identical_result() {
     env.fill(30_000_000, 3);
     let snap = env.take_snapshot();
     let out = env.path("big");
-    // Kill the export once part of it is on disk.
+    // Kill the export once part of it is on disk, with the rest of its reads held back by a
+    // gate so it cannot finish first however fast the machine is.
+    let gate = common::gate::Gate::start(&env.server.url());
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("keepsake"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -399,7 +401,7 @@ fn an_export_killed_midway_resumes_with_fewer_bytes_and_an_identical_result() {
         .env("DFX_CONFIG_ROOT", env.path("home"))
         .args([
             "--network",
-            &env.server.url(),
+            gate.url(),
             "--pem",
             env.path("developer.pem").to_str().unwrap(),
         ])
@@ -428,6 +430,7 @@ fn an_export_killed_midway_resumes_with_fewer_bytes_and_an_identical_result() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    gate.close();
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(

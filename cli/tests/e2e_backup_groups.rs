@@ -8,12 +8,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Std, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command as Std;
 
 use candid::{Principal, decode_one, encode_args, encode_one};
 use common::Env;
-use common::backup::{PASSWORD, json, keepsake};
+use common::backup::{PASSWORD, json, keepsake, kill_mid_backup, locks};
 use ic_management_canister_types::{CanisterSettings, SnapshotVisibility, UpdateSettingsArgs};
 use serde_json::Value;
 
@@ -469,57 +468,6 @@ fn a_group_restore_where_one_target_refuses_leaves_nothing_loaded_or_uploaded_an
     assert_eq!(snapshots_of(env, fresh[1]), 0);
 }
 
-/// The same command line as a plain process, to run in the background (and kill).
-fn background(env: &Env, args: &[&str]) -> Child {
-    Std::new(assert_cmd::cargo::cargo_bin("keepsake"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DFX_CONFIG_ROOT", env.path("home"))
-        .env("HOME", env.path("home"))
-        .env("KEEPSAKE_CACHE_DIR", env.path("cache"))
-        .env("KEEPSAKE_REPO_PASSWORD", PASSWORD)
-        .current_dir(env.dir.path())
-        .args(["--network", &env.server.url()])
-        .args(["--pem", env.path("developer.pem").to_str().unwrap()])
-        .args(["--orchestrator", &env.orchestrator.to_text()])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start keepsake")
-}
-
-fn locks(repo: &Path) -> usize {
-    std::fs::read_dir(repo.join("keepsake-locks/snapshots"))
-        .map(|d| d.count())
-        .unwrap_or(0)
-}
-
-fn size_of(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .map(|e| {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            if m.is_dir() {
-                size_of(&e.path())
-            } else {
-                m.len()
-            }
-        })
-        .sum()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn a_group_backup_killed_mid_run_is_not_listed_and_the_rerun_completes() {
     let shop = Shop::new();
@@ -528,8 +476,9 @@ fn a_group_backup_killed_mid_run_is_not_listed_and_the_rerun_completes() {
     let (gid, _) = shop.take();
     let repo = init_repo(env);
     let repo_s = repo.to_str().unwrap();
-    let mut child = background(
+    let status = kill_mid_backup(
         env,
+        &repo,
         &[
             "backup",
             "run",
@@ -540,16 +489,8 @@ fn a_group_backup_killed_mid_run_is_not_listed_and_the_rerun_completes() {
             "--concurrency",
             "2",
         ],
+        40_000_000,
     );
-    wait_for("the run's lock", Duration::from_secs(120), || {
-        locks(&repo) > 0
-    });
-    let started = Instant::now();
-    wait_for("pack files or 5 s", Duration::from_secs(60), || {
-        size_of(&repo.join("data")) > 0 || started.elapsed() > Duration::from_secs(5)
-    });
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         status.signal(),
@@ -579,7 +520,7 @@ fn a_group_backup_killed_mid_run_is_not_listed_and_the_rerun_completes() {
     let snaps = restic_snapshots(&repo);
     assert_eq!(snaps.len(), 1, "{snaps:?}");
     assert_eq!(snaps[0]["id"], backup_id);
-    assert_eq!(locks(&repo), 0);
+    assert!(locks(&repo).is_empty());
     let dumped = restic_ok(&repo, &["dump", backup_id, "/app/stable_memory.bin"]);
     assert_eq!(dumped.len() as u64, {
         let meta = restic_ok(&repo, &["dump", backup_id, "/app/metadata.json"]);
@@ -611,7 +552,7 @@ fn take_with_a_member_that_cannot_be_snapshotted_writes_no_backup() {
     );
     assert_eq!(listed(env, &repo, None), Vec::<Value>::new());
     assert_eq!(restic_snapshots(&repo), Vec::<Value>::new());
-    assert_eq!(locks(&repo), 0);
+    assert!(locks(&repo).is_empty());
     // No group snapshot was recorded either; the members all run.
     let shown = env.json(&["group", "show", "shop"]);
     assert_eq!(shown["snapshots"], serde_json::json!([]), "{shown}");

@@ -5,33 +5,16 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Std, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command as Std;
+use std::time::Duration;
 
 use candid::Principal;
 use common::Env;
-use common::backup::{PASSWORD, json, keepsake};
+use common::backup::{
+    PASSWORD, background, json, keepsake, kill_mid_backup, locks, size_of, wait_for,
+};
+use common::gate::Gate;
 use serde_json::Value;
-
-/// The same command line as a plain process, to run in the background (and kill).
-fn background(env: &Env, args: &[&str]) -> Child {
-    Std::new(assert_cmd::cargo::cargo_bin("keepsake"))
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DFX_CONFIG_ROOT", env.path("home"))
-        .env("HOME", env.path("home"))
-        .env("KEEPSAKE_CACHE_DIR", env.path("cache"))
-        .env("KEEPSAKE_REPO_PASSWORD", PASSWORD)
-        .current_dir(env.dir.path())
-        .args(["--network", &env.server.url()])
-        .args(["--pem", env.path("developer.pem").to_str().unwrap()])
-        .args(["--orchestrator", &env.orchestrator.to_text()])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start keepsake")
-}
 
 /// Runs, asserts failure, returns (exit code, stdout, stderr).
 fn fails(c: &mut assert_cmd::Command) -> (i32, String, String) {
@@ -105,37 +88,6 @@ fn listed_ids(env: &Env, repo: &Path) -> Vec<String> {
         .collect();
     ids.sort();
     ids
-}
-
-/// Bytes of every file under `dir`.
-fn size_of(dir: &Path) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let m = e.metadata().unwrap();
-        total += if m.is_dir() {
-            size_of(&e.path())
-        } else {
-            m.len()
-        };
-    }
-    total
-}
-
-/// Files in the repository's lock folder.
-fn locks(repo: &Path) -> Vec<PathBuf> {
-    match std::fs::read_dir(repo.join("keepsake-locks/snapshots")) {
-        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -414,8 +366,12 @@ fn a_second_run_against_a_locked_repository_is_refused_naming_the_holder_until_t
     let repo_s = repo.to_str().unwrap();
     let fresh = env.fresh_canister();
 
+    // The first run's traffic goes through a gate, closed once it holds the lock: it stays
+    // mid-run, however fast the machine, until the checks below are done.
+    let gate = Gate::start(&env.server.url());
     let first = background(
         &env,
+        gate.url(),
         &[
             "--json",
             "backup",
@@ -430,6 +386,7 @@ fn a_second_run_against_a_locked_repository_is_refused_naming_the_holder_until_t
     wait_for("the first run's lock", Duration::from_secs(60), || {
         !locks(&repo).is_empty()
     });
+    gate.close();
 
     let (code, _, err) =
         fails(keepsake(&env).args(["backup", "run", "app", "--take", "--repo", repo_s]));
@@ -444,6 +401,7 @@ fn a_second_run_against_a_locked_repository_is_refused_naming_the_holder_until_t
         fails(keepsake(&env).args(["backup", "forget", "--keep-last", "1", "--repo", repo_s]));
     assert!(err.contains("is in use by"), "{err}");
 
+    gate.open();
     let out = first.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -483,10 +441,10 @@ fn a_run_killed_mid_upload_leaves_no_listed_backup_and_the_rerun_completes_and_r
     let repo = init_repo(&env);
     let repo_s = repo.to_str().unwrap();
 
-    // Kill -9 mid-run: once its lock is there and either a pack file has landed (rustic_core
-    // writes 32 MiB packs) or it has streamed for a few seconds (a loaded machine is slow).
-    let mut run = background(
+    // Kill -9 mid-run, with the rest of its reads held back (common::gate).
+    let status = kill_mid_backup(
         &env,
+        &repo,
         &[
             "backup",
             "run",
@@ -498,17 +456,8 @@ fn a_run_killed_mid_upload_leaves_no_listed_backup_and_the_rerun_completes_and_r
             "--concurrency",
             "2",
         ],
+        40_000_000,
     );
-    let data = repo.join("data");
-    wait_for("the run's lock", Duration::from_secs(120), || {
-        !locks(&repo).is_empty()
-    });
-    let started = Instant::now();
-    wait_for("pack files or 5 s", Duration::from_secs(60), || {
-        size_of(&data) > 0 || started.elapsed() > Duration::from_secs(5)
-    });
-    run.kill().unwrap(); // SIGKILL
-    let status = run.wait().unwrap();
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         status.signal(),

@@ -1,13 +1,16 @@
 //! What the backup test files share: the repository password, `keepsake` with it in the
-//! environment, and an `s3s-fs` S3 server on a loopback port.
+//! environment (also as a background process to kill mid-run), the repository's lock folder,
+//! and an `s3s-fs` S3 server on a loopback port.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::Env;
+use super::gate::Gate;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -108,4 +111,88 @@ impl Drop for S3 {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `keepsake <args>` as a plain process against `url`, to run in the background (and kill).
+pub fn background(env: &Env, url: &str, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("keepsake"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DFX_CONFIG_ROOT", env.path("home"))
+        .env("HOME", env.path("home"))
+        .env("KEEPSAKE_CACHE_DIR", env.path("cache"))
+        .env("KEEPSAKE_REPO_PASSWORD", PASSWORD)
+        .current_dir(env.dir.path())
+        .args(["--network", url])
+        .args(["--pem", env.path("developer.pem").to_str().unwrap()])
+        .args(["--orchestrator", &env.orchestrator.to_text()])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start keepsake")
+}
+
+/// Files in the repository's lock folder.
+pub fn locks(repo: &Path) -> Vec<PathBuf> {
+    match std::fs::read_dir(repo.join("keepsake-locks/snapshots")) {
+        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Bytes of every file under `dir` (0 if it does not exist).
+pub fn size_of(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| {
+            let e = e.unwrap();
+            let m = e.metadata().unwrap();
+            if m.is_dir() {
+                size_of(&e.path())
+            } else {
+                m.len()
+            }
+        })
+        .sum()
+}
+
+pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs `keepsake <args>` (a backup into `repo` of more than `read_first` bytes of snapshot)
+/// and kills it with SIGKILL midway, deterministically: its traffic goes through a [`Gate`],
+/// closed once the run holds the repository lock and `read_first` bytes of replies have
+/// passed, so the rest of its reads never arrive and it cannot finish whatever the machine's
+/// speed. Returns how it ended.
+///
+/// The sample module's bulk data compresses well, so with a 50 MB fill rustic_core writes its
+/// only data pack at the end of the pass (measured: 78 MB of replies in all, the first pack
+/// file after the last read): the kill lands while the snapshot streams, before any pack.
+pub fn kill_mid_backup(env: &Env, repo: &Path, args: &[&str], read_first: u64) -> ExitStatus {
+    let gate = Gate::start(&env.server.url());
+    let mut run = background(env, gate.url(), args);
+    wait_for("the run's lock", Duration::from_secs(120), || {
+        !locks(repo).is_empty()
+    });
+    wait_for("the run's first reads", Duration::from_secs(120), || {
+        gate.downstream_bytes() >= read_first
+    });
+    gate.close();
+    if let Some(status) = run.try_wait().unwrap() {
+        let out = run.wait_with_output().unwrap();
+        panic!(
+            "the run ended ({status}) with its reads held: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    run.kill().unwrap();
+    run.wait().unwrap()
 }

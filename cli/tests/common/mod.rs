@@ -8,6 +8,7 @@
 
 pub mod backup;
 pub mod console;
+pub mod gate;
 pub mod replica;
 
 pub(crate) use replica::localnet_only;
