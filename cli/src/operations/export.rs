@@ -7,8 +7,8 @@
 //! 2. metadata.json first, then the regions in 2,000,000-byte slices and one read per chunk,
 //!    `concurrency` reads in flight and completing in any order (a replica answers in rounds,
 //!    out of order), each written at its offset with a positioned write. Memory stays at most
-//!    2 × `concurrency` slices whatever the snapshot's size (reads in flight, writes pending and
-//!    slices waiting for hashing together).
+//!    [`slice_budget`] (1.5 × `concurrency`) slices whatever the snapshot's size (reads in
+//!    flight, writes pending and slices waiting for hashing together).
 //! 3. Each finished slice is appended to a journal with its sha256; a second run re-checks the
 //!    journaled slices on disk and downloads only the rest.
 //! 4. Each file's sha256 for keepsake.json is computed as the slices arrive, put back in file
@@ -188,6 +188,15 @@ fn on_disk(dir: &Path, slice: &Slice, entry: &Entry) -> bool {
     }
 }
 
+/// Slices in memory at most (reads in flight, writes pending and slices held for hashing): one
+/// and a half times the reads in flight. In rounds the replies of a round arrive together and
+/// are written before the next round's, so the cap is seldom reached; without rounds (replies
+/// as fast as the machine serves them) a cap of 2 × `concurrency` filled whenever the writes
+/// fell behind and cost RSS above icp-cli's for no speed (docs/BENCHMARKS.md, "Export").
+pub fn slice_budget(concurrency: usize) -> usize {
+    concurrency + concurrency.div_ceil(2)
+}
+
 /// (tests) Downloads `snapshot` of `store`'s canister into `opts.out`, claiming
 /// `<out>.partial` first.
 #[cfg(test)]
@@ -317,12 +326,12 @@ pub async fn export_into<S: SnapshotStore>(
     //      file's sha256 for keepsake.json without reading anything back; a slice that arrives
     //      ahead of a gap waits in the reorder buffer (shared with its write, not copied).
     //    Memory cap: a read is issued only while reads in flight + writes pending + slices held
-    //    for hashing < 2 × `concurrency` (a slice both pending and held counts twice), so at most
-    //    2 × `concurrency` slices (+ 2 queued for the hasher) are in memory whatever the
+    //    for hashing < `slice_budget(concurrency)` (a slice both pending and held counts twice),
+    //    so at most that many slices (+ 2 queued for the hasher) are in memory whatever the
     //    snapshot's size. One slow read therefore leaves `concurrency` reads in flight until
-    //    `concurrency` slices wait behind it, not just the ones already issued.
+    //    `concurrency / 2` slices wait behind it, not just the ones already issued.
     let concurrency = opts.concurrency.max(1);
-    let budget = 2 * concurrency;
+    let budget = slice_budget(concurrency);
     let mut transferred_bytes = 0;
     let mut chunk_sizes: BTreeMap<String, u64> = BTreeMap::new();
     let files = Arc::new(files);
@@ -758,12 +767,12 @@ mod tests {
     async fn one_slow_read_does_not_hold_the_other_reads_slots() {
         // With reads yielded in file order (`buffered`), the three reads issued after the slow
         // first one answer and then sit in their slots: nothing else is issued until it answers.
-        // Here the slots are refilled, up to the memory cap of 2 × concurrency slices.
+        // Here the slots are refilled, up to the memory cap of `slice_budget` slices.
         // One file of 20 slices, whose first slice is the slow read.
         let store = FakeStore::with_snapshot(20 * 100_000, 0, 0, 0);
         let snap = store.snapshot_id();
         let o = opts(tempfile::tempdir().unwrap().path().join("b"));
-        store.hold_first_read_until(2 * o.concurrency as u64 - 1);
+        store.hold_first_read_until(slice_budget(o.concurrency) as u64 - 1);
         let dir = tempfile::tempdir().unwrap();
         let o = ExportOptions {
             out: dir.path().join("b"),
@@ -774,16 +783,16 @@ mod tests {
             .unwrap();
         assert_eq!(
             store.answered_while_held.get(),
-            Some(2 * o.concurrency as u64 - 1)
+            Some(slice_budget(o.concurrency) as u64 - 1)
         );
         assert_eq!(store.max_in_flight.get(), o.concurrency as u64);
         assert!(verify_dir(&o.out).ok);
     }
 
     #[tokio::test]
-    async fn slices_waiting_behind_a_slow_read_are_capped_at_twice_the_concurrency() {
+    async fn slices_waiting_behind_a_slow_read_are_capped_at_the_slice_budget() {
         // The first read never answers before the fake's 2 s limit: the exporter must stop
-        // issuing reads once 2 × concurrency slices are in memory, not read the whole snapshot
+        // issuing reads once `slice_budget` slices are in memory, not read the whole snapshot
         // into the reorder buffer.
         // One file of 20 slices, whose first slice is the slow read.
         let store = FakeStore::with_snapshot(20 * 100_000, 0, 0, 0);
@@ -796,7 +805,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             store.answered_while_held.get(),
-            Some(2 * o.concurrency as u64 - 1)
+            Some(slice_budget(o.concurrency) as u64 - 1)
         );
         assert!(verify_dir(&o.out).ok);
     }
