@@ -5,7 +5,7 @@
 //! A change of a MemoryId, a key encoding or a record's candid shape shows up here as a trap
 //! in `post_upgrade` or as a query answering differently.
 
-use candid::{Principal, encode_args};
+use candid::Principal;
 use integration_tests::{Env, canisters_dir, upgrade_args, user, wasm};
 use orchestrator_api::*;
 
@@ -245,7 +245,10 @@ fn an_orchestrator_holding_the_previous_versions_data_answers_the_same_after_an_
     let mut env = Env::with_orchestrator(PREVIOUS_WASM);
     fill(&mut env);
     let before = answers(&mut env);
-    assert!(before.admins.contains(&user(3)), "the admin added after init");
+    assert!(
+        before.admins.contains(&user(3)),
+        "the admin added after init"
+    );
     assert_eq!(before.modules.len(), 3);
     assert_eq!(before.modules[1].busy_with, None, "b is idle");
     assert_eq!(before.modules[2].busy_with, Some(OperationKind::Import));
@@ -256,15 +259,7 @@ fn an_orchestrator_holding_the_previous_versions_data_answers_the_same_after_an_
     assert_eq!(before.staged_wasms.len(), 2);
     assert!(before.history.len() > 3, "more than one page of history");
 
-    let (orchestrator, developer) = (env.orchestrator, env.developer);
-    env.net
-        .upgrade_canister(
-            orchestrator,
-            wasm("orchestrator.wasm.gz"),
-            encode_args(()).unwrap(),
-            Some(developer),
-        )
-        .expect("upgrade from the previous orchestrator to the current one");
+    env.upgrade_orchestrator();
     let after = answers(&mut env);
     assert_eq!(after, before);
     // The current wasm also reads what it finds: a new snapshot joins the old ones.
