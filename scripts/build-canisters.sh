@@ -2,8 +2,7 @@
 # Builds every canister (and every build variant) to release wasm in target/canisters/.
 #   target/canisters/<name>.wasm     optimised module
 #   target/canisters/<name>.wasm.gz  the same, gzipped (what install/upgrade send: smaller messages)
-# Installs the wasm32 target when it is missing (TOOLCHAIN.md), falling back to Debian's
-# rust-web toolchain with build-std when rustup cannot download it.
+# Installs the wasm32 target when it is missing (scripts/lib/wasm-cargo.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -28,17 +27,7 @@ if compgen -G "scripts/canisters.d/*.list" >/dev/null; then
   done < <(cat scripts/canisters.d/*.list)
 fi
 
-cargo_wasm=(cargo)
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  if ! rustup target add wasm32-unknown-unknown; then
-    echo "rustup could not add wasm32-unknown-unknown; using Debian's rust-web with build-std" >&2
-    apt-get install -y rustc-web cargo-web rust-web-src >&2
-    export RUSTC_BOOTSTRAP=1
-    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$(rustc --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin/rust-lld"
-    export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER
-    cargo_wasm=(/usr/bin/cargo -Zbuild-std=std,panic_abort)
-  fi
-fi
+source scripts/lib/wasm-cargo.sh
 
 for artifact in "${ARTIFACTS[@]}"; do
   IFS='|' read -r name package features <<<"$artifact"

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-canisters.sh
+# The previous version's orchestrator, which tests/tests/orchestrator_upgrade_compat.rs upgrades
+# from (cached per revision).
+scripts/build-previous-orchestrator.sh
 # The official JS agent that localnet's conformance test runs (localnet/tests/js_agent.rs),
 # from the committed lock file; once per checkout.
 [[ -d localnet/tests/js/node_modules ]] || npm ci --prefix localnet/tests/js --no-audit --no-fund

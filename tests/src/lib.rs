@@ -202,6 +202,19 @@ impl Env {
         decode_args(&bytes).unwrap()
     }
 
+    /// Upgrades the orchestrator (as its controller, the developer) to the current wasm.
+    pub fn upgrade_orchestrator(&mut self) {
+        let (orchestrator, developer) = (self.orchestrator, self.developer);
+        self.net
+            .upgrade_canister(
+                orchestrator,
+                wasm("orchestrator.wasm.gz"),
+                encode_args(()).unwrap(),
+                Some(developer),
+            )
+            .expect("upgrade of the orchestrator");
+    }
+
     pub fn add_module(
         &mut self,
         name: &str,

@@ -144,15 +144,8 @@ fn an_import_lease_holds_the_module_across_messages_and_an_orchestrator_upgrade(
         })
     );
     // The orchestrator is upgraded while its client uploads: the lease survives.
-    let (orchestrator, developer, module) = (env.orchestrator, env.developer, env.module);
-    env.net
-        .upgrade_canister(
-            orchestrator,
-            wasm("orchestrator.wasm.gz"),
-            candid::encode_args(()).unwrap(),
-            Some(developer),
-        )
-        .expect("upgrade the orchestrator");
+    let (developer, module) = (env.developer, env.module);
+    env.upgrade_orchestrator();
     assert_eq!(env.modules()[0].busy_with, Some(OperationKind::Import));
     // The client's upload (a controller's snapshot stands in for it), then finish.
     let uploaded = env

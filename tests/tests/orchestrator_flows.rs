@@ -392,15 +392,7 @@ fn an_upgrade_of_the_orchestrator_keeps_its_modules_snapshots_and_history() {
     let mut env = Env::new();
     env.take(Some("survives")).unwrap();
     let before = env.history();
-    let (orchestrator, developer) = (env.orchestrator, env.developer);
-    env.net
-        .upgrade_canister(
-            orchestrator,
-            wasm("orchestrator.wasm.gz"),
-            candid::encode_args(()).unwrap(),
-            Some(developer),
-        )
-        .expect("upgrade the orchestrator");
+    env.upgrade_orchestrator();
     assert_eq!(env.modules().len(), 1);
     assert_eq!(env.history(), before);
     assert_eq!(env.list()[0].label.as_deref(), Some("survives"));

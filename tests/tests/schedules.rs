@@ -149,15 +149,8 @@ fn schedules_survive_an_upgrade_of_the_orchestrator() {
     let set_at = env.net.time_nanos();
     every(&mut env, 60);
     advance(&mut env, 30 * MINUTE);
-    let (orchestrator, developer) = (env.orchestrator, env.developer);
-    env.net
-        .upgrade_canister(
-            orchestrator,
-            wasm("orchestrator.wasm.gz"),
-            encode_args(()).unwrap(),
-            Some(developer),
-        )
-        .expect("upgrade of the orchestrator");
+    let orchestrator = env.orchestrator;
+    env.upgrade_orchestrator();
     assert_eq!(
         env.net.localnet().global_timer(orchestrator),
         Some(set_at + HOUR),

@@ -5,21 +5,18 @@
 use candid::Principal;
 use orchestrator_api::AdminError;
 
-use crate::state::{mutate_state, read_state};
+use crate::store::admins;
 
 /// Whether `caller` may call admin methods.
 pub fn is_admin(caller: Principal, is_controller: bool) -> bool {
-    caller != Principal::anonymous()
-        && (is_controller || read_state(|s| s.admins.contains_key(&caller)))
+    caller != Principal::anonymous() && (is_controller || admins::contains(caller))
 }
 
 /// Stores the initial admins (anonymous entries are ignored: they could never authenticate).
 pub fn init(admins: &[Principal]) {
-    mutate_state(|s| {
-        for admin in admins.iter().filter(|a| **a != Principal::anonymous()) {
-            s.admins.insert(*admin, ());
-        }
-    });
+    for admin in admins.iter().filter(|a| **a != Principal::anonymous()) {
+        admins::add(*admin);
+    }
 }
 
 /// Adds an admin (idempotent).
@@ -27,22 +24,16 @@ pub fn add_admin(admin: Principal) -> Result<(), AdminError> {
     if admin == Principal::anonymous() {
         return Err(AdminError::AnonymousAdmin);
     }
-    mutate_state(|s| s.admins.insert(admin, ()));
+    admins::add(admin);
     Ok(())
 }
 
 /// Removes an admin, never the last one (controllers stay admins regardless).
 pub fn remove_admin(admin: Principal) -> Result<(), AdminError> {
-    mutate_state(|s| {
-        if s.admins.contains_key(&admin) && s.admins.len() == 1 {
-            return Err(AdminError::LastAdmin { admin });
-        }
-        s.admins.remove(&admin);
-        Ok(())
-    })
+    admins::remove_unless_last(admin).map_err(|()| AdminError::LastAdmin { admin })
 }
 
 /// The stored admins (controllers are admins too but are not listed here).
 pub fn admins() -> Vec<Principal> {
-    read_state(|s| s.admins.keys().collect())
+    admins::list()
 }

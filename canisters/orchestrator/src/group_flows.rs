@@ -19,7 +19,8 @@ use crate::control::Stopped;
 use crate::history::Operation;
 use crate::lock::ModuleLock;
 use crate::mgmt::{IcSnapshot, Management, RunStatus};
-use crate::{groups, registry, snapshots};
+use crate::store::snapshot_meta;
+use crate::{groups, registry, snapshots, views};
 
 /// A member as the flows need it.
 pub(crate) struct Member {
@@ -258,7 +259,7 @@ pub(crate) async fn undo_take<M: Management>(
         .await
     {
         Ok(()) => {
-            snapshots::forget(&m.name, id);
+            snapshot_meta::forget(&m.name, id);
             Ok(())
         }
         Err(failure) => Err(format!(
@@ -343,7 +344,7 @@ fn replaceable(
     let candidates: Vec<IcSnapshot> = held
         .iter()
         .filter(|h| {
-            let info = snapshots::info_of(module, h);
+            let info = views::snapshot(module, h);
             !info.pinned
                 && !info.kept_for_upgrade
                 && !info.external
@@ -803,7 +804,7 @@ pub async fn set_pinned<M: Management>(
         target
             .members
             .iter()
-            .map(|m| async move { (m, snapshots::list(mgmt, &m.module).await) }),
+            .map(|m| async move { (m, snapshots::list_reconciled(mgmt, &m.module).await) }),
     )
     .await;
     let mut targets = Vec::new();

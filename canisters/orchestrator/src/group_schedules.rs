@@ -1,6 +1,6 @@
 //! Group schedules: a schedule whose target is a group takes group snapshots (the consistent
 //! cut of `group_flows::take`, trigger `schedule`) and applies a retention rule that counts
-//! group snapshots as units. The only writer of the `group_schedules` map (memory id 22).
+//! group snapshots as units. Its records are in `store::schedules::GROUPS`.
 //!
 //! Cadences, claiming and the one timer are the module schedules' (`schedules.rs`,
 //! `timer.rs`); only the target differs. Retention deletes a group snapshot whole — every
@@ -17,28 +17,12 @@ use orchestrator_api::{
 use crate::history::Operation;
 use crate::mgmt::Management;
 use crate::schedules::{self, NANOS_PER_SECOND};
-use crate::state::{Candid, ScheduleRecord, mutate_state, read_state, update_record};
-use crate::{group_flows, groups, history, registry, snapshots};
-
-fn info(group: String, record: ScheduleRecord) -> GroupScheduleInfo {
-    GroupScheduleInfo {
-        group,
-        cadence: record.cadence,
-        retention: record.retention,
-        set_at: record.set_at,
-        next_run_at: record.next_run_at,
-        retry_at: record.retry_at,
-        last_run_at: record.last_run_at,
-        last_operation_id: record.last_operation_id,
-    }
-}
+use crate::store::ScheduleRecord;
+use crate::store::schedules::GROUPS as GROUP_SCHEDULES;
+use crate::{group_flows, groups, history, registry, snapshots, views};
 
 fn get(group: &str) -> Option<ScheduleRecord> {
-    read_state(|s| s.group_schedules.get(&group.to_string()).map(|r| r.0))
-}
-
-fn update(group: &str, f: impl FnOnce(&mut ScheduleRecord)) {
-    mutate_state(|s| update_record(&mut s.group_schedules, &group.to_string(), f));
+    GROUP_SCHEDULES.get(group)
 }
 
 /// Why a group's retention rule is refused. `keep` counts group snapshots, each of which holds
@@ -91,47 +75,38 @@ pub fn set(group: &str, args: ScheduleArgs, now: u64) -> Result<GroupScheduleInf
         last_run_at: previous.as_ref().and_then(|p| p.last_run_at),
         last_operation_id: previous.and_then(|p| p.last_operation_id),
     };
-    mutate_state(|s| {
-        s.group_schedules
-            .insert(group.to_string(), Candid(record.clone()))
-    });
-    Ok(info(group.to_string(), record))
+    GROUP_SCHEDULES.put(group, record.clone());
+    Ok(views::group_schedule(group.to_string(), record))
 }
 
 /// Removes a group's schedule (its group snapshots stay).
 pub fn clear(group: &str) -> Result<(), GroupError> {
     groups::get(group)?;
-    mutate_state(|s| s.group_schedules.remove(&group.to_string()))
+    GROUP_SCHEDULES
+        .remove(group)
         .map(|_| ())
         .ok_or_else(|| GroupError::NoSchedule {
             group: group.to_string(),
         })
 }
 
-/// Forgets the schedule of a group that is gone (no error when it had none).
-pub fn forget(group: &str) {
-    mutate_state(|s| s.group_schedules.remove(&group.to_string()));
-}
-
 /// Every group schedule, by group name.
 pub fn list() -> Vec<GroupScheduleInfo> {
-    read_state(|s| {
-        s.group_schedules
-            .iter()
-            .map(|e| e.into_pair())
-            .map(|(group, record)| info(group, record.0))
-            .collect()
-    })
+    GROUP_SCHEDULES
+        .list()
+        .into_iter()
+        .map(|(group, record)| views::group_schedule(group, record))
+        .collect()
 }
 
 /// When the earliest group schedule is due, if any exists.
 pub fn next_wakeup() -> Option<u64> {
-    read_state(|s| schedules::earliest_due(&s.group_schedules))
+    GROUP_SCHEDULES.earliest_due()
 }
 
 /// The groups whose run is due at `now`, marked as started (as `schedules::claim_due`).
 pub fn claim_due(now: u64) -> Vec<String> {
-    mutate_state(|s| schedules::claim_due_in(&mut s.group_schedules, now))
+    GROUP_SCHEDULES.claim_due(now, |record| schedules::claim(record, now))
 }
 
 /// One scheduled run of `group`: a group snapshot, then retention. A busy member defers the
@@ -168,7 +143,7 @@ pub async fn run<M: Management>(mgmt: &M, group: &str) {
                 mgmt.now(),
             );
             let retry_at = mgmt.now() + BUSY_RETRY_SECONDS * NANOS_PER_SECOND;
-            update(group, |r| {
+            GROUP_SCHEDULES.update(group, |r| {
                 r.retry_at = Some(retry_at);
                 r.last_operation_id = Some(id);
             });
@@ -177,7 +152,7 @@ pub async fn run<M: Management>(mgmt: &M, group: &str) {
         Err(GroupError::OperationFailed { operation_id, .. }) => Some(*operation_id),
         Err(_) => history::latest_of(group),
     };
-    update(group, |r| r.last_operation_id = last_operation_id);
+    GROUP_SCHEDULES.update(group, |r| r.last_operation_id = last_operation_id);
     let just_taken = taken.ok().map(|g| g.id);
     apply_retention(mgmt, group, &schedule.retention, just_taken).await;
 }

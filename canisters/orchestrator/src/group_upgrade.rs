@@ -22,6 +22,7 @@ use crate::group_flows::{
 };
 use crate::history::Operation;
 use crate::mgmt::Management;
+use crate::store::snapshot_meta;
 use crate::{groups, registry, staging, upgrade};
 
 /// What one named member installs.
@@ -334,14 +335,7 @@ pub async fn upgrade<M: Management>(
     //     failure adds it.
     for (m, (p, id)) in members.iter().zip(plans.iter().zip(&cut_ids)) {
         if p.is_some() {
-            registry::update_kept_for_upgrade(&m.name, |kept| {
-                if upgraded {
-                    kept.clear();
-                }
-                if !kept.contains(id) {
-                    kept.push(id.clone());
-                }
-            });
+            snapshot_meta::mark_kept_for_upgrade(&m.name, Some(id), upgraded);
         }
     }
 

@@ -9,7 +9,7 @@ use orchestrator_api::{
 };
 
 use crate::mgmt::Management;
-use crate::state::{Candid, mutate_state, read_state, update_record};
+use crate::store::operations;
 
 /// Most operations one `history` page returns.
 pub const MAX_PAGE: u32 = 100;
@@ -30,24 +30,17 @@ impl Operation {
         trigger: Trigger,
         now: u64,
     ) -> Self {
-        let id = mutate_state(|s| {
-            let id = s.operations.last_key_value().map_or(1, |(id, _)| id + 1);
-            s.operations.insert(
-                id,
-                Candid(OperationRecord {
-                    id,
-                    module: module.to_string(),
-                    kind,
-                    caller,
-                    trigger,
-                    started_at: now,
-                    finished_at: None,
-                    steps: Vec::new(),
-                    status: OperationStatus::InProgress,
-                    snapshot_id: None,
-                }),
-            );
-            id
+        let id = operations::insert_next(|id| OperationRecord {
+            id,
+            module: module.to_string(),
+            kind,
+            caller,
+            trigger,
+            started_at: now,
+            finished_at: None,
+            steps: Vec::new(),
+            status: OperationStatus::InProgress,
+            snapshot_id: None,
         });
         Self {
             id,
@@ -107,7 +100,7 @@ impl Operation {
 
     fn update(&self, now: u64, f: impl FnOnce(&mut OperationRecord)) {
         self.last_time.set(now);
-        let updated = mutate_state(|s| update_record(&mut s.operations, &self.id, f));
+        let updated = operations::update(self.id, f);
         assert!(updated, "an operation being recorded exists");
     }
 
@@ -226,12 +219,7 @@ impl Operation {
 
     /// The steps so far.
     pub fn steps(&self) -> Vec<StepRecord> {
-        read_state(|s| {
-            s.operations
-                .get(&self.id)
-                .map(|r| r.0.steps)
-                .unwrap_or_default()
-        })
+        get(self.id).map(|r| r.steps).unwrap_or_default()
     }
 
     /// Closes the operation as completed.
@@ -277,38 +265,38 @@ impl Drop for Operation {
 /// A page of the history, newest first.
 pub fn page(query: &HistoryQuery) -> HistoryPage {
     let limit = query.limit.unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE) as usize;
-    read_state(|s| {
-        let upper = query.before.unwrap_or(u64::MAX);
-        let mut operations = Vec::with_capacity(limit);
-        let mut next = None;
-        for entry in s.operations.range(..upper).rev() {
-            let record = entry.value().0;
-            if query.module.as_ref().is_some_and(|m| *m != record.module) {
-                continue;
-            }
+    let mut operations = Vec::with_capacity(limit);
+    let mut next = None;
+    operations::scan_newest_first(
+        query.before.unwrap_or(u64::MAX),
+        |record| query.module.as_ref().is_none_or(|m| *m == record.module),
+        |record| {
             if operations.len() == limit {
                 next = operations.last().map(|r: &OperationRecord| r.id);
-                break;
+                return false;
             }
             operations.push(record);
-        }
-        HistoryPage { operations, next }
-    })
+            true
+        },
+    );
+    HistoryPage { operations, next }
 }
 
 /// One operation by id.
 pub fn get(id: u64) -> Option<OperationRecord> {
-    read_state(|s| s.operations.get(&id).map(|r| r.0))
+    operations::get(id)
 }
 
 /// The id of the newest operation on `module`.
 pub fn latest_of(module: &str) -> Option<u64> {
-    read_state(|s| {
-        s.operations
-            .iter()
-            .rev()
-            .map(|e| e.value().0)
-            .find(|r| r.module == module)
-            .map(|r| r.id)
-    })
+    let mut latest = None;
+    operations::scan_newest_first(
+        u64::MAX,
+        |record| record.module == module,
+        |record| {
+            latest = Some(record.id);
+            false
+        },
+    );
+    latest
 }

@@ -24,8 +24,9 @@ use crate::history::{self, Operation};
 use crate::lock::ModuleLock;
 use crate::mgmt::Management;
 use crate::registry;
-use crate::snapshots::{self, record_taken};
-use crate::state::{SnapshotKey, read_state};
+use crate::snapshots::record_taken;
+use crate::store::snapshot_meta;
+use crate::{lock, views};
 
 /// The label an imported snapshot gets.
 pub const IMPORT_LABEL: &str = "import";
@@ -120,7 +121,7 @@ pub async fn begin<M: Management>(
             };
             return Err(refused(mgmt, op, error));
         }
-        if read_state(|s| s.is_pinned(name, id)) {
+        if snapshot_meta::is_pinned(name, id) {
             let error = ImportError::Pinned {
                 module: name.to_string(),
                 id: id.clone().into(),
@@ -222,11 +223,8 @@ pub async fn finish<M: Management>(
     op.set_snapshot(&snapshot.id, mgmt.now());
 
     // 3. Record it as ours (a rerun that reuses a snapshot keeps the record it has).
-    let lease_replace = read_state(|s| s.locks.get(&name).and_then(|l| l.0.import_replace));
-    let known = read_state(|s| {
-        s.snapshots
-            .contains_key(&SnapshotKey::new(&name, &snapshot.id))
-    });
+    let lease_replace = lock::import_replace(&name);
+    let known = snapshot_meta::record(&name, &snapshot.id).is_some();
     if !known {
         record_taken(
             &name,
@@ -249,7 +247,7 @@ pub async fn finish<M: Management>(
         op.complete(mgmt.now());
         return Ok(ImportReport {
             operation_id,
-            snapshot: snapshots::info_of(&name, &snapshot),
+            snapshot: views::snapshot(&name, &snapshot),
             steps,
             restored: false,
         });
@@ -272,7 +270,7 @@ pub async fn finish<M: Management>(
             op.complete(mgmt.now());
             Ok(ImportReport {
                 operation_id,
-                snapshot: snapshots::info_of(&name, &snapshot),
+                snapshot: views::snapshot(&name, &snapshot),
                 steps,
                 restored: true,
             })

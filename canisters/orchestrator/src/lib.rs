@@ -16,9 +16,10 @@ mod registry;
 mod schedules;
 mod snapshots;
 mod staging;
-mod state;
+mod store;
 mod timer;
 mod upgrade;
+mod views;
 mod wasm_header;
 
 #[cfg(test)]
@@ -164,7 +165,7 @@ async fn delete_snapshot(
 #[update]
 async fn list_snapshots(module: String) -> Result<Vec<SnapshotInfo>, SnapshotError> {
     admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
-    snapshots::list(&IcManagement, &module).await
+    snapshots::list_reconciled(&IcManagement, &module).await
 }
 
 #[update]

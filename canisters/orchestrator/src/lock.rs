@@ -11,7 +11,7 @@
 
 use orchestrator_api::{OperationKind, OperationStatus};
 
-use crate::state::{Candid, LockRecord, mutate_state, read_state, update_record};
+use crate::store::{LockRecord, locks, operations};
 
 /// Holds a module's lock until dropped.
 #[must_use = "the lock is released when this guard is dropped"]
@@ -27,59 +27,47 @@ impl ModuleLock {
         operation: OperationKind,
         now: u64,
     ) -> Result<Self, OperationKind> {
-        mutate_state(|s| {
-            if let Some(held) = s.locks.get(&module.to_string()) {
-                match held.0.expires_at {
-                    Some(expires_at) if expires_at <= now => {
-                        if let Some(id) = held.0.operation_id {
-                            update_record(&mut s.operations, &id, |op| {
-                                if op.status == OperationStatus::InProgress {
-                                    op.status = OperationStatus::Failed(
-                                        "abandoned: the importing client stopped calling and its \
-                                         lease lapsed; a snapshot it uploaded may be left on the \
-                                         module (`keepsake snapshot list` shows it as external)"
-                                            .into(),
-                                    );
-                                    op.finished_at = Some(now);
-                                }
-                            });
-                        }
+        if let Some(held) = locks::get(module) {
+            match held.expires_at {
+                Some(expires_at) if expires_at <= now => {
+                    if let Some(id) = held.operation_id {
+                        close_in_progress(
+                            id,
+                            "abandoned: the importing client stopped calling and its lease \
+                             lapsed; a snapshot it uploaded may be left on the module \
+                             (`keepsake snapshot list` shows it as external)",
+                            now,
+                        );
                     }
-                    _ => return Err(held.0.operation),
                 }
+                _ => return Err(held.operation),
             }
-            s.locks.insert(
-                module.to_string(),
-                Candid(LockRecord {
-                    operation,
-                    operation_id: None,
-                    expires_at: None,
-                    import_replace: None,
-                }),
-            );
-            Ok(Self {
-                module: module.to_string(),
-            })
+        }
+        locks::put(
+            module,
+            LockRecord {
+                operation,
+                operation_id: None,
+                expires_at: None,
+                import_replace: None,
+            },
+        );
+        Ok(Self {
+            module: module.to_string(),
         })
     }
 
     /// Links the lock to its history entry, so an interrupted operation can be closed.
     pub fn set_operation_id(&self, id: u64) {
-        mutate_state(|s| {
-            update_record(&mut s.locks, &self.module, |lock| {
-                lock.operation_id = Some(id)
-            })
-        });
+        locks::update(&self.module, |lock| lock.operation_id = Some(id));
     }
 
     /// Keeps the lock after this message as a lease until `expires_at` (an import's client
     /// uploads meanwhile); `finish_import` / `abort_import` take it back with [`Self::reclaim`].
     pub fn into_lease(self, expires_at: u64, import_replace: Option<Vec<u8>>) {
-        mutate_state(|s| {
-            update_record(&mut s.locks, &self.module, |lock| {
-                lock.expires_at = Some(expires_at);
-                lock.import_replace = import_replace;
-            })
+        locks::update(&self.module, |lock| {
+            lock.expires_at = Some(expires_at);
+            lock.import_replace = import_replace;
         });
         std::mem::forget(self);
     }
@@ -87,33 +75,21 @@ impl ModuleLock {
     /// The module whose lease belongs to operation `id`, and the lease. The lease still holds
     /// after its expiry as long as no other operation took the module.
     pub fn lease_of(id: u64) -> Option<(String, LockRecord)> {
-        read_state(|s| {
-            s.locks
-                .iter()
-                .map(|e| e.into_pair())
-                .find(|(_, lock)| lock.0.operation_id == Some(id) && lock.0.expires_at.is_some())
-                .map(|(module, lock)| (module, lock.0))
-        })
+        locks::list()
+            .into_iter()
+            .find(|(_, lock)| lock.operation_id == Some(id) && lock.expires_at.is_some())
     }
 
     /// Extends the lease of `module` to `expires_at`.
     pub fn renew(module: &str, expires_at: u64) {
-        mutate_state(|s| {
-            update_record(&mut s.locks, &module.to_string(), |lock| {
-                lock.expires_at = Some(expires_at)
-            })
-        });
+        locks::update(module, |lock| lock.expires_at = Some(expires_at));
     }
 
     /// Turns the lease found with [`Self::lease_of`] back into an ordinary lock held by this
     /// message (so an orchestrator upgrade during the rest releases it as interrupted);
     /// dropping the guard releases the module.
     pub fn reclaim(module: &str) -> Self {
-        mutate_state(|s| {
-            update_record(&mut s.locks, &module.to_string(), |lock| {
-                lock.expires_at = None
-            })
-        });
+        locks::update(module, |lock| lock.expires_at = None);
         Self {
             module: module.to_string(),
         }
@@ -122,13 +98,13 @@ impl ModuleLock {
 
 impl Drop for ModuleLock {
     fn drop(&mut self) {
-        mutate_state(|s| s.locks.remove(&self.module));
+        locks::remove(&self.module);
     }
 }
 
 /// The operation holding the module's lock, if any.
 pub fn held_by(module: &str) -> Option<OperationKind> {
-    read_state(|s| s.locks.get(&module.to_string()).map(|l| l.0.operation))
+    locks::get(module).map(|l| l.operation)
 }
 
 /// After an upgrade of the orchestrator no operation of the old code can still run (its
@@ -136,27 +112,39 @@ pub fn held_by(module: &str) -> Option<OperationKind> {
 /// kept: their client runs outside the orchestrator and still uploads; the lease's expiry
 /// frees the module if it never comes back.
 pub fn release_interrupted(now: u64) {
-    mutate_state(|s| {
-        let locks: Vec<_> = s.locks.iter().map(|e| e.into_pair()).collect();
-        for (module, lock) in locks {
-            if lock.0.expires_at.is_some() {
-                continue;
-            }
-            s.locks.remove(&module);
-            let Some(id) = lock.0.operation_id else {
-                continue;
-            };
-            if let Some(mut op) = s.operations.get(&id)
-                && op.0.status == OperationStatus::InProgress
-            {
-                op.0.status = OperationStatus::Failed(
-                    "interrupted by an upgrade of the orchestrator; check the module's state \
-                     (it may be stopped)"
-                        .into(),
-                );
-                op.0.finished_at = Some(now);
-                s.operations.insert(id, op);
-            }
+    for (module, lock) in locks::list() {
+        if lock.expires_at.is_some() {
+            continue;
+        }
+        locks::remove(&module);
+        if let Some(id) = lock.operation_id {
+            close_in_progress(
+                id,
+                "interrupted by an upgrade of the orchestrator; check the module's state (it \
+                 may be stopped)",
+                now,
+            );
+        }
+    }
+}
+
+/// Closes operation `id` as failed for `reason`, if it is still in progress (its lock is
+/// gone: a lapsed lease, or an upgrade of the orchestrator).
+fn close_in_progress(id: u64, reason: &str, now: u64) {
+    operations::update(id, |op| {
+        if op.status == OperationStatus::InProgress {
+            op.status = OperationStatus::Failed(reason.into());
+            op.finished_at = Some(now);
         }
     });
+}
+
+/// The snapshot the import holding `module`'s lock replaces (its lease's `import_replace`).
+pub fn import_replace(module: &str) -> Option<Vec<u8>> {
+    locks::get(module).and_then(|l| l.import_replace)
+}
+
+/// The snapshot an import's live lease on `module` is about to replace, if any.
+pub fn leased_replace(module: &str) -> Option<Vec<u8>> {
+    locks::get(module).and_then(|l| l.expires_at.and(l.import_replace))
 }

@@ -10,32 +10,15 @@ use orchestrator_api::{
 };
 
 use crate::mgmt::{Management, REJECT_CANISTER_ERROR, RunStatus};
-use crate::state::{Candid, ModuleRecord, SnapshotKey, mutate_state, read_state, update_record};
-use crate::{groups, lock, schedules};
+use crate::store::{self, ModuleRecord, modules};
+use crate::views;
 
 /// Longest health-check method name accepted.
 const MAX_METHOD_NAME: usize = 256;
 
 /// The module called `name`.
 pub fn get(name: &str) -> Option<ModuleRecord> {
-    read_state(|s| s.modules.get(&name.to_string()).map(|m| m.0))
-}
-
-fn info(name: String, record: ModuleRecord) -> ModuleInfo {
-    let busy_with = lock::held_by(&name);
-    let next_snapshot_at = schedules::get(&name).map(|s| s.due_at());
-    ModuleInfo {
-        name,
-        canister_id: record.canister_id,
-        kind: record.kind,
-        settings: record.settings,
-        added_at: record.added_at,
-        added_by: record.added_by,
-        busy_with,
-        snapshot_storage: None,
-        next_snapshot_at,
-        status: None,
-    }
+    modules::get(name)
 }
 
 /// How many modules `list_with_storage` asks `canister_status` about at once.
@@ -81,43 +64,27 @@ pub async fn list_with_storage<M: Management>(mgmt: &M) -> Vec<ModuleInfo> {
         .collect()
 }
 
-/// Replaces the set of snapshots kept for the latest upgrade (see `ModuleRecord`).
-pub fn update_kept_for_upgrade(name: &str, f: impl FnOnce(&mut Vec<Vec<u8>>)) {
-    mutate_state(|s| {
-        update_record(&mut s.modules, &name.to_string(), |record| {
-            f(record.kept_for_upgrade.get_or_insert_default())
-        })
-    });
-}
-
 /// Every module, by name.
 pub fn list() -> Vec<ModuleInfo> {
-    read_state(|s| s.modules.iter().map(|e| e.into_pair()).collect::<Vec<_>>())
+    modules::list()
         .into_iter()
-        .map(|(name, record)| info(name, record.0))
+        .map(|(name, record)| views::module(name, record))
         .collect()
 }
 
 fn check_free(name: &str, canister_id: Principal) -> Result<(), ModuleError> {
-    read_state(|s| {
-        if s.modules.contains_key(&name.to_string()) {
-            return Err(ModuleError::NameTaken {
-                name: name.to_string(),
-            });
-        }
-        match s
-            .modules
-            .iter()
-            .map(|e| e.into_pair())
-            .find(|(_, m)| m.0.canister_id == canister_id)
-        {
-            Some((existing, _)) => Err(ModuleError::AlreadyRegistered {
-                canister_id,
-                name: existing,
-            }),
-            None => Ok(()),
-        }
-    })
+    if modules::get(name).is_some() {
+        return Err(ModuleError::NameTaken {
+            name: name.to_string(),
+        });
+    }
+    match modules::name_of(canister_id) {
+        Some(existing) => Err(ModuleError::AlreadyRegistered {
+            canister_id,
+            name: existing,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Registers a module after checking that the orchestrator controls it.
@@ -166,8 +133,8 @@ pub async fn add<M: Management>(
         added_by: caller,
         kept_for_upgrade: None,
     };
-    mutate_state(|s| s.modules.insert(args.name.clone(), Candid(record.clone())));
-    Ok(info(args.name, record))
+    modules::put(&args.name, record.clone());
+    Ok(views::module(args.name, record))
 }
 
 /// Forgets a module, its schedule and the orchestrator's records and pins of its snapshots.
@@ -179,23 +146,13 @@ pub fn remove(name: &str) -> Result<(), ModuleError> {
             name: name.to_string(),
         });
     }
-    if let Some(operation) = lock::held_by(name) {
+    if let Some(operation) = crate::lock::held_by(name) {
         return Err(ModuleError::Busy {
             module: name.to_string(),
             operation,
         });
     }
-    mutate_state(|s| {
-        s.modules.remove(&name.to_string());
-        for (id, _) in s.module_snapshots(name) {
-            s.snapshots.remove(&SnapshotKey::new(name, &id));
-        }
-        for id in s.module_pins(name) {
-            s.pins.remove(&SnapshotKey::new(name, &id));
-        }
-        s.schedules.remove(&name.to_string());
-    });
-    groups::forget_module(name);
+    store::remove_module(name);
     Ok(())
 }
 
@@ -242,7 +199,7 @@ pub async fn set_snapshot_viewers<M: Management>(
     let record = get(name).ok_or_else(|| ModuleError::ModuleNotFound {
         name: name.to_string(),
     })?;
-    Ok(info(name.to_string(), record))
+    Ok(views::module(name.to_string(), record))
 }
 
 /// Changes some of a module's settings; all are validated before any is applied.
@@ -283,6 +240,6 @@ pub fn update_settings(
             record.settings.health_check = Some(method);
         }
     }
-    mutate_state(|s| s.modules.insert(name.to_string(), Candid(record.clone())));
-    Ok(info(name.to_string(), record))
+    modules::put(name, record.clone());
+    Ok(views::module(name.to_string(), record))
 }

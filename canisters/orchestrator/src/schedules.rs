@@ -23,8 +23,9 @@ use orchestrator_api::{
 
 use crate::history::Operation;
 use crate::mgmt::Management;
-use crate::state::{Candid, ScheduleMap, ScheduleRecord, mutate_state, read_state, update_record};
-use crate::{groups, registry, snapshots};
+use crate::store::ScheduleRecord;
+use crate::store::schedules::MODULES as SCHEDULES;
+use crate::{groups, registry, snapshots, views};
 
 pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
 const NANOS_PER_MINUTE: u64 = 60 * NANOS_PER_SECOND;
@@ -134,22 +135,9 @@ pub fn validate_retention(retention: &Retention, max_snapshots: u8) -> Result<()
     Ok(())
 }
 
-fn info(module: String, record: ScheduleRecord) -> ScheduleInfo {
-    ScheduleInfo {
-        module,
-        cadence: record.cadence,
-        retention: record.retention,
-        set_at: record.set_at,
-        next_run_at: record.next_run_at,
-        retry_at: record.retry_at,
-        last_run_at: record.last_run_at,
-        last_operation_id: record.last_operation_id,
-    }
-}
-
 /// The schedule of module `name`.
 pub fn get(name: &str) -> Option<ScheduleRecord> {
-    read_state(|s| s.schedules.get(&name.to_string()).map(|r| r.0))
+    SCHEDULES.get(name)
 }
 
 /// Sets (or replaces) a module's schedule; its first run is the cadence's next occurrence.
@@ -171,8 +159,8 @@ pub fn set(name: &str, args: ScheduleArgs, now: u64) -> Result<ScheduleInfo, Sch
         last_run_at: previous.as_ref().and_then(|p| p.last_run_at),
         last_operation_id: previous.and_then(|p| p.last_operation_id),
     };
-    mutate_state(|s| s.schedules.insert(name.to_string(), Candid(record.clone())));
-    Ok(info(name.to_string(), record))
+    SCHEDULES.put(name, record.clone());
+    Ok(views::schedule(name.to_string(), record))
 }
 
 /// Removes a module's schedule.
@@ -182,7 +170,8 @@ pub fn clear(name: &str) -> Result<(), ScheduleError> {
             name: name.to_string(),
         });
     }
-    mutate_state(|s| s.schedules.remove(&name.to_string()))
+    SCHEDULES
+        .remove(name)
         .map(|_| ())
         .ok_or_else(|| ScheduleError::NoSchedule {
             module: name.to_string(),
@@ -198,53 +187,29 @@ pub fn list(module: Option<&str>) -> Result<Vec<ScheduleInfo>, ScheduleError> {
             name: name.to_string(),
         });
     }
-    Ok(read_state(|s| {
-        s.schedules
-            .iter()
-            .map(|e| e.into_pair())
-            .filter(|(name, _)| module.is_none_or(|m| m == name))
-            .map(|(name, record)| info(name, record.0))
-            .collect()
-    }))
+    Ok(SCHEDULES
+        .list()
+        .into_iter()
+        .filter(|(name, _)| module.is_none_or(|m| m == name))
+        .map(|(name, record)| views::schedule(name, record))
+        .collect())
 }
 
 /// When the scheduler must wake up next, if any schedule exists.
 pub fn next_wakeup() -> Option<u64> {
-    read_state(|s| earliest_due(&s.schedules))
-}
-
-/// When the earliest schedule of `map` is due, if it holds any.
-pub fn earliest_due(map: &ScheduleMap) -> Option<u64> {
-    map.iter().map(|e| e.value().0.due_at()).min()
+    SCHEDULES.earliest_due()
 }
 
 /// The modules whose run is due at `now`, marked as started: a due regular run moves
 /// `next_run_at` past `now` (missed occurrences collapse into this one run) and a due retry
 /// is cleared. Synchronous, so a second timer firing meanwhile cannot claim them again.
 pub fn claim_due(now: u64) -> Vec<String> {
-    mutate_state(|s| claim_due_in(&mut s.schedules, now))
-}
-
-/// The targets of `map` whose run is due at `now`, each marked as started (`claim`).
-pub fn claim_due_in(map: &mut ScheduleMap, now: u64) -> Vec<String> {
-    let due: Vec<(String, ScheduleRecord)> = map
-        .iter()
-        .map(|e| e.into_pair())
-        .filter(|(_, r)| r.0.due_at() <= now)
-        .map(|(name, r)| (name, r.0))
-        .collect();
-    due.into_iter()
-        .map(|(name, mut record)| {
-            claim(&mut record, now);
-            map.insert(name.clone(), Candid(record));
-            name
-        })
-        .collect()
+    SCHEDULES.claim_due(now, |record| claim(record, now))
 }
 
 /// Marks a due schedule as started at `now`: a due regular run moves `next_run_at` past `now`,
 /// a due retry is cleared.
-fn claim(record: &mut ScheduleRecord, now: u64) {
+pub fn claim(record: &mut ScheduleRecord, now: u64) {
     if record.next_run_at <= now {
         // A cadence valid when set stays valid: on error, fall back to retrying later.
         record.next_run_at = next_after(&record.cadence, record.set_at, now)
@@ -252,10 +217,6 @@ fn claim(record: &mut ScheduleRecord, now: u64) {
     }
     record.retry_at = None;
     record.last_run_at = Some(now);
-}
-
-fn update(name: &str, f: impl FnOnce(&mut ScheduleRecord)) {
-    mutate_state(|s| update_record(&mut s.schedules, &name.to_string(), f));
 }
 
 /// One scheduled run of module `name` (claimed by [`claim_due`]): snapshot, then retention.
@@ -290,7 +251,7 @@ pub async fn run<M: Management>(mgmt: &M, name: &str) {
                 ),
                 mgmt.now(),
             );
-            update(name, |r| {
+            SCHEDULES.update(name, |r| {
                 r.retry_at = Some(retry_at);
                 r.last_operation_id = Some(id);
             });
@@ -300,7 +261,7 @@ pub async fn run<M: Management>(mgmt: &M, name: &str) {
         // The take's own record (skipped, failed or completed) is the module's newest.
         _ => crate::history::latest_of(name),
     };
-    update(name, |r| r.last_operation_id = last_operation_id);
+    SCHEDULES.update(name, |r| r.last_operation_id = last_operation_id);
     let just_taken = taken.ok().map(|info| info.id.into_vec());
     apply_retention(mgmt, name, &schedule.retention, just_taken.as_deref()).await;
 }
@@ -318,8 +279,8 @@ pub async fn apply_retention<M: Management>(
     let Some(module) = registry::get(name) else {
         return;
     };
-    // `list` returns the snapshots oldest first.
-    let Ok(held) = snapshots::list(mgmt, name).await else {
+    // `list_reconciled` returns the snapshots oldest first.
+    let Ok(held) = snapshots::list_reconciled(mgmt, name).await else {
         return; // the next run tries again
     };
     let now = mgmt.now();

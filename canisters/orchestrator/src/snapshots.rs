@@ -11,8 +11,8 @@ use crate::control::{self, StepFailure, Stopped};
 use crate::history::Operation;
 use crate::lock::ModuleLock;
 use crate::mgmt::{IcSnapshot, Management};
-use crate::state::{Candid, ModuleRecord, SnapshotKey, SnapshotRecord, mutate_state, read_state};
-use crate::{groups, registry};
+use crate::store::{ModuleRecord, SnapshotRecord, snapshot_meta};
+use crate::{groups, lock, registry, views};
 
 /// The oldest of a module's snapshots (by time, then by id: ids grow with a per-canister
 /// counter, so the smaller id is the older of two taken in the same round).
@@ -78,56 +78,8 @@ pub fn record_taken(
         label,
         trigger,
     };
-    mutate_state(|s| {
-        if let Some(replaced) = replaced {
-            s.snapshots.remove(&SnapshotKey::new(module, replaced));
-            s.pins.remove(&SnapshotKey::new(module, replaced));
-        }
-        s.snapshots
-            .insert(SnapshotKey::new(module, &taken.id), Candid(record.clone()));
-        if pin {
-            s.pins.insert(SnapshotKey::new(module, &taken.id), ());
-        }
-    });
-    info(module, taken, Some(record))
-}
-
-/// Forgets the record and pin of a snapshot that was deleted (a group flow undoing its take).
-pub fn forget(module: &str, id: &[u8]) {
-    mutate_state(|s| {
-        s.snapshots.remove(&SnapshotKey::new(module, id));
-        s.pins.remove(&SnapshotKey::new(module, id));
-    });
-}
-
-/// How the orchestrator sees one of a module's snapshots: its record (label, trigger), its
-/// pin, and whether it is kept for the latest upgrade.
-fn info(module: &str, snapshot: &IcSnapshot, record: Option<SnapshotRecord>) -> SnapshotInfo {
-    let (pinned, kept_for_upgrade) = read_state(|s| {
-        (
-            s.is_pinned(module, &snapshot.id),
-            s.modules
-                .get(&module.to_string())
-                .is_some_and(|m| m.0.keeps_for_upgrade(&snapshot.id)),
-        )
-    });
-    SnapshotInfo {
-        id: snapshot.id.clone().into(),
-        module: module.to_string(),
-        taken_at: snapshot.taken_at,
-        total_size: snapshot.total_size,
-        external: record.is_none(),
-        label: record.as_ref().and_then(|r| r.label.clone()),
-        trigger: record.map(|r| r.trigger),
-        pinned,
-        kept_for_upgrade,
-    }
-}
-
-/// How the orchestrator sees `snapshot` now: its record, pin and upgrade mark.
-pub fn info_of(module: &str, snapshot: &IcSnapshot) -> SnapshotInfo {
-    let record = read_state(|s| s.snapshots.get(&SnapshotKey::new(module, &snapshot.id)));
-    info(module, snapshot, record.map(|r| r.0))
+    snapshot_meta::record_taken(module, &taken.id, record.clone(), replaced, pin);
+    views::snapshot_with(module, taken, Some(record))
 }
 
 /// The snapshot a new one replaces when the module is at `max_snapshots`: the oldest that
@@ -136,18 +88,16 @@ pub fn info_of(module: &str, snapshot: &IcSnapshot) -> SnapshotInfo {
 /// what protects all of them.
 pub fn replaceable(name: &str, held: &[IcSnapshot], trigger: Trigger) -> Result<Vec<u8>, String> {
     let automatic = trigger == Trigger::Schedule;
-    let candidates: Vec<IcSnapshot> = read_state(|s| {
-        let module = s.modules.get(&name.to_string()).map(|m| m.0);
-        held.iter()
-            .filter(|h| !s.is_pinned(name, &h.id))
-            .filter(|h| {
-                let kept = module.as_ref().is_some_and(|m| m.keeps_for_upgrade(&h.id));
-                let ours = s.snapshots.contains_key(&SnapshotKey::new(name, &h.id));
-                !automatic || (ours && !kept)
-            })
-            .cloned()
-            .collect()
-    });
+    let candidates: Vec<IcSnapshot> = held
+        .iter()
+        .filter(|h| !snapshot_meta::is_pinned(name, &h.id))
+        .filter(|h| {
+            let kept = snapshot_meta::is_kept_for_upgrade(name, &h.id);
+            let ours = snapshot_meta::record(name, &h.id).is_some();
+            !automatic || (ours && !kept)
+        })
+        .cloned()
+        .collect();
     // A scheduled snapshot never replaces a member of a complete group snapshot: that would
     // break the group snapshot, which is kept as a unit.
     let candidates: Vec<IcSnapshot> = candidates
@@ -365,11 +315,10 @@ pub async fn restore<M: Management>(
     let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
 
     // 6. Report.
-    let record = read_state(|s| s.snapshots.get(&SnapshotKey::new(name, &target.id)));
     match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
         Ok(()) => {
             op.complete(mgmt.now());
-            Ok(info(name, &target, record.map(|r| r.0)))
+            Ok(views::snapshot(name, &target))
         }
         Err(failure) => Err(failed(mgmt, op, failure)),
     }
@@ -408,7 +357,7 @@ pub async fn delete<M: Management>(
         Err(error) => return Err(refused(mgmt, op, error)),
     };
     op.set_snapshot(&target.id, mgmt.now());
-    if read_state(|s| s.is_pinned(name, &target.id)) {
+    if snapshot_meta::is_pinned(name, &target.id) {
         let error = SnapshotError::Pinned {
             module: name.to_string(),
             id: target.id.clone().into(),
@@ -435,9 +384,8 @@ pub async fn delete<M: Management>(
             },
         ));
     }
-    let record = mutate_state(|s| s.snapshots.remove(&SnapshotKey::new(name, &target.id)));
-    let info = info(name, &target, record.map(|r| r.0));
-    registry::update_kept_for_upgrade(name, |kept| kept.retain(|k| *k != target.id));
+    let record = snapshot_meta::forget_deleted(name, &target.id);
+    let info = views::snapshot_with(name, &target, record);
     op.complete(mgmt.now());
     Ok(info)
 }
@@ -445,42 +393,24 @@ pub async fn delete<M: Management>(
 /// The module's snapshots as the IC lists them, oldest first, with the orchestrator's labels,
 /// triggers and pins. Snapshots taken elsewhere are marked external; records and pins of
 /// snapshots deleted elsewhere are dropped.
-pub async fn list<M: Management>(mgmt: &M, name: &str) -> Result<Vec<SnapshotInfo>, SnapshotError> {
+pub async fn list_reconciled<M: Management>(
+    mgmt: &M,
+    name: &str,
+) -> Result<Vec<SnapshotInfo>, SnapshotError> {
     let module = registry::get(name).ok_or_else(|| SnapshotError::ModuleNotFound {
         name: name.to_string(),
     })?;
-    // Only records that existed before the call can be stale: one written meanwhile belongs
-    // to a snapshot taken after the call was made.
-    let (recorded_before, pinned_before) = read_state(|s| {
-        let recorded: Vec<Vec<u8>> = s
-            .module_snapshots(name)
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        (recorded, s.module_pins(name))
-    });
+    let known_before = snapshot_meta::known_before(name);
     let mut held = mgmt
         .list_snapshots(module.canister_id)
         .await
         .map_err(SnapshotError::CallFailed)?;
     held.sort_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)));
-    let gone = |id: &Vec<u8>| !held.iter().any(|h| h.id == *id);
-    mutate_state(|s| {
-        for id in recorded_before.iter().filter(|id| gone(id)) {
-            s.snapshots.remove(&SnapshotKey::new(name, id));
-        }
-        for id in pinned_before.iter().filter(|id| gone(id)) {
-            s.pins.remove(&SnapshotKey::new(name, id));
-        }
-    });
     let held_ids: Vec<Vec<u8>> = held.iter().map(|h| h.id.clone()).collect();
-    registry::update_kept_for_upgrade(name, |kept| kept.retain(|k| held_ids.contains(k)));
+    snapshot_meta::reconcile(name, known_before, &held_ids);
     Ok(held
         .iter()
-        .map(|snapshot| {
-            let record = read_state(|s| s.snapshots.get(&SnapshotKey::new(name, &snapshot.id)));
-            info(name, snapshot, record.map(|r| r.0))
-        })
+        .map(|snapshot| views::snapshot(name, snapshot))
         .collect())
 }
 
@@ -493,7 +423,7 @@ pub async fn set_pinned<M: Management>(
     selector: SnapshotSelector,
     pin: bool,
 ) -> Result<Vec<SnapshotInfo>, SnapshotError> {
-    let held = list(mgmt, name).await?;
+    let held = list_reconciled(mgmt, name).await?;
     let selected: Vec<&SnapshotInfo> = match &selector {
         SnapshotSelector::Id(id) => {
             let found: Vec<_> = held.iter().filter(|s| s.id == *id).collect();
@@ -521,7 +451,7 @@ pub async fn set_pinned<M: Management>(
     };
     // An import's upload is about to replace this snapshot (its lease was granted because
     // it was not pinned): pinning it now would not stop the IC from deleting it.
-    let leased_replace = leased_replace(name);
+    let leased_replace = lock::leased_replace(name);
     if pin
         && let Some(replaced) = leased_replace
         && selected.iter().any(|s| *s.id == replaced)
@@ -531,16 +461,9 @@ pub async fn set_pinned<M: Management>(
             operation: OperationKind::Import,
         });
     }
-    mutate_state(|s| {
-        for snapshot in &selected {
-            let key = SnapshotKey::new(name, &snapshot.id);
-            if pin {
-                s.pins.insert(key, ());
-            } else {
-                s.pins.remove(&key);
-            }
-        }
-    });
+    for snapshot in &selected {
+        snapshot_meta::set_pinned(name, &snapshot.id, pin);
+    }
     Ok(selected
         .into_iter()
         .map(|s| SnapshotInfo {
@@ -550,15 +473,6 @@ pub async fn set_pinned<M: Management>(
         .collect())
 }
 
-/// The snapshot an import's live lease on `name` is about to replace, if any.
-fn leased_replace(name: &str) -> Option<Vec<u8>> {
-    read_state(|s| {
-        s.locks
-            .get(&name.to_string())
-            .and_then(|l| l.0.expires_at.and(l.0.import_replace))
-    })
-}
-
 /// Pins (or unpins) every `(module, id)` at once — a group snapshot's members, which the
 /// caller found on the IC's lists. Pinning refuses, changing nothing, when an import's upload
 /// is about to replace one of them (as `set_pinned` does).
@@ -566,22 +480,15 @@ pub fn set_pins(targets: &[(String, Vec<u8>)], pin: bool) -> Result<(), Snapshot
     if pin
         && let Some((module, _)) = targets
             .iter()
-            .find(|(module, id)| leased_replace(module).as_ref() == Some(id))
+            .find(|(module, id)| lock::leased_replace(module).as_ref() == Some(id))
     {
         return Err(SnapshotError::Busy {
             module: module.clone(),
             operation: OperationKind::Import,
         });
     }
-    mutate_state(|s| {
-        for (module, id) in targets {
-            let key = SnapshotKey::new(module, id);
-            if pin {
-                s.pins.insert(key, ());
-            } else {
-                s.pins.remove(&key);
-            }
-        }
-    });
+    for (module, id) in targets {
+        snapshot_meta::set_pinned(module, id, pin);
+    }
     Ok(())
 }

@@ -13,6 +13,7 @@ use crate::history::Operation;
 use crate::lock::ModuleLock;
 use crate::mgmt::Management;
 use crate::snapshots::{record_taken, replaceable};
+use crate::store::snapshot_meta;
 use crate::{registry, staging};
 
 /// Largest wasm + argument sent in one `install_code` message. Calls to the management
@@ -34,16 +35,11 @@ fn finish<M: Management>(
     // The pre-upgrade snapshot is kept from automatic deletion until the next successful
     // upgrade: a success hands the protection over to its own snapshot (or to none); a
     // failure adds its snapshot to the ones already kept.
-    registry::update_kept_for_upgrade(name, |kept| {
-        if outcome == UpgradeOutcome::Upgraded {
-            kept.clear();
-        }
-        if let Some(id) = &snapshot_id
-            && !kept.contains(id)
-        {
-            kept.push(id.clone());
-        }
-    });
+    snapshot_meta::mark_kept_for_upgrade(
+        name,
+        snapshot_id.as_deref(),
+        outcome == UpgradeOutcome::Upgraded,
+    );
     let report = UpgradeReport {
         operation_id: op.id(),
         steps: op.steps(),

@@ -132,7 +132,7 @@ fn an_import_without_restore_only_records_the_snapshot() {
     let report = finish(&mgmt, lease.operation_id, &uploaded.id, false).unwrap();
     assert!(!report.restored);
     assert_eq!(mgmt.canister(canister).data, 1, "nothing was loaded");
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].trigger, Some(Trigger::Import));
 }
@@ -254,7 +254,7 @@ fn the_snapshot_an_import_replaces_cannot_be_pinned_while_the_lease_holds() {
     ));
     let uploaded = client_upload(&mgmt, canister, 5, Some(old.id.to_vec()));
     finish(&mgmt, lease.operation_id, &uploaded.id, false).unwrap();
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed.len(), 1, "the replaced snapshot's record is gone");
     assert_eq!(*listed[0].id, uploaded.id);
 }
@@ -394,7 +394,7 @@ fn a_failed_load_reports_the_step_and_restarts_the_module() {
     assert_eq!(mgmt.canister(canister).status, RunStatus::Running);
     assert_eq!(lock::held_by("app"), None);
     // The snapshot stays recorded, so a rerun can load it.
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed[0].trigger, Some(Trigger::Import));
     let again = begin(
         &mgmt,

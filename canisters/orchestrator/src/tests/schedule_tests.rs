@@ -12,7 +12,6 @@ use orchestrator_api::{
 use super::{admin, run, setup_with, stage};
 use crate::fake::{FakeManagement, V2_WASM};
 use crate::mgmt::Management;
-use crate::state::read_state;
 use crate::{fleet, lock, registry, schedules, snapshots, upgrade};
 
 const MINUTE: u64 = 60 * 1_000_000_000;
@@ -64,7 +63,7 @@ fn upgrade_args(wasm_hash: Vec<u8>) -> UpgradeArgs {
 }
 
 fn labels(mgmt: &FakeManagement) -> Vec<String> {
-    run(snapshots::list(mgmt, "app"))
+    run(snapshots::list_reconciled(mgmt, "app"))
         .unwrap()
         .into_iter()
         .map(|s| s.label.unwrap_or_else(|| "<scheduled>".into()))
@@ -280,7 +279,7 @@ fn retention_deletes_expired_snapshots_but_keeps_pinned_and_pre_upgrade_ones() {
     let hash = stage(&mgmt, V2_WASM);
     let report = run(upgrade::upgrade(&mgmt, admin(), "app", upgrade_args(hash))).unwrap();
     assert_eq!(report.outcome, UpgradeOutcome::Upgraded);
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     let pre_upgrade = listed
         .iter()
         .find(|s| s.trigger == Some(Trigger::Upgrade))
@@ -302,7 +301,7 @@ fn retention_deletes_expired_snapshots_but_keeps_pinned_and_pre_upgrade_ones() {
     schedules::set("app", every(24 * 60, day), mgmt.now()).unwrap();
     mgmt.now.set(mgmt.now() + 2 * 24 * HOUR);
     wake_up(&mgmt);
-    let left = run(snapshots::list(&mgmt, "app")).unwrap();
+    let left = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     let mut left: Vec<_> = left.iter().map(|s| (s.label.clone(), s.trigger)).collect();
     left.sort_by_key(|(label, _)| label.clone());
     assert_eq!(
@@ -366,14 +365,14 @@ fn a_scheduled_snapshot_spares_the_pre_upgrade_one_but_a_manual_one_may_replace_
     schedules::set("app", every(60, Retention::default()), mgmt.now()).unwrap();
     mgmt.now.set(mgmt.now() + HOUR);
     wake_up(&mgmt);
-    let held = run(snapshots::list(&mgmt, "app")).unwrap();
+    let held = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(held.len(), 2);
     assert!(held.iter().any(|s| s.kept_for_upgrade));
     assert!(held.iter().any(|s| s.trigger == Some(Trigger::Schedule)));
     // A second scheduled run finds only the pre-upgrade one and its own to choose from.
     mgmt.now.set(mgmt.now() + HOUR);
     wake_up(&mgmt);
-    let held = run(snapshots::list(&mgmt, "app")).unwrap();
+    let held = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert!(held.iter().any(|s| s.kept_for_upgrade), "still kept");
 }
 
@@ -430,7 +429,7 @@ fn a_pinned_snapshot_is_not_deleted_until_unpinned() {
         Trigger::Manual,
     ))
     .unwrap();
-    assert!(read_state(|s| s.module_pins("app").is_empty()));
+    assert!(crate::store::snapshot_meta::pinned_ids("app").is_empty());
 }
 
 #[test]
@@ -540,7 +539,7 @@ fn removing_a_module_drops_its_schedule_and_pins() {
     schedules::set("app", every(60, Retention::default()), mgmt.now()).unwrap();
     registry::remove("app").unwrap();
     assert_eq!(schedules::next_wakeup(), None);
-    assert!(read_state(|s| s.module_pins("app").is_empty()));
+    assert!(crate::store::snapshot_meta::pinned_ids("app").is_empty());
 }
 
 #[test]

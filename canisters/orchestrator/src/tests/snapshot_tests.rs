@@ -62,7 +62,7 @@ fn take_stops_takes_restarts_and_records_the_snapshot() {
     assert_eq!(op.snapshot_id, Some(info.id.clone()));
     assert!(op.finished_at.is_some());
     assert_eq!(lock::held_by("app"), None);
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed, vec![info]);
 }
 
@@ -104,7 +104,7 @@ fn at_max_snapshots_a_take_replaces_the_oldest() {
     assert_eq!(held.len(), 1, "one snapshot per module by default");
     assert_eq!(held[0].listed.id, second.id.to_vec());
     assert_ne!(first.id, second.id);
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].label.as_deref(), Some("b"));
 
@@ -119,7 +119,7 @@ fn at_max_snapshots_a_take_replaces_the_oldest() {
     let c = take(&mgmt, Some("c")).unwrap();
     let d = take(&mgmt, Some("d")).unwrap();
     let e = take(&mgmt, Some("e")).unwrap();
-    let ids: Vec<_> = run(snapshots::list(&mgmt, "app"))
+    let ids: Vec<_> = run(snapshots::list_reconciled(&mgmt, "app"))
         .unwrap()
         .into_iter()
         .map(|s| s.id)
@@ -199,7 +199,11 @@ fn a_failed_take_still_restarts_the_module_and_records_nothing() {
     assert_eq!(mgmt.calls().last(), Some(&"start_canister"));
     assert_eq!(mgmt.canister(canister).status, RunStatus::Running);
     assert!(mgmt.canister(canister).snapshots.is_empty());
-    assert!(run(snapshots::list(&mgmt, "app")).unwrap().is_empty());
+    assert!(
+        run(snapshots::list_reconciled(&mgmt, "app"))
+            .unwrap()
+            .is_empty()
+    );
     let op = last_operation();
     let steps: Vec<_> = op.steps.iter().map(|s| s.step).collect();
     assert_eq!(
@@ -230,7 +234,10 @@ fn a_failed_restart_keeps_the_snapshot_and_says_the_module_is_stopped() {
     ));
     assert!(error.to_string().contains("NOT running"), "{error}");
     assert_eq!(mgmt.canister(canister).snapshots.len(), 1);
-    assert_eq!(run(snapshots::list(&mgmt, "app")).unwrap().len(), 1);
+    assert_eq!(
+        run(snapshots::list_reconciled(&mgmt, "app")).unwrap().len(),
+        1
+    );
 }
 
 #[test]
@@ -493,7 +500,11 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
     .unwrap();
     assert_eq!(deleted.id, b.id);
     assert!(mgmt.canister(canister).snapshots.is_empty());
-    assert!(run(snapshots::list(&mgmt, "app")).unwrap().is_empty());
+    assert!(
+        run(snapshots::list_reconciled(&mgmt, "app"))
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         !mgmt.calls().contains(&"stop_canister"),
         "deleting a snapshot does not stop the module"
@@ -518,9 +529,12 @@ fn a_failed_delete_keeps_the_record() {
             ..
         })
     ));
-    assert_eq!(run(snapshots::list(&mgmt, "app")).unwrap()[0].id, a.id);
     assert_eq!(
-        run(snapshots::list(&mgmt, "app")).unwrap()[0]
+        run(snapshots::list_reconciled(&mgmt, "app")).unwrap()[0].id,
+        a.id
+    );
+    assert_eq!(
+        run(snapshots::list_reconciled(&mgmt, "app")).unwrap()[0]
             .label
             .as_deref(),
         Some("keep me")
@@ -536,7 +550,7 @@ fn list_shows_external_snapshots_and_forgets_ones_deleted_elsewhere() {
     let ours = take(&mgmt, Some("ours")).unwrap();
     // Someone else (dfx, icp-cli) takes one directly.
     let external = run(mgmt.take_snapshot(canister, None)).unwrap();
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed.len(), 2);
     assert!(!listed[0].external);
     assert!(listed[1].external);
@@ -544,10 +558,10 @@ fn list_shows_external_snapshots_and_forgets_ones_deleted_elsewhere() {
     assert_eq!(listed[1].trigger, None);
     // ... and deletes ours directly.
     run(mgmt.delete_snapshot(canister, ours.id.to_vec())).unwrap();
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].external);
-    crate::state::read_state(|s| assert!(s.module_snapshots("app").is_empty()));
+    assert!(crate::store::snapshot_meta::recorded_ids("app").is_empty());
 }
 
 #[test]

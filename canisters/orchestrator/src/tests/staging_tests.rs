@@ -98,7 +98,7 @@ fn bytes_that_are_not_a_wasm_are_refused_at_commit_and_discarded() {
         );
         assert_eq!(staging::committed_wasm(&hash, NOW), None, "{what}");
     }
-    crate::state::read_state(|s| assert!(s.staged_chunks.is_empty()));
+    assert!(crate::store::staging::no_chunks());
 }
 
 #[test]
@@ -236,8 +236,9 @@ fn staged_wasms_expire_and_can_be_deleted() {
     let later = NOW + STAGED_WASM_TTL_NANOS;
     assert!(staging::list(later).is_empty());
     assert_eq!(staging::committed_wasm(&a, later), None);
-    crate::state::read_state(|s| {
-        assert!(s.staged_wasms.is_empty());
-        assert!(s.staged_chunks.is_empty(), "expired chunks are purged too");
-    });
+    assert!(crate::store::staging::list().is_empty());
+    assert!(
+        crate::store::staging::no_chunks(),
+        "expired chunks are purged too"
+    );
 }

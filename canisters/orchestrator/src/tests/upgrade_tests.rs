@@ -61,7 +61,7 @@ fn an_upgrade_stops_snapshots_installs_starts_and_checks_health() {
         c.snapshots[0].wasm, b"v1",
         "the snapshot holds the pre-upgrade module"
     );
-    let listed = run(snapshots::list(&mgmt, "app")).unwrap();
+    let listed = run(snapshots::list_reconciled(&mgmt, "app")).unwrap();
     assert_eq!(listed[0].trigger, Some(Trigger::Upgrade));
     assert_eq!(Some(listed[0].id.clone()), report.snapshot_id);
     assert_eq!(lock::held_by("app"), None);
