@@ -14,7 +14,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
-rev=$(git rev-parse --verify "${1:-$(cat scripts/previous-orchestrator.rev)}^{commit}")
+want=${1:-$(cat scripts/previous-orchestrator.rev)}
+# A shallow clone (some CI checkouts) lacks the revision: deepen it once before giving up.
+if ! git cat-file -e "$want^{commit}" 2>/dev/null && [[ "$(git rev-parse --is-shallow-repository)" == true ]]; then
+  git fetch --quiet --unshallow || true
+fi
+rev=$(git rev-parse --verify "$want^{commit}") || {
+  echo "revision $want is not in this clone; clone with full history (git clone without --depth)" >&2
+  exit 1
+}
 out="$root/target/canisters"
 wasm="$out/orchestrator-previous.wasm.gz"
 if [[ -f "$wasm" && "$(cat "$out/orchestrator-previous.rev" 2>/dev/null)" == "$rev" ]]; then
