@@ -29,40 +29,6 @@ pub fn newest(snapshots: &[IcSnapshot]) -> Option<&IcSnapshot> {
         .max_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)))
 }
 
-/// Looks the module up and takes its lock, or says why not.
-fn lock_module(
-    name: &str,
-    operation: OperationKind,
-    now: u64,
-) -> Result<(ModuleRecord, ModuleLock), SnapshotError> {
-    let module = registry::get(name).ok_or_else(|| SnapshotError::ModuleNotFound {
-        name: name.to_string(),
-    })?;
-    let lock =
-        ModuleLock::acquire(name, operation, now).map_err(|operation| SnapshotError::Busy {
-            module: name.to_string(),
-            operation,
-        })?;
-    Ok((module, lock))
-}
-
-/// Closes `op` as failed and builds the error that reports it.
-fn failed<M: Management>(mgmt: &M, op: Operation, failure: StepFailure) -> SnapshotError {
-    let operation_id = op.id();
-    let reason = failure.failure.to_string();
-    let mut summary = format!("{} failed: {reason}", failure.step);
-    if !failure.module_running {
-        summary.push_str("; the module is not running");
-    }
-    op.fail(summary, mgmt.now());
-    SnapshotError::OperationFailed {
-        operation_id,
-        step: failure.step,
-        reason,
-        module_running: failure.module_running,
-    }
-}
-
 /// Records a snapshot the orchestrator took, dropping the record of the one it replaced.
 pub fn record_taken(
     module: &str,
@@ -183,7 +149,7 @@ async fn start_listed<M: Management>(
     kind: OperationKind,
     trigger: Trigger,
 ) -> Result<Started, SnapshotError> {
-    let (module, lock) = lock_module(name, kind, mgmt.now())?;
+    let (module, lock) = registry::lock_module(name, kind, mgmt.now())?;
     let op = Operation::begin(name, kind, caller, trigger, mgmt.now());
     lock.set_operation_id(op.id());
     match control::list_held(mgmt, &op, module.canister_id).await {
@@ -193,7 +159,7 @@ async fn start_listed<M: Management>(
             op,
             held,
         }),
-        Err(failure) => Err(failed(mgmt, op, failure)),
+        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
     }
 }
 
@@ -233,11 +199,10 @@ pub async fn take<M: Management>(
                 // A schedule that finds no free slot skips this run (and says why); an
                 // explicit request fails.
                 if trigger == Trigger::Schedule {
-                    op.skipped(error.to_string(), mgmt.now());
-                } else {
-                    op.fail(error.to_string(), mgmt.now());
+                    op.close_skipped(error.to_string(), mgmt.now());
+                    return Err(error);
                 }
-                return Err(error);
+                return Err(op.close_refused(error, mgmt.now()));
             }
         }
     } else {
@@ -248,10 +213,10 @@ pub async fn take<M: Management>(
     let stopped = if module.settings.stop_for_snapshot {
         match control::stop_if_running(mgmt, &op, canister).await {
             Ok(stopped) => stopped,
-            Err(failure) => return Err(failed(mgmt, op, failure)),
+            Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
         }
     } else {
-        op.skip(OperationStep::Stop, "stop_for_snapshot is off", mgmt.now());
+        op.skip_step(OperationStep::Stop, "stop_for_snapshot is off", mgmt.now());
         Stopped::NotAsked
     };
 
@@ -281,10 +246,10 @@ pub async fn take<M: Management>(
     // 6. Report.
     match control::settle(OperationStep::TakeSnapshot, taken, stopped, restarted) {
         Ok(info) => {
-            op.complete(mgmt.now());
+            op.close_completed(mgmt.now());
             Ok(info)
         }
-        Err(failure) => Err(failed(mgmt, op, failure)),
+        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
     }
 }
 
@@ -306,12 +271,6 @@ fn resolve<'a>(
         }
         None => default(held),
     }
-}
-
-/// Closes `op` as failed before anything was touched, returning `error` as is.
-fn refused<M: Management>(mgmt: &M, op: Operation, error: SnapshotError) -> SnapshotError {
-    op.fail(error.to_string(), mgmt.now());
-    error
 }
 
 /// lock → list → stop → load (the given snapshot, or the newest) → start, always → unlock.
@@ -342,14 +301,14 @@ pub async fn restore<M: Management>(
         })
     }) {
         Ok(target) => target.clone(),
-        Err(error) => return Err(refused(mgmt, op, error)),
+        Err(error) => return Err(op.close_refused(error, mgmt.now())),
     };
     op.set_snapshot(&target.id, mgmt.now());
 
     // 3. Stop: loading into a running canister would race its messages.
     let stopped = match control::stop_if_running(mgmt, &op, canister).await {
         Ok(stopped) => stopped,
-        Err(failure) => return Err(failed(mgmt, op, failure)),
+        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
     };
 
     // 4. Load.
@@ -368,10 +327,10 @@ pub async fn restore<M: Management>(
     let record = read_state(|s| s.snapshots.get(&SnapshotKey::new(name, &target.id)));
     match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
         Ok(()) => {
-            op.complete(mgmt.now());
+            op.close_completed(mgmt.now());
             Ok(info(name, &target, record.map(|r| r.0)))
         }
-        Err(failure) => Err(failed(mgmt, op, failure)),
+        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
     }
 }
 
@@ -405,7 +364,7 @@ pub async fn delete<M: Management>(
         }),
     }) {
         Ok(target) => target.clone(),
-        Err(error) => return Err(refused(mgmt, op, error)),
+        Err(error) => return Err(op.close_refused(error, mgmt.now())),
     };
     op.set_snapshot(&target.id, mgmt.now());
     if read_state(|s| s.is_pinned(name, &target.id)) {
@@ -413,7 +372,7 @@ pub async fn delete<M: Management>(
             module: name.to_string(),
             id: target.id.clone().into(),
         };
-        return Err(refused(mgmt, op, error));
+        return Err(op.close_refused(error, mgmt.now()));
     }
 
     // 3. Delete, then forget our record of it.
@@ -425,20 +384,17 @@ pub async fn delete<M: Management>(
         )
         .await
     {
-        return Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::DeleteSnapshot,
-                failure,
-                module_running: true,
-            },
-        ));
+        let failure = StepFailure {
+            step: OperationStep::DeleteSnapshot,
+            failure,
+            module_running: true,
+        };
+        return Err(control::close_failed_at_step(op, failure, mgmt.now()));
     }
     let record = mutate_state(|s| s.snapshots.remove(&SnapshotKey::new(name, &target.id)));
     let info = info(name, &target, record.map(|r| r.0));
     registry::update_kept_for_upgrade(name, |kept| kept.retain(|k| *k != target.id));
-    op.complete(mgmt.now());
+    op.close_completed(mgmt.now());
     Ok(info)
 }
 
