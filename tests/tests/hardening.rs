@@ -179,5 +179,5 @@ fn an_import_lease_holds_the_module_across_messages_and_an_orchestrator_upgrade(
             ("app", BeginImportArgs::default()),
         )
         .unwrap();
-    assert!(matches!(r, Err(ImportError::Unauthorized { .. })));
+    assert!(matches!(r, Err(ImportError::Unauthorized(_))));
 }

@@ -317,11 +317,11 @@ fn strangers_and_anonymous_callers_get_unauthorized() {
                 ("app", TakeSnapshotArgs::default()),
             )
             .unwrap();
-        assert_eq!(r, Err(SnapshotError::Unauthorized { caller }));
+        assert_eq!(r, Err(SnapshotError::Unauthorized(Unauthorized { caller })));
         // An update since it reports snapshot memory from canister_status.
         let (r,): (Result<Vec<ModuleInfo>, QueryError>,) =
             env.call_as(caller, "list_modules", ()).unwrap();
-        assert_eq!(r, Err(QueryError::Unauthorized { caller }));
+        assert_eq!(r, Err(QueryError::Unauthorized(Unauthorized { caller })));
     }
     // The orchestrator's controller is an admin without being listed.
     let developer = env.developer;

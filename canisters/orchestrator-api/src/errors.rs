@@ -1,11 +1,26 @@
-//! One error enum per group of endpoints. Each variant carries the data a client needs to act,
-//! and its `Display` (via thiserror) says what to do, so the CLI prints it as is.
+//! Every error the orchestrator's endpoints return: one enum per group of endpoints. Each
+//! variant carries the data a client needs to act, and its `Display` (via thiserror) says what
+//! to do, so the CLI prints it as is. The refusal every endpoint shares, [`Unauthorized`], is
+//! one type, carried by a variant of each enum.
 
 use candid::{CandidType, Principal};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::{OperationKind, OperationStatus, OperationStep, SnapshotId};
+use crate::{GroupMemberReport, OperationKind, OperationStatus, OperationStep, SnapshotId};
+
+/// The caller is neither an admin nor a controller of the orchestrator. Every error enum
+/// carries it as `Unauthorized(Unauthorized)`: a newtype variant of this record encodes in
+/// candid exactly as the struct variant `Unauthorized { caller }` it replaces, so the
+/// interface did not change.
+#[derive(CandidType, Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, Error)]
+#[error(
+    "{caller} is not an admin of this orchestrator; ask an admin to run `keepsake admin add {caller}`"
+)]
+pub struct Unauthorized {
+    /// Who called.
+    pub caller: Principal,
+}
 
 /// A call the orchestrator made that was rejected (by the management canister or a module).
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
@@ -24,13 +39,8 @@ pub struct CallFailure {
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum AdminError {
     /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error(
-        "{caller} is not an admin of this orchestrator; ask an admin to run `keepsake admin add {caller}`"
-    )]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// Removing this admin would leave the orchestrator without any.
     #[error("{admin} is the last admin; add another admin before removing it")]
     LastAdmin {
@@ -46,11 +56,8 @@ pub enum AdminError {
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum ModuleError {
     /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// The name breaks the naming rule.
     #[error("invalid module name: {reason}")]
     InvalidName {
@@ -116,11 +123,8 @@ pub enum ModuleError {
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum SnapshotError {
     /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// No module has this name.
     #[error("no module named {name:?}; `keepsake module list` shows the registered ones")]
     ModuleNotFound {
@@ -239,11 +243,8 @@ pub enum SnapshotError {
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum StagingError {
     /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// A wasm hash must be 32 bytes (sha256).
     #[error("a wasm hash is a 32-byte sha256; got {len} bytes")]
     InvalidHash {
@@ -333,11 +334,8 @@ pub enum StagingError {
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum UpgradeError {
     /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// No module has this name.
     #[error("no module named {name:?}; `keepsake module list` shows the registered ones")]
     ModuleNotFound {
@@ -405,22 +403,16 @@ pub enum UpgradeError {
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum QueryError {
     /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
 }
 
 /// Errors of `begin_import`, `renew_import`, `finish_import` and `abort_import`.
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
 pub enum ImportError {
     /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
     /// No module has this name.
     #[error("no module named {name:?}; `keepsake module list` shows the registered ones")]
     ModuleNotFound {
@@ -504,4 +496,250 @@ pub enum ImportError {
         /// Whether the module runs now.
         module_running: bool,
     },
+}
+
+/// Errors of `set_schedule` / `clear_schedule`.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
+pub enum ScheduleError {
+    /// The caller is neither an admin nor a controller of the orchestrator.
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
+    /// No module has this name.
+    #[error("no module named {name:?}; `keepsake module list` shows the registered ones")]
+    ModuleNotFound {
+        /// The name asked for.
+        name: String,
+    },
+    /// The cadence is not valid.
+    #[error("invalid schedule: {reason}")]
+    InvalidCadence {
+        /// What is wrong, and what would be accepted.
+        reason: String,
+    },
+    /// The retention is not valid.
+    #[error("invalid retention: {reason}")]
+    InvalidRetention {
+        /// What is wrong, and what would be accepted.
+        reason: String,
+    },
+    /// The module has no schedule.
+    #[error(
+        "module {module:?} has no schedule; set one with `keepsake schedule set {module} --every 1d` (or --cron \"<expr>\")"
+    )]
+    NoSchedule {
+        /// The module.
+        module: String,
+    },
+}
+
+/// Errors of the group endpoints.
+#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
+pub enum GroupError {
+    /// The caller is neither an admin nor a controller of the orchestrator.
+    #[error(transparent)]
+    Unauthorized(#[from] Unauthorized),
+    /// The name is not a valid group name.
+    #[error("invalid group name: {reason}")]
+    InvalidName {
+        /// Why.
+        reason: String,
+    },
+    /// A group with this name exists.
+    #[error("a group named {name:?} exists; remove it first or choose another name")]
+    NameTaken {
+        /// The name.
+        name: String,
+    },
+    /// No group has this name.
+    #[error("no group named {name:?}; `keepsake group list` shows the groups")]
+    GroupNotFound {
+        /// The name.
+        name: String,
+    },
+    /// A member is not a registered module.
+    #[error("no module named {name:?}; register it first (`keepsake module add`)")]
+    ModuleNotFound {
+        /// The name.
+        name: String,
+    },
+    /// The member list is empty, too long or names a module twice.
+    #[error("invalid members: {reason}")]
+    InvalidMembers {
+        /// Why.
+        reason: String,
+    },
+    /// An argument is out of range.
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// Why.
+        reason: String,
+    },
+    /// A member is busy with another operation: nothing was touched.
+    #[error(
+        "module {module:?} of the group is busy ({operation}); nothing was touched, try again when it is done"
+    )]
+    Busy {
+        /// The member.
+        module: String,
+        /// What it is doing.
+        operation: OperationKind,
+    },
+    /// A member has no free snapshot slot: nothing was touched.
+    #[error(
+        "module {module:?} holds {held} snapshots (limit {max}); {advice}; nothing was touched"
+    )]
+    SlotsFull {
+        /// The member.
+        module: String,
+        /// Snapshots it holds.
+        held: u32,
+        /// The limit that applies.
+        max: u8,
+        /// What to do.
+        advice: String,
+    },
+    /// No group snapshot with this id for this group.
+    #[error("group {group:?} has no group snapshot {id}; `keepsake group show {group}` lists them")]
+    GroupSnapshotNotFound {
+        /// The group.
+        group: String,
+        /// The id asked for.
+        id: u64,
+    },
+    /// The group has no complete group snapshot to restore.
+    #[error("group {group:?} has no complete group snapshot to restore")]
+    NoGroupSnapshot {
+        /// The group.
+        group: String,
+    },
+    /// A module named in a group operation is not a member of the group.
+    #[error(
+        "module {module:?} is not a member of group {group:?}; `keepsake group show {group}` lists its members"
+    )]
+    NotAMember {
+        /// The group.
+        group: String,
+        /// The module.
+        module: String,
+    },
+    /// A member's wasm is not staged and committed: nothing was touched.
+    #[error(
+        "the wasm for module {module:?} (sha256 {}) is not staged and committed; stage it first (`keepsake upgrade --group` does); nothing was touched",
+        hex_prefix(.wasm_hash)
+    )]
+    WasmNotStaged {
+        /// The member.
+        module: String,
+        /// The hash asked for.
+        #[serde(with = "serde_bytes")]
+        wasm_hash: Vec<u8>,
+    },
+    /// The group has no schedule.
+    #[error(
+        "group {group:?} has no schedule; set one with `keepsake schedule set --group {group} --every 1d`"
+    )]
+    NoSchedule {
+        /// The group.
+        group: String,
+    },
+    /// The group snapshot is partial: restoring it would not be a consistent cut.
+    #[error(
+        "group snapshot {id} is partial (missing {missing:?}); it cannot be restored as a unit"
+    )]
+    Partial {
+        /// Its id.
+        id: u64,
+        /// The members it lacks.
+        missing: Vec<String>,
+    },
+    /// A member's snapshot of the group snapshot is gone from the IC.
+    #[error(
+        "the snapshot of module {module:?} in group snapshot {id} no longer exists; the group snapshot cannot be restored"
+    )]
+    MemberSnapshotGone {
+        /// The group snapshot.
+        id: u64,
+        /// The member.
+        module: String,
+    },
+    /// A preflight call failed before anything was touched.
+    #[error("preflight failed on module {module:?}: {failure}; nothing was touched")]
+    PreflightFailed {
+        /// The member.
+        module: String,
+        /// The call.
+        failure: CallFailure,
+    },
+    /// The group snapshot failed; what happened to each member is in `members` and the
+    /// history record `operation_id`.
+    #[error("group operation {operation_id} failed: {reason}")]
+    OperationFailed {
+        /// The history record.
+        operation_id: u64,
+        /// Why, in words.
+        reason: String,
+        /// Per member.
+        members: Vec<GroupMemberReport>,
+    },
+}
+
+/// The first 8 bytes of a hash, in hex: enough to tell wasms apart in a message.
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use candid::{CandidType, Decode, Encode, Principal};
+    use serde::Deserialize;
+
+    use super::*;
+
+    /// The shape every error enum had before `Unauthorized` was shared: a struct variant.
+    #[derive(CandidType, Deserialize, Debug, PartialEq, Eq)]
+    enum BeforeSharing {
+        Unauthorized { caller: Principal },
+    }
+
+    fn caller() -> Principal {
+        Principal::from_slice(&[7; 29])
+    }
+
+    /// Decodes what an orchestrator of the previous shape sent as `E`, and encodes `E`'s
+    /// `Unauthorized` back into the previous shape.
+    fn round_trip<E>(wrap: fn(Unauthorized) -> E)
+    where
+        E: CandidType + for<'de> Deserialize<'de> + std::fmt::Debug + PartialEq,
+    {
+        let old = Encode!(&BeforeSharing::Unauthorized { caller: caller() }).unwrap();
+        let new = wrap(Unauthorized { caller: caller() });
+        assert_eq!(Decode!(&old, E).unwrap(), new);
+        let encoded = Encode!(&new).unwrap();
+        assert_eq!(
+            Decode!(&encoded, BeforeSharing).unwrap(),
+            BeforeSharing::Unauthorized { caller: caller() }
+        );
+    }
+
+    #[test]
+    fn the_shared_unauthorized_encodes_as_the_struct_variant_it_replaced() {
+        round_trip(AdminError::Unauthorized);
+        round_trip(ModuleError::Unauthorized);
+        round_trip(SnapshotError::Unauthorized);
+        round_trip(StagingError::Unauthorized);
+        round_trip(UpgradeError::Unauthorized);
+        round_trip(QueryError::Unauthorized);
+        round_trip(ImportError::Unauthorized);
+        round_trip(ScheduleError::Unauthorized);
+        round_trip(GroupError::Unauthorized);
+    }
+
+    #[test]
+    fn every_unauthorized_tells_how_to_become_an_admin() {
+        let message = SnapshotError::from(Unauthorized { caller: caller() }).to_string();
+        assert!(
+            message.contains(&format!("keepsake admin add {}", caller())),
+            "{message}"
+        );
+    }
 }

@@ -2,9 +2,8 @@
 
 use candid::{CandidType, Principal};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
-use crate::{Cadence, CallFailure, OperationKind, Retention, SnapshotId, Trigger};
+use crate::{Cadence, Retention, SnapshotId, Trigger};
 
 /// Most members a group may have.
 pub const MAX_GROUP_MEMBERS: usize = 32;
@@ -143,160 +142,6 @@ pub struct GroupRestoreReport {
     pub members: Vec<GroupMemberReport>,
 }
 
-/// Errors of the group endpoints.
-#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Error)]
-pub enum GroupError {
-    /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: Principal,
-    },
-    /// The name is not a valid group name.
-    #[error("invalid group name: {reason}")]
-    InvalidName {
-        /// Why.
-        reason: String,
-    },
-    /// A group with this name exists.
-    #[error("a group named {name:?} exists; remove it first or choose another name")]
-    NameTaken {
-        /// The name.
-        name: String,
-    },
-    /// No group has this name.
-    #[error("no group named {name:?}; `keepsake group list` shows the groups")]
-    GroupNotFound {
-        /// The name.
-        name: String,
-    },
-    /// A member is not a registered module.
-    #[error("no module named {name:?}; register it first (`keepsake module add`)")]
-    ModuleNotFound {
-        /// The name.
-        name: String,
-    },
-    /// The member list is empty, too long or names a module twice.
-    #[error("invalid members: {reason}")]
-    InvalidMembers {
-        /// Why.
-        reason: String,
-    },
-    /// An argument is out of range.
-    #[error("invalid argument: {reason}")]
-    InvalidArgument {
-        /// Why.
-        reason: String,
-    },
-    /// A member is busy with another operation: nothing was touched.
-    #[error(
-        "module {module:?} of the group is busy ({operation}); nothing was touched, try again when it is done"
-    )]
-    Busy {
-        /// The member.
-        module: String,
-        /// What it is doing.
-        operation: OperationKind,
-    },
-    /// A member has no free snapshot slot: nothing was touched.
-    #[error(
-        "module {module:?} holds {held} snapshots (limit {max}); {advice}; nothing was touched"
-    )]
-    SlotsFull {
-        /// The member.
-        module: String,
-        /// Snapshots it holds.
-        held: u32,
-        /// The limit that applies.
-        max: u8,
-        /// What to do.
-        advice: String,
-    },
-    /// No group snapshot with this id for this group.
-    #[error("group {group:?} has no group snapshot {id}; `keepsake group show {group}` lists them")]
-    GroupSnapshotNotFound {
-        /// The group.
-        group: String,
-        /// The id asked for.
-        id: u64,
-    },
-    /// The group has no complete group snapshot to restore.
-    #[error("group {group:?} has no complete group snapshot to restore")]
-    NoGroupSnapshot {
-        /// The group.
-        group: String,
-    },
-    /// A module named in a group operation is not a member of the group.
-    #[error(
-        "module {module:?} is not a member of group {group:?}; `keepsake group show {group}` lists its members"
-    )]
-    NotAMember {
-        /// The group.
-        group: String,
-        /// The module.
-        module: String,
-    },
-    /// A member's wasm is not staged and committed: nothing was touched.
-    #[error(
-        "the wasm for module {module:?} (sha256 {}) is not staged and committed; stage it first (`keepsake upgrade --group` does); nothing was touched",
-        hex_prefix(.wasm_hash)
-    )]
-    WasmNotStaged {
-        /// The member.
-        module: String,
-        /// The hash asked for.
-        #[serde(with = "serde_bytes")]
-        wasm_hash: Vec<u8>,
-    },
-    /// The group has no schedule.
-    #[error(
-        "group {group:?} has no schedule; set one with `keepsake schedule set --group {group} --every 1d`"
-    )]
-    NoSchedule {
-        /// The group.
-        group: String,
-    },
-    /// The group snapshot is partial: restoring it would not be a consistent cut.
-    #[error(
-        "group snapshot {id} is partial (missing {missing:?}); it cannot be restored as a unit"
-    )]
-    Partial {
-        /// Its id.
-        id: u64,
-        /// The members it lacks.
-        missing: Vec<String>,
-    },
-    /// A member's snapshot of the group snapshot is gone from the IC.
-    #[error(
-        "the snapshot of module {module:?} in group snapshot {id} no longer exists; the group snapshot cannot be restored"
-    )]
-    MemberSnapshotGone {
-        /// The group snapshot.
-        id: u64,
-        /// The member.
-        module: String,
-    },
-    /// A preflight call failed before anything was touched.
-    #[error("preflight failed on module {module:?}: {failure}; nothing was touched")]
-    PreflightFailed {
-        /// The member.
-        module: String,
-        /// The call.
-        failure: CallFailure,
-    },
-    /// The group snapshot failed; what happened to each member is in `members` and the
-    /// history record `operation_id`.
-    #[error("group operation {operation_id} failed: {reason}")]
-    OperationFailed {
-        /// The history record.
-        operation_id: u64,
-        /// Why, in words.
-        reason: String,
-        /// Per member.
-        members: Vec<GroupMemberReport>,
-    },
-}
-
 /// Argument of `restore_group_snapshot`.
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
 pub struct GroupRestoreArgs {
@@ -304,10 +149,6 @@ pub struct GroupRestoreArgs {
     pub group_snapshot_id: Option<u64>,
     /// How long each member may take to stop, in seconds (default 60, 1 to 300).
     pub stop_timeout_seconds: Option<u32>,
-}
-
-fn hex_prefix(bytes: &[u8]) -> String {
-    bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// One member to upgrade in `upgrade_group`.

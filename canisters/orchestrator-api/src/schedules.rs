@@ -83,43 +83,6 @@ pub struct ScheduleInfo {
     pub last_operation_id: Option<u64>,
 }
 
-/// Errors of `set_schedule` / `clear_schedule`.
-#[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ScheduleError {
-    /// The caller is neither an admin nor a controller of the orchestrator.
-    #[error("{caller} is not an admin of this orchestrator")]
-    Unauthorized {
-        /// Who called.
-        caller: candid::Principal,
-    },
-    /// No module has this name.
-    #[error("no module named {name:?}; `keepsake module list` shows the registered ones")]
-    ModuleNotFound {
-        /// The name asked for.
-        name: String,
-    },
-    /// The cadence is not valid.
-    #[error("invalid schedule: {reason}")]
-    InvalidCadence {
-        /// What is wrong, and what would be accepted.
-        reason: String,
-    },
-    /// The retention is not valid.
-    #[error("invalid retention: {reason}")]
-    InvalidRetention {
-        /// What is wrong, and what would be accepted.
-        reason: String,
-    },
-    /// The module has no schedule.
-    #[error(
-        "module {module:?} has no schedule; set one with `keepsake schedule set {module} --every 1d` (or --cron \"<expr>\")"
-    )]
-    NoSchedule {
-        /// The module.
-        module: String,
-    },
-}
-
 /// Which snapshots `pin_snapshot` / `unpin_snapshot` act on.
 #[derive(CandidType, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
 pub enum SnapshotSelector {

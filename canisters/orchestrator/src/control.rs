@@ -2,7 +2,7 @@
 //! restart every module the orchestrator stopped, whatever happened in between.
 
 use candid::Principal;
-use orchestrator_api::{CallFailure, OperationStep};
+use orchestrator_api::{CallFailure, ImportError, OperationStep, SnapshotError};
 
 use crate::history::Operation;
 use crate::mgmt::{IcSnapshot, Management, RunStatus};
@@ -14,6 +14,56 @@ pub struct StepFailure {
     pub failure: CallFailure,
     pub module_running: bool,
 }
+
+/// What an endpoint reports of an operation closed at a failed step: its error's
+/// `OperationFailed` variant.
+pub struct FailedStep {
+    pub operation_id: u64,
+    pub step: OperationStep,
+    pub reason: String,
+    pub module_running: bool,
+}
+
+/// Closes `op` as failed at `failure`'s step (saying so when the module is left not running)
+/// and builds the endpoint's error for it.
+pub fn close_failed_at_step<E: From<FailedStep>>(
+    op: Operation,
+    failure: StepFailure,
+    now: u64,
+) -> E {
+    let operation_id = op.id();
+    let reason = failure.failure.to_string();
+    let mut summary = format!("{} failed: {reason}", failure.step);
+    if !failure.module_running {
+        summary.push_str("; the module is not running");
+    }
+    op.close_failed(summary, now);
+    E::from(FailedStep {
+        operation_id,
+        step: failure.step,
+        reason,
+        module_running: failure.module_running,
+    })
+}
+
+/// `From<FailedStep>` for each error enum with an `OperationFailed { operation_id, step,
+/// reason, module_running }` variant.
+macro_rules! failed_step_converts_into {
+    ($($error:ty),+) => {$(
+        impl From<FailedStep> for $error {
+            fn from(failed: FailedStep) -> Self {
+                Self::OperationFailed {
+                    operation_id: failed.operation_id,
+                    step: failed.step,
+                    reason: failed.reason,
+                    module_running: failed.module_running,
+                }
+            }
+        }
+    )+};
+}
+
+failed_step_converts_into!(SnapshotError, ImportError);
 
 /// Whether the orchestrator stopped the module for the operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +151,7 @@ pub async fn stop_if_running<M: Management>(
             module_running: true,
         })?;
     if status.status != RunStatus::Running {
-        op.skip(
+        op.skip_step(
             OperationStep::Stop,
             "the module was not running; it is left stopped",
             mgmt.now(),
@@ -144,7 +194,7 @@ pub async fn restart_if_stopped_by_us<M: Management>(
     match stopped {
         Stopped::ByUs => start(mgmt, op, canister, OperationStep::Start).await,
         Stopped::WasNotRunning => {
-            op.skip(
+            op.skip_step(
                 OperationStep::Start,
                 "the module was not running before; it is left stopped",
                 mgmt.now(),

@@ -61,12 +61,7 @@ pub(crate) fn lock_members(
     let mut members = Vec::with_capacity(names.len());
     let mut locks = Vec::with_capacity(names.len());
     for name in names {
-        let module =
-            registry::get(name).ok_or_else(|| GroupError::ModuleNotFound { name: name.clone() })?;
-        let lock = ModuleLock::acquire(name, kind, now).map_err(|operation| GroupError::Busy {
-            module: name.clone(),
-            operation,
-        })?;
+        let (module, lock) = registry::lock_module(name, kind, now)?;
         locks.push(lock);
         members.push(Member {
             name: name.clone(),
@@ -132,7 +127,7 @@ pub(crate) async fn stop_all<M: Management>(
             }
         };
         if status.status != RunStatus::Running {
-            op.skip_member(
+            op.skip_member_step(
                 &m.name,
                 OperationStep::Stop,
                 "the module was not running; it is left stopped",
@@ -423,7 +418,7 @@ pub(crate) async fn drop_replaced<M: Management>(
         if let (Some(Ok(_)), Some(id)) = (take, replaced)
             && let Err(reason) = undo_take(mgmt, op, m, id).await
         {
-            op.skip_member(&m.name, OperationStep::DeleteSnapshot, &reason, mgmt.now());
+            op.skip_member_step(&m.name, OperationStep::DeleteSnapshot, &reason, mgmt.now());
         }
         if let Some(id) = replaced {
             groups::forget_snapshots_with(&m.name, id);
@@ -496,10 +491,7 @@ pub async fn take<M: Management>(
     // 3. Plan the slots (`plan_slots`): refused before anything is touched.
     let to_replace = match plan_slots(mgmt, &op, group, &members, trigger).await {
         Ok(planned) => planned,
-        Err(error) => {
-            op.fail(error.to_string(), mgmt.now());
-            return Err(error);
-        }
+        Err(error) => return Err(op.close_refused(error, mgmt.now())),
     };
 
     // 4. Stop every member at once; each stop waits for the member's open calls, within
@@ -538,9 +530,9 @@ pub async fn take<M: Management>(
         drop_replaced(mgmt, &op, &members, &takes, &to_replace).await;
         let not_running = not_restarted(&members, &stops, &running);
         if complete && not_running.is_empty() {
-            op.complete(mgmt.now());
+            op.close_completed(mgmt.now());
         } else if complete {
-            op.fail(
+            op.close_failed(
                 format!("taken, but not running afterwards: {not_running:?}"),
                 mgmt.now(),
             );
@@ -548,7 +540,7 @@ pub async fn take<M: Management>(
             let GroupSnapshotStatus::Partial { missing } = &snapshot.status else {
                 unreachable!("not complete")
             };
-            op.fail(
+            op.close_failed(
                 format!("partial (kept as asked): missing {missing:?}"),
                 mgmt.now(),
             );
@@ -560,7 +552,7 @@ pub async fn take<M: Management>(
     let reports = undo_cut(mgmt, &op, &members, &stops, &takes, &running).await;
     let reason = summary("group snapshot", &reports);
     let operation_id = op.id();
-    op.fail(reason.clone(), mgmt.now());
+    op.close_failed(reason.clone(), mgmt.now());
     Err(GroupError::OperationFailed {
         operation_id,
         reason,
@@ -634,16 +626,12 @@ pub async fn restore<M: Management>(
     for lock in &locks {
         lock.set_operation_id(op.id());
     }
-    let refuse = |op: Operation, error: GroupError| {
-        op.fail(error.to_string(), mgmt.now());
-        Err(error)
-    };
 
     // 3. Each member's snapshot must still exist, and each member needs one free slot under
     //    the IC's limit for the safety snapshot (temporary: it may exceed max_snapshots).
     let held = match list_all(mgmt, &op, &members).await {
         Ok(held) => held,
-        Err(error) => return refuse(op, error),
+        Err(error) => return Err(op.close_refused(error, mgmt.now())),
     };
     for ((m, held), id) in members.iter().zip(&held).zip(&wanted) {
         if !held.iter().any(|s| s.id == *id) {
@@ -651,7 +639,7 @@ pub async fn restore<M: Management>(
                 id: target.id,
                 module: m.name.clone(),
             };
-            return refuse(op, error);
+            return Err(op.close_refused(error, mgmt.now()));
         }
         if held.len() >= usize::from(IC_MAX_SNAPSHOTS_PER_CANISTER) {
             let error = GroupError::SlotsFull {
@@ -662,7 +650,7 @@ pub async fn restore<M: Management>(
                          afterwards); delete one of its snapshots"
                     .into(),
             };
-            return refuse(op, error);
+            return Err(op.close_refused(error, mgmt.now()));
         }
     }
 
@@ -738,7 +726,7 @@ pub async fn restore<M: Management>(
                 kept_safety = Some(hex::encode(&snapshot.id));
             } else if let Err(reason) = undo_take(mgmt, &op, m, &snapshot.id).await {
                 // Harmless: a spare snapshot of the state before the restore.
-                op.skip_member(&m.name, OperationStep::DeleteSnapshot, &reason, mgmt.now());
+                op.skip_member_step(&m.name, OperationStep::DeleteSnapshot, &reason, mgmt.now());
             }
         }
         let outcome = if let Some((step, reason)) = stops[i].failed() {
@@ -776,9 +764,9 @@ pub async fn restore<M: Management>(
     // 10. Report.
     let operation_id = op.id();
     if restored && not_restarted(&members, &stops, &running).is_empty() {
-        op.complete(mgmt.now());
+        op.close_completed(mgmt.now());
     } else {
-        op.fail(summary("group restore", &reports), mgmt.now());
+        op.close_failed(summary("group restore", &reports), mgmt.now());
     }
     Ok(GroupRestoreReport {
         operation_id,

@@ -135,7 +135,7 @@ pub async fn run<M: Management>(mgmt: &M, group: &str) {
                 mgmt.now(),
             );
             let id = op.id();
-            op.skipped(
+            op.close_skipped(
                 format!(
                     "member {module:?} is busy with {operation}; the scheduled group snapshot is \
                      retried in {BUSY_RETRY_SECONDS} s"

@@ -123,8 +123,7 @@ pub async fn upgrade<M: Management>(
     let to_replace = match plan_slots(mgmt, &op, group, &members, Trigger::Upgrade).await {
         Ok(planned) => planned,
         Err(error) => {
-            op.fail(error.to_string(), mgmt.now());
-            return Err(error);
+            return Err(op.close_refused(error, mgmt.now()));
         }
     };
 
@@ -146,7 +145,7 @@ pub async fn upgrade<M: Management>(
             summary("group upgrade's group snapshot", &reports)
         );
         let operation_id = op.id();
-        op.fail(reason.clone(), mgmt.now());
+        op.close_failed(reason.clone(), mgmt.now());
         return Err(GroupError::OperationFailed {
             operation_id,
             reason,
@@ -214,7 +213,7 @@ pub async fn upgrade<M: Management>(
             async move {
                 let method = p.as_ref()?.health_check.as_ref()?;
                 if !was_running[i] {
-                    op.skip_member(
+                    op.skip_member_step(
                         &m.name,
                         OperationStep::HealthCheck,
                         "the module was stopped before the upgrade and is left stopped",
@@ -364,14 +363,14 @@ pub async fn upgrade<M: Management>(
         .collect();
     let not_running = not_restarted(&members, &stops_after, &running);
     if upgraded && not_running.is_empty() {
-        op.complete(mgmt.now());
+        op.close_completed(mgmt.now());
     } else if upgraded {
-        op.fail(
+        op.close_failed(
             format!("upgraded, but not running afterwards: {not_running:?}"),
             mgmt.now(),
         );
     } else {
-        op.fail(
+        op.close_failed(
             format!(
                 "{}; rolled back to group snapshot {}",
                 summary("group upgrade", &reports),

@@ -186,8 +186,8 @@ impl Operation {
         }
     }
 
-    /// Records a step of member `module` that was not run, and why.
-    pub fn skip_member(&self, module: &str, step: OperationStep, reason: &str, now: u64) {
+    /// Records a step of member `module` that was not run, and why (the operation goes on).
+    pub fn skip_member_step(&self, module: &str, step: OperationStep, reason: &str, now: u64) {
         self.update(now, |r| {
             r.steps.push(StepRecord {
                 step,
@@ -199,8 +199,9 @@ impl Operation {
         });
     }
 
-    /// Records a step that was not run, and why.
-    pub fn skip(&self, step: OperationStep, reason: &str, now: u64) {
+    /// Records a step that was not run, and why (the operation goes on; compare
+    /// [`Self::close_skipped`], which ends the whole operation as not run).
+    pub fn skip_step(&self, step: OperationStep, reason: &str, now: u64) {
         self.update(now, |r| {
             r.steps.push(StepRecord {
                 step,
@@ -222,22 +223,33 @@ impl Operation {
         get(self.id).map(|r| r.steps).unwrap_or_default()
     }
 
+    // The `close_*` methods end the operation (they take it by value); the methods above
+    // record one step of it.
+
     /// Closes the operation as completed.
-    pub fn complete(mut self, now: u64) {
-        self.finish(OperationStatus::Completed, now);
+    pub fn close_completed(mut self, now: u64) {
+        self.close(OperationStatus::Completed, now);
     }
 
-    /// Closes the operation as failed.
-    pub fn fail(mut self, reason: String, now: u64) {
-        self.finish(OperationStatus::Failed(reason), now);
+    /// Closes the operation as failed, for this reason.
+    pub fn close_failed(mut self, reason: String, now: u64) {
+        self.close(OperationStatus::Failed(reason), now);
     }
 
-    /// Closes the operation as skipped (not run, for this reason).
-    pub fn skipped(mut self, reason: String, now: u64) {
-        self.finish(OperationStatus::Skipped(reason), now);
+    /// Closes the operation as refused before it touched the module: the error is its reason,
+    /// and is returned as is for the endpoint to report.
+    pub fn close_refused<E: std::fmt::Display>(self, error: E, now: u64) -> E {
+        self.close_failed(error.to_string(), now);
+        error
     }
 
-    fn finish(&mut self, status: OperationStatus, now: u64) {
+    /// Closes the operation as skipped: not run at all, for this reason (a scheduled run that
+    /// found nothing it may do).
+    pub fn close_skipped(mut self, reason: String, now: u64) {
+        self.close(OperationStatus::Skipped(reason), now);
+    }
+
+    fn close(&mut self, status: OperationStatus, now: u64) {
         self.finished = true;
         self.update(now, |r| {
             r.status = status;
@@ -250,7 +262,7 @@ impl Drop for Operation {
     fn drop(&mut self) {
         if !self.finished {
             let now = self.last_time.get();
-            self.finish(
+            self.close(
                 OperationStatus::Failed(
                     "interrupted: the orchestrator trapped during this operation; check the \
                      module's state (it may be stopped)"

@@ -19,7 +19,7 @@ use orchestrator_api::{
     StepOutcome, Trigger,
 };
 
-use crate::control::{self, StepFailure};
+use crate::control;
 use crate::history::{self, Operation};
 use crate::lock::ModuleLock;
 use crate::mgmt::Management;
@@ -33,29 +33,6 @@ pub const IMPORT_LABEL: &str = "import";
 
 /// Longest abort reason kept in the history, in characters.
 const MAX_REASON_CHARS: usize = 500;
-
-/// Closes `op` as failed and builds the error that reports it.
-fn failed<M: Management>(mgmt: &M, op: Operation, failure: StepFailure) -> ImportError {
-    let operation_id = op.id();
-    let reason = failure.failure.to_string();
-    let mut summary = format!("{} failed: {reason}", failure.step);
-    if !failure.module_running {
-        summary.push_str("; the module is not running");
-    }
-    op.fail(summary, mgmt.now());
-    ImportError::OperationFailed {
-        operation_id,
-        step: failure.step,
-        reason,
-        module_running: failure.module_running,
-    }
-}
-
-/// Closes `op` as failed before anything was touched, returning `error` as is.
-fn refused<M: Management>(mgmt: &M, op: Operation, error: ImportError) -> ImportError {
-    op.fail(error.to_string(), mgmt.now());
-    error
-}
 
 fn not_in_progress(operation_id: u64) -> ImportError {
     ImportError::NotInProgress {
@@ -73,16 +50,7 @@ pub async fn begin<M: Management>(
     args: BeginImportArgs,
 ) -> Result<ImportLease, ImportError> {
     // 1. Lock and record.
-    let module = registry::get(name).ok_or_else(|| ImportError::ModuleNotFound {
-        name: name.to_string(),
-    })?;
-    let lock =
-        ModuleLock::acquire(name, OperationKind::Import, mgmt.now()).map_err(|operation| {
-            ImportError::Busy {
-                module: name.to_string(),
-                operation,
-            }
-        })?;
+    let (module, lock) = registry::lock_module(name, OperationKind::Import, mgmt.now())?;
     let op = Operation::begin(
         name,
         OperationKind::Import,
@@ -96,7 +64,7 @@ pub async fn begin<M: Management>(
     // 2. What the module holds (the IC's list counts snapshots taken elsewhere too).
     let held = match control::list_held(mgmt, &op, canister).await {
         Ok(held) => held,
-        Err(failure) => return Err(failed(mgmt, op, failure)),
+        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
     };
     let exists = |id: &[u8]| held.iter().any(|h| h.id == id);
 
@@ -109,7 +77,7 @@ pub async fn begin<M: Management>(
                 module: name.to_string(),
                 id: resume.clone(),
             };
-            return Err(refused(mgmt, op, error));
+            return Err(op.close_refused(error, mgmt.now()));
         }
         // An earlier run already replaced what it was asked to.
         replace = None;
@@ -119,14 +87,14 @@ pub async fn begin<M: Management>(
                 module: name.to_string(),
                 id: id.clone().into(),
             };
-            return Err(refused(mgmt, op, error));
+            return Err(op.close_refused(error, mgmt.now()));
         }
         if snapshot_meta::is_pinned(name, id) {
             let error = ImportError::Pinned {
                 module: name.to_string(),
                 id: id.clone().into(),
             };
-            return Err(refused(mgmt, op, error));
+            return Err(op.close_refused(error, mgmt.now()));
         }
     } else {
         let limit = module
@@ -139,7 +107,7 @@ pub async fn begin<M: Management>(
                 held: held.len() as u32,
                 limit,
             };
-            return Err(refused(mgmt, op, error));
+            return Err(op.close_refused(error, mgmt.now()));
         }
     }
 
@@ -185,7 +153,7 @@ pub fn abort(operation_id: u64, reason: String, now: u64) -> Result<(), ImportEr
         StepOutcome::Failed(reason.clone()),
         now,
     );
-    op.fail(format!("aborted by the importing client: {reason}"), now);
+    op.close_failed(format!("aborted by the importing client: {reason}"), now);
     Ok(())
 }
 
@@ -204,21 +172,21 @@ pub async fn finish<M: Management>(
     op.end_external(OperationStep::ClientUpload, StepOutcome::Ok, mgmt.now());
     let Some(module) = registry::get(&name) else {
         let error = ImportError::ModuleNotFound { name };
-        return Err(refused(mgmt, op, error));
+        return Err(op.close_refused(error, mgmt.now()));
     };
     let canister = module.canister_id;
 
     // 2. The snapshot must be on the module.
     let held = match control::list_held(mgmt, &op, canister).await {
         Ok(held) => held,
-        Err(failure) => return Err(failed(mgmt, op, failure)),
+        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
     };
     let Some(snapshot) = held.iter().find(|h| h.id == *args.snapshot_id).cloned() else {
         let error = ImportError::SnapshotNotFound {
             module: name.clone(),
             id: args.snapshot_id,
         };
-        return Err(refused(mgmt, op, error));
+        return Err(op.close_refused(error, mgmt.now()));
     };
     op.set_snapshot(&snapshot.id, mgmt.now());
 
@@ -238,13 +206,13 @@ pub async fn finish<M: Management>(
 
     // 4. Load, when asked: stop if running → load → start again if we stopped it.
     if !args.restore {
-        op.skip(
+        op.skip_step(
             OperationStep::LoadSnapshot,
             "not asked to restore",
             mgmt.now(),
         );
         let steps = op.steps();
-        op.complete(mgmt.now());
+        op.close_completed(mgmt.now());
         return Ok(ImportReport {
             operation_id,
             snapshot: views::snapshot(&name, &snapshot),
@@ -254,7 +222,7 @@ pub async fn finish<M: Management>(
     }
     let stopped = match control::stop_if_running(mgmt, &op, canister).await {
         Ok(stopped) => stopped,
-        Err(failure) => return Err(failed(mgmt, op, failure)),
+        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
     };
     let loaded: Result<(), CallFailure> = op
         .run(
@@ -267,7 +235,7 @@ pub async fn finish<M: Management>(
     match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
         Ok(()) => {
             let steps = op.steps();
-            op.complete(mgmt.now());
+            op.close_completed(mgmt.now());
             Ok(ImportReport {
                 operation_id,
                 snapshot: views::snapshot(&name, &snapshot),
@@ -275,6 +243,6 @@ pub async fn finish<M: Management>(
                 restored: true,
             })
         }
-        Err(failure) => Err(failed(mgmt, op, failure)),
+        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
     }
 }

@@ -34,13 +34,14 @@ use orchestrator_api::*;
 
 use crate::mgmt::IcManagement;
 
-/// The caller, if it is an admin.
-fn admin() -> Result<Principal, Principal> {
+/// The caller, if it is an admin. Every error enum converts from `Unauthorized`, so an
+/// endpoint starts with `admin()?`.
+fn admin() -> Result<Principal, Unauthorized> {
     let caller = msg_caller();
     if auth::is_admin(caller, is_controller(&caller)) {
         Ok(caller)
     } else {
-        Err(caller)
+        Err(Unauthorized { caller })
     }
 }
 
@@ -62,19 +63,19 @@ fn post_upgrade() {
 
 #[update]
 fn add_admin(admin_to_add: Principal) -> Result<(), AdminError> {
-    admin().map_err(|caller| AdminError::Unauthorized { caller })?;
+    admin()?;
     auth::add_admin(admin_to_add)
 }
 
 #[update]
 fn remove_admin(admin_to_remove: Principal) -> Result<(), AdminError> {
-    admin().map_err(|caller| AdminError::Unauthorized { caller })?;
+    admin()?;
     auth::remove_admin(admin_to_remove)
 }
 
 #[query]
 fn list_admins() -> Result<Vec<Principal>, QueryError> {
-    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    admin()?;
     Ok(auth::admins())
 }
 
@@ -82,13 +83,13 @@ fn list_admins() -> Result<Vec<Principal>, QueryError> {
 
 #[update]
 async fn add_module(args: AddModuleArgs) -> Result<ModuleInfo, ModuleError> {
-    let caller = admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    let caller = admin()?;
     registry::add(&IcManagement, caller, args).await
 }
 
 #[update]
 fn remove_module(name: String) -> Result<(), ModuleError> {
-    admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    admin()?;
     registry::remove(&name)?;
     timer::arm();
     Ok(())
@@ -99,7 +100,7 @@ fn update_module_settings(
     name: String,
     update: ModuleSettingsUpdate,
 ) -> Result<ModuleInfo, ModuleError> {
-    admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    admin()?;
     registry::update_settings(&name, update)
 }
 
@@ -110,13 +111,13 @@ async fn set_snapshot_viewers(
     name: String,
     viewers: Vec<Principal>,
 ) -> Result<ModuleInfo, ModuleError> {
-    admin().map_err(|caller| ModuleError::Unauthorized { caller })?;
+    admin()?;
     registry::set_snapshot_viewers(&IcManagement, &name, viewers).await
 }
 
 #[update]
 async fn list_modules() -> Result<Vec<ModuleInfo>, QueryError> {
-    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    admin()?;
     Ok(registry::list_with_storage(&IcManagement).await)
 }
 
@@ -127,7 +128,7 @@ async fn take_snapshot(
     module: String,
     args: TakeSnapshotArgs,
 ) -> Result<SnapshotInfo, SnapshotError> {
-    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    let caller = admin()?;
     snapshots::take(&IcManagement, caller, &module, args, Trigger::Manual).await
 }
 
@@ -136,7 +137,7 @@ async fn restore_snapshot(
     module: String,
     snapshot_id: Option<SnapshotId>,
 ) -> Result<SnapshotInfo, SnapshotError> {
-    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    let caller = admin()?;
     snapshots::restore(
         &IcManagement,
         caller,
@@ -151,7 +152,7 @@ async fn delete_snapshot(
     module: String,
     snapshot_id: Option<SnapshotId>,
 ) -> Result<SnapshotInfo, SnapshotError> {
-    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    let caller = admin()?;
     snapshots::delete(
         &IcManagement,
         caller,
@@ -164,7 +165,7 @@ async fn delete_snapshot(
 
 #[update]
 async fn list_snapshots(module: String) -> Result<Vec<SnapshotInfo>, SnapshotError> {
-    admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    admin()?;
     snapshots::list_reconciled(&IcManagement, &module).await
 }
 
@@ -173,7 +174,7 @@ async fn pin_snapshot(
     module: String,
     selector: SnapshotSelector,
 ) -> Result<Vec<SnapshotInfo>, SnapshotError> {
-    admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    admin()?;
     snapshots::set_pinned(&IcManagement, &module, selector, true).await
 }
 
@@ -182,7 +183,7 @@ async fn unpin_snapshot(
     module: String,
     selector: SnapshotSelector,
 ) -> Result<Vec<SnapshotInfo>, SnapshotError> {
-    admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    admin()?;
     snapshots::set_pinned(&IcManagement, &module, selector, false).await
 }
 
@@ -190,7 +191,7 @@ async fn unpin_snapshot(
 async fn take_all_snapshots(
     args: FleetSnapshotArgs,
 ) -> Result<Vec<FleetSnapshotResult>, SnapshotError> {
-    let caller = admin().map_err(|caller| SnapshotError::Unauthorized { caller })?;
+    let caller = admin()?;
     fleet::take_all(&IcManagement, caller, args).await
 }
 
@@ -198,13 +199,13 @@ async fn take_all_snapshots(
 
 #[update]
 fn add_group(name: String, modules: Vec<String>) -> Result<GroupInfo, GroupError> {
-    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    let caller = admin()?;
     groups::add(&name, modules, caller, time())
 }
 
 #[update]
 fn remove_group(name: String) -> Result<(), GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     groups::remove(&name)?;
     timer::arm();
     Ok(())
@@ -212,13 +213,13 @@ fn remove_group(name: String) -> Result<(), GroupError> {
 
 #[query]
 fn list_groups() -> Result<Vec<GroupInfo>, GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     Ok(groups::list())
 }
 
 #[query]
 fn list_group_snapshots(group: String) -> Result<Vec<GroupSnapshotInfo>, GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     groups::get(&group)?;
     Ok(groups::snapshots_of(&group))
 }
@@ -228,7 +229,7 @@ async fn take_group_snapshot(
     group: String,
     args: GroupSnapshotArgs,
 ) -> Result<GroupSnapshotInfo, GroupError> {
-    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    let caller = admin()?;
     group_flows::take(&IcManagement, caller, &group, args, Trigger::Manual).await
 }
 
@@ -237,7 +238,7 @@ async fn restore_group_snapshot(
     group: String,
     args: GroupRestoreArgs,
 ) -> Result<GroupRestoreReport, GroupError> {
-    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    let caller = admin()?;
     group_flows::restore(
         &IcManagement,
         caller,
@@ -250,13 +251,13 @@ async fn restore_group_snapshot(
 
 #[update]
 async fn pin_group_snapshot(group: String, id: u64) -> Result<GroupSnapshotInfo, GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     group_flows::set_pinned(&IcManagement, &group, id, true).await
 }
 
 #[update]
 async fn unpin_group_snapshot(group: String, id: u64) -> Result<GroupSnapshotInfo, GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     group_flows::set_pinned(&IcManagement, &group, id, false).await
 }
 
@@ -265,13 +266,13 @@ async fn upgrade_group(
     group: String,
     args: GroupUpgradeArgs,
 ) -> Result<GroupUpgradeReport, GroupError> {
-    let caller = admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    let caller = admin()?;
     group_upgrade::upgrade(&IcManagement, caller, &group, args).await
 }
 
 #[update]
 fn set_group_schedule(group: String, args: ScheduleArgs) -> Result<GroupScheduleInfo, GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     let info = group_schedules::set(&group, args, time())?;
     timer::arm();
     Ok(info)
@@ -279,7 +280,7 @@ fn set_group_schedule(group: String, args: ScheduleArgs) -> Result<GroupSchedule
 
 #[update]
 fn clear_group_schedule(group: String) -> Result<(), GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     group_schedules::clear(&group)?;
     timer::arm();
     Ok(())
@@ -287,7 +288,7 @@ fn clear_group_schedule(group: String) -> Result<(), GroupError> {
 
 #[query]
 fn list_group_schedules() -> Result<Vec<GroupScheduleInfo>, GroupError> {
-    admin().map_err(|caller| GroupError::Unauthorized { caller })?;
+    admin()?;
     Ok(group_schedules::list())
 }
 
@@ -295,7 +296,7 @@ fn list_group_schedules() -> Result<Vec<GroupScheduleInfo>, GroupError> {
 
 #[update]
 fn set_schedule(module: String, args: ScheduleArgs) -> Result<ScheduleInfo, ScheduleError> {
-    admin().map_err(|caller| ScheduleError::Unauthorized { caller })?;
+    admin()?;
     let info = schedules::set(&module, args, time())?;
     timer::arm();
     Ok(info)
@@ -303,7 +304,7 @@ fn set_schedule(module: String, args: ScheduleArgs) -> Result<ScheduleInfo, Sche
 
 #[update]
 fn clear_schedule(module: String) -> Result<(), ScheduleError> {
-    admin().map_err(|caller| ScheduleError::Unauthorized { caller })?;
+    admin()?;
     schedules::clear(&module)?;
     timer::arm();
     Ok(())
@@ -311,7 +312,7 @@ fn clear_schedule(module: String) -> Result<(), ScheduleError> {
 
 #[query]
 fn list_schedules(module: Option<String>) -> Result<Vec<ScheduleInfo>, ScheduleError> {
-    admin().map_err(|caller| ScheduleError::Unauthorized { caller })?;
+    admin()?;
     schedules::list(module.as_deref())
 }
 
@@ -319,31 +320,31 @@ fn list_schedules(module: Option<String>) -> Result<Vec<ScheduleInfo>, ScheduleE
 
 #[update]
 fn stage_wasm_chunk(args: StageWasmChunkArgs) -> Result<StagedWasmInfo, StagingError> {
-    admin().map_err(|caller| StagingError::Unauthorized { caller })?;
+    admin()?;
     staging::stage_chunk(args, time())
 }
 
 #[update]
 fn commit_staged_wasm(wasm_hash: serde_bytes::ByteBuf) -> Result<StagedWasmInfo, StagingError> {
-    admin().map_err(|caller| StagingError::Unauthorized { caller })?;
+    admin()?;
     staging::commit(wasm_hash.into_vec(), time())
 }
 
 #[update]
 fn delete_staged_wasm(wasm_hash: serde_bytes::ByteBuf) -> Result<(), StagingError> {
-    admin().map_err(|caller| StagingError::Unauthorized { caller })?;
+    admin()?;
     staging::delete(wasm_hash.into_vec(), time())
 }
 
 #[query]
 fn list_staged_wasms() -> Result<Vec<StagedWasmInfo>, QueryError> {
-    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    admin()?;
     Ok(staging::list(time()))
 }
 
 #[update]
 async fn upgrade_module(module: String, args: UpgradeArgs) -> Result<UpgradeReport, UpgradeError> {
-    let caller = admin().map_err(|caller| UpgradeError::Unauthorized { caller })?;
+    let caller = admin()?;
     upgrade::upgrade(&IcManagement, caller, &module, args).await
 }
 
@@ -351,13 +352,13 @@ async fn upgrade_module(module: String, args: UpgradeArgs) -> Result<UpgradeRepo
 
 #[update]
 async fn begin_import(module: String, args: BeginImportArgs) -> Result<ImportLease, ImportError> {
-    let caller = admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    let caller = admin()?;
     imports::begin(&IcManagement, caller, &module, args).await
 }
 
 #[update]
 fn renew_import(operation_id: u64) -> Result<ImportLease, ImportError> {
-    admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    admin()?;
     imports::renew(operation_id, time())
 }
 
@@ -366,13 +367,13 @@ async fn finish_import(
     operation_id: u64,
     args: FinishImportArgs,
 ) -> Result<ImportReport, ImportError> {
-    admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    admin()?;
     imports::finish(&IcManagement, operation_id, args).await
 }
 
 #[update]
 fn abort_import(operation_id: u64, reason: String) -> Result<(), ImportError> {
-    admin().map_err(|caller| ImportError::Unauthorized { caller })?;
+    admin()?;
     imports::abort(operation_id, reason, time())
 }
 
@@ -380,13 +381,13 @@ fn abort_import(operation_id: u64, reason: String) -> Result<(), ImportError> {
 
 #[query]
 fn history(query: HistoryQuery) -> Result<HistoryPage, QueryError> {
-    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    admin()?;
     Ok(history::page(&query))
 }
 
 #[query]
 fn get_operation(id: u64) -> Result<Option<OperationRecord>, QueryError> {
-    admin().map_err(|caller| QueryError::Unauthorized { caller })?;
+    admin()?;
     Ok(history::get(id))
 }
 

@@ -4,11 +4,12 @@
 use candid::Principal;
 use futures_util::StreamExt;
 use orchestrator_api::{
-    AddModuleArgs, HealthCheckSetting, IC_MAX_SNAPSHOTS_PER_CANISTER, ModuleError, ModuleInfo,
-    ModuleRunStatus, ModuleSettingsUpdate, SnapshotStorage, monthly_storage_cost,
-    validate_module_name,
+    AddModuleArgs, GroupError, HealthCheckSetting, IC_MAX_SNAPSHOTS_PER_CANISTER, ImportError,
+    ModuleError, ModuleInfo, ModuleRunStatus, ModuleSettingsUpdate, OperationKind, SnapshotError,
+    SnapshotStorage, UpgradeError, monthly_storage_cost, validate_module_name,
 };
 
+use crate::lock::ModuleLock;
 use crate::mgmt::{Management, REJECT_CANISTER_ERROR, RunStatus};
 use crate::store::{self, ModuleRecord, modules};
 use crate::views;
@@ -20,6 +21,53 @@ const MAX_METHOD_NAME: usize = 256;
 pub fn get(name: &str) -> Option<ModuleRecord> {
     modules::get(name)
 }
+
+/// Why a flow could not have a module to itself.
+#[derive(Debug)]
+pub enum Unavailable {
+    /// No module has this name.
+    NotFound { name: String },
+    /// Another operation holds the module's lock.
+    Busy {
+        module: String,
+        operation: OperationKind,
+    },
+}
+
+/// Looks module `name` up and takes its lock for `operation`: the opening of every flow that
+/// acts on a module. Each flow's error converts from [`Unavailable`], so it says `?`.
+pub fn lock_module(
+    name: &str,
+    operation: OperationKind,
+    now: u64,
+) -> Result<(ModuleRecord, ModuleLock), Unavailable> {
+    let module = get(name).ok_or_else(|| Unavailable::NotFound {
+        name: name.to_string(),
+    })?;
+    let lock =
+        ModuleLock::acquire(name, operation, now).map_err(|operation| Unavailable::Busy {
+            module: name.to_string(),
+            operation,
+        })?;
+    Ok((module, lock))
+}
+
+/// `From<Unavailable>` for each error enum with `ModuleNotFound { name }` and
+/// `Busy { module, operation }` variants.
+macro_rules! unavailable_converts_into {
+    ($($error:ty),+) => {$(
+        impl From<Unavailable> for $error {
+            fn from(unavailable: Unavailable) -> Self {
+                match unavailable {
+                    Unavailable::NotFound { name } => Self::ModuleNotFound { name },
+                    Unavailable::Busy { module, operation } => Self::Busy { module, operation },
+                }
+            }
+        }
+    )+};
+}
+
+unavailable_converts_into!(SnapshotError, ImportError, UpgradeError, GroupError);
 
 /// How many modules `list_with_storage` asks `canister_status` about at once.
 const STATUS_CONCURRENCY: usize = 8;

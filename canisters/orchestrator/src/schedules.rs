@@ -244,7 +244,7 @@ pub async fn run<M: Management>(mgmt: &M, name: &str) {
                 mgmt.now(),
             );
             let id = op.id();
-            op.skipped(
+            op.close_skipped(
                 format!(
                     "the module is busy with {operation}; the scheduled snapshot is retried in \
                      {BUSY_RETRY_SECONDS} s"

@@ -29,40 +29,6 @@ pub fn newest(snapshots: &[IcSnapshot]) -> Option<&IcSnapshot> {
         .max_by(|a, b| (a.taken_at, &a.id).cmp(&(b.taken_at, &b.id)))
 }
 
-/// Looks the module up and takes its lock, or says why not.
-fn lock_module(
-    name: &str,
-    operation: OperationKind,
-    now: u64,
-) -> Result<(ModuleRecord, ModuleLock), SnapshotError> {
-    let module = registry::get(name).ok_or_else(|| SnapshotError::ModuleNotFound {
-        name: name.to_string(),
-    })?;
-    let lock =
-        ModuleLock::acquire(name, operation, now).map_err(|operation| SnapshotError::Busy {
-            module: name.to_string(),
-            operation,
-        })?;
-    Ok((module, lock))
-}
-
-/// Closes `op` as failed and builds the error that reports it.
-fn failed<M: Management>(mgmt: &M, op: Operation, failure: StepFailure) -> SnapshotError {
-    let operation_id = op.id();
-    let reason = failure.failure.to_string();
-    let mut summary = format!("{} failed: {reason}", failure.step);
-    if !failure.module_running {
-        summary.push_str("; the module is not running");
-    }
-    op.fail(summary, mgmt.now());
-    SnapshotError::OperationFailed {
-        operation_id,
-        step: failure.step,
-        reason,
-        module_running: failure.module_running,
-    }
-}
-
 /// Records a snapshot the orchestrator took, dropping the record of the one it replaced.
 pub fn record_taken(
     module: &str,
@@ -133,7 +99,7 @@ async fn start_listed<M: Management>(
     kind: OperationKind,
     trigger: Trigger,
 ) -> Result<Started, SnapshotError> {
-    let (module, lock) = lock_module(name, kind, mgmt.now())?;
+    let (module, lock) = registry::lock_module(name, kind, mgmt.now())?;
     let op = Operation::begin(name, kind, caller, trigger, mgmt.now());
     lock.set_operation_id(op.id());
     match control::list_held(mgmt, &op, module.canister_id).await {
@@ -143,7 +109,7 @@ async fn start_listed<M: Management>(
             op,
             held,
         }),
-        Err(failure) => Err(failed(mgmt, op, failure)),
+        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
     }
 }
 
@@ -183,11 +149,10 @@ pub async fn take<M: Management>(
                 // A schedule that finds no free slot skips this run (and says why); an
                 // explicit request fails.
                 if trigger == Trigger::Schedule {
-                    op.skipped(error.to_string(), mgmt.now());
-                } else {
-                    op.fail(error.to_string(), mgmt.now());
+                    op.close_skipped(error.to_string(), mgmt.now());
+                    return Err(error);
                 }
-                return Err(error);
+                return Err(op.close_refused(error, mgmt.now()));
             }
         }
     } else {
@@ -198,10 +163,10 @@ pub async fn take<M: Management>(
     let stopped = if module.settings.stop_for_snapshot {
         match control::stop_if_running(mgmt, &op, canister).await {
             Ok(stopped) => stopped,
-            Err(failure) => return Err(failed(mgmt, op, failure)),
+            Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
         }
     } else {
-        op.skip(OperationStep::Stop, "stop_for_snapshot is off", mgmt.now());
+        op.skip_step(OperationStep::Stop, "stop_for_snapshot is off", mgmt.now());
         Stopped::NotAsked
     };
 
@@ -231,10 +196,10 @@ pub async fn take<M: Management>(
     // 6. Report.
     match control::settle(OperationStep::TakeSnapshot, taken, stopped, restarted) {
         Ok(info) => {
-            op.complete(mgmt.now());
+            op.close_completed(mgmt.now());
             Ok(info)
         }
-        Err(failure) => Err(failed(mgmt, op, failure)),
+        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
     }
 }
 
@@ -256,12 +221,6 @@ fn resolve<'a>(
         }
         None => default(held),
     }
-}
-
-/// Closes `op` as failed before anything was touched, returning `error` as is.
-fn refused<M: Management>(mgmt: &M, op: Operation, error: SnapshotError) -> SnapshotError {
-    op.fail(error.to_string(), mgmt.now());
-    error
 }
 
 /// lock → list → stop → load (the given snapshot, or the newest) → start, always → unlock.
@@ -292,14 +251,14 @@ pub async fn restore<M: Management>(
         })
     }) {
         Ok(target) => target.clone(),
-        Err(error) => return Err(refused(mgmt, op, error)),
+        Err(error) => return Err(op.close_refused(error, mgmt.now())),
     };
     op.set_snapshot(&target.id, mgmt.now());
 
     // 3. Stop: loading into a running canister would race its messages.
     let stopped = match control::stop_if_running(mgmt, &op, canister).await {
         Ok(stopped) => stopped,
-        Err(failure) => return Err(failed(mgmt, op, failure)),
+        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
     };
 
     // 4. Load.
@@ -317,10 +276,10 @@ pub async fn restore<M: Management>(
     // 6. Report.
     match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
         Ok(()) => {
-            op.complete(mgmt.now());
+            op.close_completed(mgmt.now());
             Ok(views::snapshot(name, &target))
         }
-        Err(failure) => Err(failed(mgmt, op, failure)),
+        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
     }
 }
 
@@ -354,7 +313,7 @@ pub async fn delete<M: Management>(
         }),
     }) {
         Ok(target) => target.clone(),
-        Err(error) => return Err(refused(mgmt, op, error)),
+        Err(error) => return Err(op.close_refused(error, mgmt.now())),
     };
     op.set_snapshot(&target.id, mgmt.now());
     if snapshot_meta::is_pinned(name, &target.id) {
@@ -362,7 +321,7 @@ pub async fn delete<M: Management>(
             module: name.to_string(),
             id: target.id.clone().into(),
         };
-        return Err(refused(mgmt, op, error));
+        return Err(op.close_refused(error, mgmt.now()));
     }
 
     // 3. Delete, then forget our record of it.
@@ -374,19 +333,16 @@ pub async fn delete<M: Management>(
         )
         .await
     {
-        return Err(failed(
-            mgmt,
-            op,
-            StepFailure {
-                step: OperationStep::DeleteSnapshot,
-                failure,
-                module_running: true,
-            },
-        ));
+        let failure = StepFailure {
+            step: OperationStep::DeleteSnapshot,
+            failure,
+            module_running: true,
+        };
+        return Err(control::close_failed_at_step(op, failure, mgmt.now()));
     }
     let record = snapshot_meta::forget_deleted(name, &target.id);
     let info = views::snapshot_with(name, &target, record);
-    op.complete(mgmt.now());
+    op.close_completed(mgmt.now());
     Ok(info)
 }
 

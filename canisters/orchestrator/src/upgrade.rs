@@ -10,7 +10,6 @@ use orchestrator_api::{
 
 use crate::control::{self, Stopped};
 use crate::history::Operation;
-use crate::lock::ModuleLock;
 use crate::mgmt::Management;
 use crate::snapshots::{record_taken, replaceable};
 use crate::store::snapshot_meta;
@@ -47,11 +46,11 @@ fn finish<M: Management>(
         outcome,
     };
     match &report.outcome {
-        UpgradeOutcome::Upgraded => op.complete(mgmt.now()),
+        UpgradeOutcome::Upgraded => op.close_completed(mgmt.now()),
         UpgradeOutcome::RolledBack {
             failed_step,
             reason,
-        } => op.fail(
+        } => op.close_failed(
             format!("{failed_step} failed ({reason}); rolled back to the pre-upgrade snapshot"),
             mgmt.now(),
         ),
@@ -60,7 +59,7 @@ fn finish<M: Management>(
             reason,
             no_rollback_because,
             ..
-        } => op.fail(
+        } => op.close_failed(
             format!("{failed_step} failed ({reason}); no rollback: {no_rollback_because}"),
             mgmt.now(),
         ),
@@ -69,7 +68,7 @@ fn finish<M: Management>(
             rollback_step,
             rollback_error,
             ..
-        } => op.fail(
+        } => op.close_failed(
             format!(
                 "{failed_step} failed and the rollback failed at {rollback_step}: {rollback_error}"
             ),
@@ -79,10 +78,15 @@ fn finish<M: Management>(
     report
 }
 
-/// Fails before the module was touched.
-fn preflight<M: Management>(mgmt: &M, op: Operation, failure: CallFailure) -> UpgradeError {
+/// Closes the operation as failed at a call made before the module was touched (a listing or
+/// a status read) and builds the `PreflightFailed` that reports it.
+fn close_preflight_failed<M: Management>(
+    mgmt: &M,
+    op: Operation,
+    failure: CallFailure,
+) -> UpgradeError {
     let operation_id = op.id();
-    op.fail(
+    op.close_failed(
         format!("{failure} (the module was not touched)"),
         mgmt.now(),
     );
@@ -156,22 +160,13 @@ pub async fn upgrade<M: Management>(
     name: &str,
     args: UpgradeArgs,
 ) -> Result<UpgradeReport, UpgradeError> {
-    // 1. Validate and lock.
-    let module = registry::get(name).ok_or_else(|| UpgradeError::ModuleNotFound {
-        name: name.to_string(),
-    })?;
+    // 1. Lock, and validate.
+    let (module, lock) = registry::lock_module(name, OperationKind::Upgrade, mgmt.now())?;
     let wasm = staging::committed_wasm(&args.wasm_hash, mgmt.now()).ok_or_else(|| {
         UpgradeError::WasmNotStaged {
             wasm_hash: args.wasm_hash.clone(),
         }
     })?;
-    let lock =
-        ModuleLock::acquire(name, OperationKind::Upgrade, mgmt.now()).map_err(|operation| {
-            UpgradeError::Busy {
-                module: name.to_string(),
-                operation,
-            }
-        })?;
     let op = Operation::begin(
         name,
         OperationKind::Upgrade,
@@ -193,7 +188,7 @@ pub async fn upgrade<M: Management>(
         } else {
             "snapshot_before_upgrade is off for this module"
         };
-        op.skip(OperationStep::TakeSnapshot, why, mgmt.now());
+        op.skip_step(OperationStep::TakeSnapshot, why, mgmt.now());
     } else {
         let held = match op
             .run(
@@ -204,7 +199,7 @@ pub async fn upgrade<M: Management>(
             .await
         {
             Ok(held) => held,
-            Err(failure) => return Err(preflight(mgmt, op, failure)),
+            Err(failure) => return Err(close_preflight_failed(mgmt, op, failure)),
         };
         let max = module.settings.max_snapshots;
         if held.len() >= usize::from(max) {
@@ -217,13 +212,12 @@ pub async fn upgrade<M: Management>(
                             held: held.len() as u32,
                             max,
                         };
-                        op.fail(error.to_string(), mgmt.now());
-                        return Err(error);
+                        return Err(op.close_refused(error, mgmt.now()));
                     }
                 },
                 OnExisting::Keep => {
                     take = false;
-                    op.skip(
+                    op.skip_step(
                         OperationStep::TakeSnapshot,
                         "the snapshot slots are full and on_existing = keep: the existing snapshots are kept",
                         mgmt.now(),
@@ -235,8 +229,7 @@ pub async fn upgrade<M: Management>(
                         held: held.len() as u32,
                         max,
                     };
-                    op.fail(error.to_string(), mgmt.now());
-                    return Err(error);
+                    return Err(op.close_refused(error, mgmt.now()));
                 }
             }
         }
@@ -246,7 +239,7 @@ pub async fn upgrade<M: Management>(
     let stopped = match control::stop_if_running(mgmt, &op, canister).await {
         Ok(stopped) => stopped,
         Err(failure) if failure.step == OperationStep::CheckStatus => {
-            return Err(preflight(mgmt, op, failure.failure));
+            return Err(close_preflight_failed(mgmt, op, failure.failure));
         }
         Err(failure) => {
             let outcome = UpgradeOutcome::Failed {
@@ -309,7 +302,7 @@ pub async fn upgrade<M: Management>(
         (Ok(()), Ok(())) => match &module.settings.health_check {
             None => None,
             Some(_) if stopped == Stopped::WasNotRunning => {
-                op.skip(
+                op.skip_step(
                     OperationStep::HealthCheck,
                     "the module was stopped before the upgrade and is left stopped",
                     mgmt.now(),

@@ -11,7 +11,7 @@
 use candid::Principal;
 use orchestrator_api::{
     AdminError, GroupError, ImportError, ModuleError, QueryError, ScheduleError, SnapshotError,
-    StagingError, UpgradeError,
+    StagingError, Unauthorized, UpgradeError,
 };
 
 /// An orchestrator error enum, classified.
@@ -27,7 +27,7 @@ pub trait Refusal: std::error::Error + Send + Sync + 'static {
 impl Refusal for AdminError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            AdminError::Unauthorized { caller } => Some(*caller),
+            AdminError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
@@ -35,7 +35,7 @@ impl Refusal for AdminError {
     fn is_bad_input(&self) -> bool {
         match self {
             AdminError::AnonymousAdmin => true,
-            AdminError::Unauthorized { .. } | AdminError::LastAdmin { .. } => false,
+            AdminError::Unauthorized(_) | AdminError::LastAdmin { .. } => false,
         }
     }
 }
@@ -43,7 +43,7 @@ impl Refusal for AdminError {
 impl Refusal for ModuleError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            ModuleError::Unauthorized { caller } => Some(*caller),
+            ModuleError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
@@ -51,7 +51,7 @@ impl Refusal for ModuleError {
     fn is_bad_input(&self) -> bool {
         match self {
             ModuleError::InvalidName { .. } | ModuleError::InvalidSettings { .. } => true,
-            ModuleError::Unauthorized { .. }
+            ModuleError::Unauthorized(_)
             | ModuleError::NameTaken { .. }
             | ModuleError::AlreadyRegistered { .. }
             | ModuleError::NotController { .. }
@@ -65,7 +65,7 @@ impl Refusal for ModuleError {
 impl Refusal for SnapshotError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            SnapshotError::Unauthorized { caller } => Some(*caller),
+            SnapshotError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
@@ -75,7 +75,7 @@ impl Refusal for SnapshotError {
             SnapshotError::InvalidLabel { .. }
             | SnapshotError::InvalidArgument { .. }
             | SnapshotError::AmbiguousSnapshot { .. } => true,
-            SnapshotError::Unauthorized { .. }
+            SnapshotError::Unauthorized(_)
             | SnapshotError::ModuleNotFound { .. }
             | SnapshotError::Busy { .. }
             | SnapshotError::NoSnapshot { .. }
@@ -92,7 +92,7 @@ impl Refusal for SnapshotError {
 impl Refusal for ScheduleError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            ScheduleError::Unauthorized { caller } => Some(*caller),
+            ScheduleError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
@@ -100,7 +100,7 @@ impl Refusal for ScheduleError {
     fn is_bad_input(&self) -> bool {
         match self {
             ScheduleError::InvalidCadence { .. } | ScheduleError::InvalidRetention { .. } => true,
-            ScheduleError::Unauthorized { .. }
+            ScheduleError::Unauthorized(_)
             | ScheduleError::ModuleNotFound { .. }
             | ScheduleError::NoSchedule { .. } => false,
         }
@@ -110,7 +110,7 @@ impl Refusal for ScheduleError {
 impl Refusal for StagingError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            StagingError::Unauthorized { caller } => Some(*caller),
+            StagingError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
@@ -119,7 +119,7 @@ impl Refusal for StagingError {
         // keepsake computes every staging argument itself (offsets, hashes); the file's size is
         // not a typed value. None of these is the user's typing.
         match self {
-            StagingError::Unauthorized { .. }
+            StagingError::Unauthorized(_)
             | StagingError::InvalidHash { .. }
             | StagingError::OffsetMismatch { .. }
             | StagingError::TooLarge { .. }
@@ -137,14 +137,14 @@ impl Refusal for StagingError {
 impl Refusal for UpgradeError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            UpgradeError::Unauthorized { caller } => Some(*caller),
+            UpgradeError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
 
     fn is_bad_input(&self) -> bool {
         match self {
-            UpgradeError::Unauthorized { .. }
+            UpgradeError::Unauthorized(_)
             | UpgradeError::ModuleNotFound { .. }
             | UpgradeError::Busy { .. }
             | UpgradeError::WasmNotStaged { .. }
@@ -158,7 +158,7 @@ impl Refusal for UpgradeError {
 impl Refusal for ImportError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            ImportError::Unauthorized { caller } => Some(*caller),
+            ImportError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
@@ -167,7 +167,7 @@ impl Refusal for ImportError {
         // Every import refusal is about the state of the module (busy, pinned, full, gone) or
         // of the import itself, never a malformed value: keepsake builds the arguments.
         match self {
-            ImportError::Unauthorized { .. }
+            ImportError::Unauthorized(_)
             | ImportError::ModuleNotFound { .. }
             | ImportError::Busy { .. }
             | ImportError::Pinned { .. }
@@ -182,13 +182,13 @@ impl Refusal for ImportError {
 impl Refusal for QueryError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            QueryError::Unauthorized { caller } => Some(*caller),
+            QueryError::Unauthorized(Unauthorized { caller }) => Some(*caller),
         }
     }
 
     fn is_bad_input(&self) -> bool {
         match self {
-            QueryError::Unauthorized { .. } => false,
+            QueryError::Unauthorized(_) => false,
         }
     }
 }
@@ -196,7 +196,7 @@ impl Refusal for QueryError {
 impl Refusal for GroupError {
     fn unauthorized(&self) -> Option<Principal> {
         match self {
-            GroupError::Unauthorized { caller } => Some(*caller),
+            GroupError::Unauthorized(Unauthorized { caller }) => Some(*caller),
             _ => None,
         }
     }
@@ -206,7 +206,7 @@ impl Refusal for GroupError {
             GroupError::InvalidName { .. }
             | GroupError::InvalidMembers { .. }
             | GroupError::InvalidArgument { .. } => true,
-            GroupError::Unauthorized { .. }
+            GroupError::Unauthorized(_)
             | GroupError::NameTaken { .. }
             | GroupError::GroupNotFound { .. }
             | GroupError::ModuleNotFound { .. }
