@@ -56,20 +56,6 @@ use ApiType::*;
 /// A set of contexts an ic0 function may be called from.
 pub(super) type Contexts = &'static [ApiType];
 
-/// `*`: everything but `(start)`.
-pub(super) const ANY: Contexts = &[
-    Init,
-    PreUpgrade,
-    Update,
-    ReplicatedQuery,
-    NonReplicatedQuery,
-    CompositeQuery,
-    ReplyCallback,
-    RejectCallback,
-    Cleanup,
-    InspectMessage,
-    SystemTask,
-];
 /// `* s`: everything.
 pub(super) const ANY_S: Contexts = &[
     Start,
@@ -85,6 +71,8 @@ pub(super) const ANY_S: Contexts = &[
     InspectMessage,
     SystemTask,
 ];
+/// `*`: everything but `(start)`, which comes first in [`ANY_S`].
+pub(super) const ANY: Contexts = ANY_S.split_at(1).1;
 /// Messages with an argument (`msg_arg_data_*`).
 pub(super) const ARG: Contexts = &[
     Init,
