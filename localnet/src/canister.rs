@@ -1,9 +1,9 @@
 //! The state of one canister: code and memories, settings, status, cycles, chunk store,
 //! snapshots, history, and the bookkeeping of open call contexts and callbacks.
 
-use crate::execution::{CompiledModule, ExecState, GlobalValue};
+use crate::execution::{CompiledModule, ExecState};
 use crate::heap::LiveHeap;
-use crate::paged::PagedMemory;
+use crate::snapshots::SnapshotStore;
 use crate::system_api::Payload;
 use crate::types::RejectCode;
 use candid::Principal;
@@ -76,54 +76,23 @@ pub struct Callback {
     pub timed_out: bool,
 }
 
-/// Where a snapshot came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SnapshotSource {
-    /// `take_canister_snapshot`.
-    TakenFromCanister,
-    /// `upload_canister_snapshot_metadata`.
-    MetadataUpload,
+/// Who asked for a change (a management call's sender, or the system), as the canister history
+/// records it.
+#[derive(Clone, Copy, Debug)]
+pub struct Sender {
+    /// The principal.
+    pub principal: Principal,
+    /// Whether it is a canister (rather than a user).
+    pub is_canister: bool,
 }
 
-/// A canister snapshot (IC-FACTS §2 "Contents").
-#[derive(Clone, Debug)]
-pub struct Snapshot {
-    /// 8-byte BE counter ‖ canister id.
-    pub id: Vec<u8>,
-    /// Origin.
-    pub source: SnapshotSource,
-    /// Time taken (ns).
-    pub taken_at: u64,
-    /// Module bytes as installed.
-    pub wasm_module: Vec<u8>,
-    /// Heap (pages shared with the canister until either writes).
-    pub wasm_memory: PagedMemory,
-    /// Stable memory (pages shared with the canister until either writes).
-    pub stable_memory: PagedMemory,
-    /// Exported globals.
-    pub globals: Vec<GlobalValue>,
-    /// Chunk store.
-    pub chunk_store: BTreeMap<[u8; 32], Vec<u8>>,
-    /// Certified data.
-    pub certified_data: Vec<u8>,
-    /// Global timer (0 = inactive).
-    pub global_timer: u64,
-    /// canister_version at take time.
-    pub canister_version: u64,
-    /// on_low_wasm_memory hook status (0 not satisfied, 1 ready, 2 executed).
-    pub hook_status: u8,
-}
-
-impl Snapshot {
-    /// Size as `list_canister_snapshots` reports it.
-    pub fn total_size(&self) -> u64 {
-        self.wasm_memory.len()
-            + self.stable_memory.len()
-            + (self.wasm_module.len()
-                + self.globals.len() * 8
-                + self.certified_data.len()
-                + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
-    }
+impl Sender {
+    /// The system acting on its own (a canister running out of cycles): the history names the
+    /// management canister.
+    pub const SYSTEM: Sender = Sender {
+        principal: crate::types::MANAGEMENT_CANISTER,
+        is_canister: true,
+    };
 }
 
 /// One change in the canister history (`canister_info`).
@@ -165,10 +134,8 @@ pub struct Canister {
     pub version: u64,
     /// Wasm chunk store (upload_chunk).
     pub chunk_store: BTreeMap<[u8; 32], Vec<u8>>,
-    /// Snapshots, in creation order.
-    pub snapshots: Vec<Snapshot>,
-    /// Next snapshot counter (never reused).
-    pub next_snapshot: u64,
+    /// Snapshots and their id counter.
+    pub snapshots: SnapshotStore,
     /// Open call contexts.
     pub call_contexts: BTreeMap<u64, CallContext>,
     /// Next call context id.
@@ -207,8 +174,7 @@ impl Canister {
             global_timer: 0,
             version: 0,
             chunk_store: BTreeMap::new(),
-            snapshots: Vec::new(),
-            next_snapshot: 0,
+            snapshots: SnapshotStore::default(),
             call_contexts: BTreeMap::new(),
             next_call_context: 0,
             callbacks: BTreeMap::new(),
@@ -220,6 +186,22 @@ impl Canister {
             snapshot_visibility: Default::default(),
             instructions_executed: 0,
         }
+    }
+
+    /// Appends a change to the canister history, at the current `canister_version`.
+    pub fn record_change(
+        &mut self,
+        now: u64,
+        sender: Sender,
+        details: ic_management_canister_types::ChangeDetails,
+    ) {
+        self.history.push(HistoryEntry {
+            timestamp: now,
+            canister_version: self.version,
+            origin: sender.principal,
+            origin_is_canister: sender.is_canister,
+            details,
+        });
     }
 
     /// Whether `p` controls this canister.
@@ -240,7 +222,7 @@ impl Canister {
 
     /// Total bytes held by snapshots.
     pub fn snapshots_size(&self) -> u64 {
-        self.snapshots.iter().map(Snapshot::total_size).sum()
+        self.snapshots.total_size()
     }
 
     /// `ic0.canister_status` value.

@@ -14,11 +14,13 @@
 //! (the IC prepays the maximum and refunds the rest; the total is the same), and a message is
 //! refused up front only when the canister is already frozen.
 
-use crate::LocalNet;
 use crate::canister::Canister;
 use crate::types::{ErrorCode, RejectResponse};
 use candid::Principal;
 
+/// Cycles a canister gets when none are given (`provisional_create_canister_with_cycles`
+/// without an amount, the pocket-ic-shaped helpers).
+pub const DEFAULT_CYCLES: u128 = 100_000_000_000_000;
 /// Base fee of every replicated execution (update, callback, timer, heartbeat, install step).
 pub const UPDATE_MESSAGE_EXECUTION_FEE: u128 = 5_000_000;
 /// Fee per ten instructions executed (0.4 cycles per instruction).
@@ -90,85 +92,6 @@ pub fn out_of_cycles(id: Principal, balance: u128, needed: u128) -> RejectRespon
             needed.saturating_sub(balance)
         ),
     )
-}
-
-impl LocalNet {
-    /// Charges `cost` to the canister if its balance stays at or above its freezing limit;
-    /// otherwise nothing is charged and the IC's out-of-cycles error comes back.
-    pub(crate) fn charge_or_refuse(
-        &mut self,
-        id: Principal,
-        cost: u128,
-    ) -> Result<(), RejectResponse> {
-        let Some(c) = self.canisters.get_mut(&id) else {
-            return Ok(());
-        };
-        let needed = cost + freezing_limit(c);
-        if c.cycles < needed {
-            return Err(out_of_cycles(id, c.cycles, needed));
-        }
-        c.cycles -= cost;
-        Ok(())
-    }
-
-    /// Refuses a message to a frozen canister (balance under its freezing limit).
-    pub(crate) fn check_not_frozen(&self, id: Principal) -> Result<(), RejectResponse> {
-        match self.canisters.get(&id) {
-            Some(c) if c.cycles < freezing_limit(c) => {
-                Err(out_of_cycles(id, c.cycles, freezing_limit(c)))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Charges what a replicated execution cost; never below zero (the IC prepays, so a message
-    /// that ran was paid for).
-    pub(crate) fn charge_execution(&mut self, id: Principal, instructions: u64) {
-        if let Some(c) = self.canisters.get_mut(&id) {
-            c.cycles = c.cycles.saturating_sub(execution_cost(instructions));
-        }
-    }
-
-    /// Charges every canister for storing its memory (snapshots included) over `nanos`. A
-    /// canister that cannot pay is uninstalled and loses its snapshots, as on the IC when a
-    /// canister runs out of cycles.
-    pub(crate) fn charge_storage(&mut self, nanos: u64) {
-        if nanos == 0 {
-            return;
-        }
-        let mut dry = Vec::new();
-        for c in self.canisters.values_mut() {
-            let cost = storage_cost(charged_memory(c), nanos);
-            if cost > c.cycles {
-                c.cycles = 0;
-                dry.push(c.id);
-            } else {
-                c.cycles -= cost;
-            }
-        }
-        for id in dry {
-            self.run_dry(id);
-        }
-    }
-
-    /// What the IC does to a canister that ran out of cycles: its code, memories, chunk store
-    /// and snapshots are deleted; the canister (id, controllers, settings) stays.
-    fn run_dry(&mut self, id: Principal) {
-        let Some(c) = self.canisters.get_mut(&id) else {
-            return;
-        };
-        if c.module.is_none() && c.snapshots.is_empty() {
-            return;
-        }
-        c.snapshots.clear();
-        c.chunk_store.clear();
-        // The system uninstalls it; the history records the management canister as the origin.
-        let system = crate::management::Sender {
-            principal: crate::MANAGEMENT_CANISTER,
-            is_canister: true,
-        };
-        self.uninstall(id, system);
-    }
 }
 
 #[cfg(test)]

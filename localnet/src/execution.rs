@@ -19,8 +19,9 @@
 use crate::heap::{self, HeapCreator, LiveHeap, Mirror};
 use crate::paged::PagedMemory;
 use crate::system_api::{self, ApiType, Effects, Host, HostTrap, MessageEnv};
-use crate::types::ErrorCode;
+use crate::types::{ErrorCode, RejectResponse};
 use crate::wasm::{GLOBAL_EXPORT_PREFIX, MEMORY_EXPORT, PreparedModule, TABLE_EXPORT};
+use candid::Principal;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::{Config, Engine, Instance, Linker, Module, Ref, Store, Trap, Val};
@@ -78,6 +79,16 @@ pub struct ExecError {
     pub code: ErrorCode,
     /// Description without the "Error from Canister X: " prefix.
     pub message: String,
+}
+
+impl ExecError {
+    /// The reject a caller gets when `canister`'s code failed this way.
+    pub fn into_reject(self, canister: Principal) -> RejectResponse {
+        RejectResponse::system(
+            self.code,
+            format!("Error from Canister {canister}: {}", self.message),
+        )
+    }
 }
 
 /// The result of running one message.

@@ -5,11 +5,14 @@
 //! * [`paged`]: heap and stable memory as copy-on-write pages.
 //! * [`heap`]: each canister's heap kept mapped between messages, writes tracked per page.
 //! * [`system_api`]: the ic0 functions and where each may be called.
-//! * [`canister`]: per-canister state, call contexts, callbacks, snapshots, queue messages.
+//! * [`canister`]: per-canister state, call contexts, callbacks, history, queue messages.
+//! * [`snapshots`]: the snapshot store (each canister's snapshots, ids, slices, upload rules).
+//! * [`canister_table`]: the subnet's canisters by id and the id counter.
+//! * [`cycles`]: the fee schedule and the freezing rule.
 //! * [`scheduler`]: per-pair FIFO ordering and the FIFO / random / manual policies.
 //! * [`net`]: [`LocalNet`], the subnet: message execution, timers, heartbeats, deadlines.
-//! * [`management`] and [`snapshots`]: the management canister `aaaaa-aa`; [`replies`]: its
-//!   reply types, as the replica sends them.
+//! * [`management`]: the management canister `aaaaa-aa`, acting on the subnet through a small
+//!   trait; [`replies`]: its reply types, as the replica sends them.
 //! * [`api`]: helpers shaped like the `pocket-ic` crate's.
 //! * [`http`]: the IC HTTP interface (certificates, authentication, server) over a `LocalNet`.
 //! * [`persist`]: saving and loading a subnet (`localnet --state-dir`).
@@ -19,6 +22,7 @@
 
 pub mod api;
 pub mod canister;
+pub mod canister_table;
 pub mod cycles;
 pub mod execution;
 pub mod heap;
@@ -34,8 +38,9 @@ pub mod system_api;
 pub mod types;
 pub mod wasm;
 
+pub use cycles::DEFAULT_CYCLES;
 pub use net::{
-    CROSS_SUBNET_PAYLOAD_BYTES, DEFAULT_CYCLES, Limits, LocalNet, MAX_REPLY_BYTES, MessageId,
+    CROSS_SUBNET_PAYLOAD_BYTES, Limits, LocalNet, MAX_REPLY_BYTES, MessageId,
     SAME_SUBNET_PAYLOAD_BYTES,
 };
 pub use scheduler::{CallFilter, HeldCall, SchedulerPolicy};

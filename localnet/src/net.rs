@@ -13,19 +13,20 @@
 //! or with IC0506 when it simply never replied.
 
 use crate::canister::{
-    CallContext, Callback, Canister, Message, Origin, Request, Response, Status, payload_to_result,
+    CallContext, Callback, Canister, Message, Origin, Request, Response, Sender, Status,
+    payload_to_result,
 };
-use crate::execution::{EntryPoint, ExecError, ExecOutput, Runtime, api_type_of_export};
+use crate::canister_table::{CanisterTable, not_found};
+use crate::cycles;
+use crate::execution::{EntryPoint, ExecError, ExecOutput, ExecState, Runtime, api_type_of_export};
+use crate::management::{Management, Subnet};
+use crate::replies;
 use crate::scheduler::{CallFilter, HeldCall, Scheduler, SchedulerPolicy};
 use crate::system_api::{ApiType, Effects, MessageEnv};
-use crate::types::{
-    ErrorCode, MANAGEMENT_CANISTER, RejectCode, RejectResponse, canister_id_from_index,
-};
+use crate::types::{ErrorCode, MANAGEMENT_CANISTER, RejectCode, RejectResponse};
 use candid::Principal;
-use std::collections::{BTreeMap, HashMap};
-
-/// Default cycles of a canister created through the API (like PocketIC's).
-pub const DEFAULT_CYCLES: u128 = 100_000_000_000_000;
+use ic_management_canister_types as mt;
+use std::collections::HashMap;
 /// 2025-11-01T00:00:00Z: the clock's start, so runs are reproducible.
 pub const GENESIS_TIME_NANOS: u64 = 1_761_955_200_000_000_000;
 /// Instruction limit of an update message (IC: 40 B).
@@ -81,8 +82,7 @@ impl Default for Limits {
 /// An embedded local Internet Computer subnet.
 pub struct LocalNet {
     pub(crate) runtime: Runtime,
-    pub(crate) canisters: BTreeMap<Principal, Canister>,
-    pub(crate) next_canister_index: u64,
+    pub(crate) canisters: CanisterTable,
     pub(crate) time: u64,
     pub(crate) scheduler: Scheduler,
     next_message_id: u64,
@@ -90,7 +90,7 @@ pub struct LocalNet {
     /// Expiry (ns) and message id as the replica prints it, of queued ingress messages that
     /// have one (`submit_call_with_expiry`, the HTTP interface).
     ingress_expiry: HashMap<u64, (u64, String)>,
-    pub(crate) rand_state: u64,
+    rand_state: u64,
     /// Limits (public so tests can lower them).
     pub limits: Limits,
     /// Print canister debug output to stderr (also enabled by `LOCALNET_LOG=1`).
@@ -108,8 +108,7 @@ impl LocalNet {
     pub fn new() -> Self {
         LocalNet {
             runtime: Runtime::new(),
-            canisters: BTreeMap::new(),
-            next_canister_index: 0,
+            canisters: CanisterTable::default(),
             time: GENESIS_TIME_NANOS,
             scheduler: Scheduler::new(SchedulerPolicy::Fifo),
             next_message_id: 0,
@@ -149,6 +148,43 @@ impl LocalNet {
     /// no canister lived through that gap.
     pub(crate) fn jump_clock_nanos(&mut self, nanos: u64) {
         self.time = self.time.max(nanos);
+    }
+
+    /// Charges every canister for storing its memory (snapshots included) over `nanos`. A
+    /// canister that cannot pay is uninstalled and loses its snapshots, as on the IC when a
+    /// canister runs out of cycles.
+    fn charge_storage(&mut self, nanos: u64) {
+        if nanos == 0 {
+            return;
+        }
+        let mut dry = Vec::new();
+        for c in self.canisters.values_mut() {
+            let cost = cycles::storage_cost(cycles::charged_memory(c), nanos);
+            if cost > c.cycles {
+                c.cycles = 0;
+                dry.push(c.id);
+            } else {
+                c.cycles -= cost;
+            }
+        }
+        for id in dry {
+            self.run_dry(id);
+        }
+    }
+
+    /// What the IC does to a canister that ran out of cycles: its code, memories, chunk store
+    /// and snapshots are deleted; the canister (id, controllers, settings) stays.
+    fn run_dry(&mut self, id: Principal) {
+        let Some(c) = self.canisters.get_mut(&id) else {
+            return;
+        };
+        if c.module.is_none() && c.snapshots.is_empty() {
+            return;
+        }
+        c.snapshots.clear();
+        c.chunk_store.clear();
+        // The system uninstalls it; the history records the management canister as the origin.
+        self.uninstall(id, Sender::SYSTEM);
     }
 
     /// Seeds `raw_rand` (each call then returns the next 32 bytes of a splitmix64 stream).
@@ -280,13 +316,14 @@ impl LocalNet {
         let payer = if canister == MANAGEMENT_CANISTER {
             // A top-up is free: it is how a frozen canister is unfrozen.
             (method != "provisional_top_up_canister")
-                .then(|| crate::management::target_canister(&arg))
+                .then(|| target_canister(&arg))
                 .flatten()
         } else {
             Some(canister)
         };
         if let Some(payer) = payer {
-            self.charge_or_refuse(payer, crate::cycles::ingress_cost(method.len() + arg.len()))?;
+            self.canisters
+                .charge_or_refuse(payer, cycles::ingress_cost(method.len() + arg.len()))?;
         }
         let id = self.next_id();
         self.ingress.insert(id, None);
@@ -426,10 +463,7 @@ impl LocalNet {
         arg: Vec<u8>,
         data_certificate: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, RejectResponse> {
-        let c = self
-            .canisters
-            .get(&canister)
-            .ok_or_else(|| not_found(canister))?;
+        let c = self.canisters.find(canister)?;
         check_running(c)?;
         let module = c.module.clone().ok_or_else(|| empty(canister))?;
         let export = [
@@ -460,7 +494,7 @@ impl LocalNet {
             c.instructions_executed += out.instructions;
         }
         match out.result {
-            Err(e) => Err(trap_reject(canister, e)),
+            Err(e) => Err(e.into_reject(canister)),
             Ok(_) => match out.effects.response {
                 Some(payload) => {
                     payload_to_result(payload).map_err(|(_, m)| RejectResponse::canister(m))
@@ -498,7 +532,7 @@ impl LocalNet {
             Some(&c.live_heap),
         );
         match out.result {
-            Err(e) => Err(trap_reject(canister, e)),
+            Err(e) => Err(e.into_reject(canister)),
             Ok(_) if out.effects.accepted_message => Ok(()),
             Ok(_) => Err(RejectResponse::system(
                 ErrorCode::CanisterRejectedMessage,
@@ -508,18 +542,6 @@ impl LocalNet {
     }
 
     // ----- canisters -------------------------------------------------------------------------
-
-    /// Allocates the next canister id.
-    pub(crate) fn allocate_canister_id(&mut self) -> Principal {
-        let id = canister_id_from_index(self.next_canister_index);
-        self.next_canister_index += 1;
-        id
-    }
-
-    /// Adds a canister (used by the management canister).
-    pub(crate) fn insert_canister(&mut self, canister: Canister) {
-        self.canisters.insert(canister.id, canister);
-    }
 
     /// Ids of all canisters.
     pub fn canister_ids(&self) -> Vec<Principal> {
@@ -641,7 +663,7 @@ impl LocalNet {
         }
         match msg {
             Message::Request(req) if req.receiver == MANAGEMENT_CANISTER => {
-                self.execute_management(req)
+                Management::new(self).execute(req)
             }
             Message::Request(req) => self.execute_request(req),
             Message::Response(resp) => self.execute_response(resp),
@@ -688,7 +710,7 @@ impl LocalNet {
         let Some(module) = c.module.clone() else {
             return refuse(self, empty(req.receiver));
         };
-        if let Err(reject) = self.check_not_frozen(req.receiver) {
+        if let Err(reject) = self.canisters.check_not_frozen(req.receiver) {
             return refuse(self, reject);
         }
         let candidates = [
@@ -841,7 +863,7 @@ impl LocalNet {
             cc.instructions += out.instructions;
         }
         // Paid whether or not the message trapped.
-        self.charge_execution(canister, out.instructions);
+        self.canisters.charge_execution(canister, out.instructions);
         let c = self.canisters.get_mut(&canister).expect("canister exists");
         let new_state = out.result?;
         let Effects {
@@ -941,7 +963,7 @@ impl LocalNet {
         let cc = c.call_contexts.remove(&cc_id).expect("checked");
         if !cc.responded {
             let reject = match trap {
-                Some(e) => trap_reject(canister, e),
+                Some(e) => e.into_reject(canister),
                 None => did_not_reply(canister),
             };
             self.respond(canister, cc.origin, Err(reject), cc.cycles_available);
@@ -960,13 +982,35 @@ impl LocalNet {
         c.status = Status::Stopped;
         let waiting = std::mem::take(&mut c.pending_stops);
         for origin in waiting {
-            self.respond(
-                MANAGEMENT_CANISTER,
-                origin,
-                Ok(crate::management::empty_reply_bytes()),
-                0,
-            );
+            self.respond(MANAGEMENT_CANISTER, origin, Ok(replies::empty()), 0);
         }
+    }
+
+    /// Removes code and memories; open call contexts are rejected and callbacks dropped.
+    /// Snapshots and the chunk store stay (an explicit uninstall keeps snapshots, IC-FACTS §2).
+    pub(crate) fn uninstall(&mut self, id: Principal, sender: Sender) {
+        let c = self.canisters.get_mut(&id).expect("exists");
+        c.module = None;
+        c.state = ExecState::default();
+        c.certified_data.clear();
+        c.global_timer = 0;
+        c.version += 1;
+        c.callbacks.clear();
+        let contexts = std::mem::take(&mut c.call_contexts);
+        for cc in contexts.into_values() {
+            if !cc.responded {
+                let reject = RejectResponse::system(
+                    ErrorCode::CanisterRejectedMessage,
+                    "Canister has been uninstalled.",
+                );
+                self.respond(id, cc.origin, Err(reject), cc.cycles_available);
+            }
+        }
+        let now = self.time;
+        if let Some(c) = self.canisters.get_mut(&id) {
+            c.record_change(now, sender, mt::ChangeDetails::CodeUninstall);
+        }
+        self.check_stopped(id);
     }
 
     /// Rejects bounded-wait requests still queued past their deadline and delivers SYS_UNKNOWN
@@ -1058,14 +1102,87 @@ impl LocalNet {
     }
 }
 
-pub(crate) fn not_found(id: Principal) -> RejectResponse {
-    RejectResponse::system(
-        ErrorCode::CanisterNotFound,
-        format!("Canister {id} not found."),
-    )
+/// The subnet as the management canister sees it.
+impl Subnet for LocalNet {
+    fn canisters(&self) -> &CanisterTable {
+        &self.canisters
+    }
+
+    fn canisters_mut(&mut self) -> &mut CanisterTable {
+        &mut self.canisters
+    }
+
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    fn runtime_mut(&mut self) -> &mut Runtime {
+        &mut self.runtime
+    }
+
+    fn now(&self) -> u64 {
+        self.time
+    }
+
+    fn install_env(
+        &self,
+        c: &Canister,
+        api_type: ApiType,
+        caller: Principal,
+        arg: Vec<u8>,
+    ) -> MessageEnv {
+        let mut env = self.env(c, api_type, caller, arg);
+        env.instruction_limit = self.limits.install_instructions;
+        env
+    }
+
+    fn respond(
+        &mut self,
+        responder: Principal,
+        origin: Origin,
+        result: Result<Vec<u8>, RejectResponse>,
+        refund: u128,
+    ) {
+        LocalNet::respond(self, responder, origin, result, refund)
+    }
+
+    fn check_stopped(&mut self, canister: Principal) {
+        LocalNet::check_stopped(self, canister)
+    }
+
+    fn uninstall(&mut self, id: Principal, sender: Sender) {
+        LocalNet::uninstall(self, id, sender)
+    }
+
+    fn random_u64(&mut self) -> u64 {
+        // splitmix64 over a seed: deterministic per run, distinct per call.
+        self.rand_state = self.rand_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rand_state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
 }
 
-pub(crate) fn empty(id: Principal) -> RejectResponse {
+/// The canister a management call is about (`canister_id`, or `target_canister` of
+/// `install_chunked_code`), if its argument names one: it pays for an ingress message to
+/// `aaaaa-aa` (IC-FACTS §2: the ingress bytes of a snapshot upload are paid by the target).
+fn target_canister(arg: &[u8]) -> Option<Principal> {
+    #[derive(candid::CandidType, serde::Deserialize)]
+    struct Target {
+        canister_id: Principal,
+    }
+    #[derive(candid::CandidType, serde::Deserialize)]
+    struct Chunked {
+        target_canister: Principal,
+    }
+    candid::decode_one::<Target>(arg)
+        .map(|t| t.canister_id)
+        .or_else(|_| candid::decode_one::<Chunked>(arg).map(|t| t.target_canister))
+        .ok()
+}
+
+fn empty(id: Principal) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::CanisterWasmModuleNotFound,
         format!(
@@ -1081,11 +1198,7 @@ fn did_not_reply(id: Principal) -> RejectResponse {
     )
 }
 
-pub(crate) fn trap_reject(id: Principal, e: ExecError) -> RejectResponse {
-    RejectResponse::system(e.code, format!("Error from Canister {id}: {}", e.message))
-}
-
-pub(crate) fn check_running(c: &Canister) -> Result<(), RejectResponse> {
+fn check_running(c: &Canister) -> Result<(), RejectResponse> {
     match c.status {
         Status::Running => Ok(()),
         Status::Stopping => Err(RejectResponse::system(

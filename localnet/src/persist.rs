@@ -25,9 +25,10 @@
 //! writes a new generation with only what is live and then deletes the old file.
 
 use crate::LocalNet;
-use crate::canister::{Canister, HistoryEntry, Snapshot, SnapshotSource, Status};
+use crate::canister::{Canister, HistoryEntry, Status};
 use crate::execution::{ExecState, GlobalValue};
 use crate::paged::{PAGE, PagedMemory};
+use crate::snapshots::{Snapshot, SnapshotSource, SnapshotStore};
 use crate::wasm;
 use candid::{CandidType, Deserialize, Principal};
 use serde_bytes::ByteBuf;
@@ -331,18 +332,15 @@ impl Store {
                 generation: self.generation,
                 data_len: self.len,
                 time: 0,
-                next_canister_index: net.next_canister_index,
+                next_canister_index: net.canisters.next_index(),
                 canisters,
             }
         };
         // Forget what the subnet no longer holds (its bytes become garbage in the file).
         self.pages.retain(|k, _| seen_pages.contains(k));
         self.blobs.retain(|k, _| seen_blobs.contains(k));
-        self.snapshot_modules.retain(|id, _| {
-            net.canisters
-                .values()
-                .any(|c| c.snapshots.iter().any(|s| &s.id == id))
-        });
+        self.snapshot_modules
+            .retain(|id, _| net.canisters.values().any(|c| c.snapshots.contains(id)));
         let data_bytes = self.len - start;
         let unchanged = candid::encode_one(&manifest).map_err(|e| bad(e.to_string()))?;
         if data_bytes == 0 && unchanged == self.last_manifest {
@@ -444,7 +442,7 @@ impl Store {
             None => None,
         };
         let mut snapshots = Vec::with_capacity(c.snapshots.len());
-        for s in &c.snapshots {
+        for s in c.snapshots.iter() {
             snapshots.push(self.snapshot(s, app, pages, blobs)?);
         }
         Ok(SavedCanister {
@@ -461,7 +459,7 @@ impl Store {
             version: c.version,
             chunk_store: self.chunks(&c.chunk_store, app, blobs)?,
             snapshots,
-            next_snapshot: c.next_snapshot,
+            next_snapshot: c.snapshots.next_counter(),
             history: c
                 .history
                 .iter()
@@ -620,7 +618,7 @@ impl Store {
     fn load(&mut self, manifest: Manifest) -> io::Result<LocalNet> {
         let mut net = LocalNet::new();
         net.jump_clock_nanos(manifest.time);
-        net.next_canister_index = manifest.next_canister_index;
+        net.canisters.set_next_index(manifest.next_canister_index);
         // Pages shared between memories (a canister and its snapshots) stay shared.
         let mut by_offset = HashMap::new();
         for s in manifest.canisters {
@@ -649,7 +647,6 @@ impl Store {
             c.global_timer = s.global_timer;
             c.version = s.version;
             c.chunk_store = self.read_chunks(&s.chunk_store)?;
-            c.next_snapshot = s.next_snapshot;
             c.freezing_threshold = s.freezing_threshold;
             c.snapshot_visibility = s.snapshot_visibility.unwrap_or_default();
             c.instructions_executed = s.instructions_executed;
@@ -664,6 +661,7 @@ impl Store {
                     details: h.details,
                 })
                 .collect();
+            let mut snapshots = Vec::with_capacity(s.snapshots.len());
             for snap in s.snapshots {
                 let (hash, wasm_module) = self.read_blob(&snap.wasm_module)?;
                 let id = snap.id.into_vec();
@@ -673,7 +671,7 @@ impl Store {
                     self.snapshot_modules.insert(id.clone(), hash);
                     SnapshotSource::TakenFromCanister
                 };
-                c.snapshots.push(Snapshot {
+                snapshots.push(Snapshot {
                     id,
                     source,
                     taken_at: snap.taken_at,
@@ -688,7 +686,8 @@ impl Store {
                     hook_status: snap.hook_status,
                 });
             }
-            net.insert_canister(c);
+            c.snapshots = SnapshotStore::restore(snapshots, s.next_snapshot);
+            net.canisters.insert(c);
         }
         Ok(net)
     }

@@ -16,6 +16,12 @@ use candid::{CandidType, Principal};
 use ic_management_canister_types as mt;
 use serde::Deserialize;
 
+/// The candid of a method whose result is `()`: no values at all (`DIDL\0\0`), as the replica
+/// sends it, rather than one `null`.
+pub fn empty() -> Vec<u8> {
+    candid::encode_args(()).expect("candid encoding of no values")
+}
+
 /// `create_canister` / `provisional_create_canister_with_cycles`: `record { canister_id }`.
 pub type CreateCanisterReply = mt::CanisterIdRecord;
 /// `upload_chunk`: `chunk_hash`.

@@ -1,24 +1,21 @@
-//! The eight canister snapshot methods of the management canister, with the IC's semantics
-//! (IC-FACTS §1, §2, §8; dfinity/ic `rs/execution_environment/src/canister_manager.rs`):
-//! controller-only (IC0512), the canister is not required to be stopped, at most
-//! [`MAX_SNAPSHOTS`] per canister (IC0406) unless replacing, ids are an 8-byte big-endian
-//! per-canister counter that is never reused followed by the canister id, reads are sliced at
-//! [`MAX_SLICE_SIZE`] bytes (IC0408), uploads are validated and only uploaded snapshots accept
-//! data (IC0409). Loading restores module, memories, globals, chunk store and certified data,
-//! bumps `canister_version` and records history; it restores the global timer only for an
-//! uploaded snapshot, and runs no canister code.
+//! The snapshot store: each canister's snapshots and its never-reused snapshot counter, with the
+//! IC's rules about them (IC-FACTS §1, §2, §8; dfinity/ic
+//! `rs/execution_environment/src/canister_manager.rs`): at most [`MAX_SNAPSHOTS`] per canister
+//! (IC0406) unless replacing, ids are an 8-byte big-endian counter followed by the canister id,
+//! unknown ids are IC0305, reads are sliced at [`MAX_SLICE_SIZE`] bytes (IC0408), uploaded
+//! metadata is validated, and only uploaded snapshots accept data (IC0409).
+//!
+//! It knows nothing of canisters or the management canister: [`crate::management`] decides who
+//! may do what, builds snapshots from canisters and loads them back.
 
-use crate::canister::{Snapshot, SnapshotSource};
-use crate::cycles;
-use crate::execution::{ExecState, GlobalValue, WASM_PAGE};
-use crate::management::{MResult, Sender, decode, reply, reply_empty};
-use crate::net::LocalNet;
+use crate::execution::{GlobalValue, WASM_PAGE};
 use crate::paged::PagedMemory;
 use crate::replies;
-use crate::types::{ErrorCode, RejectResponse};
+use crate::types::{ErrorCode, RejectResponse, nat_u128};
 use crate::wasm;
 use candid::{Nat, Principal};
 use ic_management_canister_types as mt;
+use std::collections::BTreeMap;
 
 /// `MAX_NUMBER_OF_SNAPSHOTS_PER_CANISTER`.
 pub const MAX_SNAPSHOTS: usize = 10;
@@ -58,7 +55,8 @@ pub fn display_snapshot_id(id: &[u8]) -> String {
     }
 }
 
-fn not_found(id: &[u8], canister: Principal) -> RejectResponse {
+/// IC0305: `canister` has no snapshot `id`.
+pub fn not_found(id: &[u8], canister: Principal) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::CanisterSnapshotNotFound,
         format!(
@@ -68,8 +66,18 @@ fn not_found(id: &[u8], canister: Principal) -> RejectResponse {
     )
 }
 
+/// Invalid uploaded metadata: the replica maps `CanisterSnapshotError::InvalidMetadata` to
+/// `InvalidSettings`, i.e. IC0504 "Could not validate the settings: …"
+/// (`canister_manager/types.rs`).
+pub fn invalid_metadata(msg: String) -> RejectResponse {
+    RejectResponse::system(
+        ErrorCode::CanisterContractViolation,
+        format!("Could not validate the settings: {msg}"),
+    )
+}
+
 /// The replica's text names all three kinds whichever was read (`canister_manager/types.rs`).
-fn slice_error(_what: &str, offset: u64, size: u64) -> RejectResponse {
+fn slice_error(offset: u64, size: u64) -> RejectResponse {
     RejectResponse::system(
         ErrorCode::InvalidManagementPayload,
         format!(
@@ -78,19 +86,21 @@ fn slice_error(_what: &str, offset: u64, size: u64) -> RejectResponse {
     )
 }
 
-/// Invalid uploaded metadata: the replica maps `CanisterSnapshotError::InvalidMetadata` to
-/// `InvalidSettings`, i.e. IC0504 "Could not validate the settings: …"
-/// (`canister_manager/types.rs`).
-/// A slice of a paged memory with the read checks (size first, then bounds).
-fn paged_slice(memory: &PagedMemory, offset: u64, size: u64) -> Result<Vec<u8>, RejectResponse> {
+fn check_slice_size(size: u64) -> Result<(), RejectResponse> {
     if size > MAX_SLICE_SIZE {
         return Err(RejectResponse::system(
             ErrorCode::InvalidManagementPayload,
             format!("Requested slice too large: {size} > {MAX_SLICE_SIZE}"),
         ));
     }
+    Ok(())
+}
+
+/// A slice of a paged memory with the read checks (size first, then bounds).
+fn paged_slice(memory: &PagedMemory, offset: u64, size: u64) -> Result<Vec<u8>, RejectResponse> {
+    check_slice_size(size)?;
     if !memory.contains(offset, size) {
-        return Err(slice_error("memory", offset, size));
+        return Err(slice_error(offset, size));
     }
     Ok(memory.slice(offset, size))
 }
@@ -99,17 +109,10 @@ fn paged_slice(memory: &PagedMemory, offset: u64, size: u64) -> Result<Vec<u8>, 
 fn paged_write(memory: &mut PagedMemory, offset: u64, chunk: &[u8]) -> Result<(), RejectResponse> {
     let size = chunk.len() as u64;
     if !memory.contains(offset, size) {
-        return Err(slice_error("memory", offset, size));
+        return Err(slice_error(offset, size));
     }
     memory.write(offset, chunk);
     Ok(())
-}
-
-fn invalid_metadata(msg: String) -> RejectResponse {
-    RejectResponse::system(
-        ErrorCode::CanisterContractViolation,
-        format!("Could not validate the settings: {msg}"),
-    )
 }
 
 fn global_to_candid(g: &GlobalValue) -> mt::SnapshotMetadataGlobal {
@@ -128,337 +131,113 @@ fn global_from_candid(g: &mt::SnapshotMetadataGlobal) -> GlobalValue {
         mt::SnapshotMetadataGlobal::I64(v) => GlobalValue::I64(*v),
         mt::SnapshotMetadataGlobal::F32(v) => GlobalValue::F32(v.to_bits()),
         mt::SnapshotMetadataGlobal::F64(v) => GlobalValue::F64(v.to_bits()),
-        mt::SnapshotMetadataGlobal::V128(n) => GlobalValue::V128(crate::management::nat_u128(n)),
+        mt::SnapshotMetadataGlobal::V128(n) => GlobalValue::V128(nat_u128(n)),
     }
 }
 
-fn summary(s: &Snapshot) -> mt::Snapshot {
-    mt::Snapshot {
-        id: s.id.clone(),
-        taken_at_timestamp: s.taken_at,
-        total_size: s.total_size(),
+/// Checks uploaded metadata against the IC's bounds before anything is created.
+pub fn validate_metadata(
+    args: &mt::UploadCanisterSnapshotMetadataArgs,
+) -> Result<(), RejectResponse> {
+    if args.wasm_module_size == 0 || args.wasm_module_size > MAX_MODULE {
+        return Err(invalid_metadata(format!(
+            "wasm module size {} must be in 1..={MAX_MODULE}",
+            args.wasm_module_size
+        )));
+    }
+    let page = WASM_PAGE as u64;
+    if !args.wasm_memory_size.is_multiple_of(page) || args.wasm_memory_size > MAX_HEAP {
+        return Err(invalid_metadata(format!(
+            "wasm memory size {} must be a multiple of {page} and at most {MAX_HEAP}",
+            args.wasm_memory_size
+        )));
+    }
+    if !args.stable_memory_size.is_multiple_of(page) || args.stable_memory_size > MAX_STABLE {
+        return Err(invalid_metadata(format!(
+            "stable memory size {} must be a multiple of {page} and at most {MAX_STABLE}",
+            args.stable_memory_size
+        )));
+    }
+    if args.globals.len() > MAX_GLOBALS {
+        return Err(invalid_metadata(format!(
+            "{} globals exceed the maximum of {MAX_GLOBALS}",
+            args.globals.len()
+        )));
+    }
+    if args.certified_data.len() > 32 {
+        return Err(invalid_metadata(format!(
+            "certified data of {} bytes exceeds 32 bytes",
+            args.certified_data.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Where a snapshot came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SnapshotSource {
+    /// `take_canister_snapshot`.
+    TakenFromCanister,
+    /// `upload_canister_snapshot_metadata`.
+    MetadataUpload,
+}
+
+impl SnapshotSource {
+    /// The candid form (metadata replies, load history records).
+    pub fn to_candid(self) -> mt::SnapshotSource {
+        match self {
+            SnapshotSource::TakenFromCanister => {
+                mt::SnapshotSource::TakenFromCanister(Default::default())
+            }
+            SnapshotSource::MetadataUpload => {
+                mt::SnapshotSource::MetadataUpload(Default::default())
+            }
+        }
     }
 }
 
-impl LocalNet {
-    /// Index of `id` among `canister`'s own snapshots (IC0305 otherwise).
-    fn own_snapshot(&self, canister: Principal, id: &[u8]) -> Result<usize, RejectResponse> {
-        let c = &self.canisters[&canister];
-        c.snapshots
-            .iter()
-            .position(|s| s.id == id)
-            .ok_or_else(|| not_found(id, canister))
-    }
+/// A canister snapshot (IC-FACTS §2 "Contents").
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// 8-byte BE counter ‖ canister id.
+    pub id: Vec<u8>,
+    /// Origin.
+    pub source: SnapshotSource,
+    /// Time taken (ns).
+    pub taken_at: u64,
+    /// Module bytes as installed.
+    pub wasm_module: Vec<u8>,
+    /// Heap (pages shared with the canister until either writes).
+    pub wasm_memory: PagedMemory,
+    /// Stable memory (pages shared with the canister until either writes).
+    pub stable_memory: PagedMemory,
+    /// Exported globals.
+    pub globals: Vec<GlobalValue>,
+    /// Chunk store.
+    pub chunk_store: BTreeMap<[u8; 32], Vec<u8>>,
+    /// Certified data.
+    pub certified_data: Vec<u8>,
+    /// Global timer (0 = inactive).
+    pub global_timer: u64,
+    /// canister_version at take time.
+    pub canister_version: u64,
+    /// on_low_wasm_memory hook status (0 not satisfied, 1 ready, 2 executed).
+    pub hook_status: u8,
+}
 
-    /// Checks the limit (when not replacing) and resolves the snapshot to replace.
-    fn slot_for_new_snapshot(
-        &self,
-        canister: Principal,
-        replace: Option<&Vec<u8>>,
-    ) -> Result<Option<usize>, RejectResponse> {
-        match replace {
-            Some(id) => self.own_snapshot(canister, id).map(Some),
-            None if self.canisters[&canister].snapshots.len() >= MAX_SNAPSHOTS => {
-                Err(RejectResponse::system(
-                    ErrorCode::CanisterRejectedMessage,
-                    format!(
-                        "Canister {canister} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}.\nConsider deleting an unnecessary snapshot of the specified canister before creating a new one."
-                    ),
-                ))
-            }
-            None => Ok(None),
-        }
-    }
-
-    /// Adds a snapshot, removing the replaced one afterwards (same message).
-    fn store_snapshot(&mut self, canister: Principal, snapshot: Snapshot, replaced: Option<usize>) {
-        let c = self.canisters.get_mut(&canister).expect("exists");
-        if let Some(i) = replaced {
-            c.snapshots.remove(i);
-        }
-        c.snapshots.push(snapshot);
-    }
-
-    fn next_snapshot_id(&mut self, canister: Principal) -> Vec<u8> {
-        let c = self.canisters.get_mut(&canister).expect("exists");
-        let id = snapshot_id(c.next_snapshot, canister);
-        c.next_snapshot += 1;
-        id
-    }
-
-    pub(crate) fn m_take_snapshot(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::TakeCanisterSnapshotArgs = decode(arg)?;
-        let id = args.canister_id;
-        let c = self.controlled(id, sender, "take_canister_snapshot")?;
-        let Some(module) = c.module.clone() else {
-            // `CanisterSnapshotExecutionStateNotFound` in canister_manager/types.rs (colon included).
-            return Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                format!("Failed to create snapshot for empty canister {id}:"),
-            ));
-        };
-        let replaced = self.slot_for_new_snapshot(id, args.replace_snapshot.as_ref())?;
-        // 2 B instructions + one per byte of the snapshot (IC-FACTS §2), paid by the canister
-        // above its freezing reserve, before anything changes.
-        let c = &self.canisters[&id];
-        let size =
-            c.memory_size() + c.state.globals.len() as u64 * 8 + c.certified_data.len() as u64;
-        self.charge_or_refuse(
+impl Snapshot {
+    /// An empty snapshot shaped by validated uploaded metadata ([`validate_metadata`]), for
+    /// `upload_canister_snapshot_data` to fill.
+    pub fn uploaded(
+        id: Vec<u8>,
+        now: u64,
+        canister_version: u64,
+        args: mt::UploadCanisterSnapshotMetadataArgs,
+    ) -> Self {
+        Snapshot {
             id,
-            cycles::instructions_cost(cycles::SNAPSHOT_BASE_INSTRUCTIONS + size),
-        )?;
-        let snap_id = self.next_snapshot_id(id);
-        let c = &self.canisters[&id];
-        let snapshot = Snapshot {
-            id: snap_id,
-            source: SnapshotSource::TakenFromCanister,
-            taken_at: self.time,
-            wasm_module: module.prepared.original.clone(),
-            wasm_memory: c.state.heap.clone(),
-            stable_memory: c.state.stable.clone(),
-            globals: c.state.globals.clone(),
-            chunk_store: c.chunk_store.clone(),
-            certified_data: c.certified_data.clone(),
-            global_timer: c.global_timer,
-            canister_version: c.version,
-            hook_status: 0,
-        };
-        let result: replies::TakeSnapshotReply = summary(&snapshot);
-        self.store_snapshot(id, snapshot, replaced);
-        if args.uninstall_code == Some(true) {
-            self.uninstall(id, sender);
-        }
-        reply(result)
-    }
-
-    pub(crate) fn m_load_snapshot(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::LoadCanisterSnapshotArgs = decode(arg)?;
-        let id = args.canister_id;
-        self.controlled(id, sender, "load_canister_snapshot")?;
-        let owner = match parse_snapshot_id(&args.snapshot_id) {
-            Some((_, owner)) if self.canisters.contains_key(&owner) => owner,
-            _ => return Err(not_found(&args.snapshot_id, id)),
-        };
-        if owner != id {
-            // Loading another canister's snapshot needs control of both (same subnet here).
-            self.controlled(owner, sender, "load_canister_snapshot")?;
-        }
-        let index = self
-            .own_snapshot(owner, &args.snapshot_id)
-            .map_err(|_| not_found(&args.snapshot_id, id))?;
-        let snapshot = self.canisters[&owner].snapshots[index].clone();
-        self.charge_or_refuse(
-            id,
-            cycles::instructions_cost(cycles::SNAPSHOT_BASE_INSTRUCTIONS + snapshot.total_size()),
-        )?;
-        let prepared = wasm::prepare(&snapshot.wasm_module).map_err(|e| {
-            RejectResponse::system(
-                ErrorCode::CanisterInvalidWasm,
-                format!("Error from Canister {id}: Canister's Wasm module is not valid: {e}"),
-            )
-        })?;
-        if prepared.mutable_globals.len() != snapshot.globals.len() {
-            return Err(invalid_metadata(format!(
-                "the snapshot has {} globals but the module exports {}",
-                snapshot.globals.len(),
-                prepared.mutable_globals.len()
-            )));
-        }
-        let module = self.runtime.compile(prepared).map_err(|e| {
-            RejectResponse::system(
-                ErrorCode::CanisterInvalidWasm,
-                format!("Error from Canister {id}: {}", e.message),
-            )
-        })?;
-        let c = self.canisters.get_mut(&id).expect("checked");
-        c.module = Some(module);
-        c.state = ExecState {
-            heap: snapshot.wasm_memory,
-            globals: snapshot.globals,
-            stable: snapshot.stable_memory,
-        };
-        c.chunk_store = snapshot.chunk_store;
-        c.certified_data = snapshot.certified_data;
-        if snapshot.source == SnapshotSource::MetadataUpload {
-            c.global_timer = snapshot.global_timer;
-        }
-        c.version += 1;
-        let record = mt::LoadSnapshotRecord {
-            from_canister_id: (owner != id).then_some(owner),
-            snapshot_id: snapshot.id,
-            canister_version: snapshot.canister_version,
-            taken_at_timestamp: snapshot.taken_at,
-            source: match snapshot.source {
-                SnapshotSource::TakenFromCanister => {
-                    mt::SnapshotSource::TakenFromCanister(Default::default())
-                }
-                SnapshotSource::MetadataUpload => {
-                    mt::SnapshotSource::MetadataUpload(Default::default())
-                }
-            },
-        };
-        self.add_history(id, sender, mt::ChangeDetails::LoadSnapshot(record));
-        reply_empty()
-    }
-
-    pub(crate) fn m_list_snapshots(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::ListCanisterSnapshotsArgs = decode(arg)?;
-        let c = self.snapshot_viewable(args.canister_id, sender, "list_canister_snapshots")?;
-        let list: replies::ListSnapshotsReply = c.snapshots.iter().map(summary).collect();
-        reply(list)
-    }
-
-    pub(crate) fn m_delete_snapshot(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::DeleteCanisterSnapshotArgs = decode(arg)?;
-        let id = args.canister_id;
-        self.controlled(id, sender, "delete_canister_snapshot")?;
-        let index = self.own_snapshot(id, &args.snapshot_id)?;
-        self.canisters
-            .get_mut(&id)
-            .expect("checked")
-            .snapshots
-            .remove(index);
-        reply_empty()
-    }
-
-    pub(crate) fn m_read_snapshot_metadata(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::ReadCanisterSnapshotMetadataArgs = decode(arg)?;
-        let id = args.canister_id;
-        self.snapshot_viewable(id, sender, "read_canister_snapshot_metadata")?;
-        let index = self.own_snapshot(id, &args.snapshot_id)?;
-        let s = &self.canisters[&id].snapshots[index];
-        reply(replies::SnapshotMetadataReply {
-            source: match s.source {
-                SnapshotSource::TakenFromCanister => {
-                    mt::SnapshotSource::TakenFromCanister(Default::default())
-                }
-                SnapshotSource::MetadataUpload => {
-                    mt::SnapshotSource::MetadataUpload(Default::default())
-                }
-            },
-            taken_at_timestamp: s.taken_at,
-            wasm_module_size: s.wasm_module.len() as u64,
-            globals: s.globals.iter().map(global_to_candid).collect(),
-            wasm_memory_size: s.wasm_memory.len(),
-            stable_memory_size: s.stable_memory.len(),
-            wasm_chunk_store: s
-                .chunk_store
-                .keys()
-                .map(|h| mt::ChunkHash { hash: h.to_vec() })
-                .collect(),
-            canister_version: s.canister_version,
-            certified_data: s.certified_data.clone(),
-            global_timer: Some(if s.global_timer == 0 {
-                mt::CanisterTimer::Inactive
-            } else {
-                mt::CanisterTimer::Active(s.global_timer)
-            }),
-            on_low_wasm_memory_hook_status: Some(match s.hook_status {
-                1 => mt::OnLowWasmMemoryHookStatus::Ready,
-                2 => mt::OnLowWasmMemoryHookStatus::Executed,
-                _ => mt::OnLowWasmMemoryHookStatus::ConditionNotSatisfied,
-            }),
-        })
-    }
-
-    pub(crate) fn m_read_snapshot_data(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::ReadCanisterSnapshotDataArgs = decode(arg)?;
-        let id = args.canister_id;
-        self.snapshot_viewable(id, sender, "read_canister_snapshot_data")?;
-        let index = self.own_snapshot(id, &args.snapshot_id)?;
-        let s = &self.canisters[&id].snapshots[index];
-        let slice =
-            |bytes: &[u8], what: &str, offset: u64, size: u64| -> Result<Vec<u8>, RejectResponse> {
-                if size > MAX_SLICE_SIZE {
-                    return Err(RejectResponse::system(
-                        ErrorCode::InvalidManagementPayload,
-                        format!("Requested slice too large: {size} > {MAX_SLICE_SIZE}"),
-                    ));
-                }
-                match offset.checked_add(size) {
-                    Some(end) if end <= bytes.len() as u64 => {
-                        Ok(bytes[offset as usize..end as usize].to_vec())
-                    }
-                    _ => Err(slice_error(what, offset, size)),
-                }
-            };
-        let chunk = match args.kind {
-            mt::SnapshotDataKind::WasmModule { offset, size } => {
-                slice(&s.wasm_module, "wasm module", offset, size)?
-            }
-            mt::SnapshotDataKind::WasmMemory { offset, size } => {
-                paged_slice(&s.wasm_memory, offset, size)?
-            }
-            mt::SnapshotDataKind::StableMemory { offset, size } => {
-                paged_slice(&s.stable_memory, offset, size)?
-            }
-            mt::SnapshotDataKind::WasmChunk { hash } => {
-                let key: Option<[u8; 32]> = hash.as_slice().try_into().ok();
-                key.and_then(|k| s.chunk_store.get(&k).cloned())
-                    .ok_or_else(|| {
-                        RejectResponse::system(
-                            ErrorCode::InvalidManagementPayload,
-                            format!(
-                                "Chunk with hash {} not found in the snapshot's wasm chunk store",
-                                hex::encode(&hash)
-                            ),
-                        )
-                    })?
-            }
-        };
-        self.charge_or_refuse(
-            id,
-            cycles::instructions_cost(cycles::SNAPSHOT_READ_BASE_INSTRUCTIONS + chunk.len() as u64),
-        )?;
-        reply(replies::ReadSnapshotDataReply { chunk })
-    }
-
-    pub(crate) fn m_upload_snapshot_metadata(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::UploadCanisterSnapshotMetadataArgs = decode(arg)?;
-        let id = args.canister_id;
-        self.controlled(id, sender, "upload_canister_snapshot_metadata")?;
-        if args.wasm_module_size == 0 || args.wasm_module_size > MAX_MODULE {
-            return Err(invalid_metadata(format!(
-                "wasm module size {} must be in 1..={MAX_MODULE}",
-                args.wasm_module_size
-            )));
-        }
-        let page = WASM_PAGE as u64;
-        if !args.wasm_memory_size.is_multiple_of(page) || args.wasm_memory_size > MAX_HEAP {
-            return Err(invalid_metadata(format!(
-                "wasm memory size {} must be a multiple of {page} and at most {MAX_HEAP}",
-                args.wasm_memory_size
-            )));
-        }
-        if !args.stable_memory_size.is_multiple_of(page) || args.stable_memory_size > MAX_STABLE {
-            return Err(invalid_metadata(format!(
-                "stable memory size {} must be a multiple of {page} and at most {MAX_STABLE}",
-                args.stable_memory_size
-            )));
-        }
-        if args.globals.len() > MAX_GLOBALS {
-            return Err(invalid_metadata(format!(
-                "{} globals exceed the maximum of {MAX_GLOBALS}",
-                args.globals.len()
-            )));
-        }
-        if args.certified_data.len() > 32 {
-            return Err(invalid_metadata(format!(
-                "certified data of {} bytes exceeds 32 bytes",
-                args.certified_data.len()
-            )));
-        }
-        let replaced = self.slot_for_new_snapshot(id, args.replace_snapshot.as_ref())?;
-        self.charge_or_refuse(
-            id,
-            cycles::instructions_cost(cycles::SNAPSHOT_BASE_INSTRUCTIONS),
-        )?;
-        let snap_id = self.next_snapshot_id(id);
-        let version = self.canisters[&id].version;
-        let snapshot = Snapshot {
-            id: snap_id.clone(),
             source: SnapshotSource::MetadataUpload,
-            taken_at: self.time,
+            taken_at: now,
             wasm_module: vec![0; args.wasm_module_size as usize],
             wasm_memory: PagedMemory::zeroed(args.wasm_memory_size),
             stable_memory: PagedMemory::zeroed(args.stable_memory_size),
@@ -469,69 +248,264 @@ impl LocalNet {
                 Some(mt::CanisterTimer::Active(t)) => t,
                 _ => 0,
             },
-            canister_version: version,
+            canister_version,
             hook_status: match args.on_low_wasm_memory_hook_status {
                 Some(mt::OnLowWasmMemoryHookStatus::Ready) => 1,
                 Some(mt::OnLowWasmMemoryHookStatus::Executed) => 2,
                 _ => 0,
             },
-        };
-        self.store_snapshot(id, snapshot, replaced);
-        reply(replies::UploadSnapshotMetadataReply {
-            snapshot_id: snap_id,
-        })
+        }
     }
 
-    pub(crate) fn m_upload_snapshot_data(&mut self, sender: Sender, arg: &[u8]) -> MResult {
-        let args: mt::UploadCanisterSnapshotDataArgs = decode(arg)?;
-        let id = args.canister_id;
-        self.controlled(id, sender, "upload_canister_snapshot_data")?;
-        let index = self.own_snapshot(id, &args.snapshot_id)?;
-        self.charge_or_refuse(id, cycles::instructions_cost(args.chunk.len() as u64))?;
-        let s = &mut self.canisters.get_mut(&id).expect("checked").snapshots[index];
-        if s.source != SnapshotSource::MetadataUpload {
+    /// Size as `list_canister_snapshots` reports it.
+    pub fn total_size(&self) -> u64 {
+        self.wasm_memory.len()
+            + self.stable_memory.len()
+            + (self.wasm_module.len()
+                + self.globals.len() * 8
+                + self.certified_data.len()
+                + self.chunk_store.values().map(Vec::len).sum::<usize>()) as u64
+    }
+
+    /// The `snapshot` record of take and list replies.
+    pub fn summary(&self) -> mt::Snapshot {
+        mt::Snapshot {
+            id: self.id.clone(),
+            taken_at_timestamp: self.taken_at,
+            total_size: self.total_size(),
+        }
+    }
+
+    /// `read_canister_snapshot_metadata`'s reply.
+    pub fn metadata(&self) -> replies::SnapshotMetadataReply {
+        replies::SnapshotMetadataReply {
+            source: self.source.to_candid(),
+            taken_at_timestamp: self.taken_at,
+            wasm_module_size: self.wasm_module.len() as u64,
+            globals: self.globals.iter().map(global_to_candid).collect(),
+            wasm_memory_size: self.wasm_memory.len(),
+            stable_memory_size: self.stable_memory.len(),
+            wasm_chunk_store: self
+                .chunk_store
+                .keys()
+                .map(|h| mt::ChunkHash { hash: h.to_vec() })
+                .collect(),
+            canister_version: self.canister_version,
+            certified_data: self.certified_data.clone(),
+            global_timer: Some(if self.global_timer == 0 {
+                mt::CanisterTimer::Inactive
+            } else {
+                mt::CanisterTimer::Active(self.global_timer)
+            }),
+            on_low_wasm_memory_hook_status: Some(match self.hook_status {
+                1 => mt::OnLowWasmMemoryHookStatus::Ready,
+                2 => mt::OnLowWasmMemoryHookStatus::Executed,
+                _ => mt::OnLowWasmMemoryHookStatus::ConditionNotSatisfied,
+            }),
+        }
+    }
+
+    /// One `read_canister_snapshot_data` slice (size checked first, then bounds).
+    pub fn read(&self, kind: mt::SnapshotDataKind) -> Result<Vec<u8>, RejectResponse> {
+        match kind {
+            mt::SnapshotDataKind::WasmModule { offset, size } => {
+                check_slice_size(size)?;
+                match offset.checked_add(size) {
+                    Some(end) if end <= self.wasm_module.len() as u64 => {
+                        Ok(self.wasm_module[offset as usize..end as usize].to_vec())
+                    }
+                    _ => Err(slice_error(offset, size)),
+                }
+            }
+            mt::SnapshotDataKind::WasmMemory { offset, size } => {
+                paged_slice(&self.wasm_memory, offset, size)
+            }
+            mt::SnapshotDataKind::StableMemory { offset, size } => {
+                paged_slice(&self.stable_memory, offset, size)
+            }
+            mt::SnapshotDataKind::WasmChunk { hash } => {
+                let key: Option<[u8; 32]> = hash.as_slice().try_into().ok();
+                key.and_then(|k| self.chunk_store.get(&k).cloned())
+                    .ok_or_else(|| {
+                        RejectResponse::system(
+                            ErrorCode::InvalidManagementPayload,
+                            format!(
+                                "Chunk with hash {} not found in the snapshot's wasm chunk store",
+                                hex::encode(&hash)
+                            ),
+                        )
+                    })
+            }
+        }
+    }
+
+    /// One `upload_canister_snapshot_data` piece; only uploaded snapshots change (IC0409).
+    pub fn write(
+        &mut self,
+        kind: mt::SnapshotDataOffset,
+        chunk: Vec<u8>,
+    ) -> Result<(), RejectResponse> {
+        if self.source != SnapshotSource::MetadataUpload {
             return Err(RejectResponse::system(
                 ErrorCode::CanisterSnapshotImmutable,
                 "Only canister snapshots created by metadata upload can be mutated.",
             ));
         }
-        let write = |bytes: &mut Vec<u8>,
-                     what: &str,
-                     offset: u64,
-                     chunk: &[u8]|
-         -> Result<(), RejectResponse> {
-            let size = chunk.len() as u64;
-            match offset.checked_add(size) {
-                Some(end) if end <= bytes.len() as u64 => {
-                    bytes[offset as usize..end as usize].copy_from_slice(chunk);
-                    Ok(())
-                }
-                _ => Err(slice_error(what, offset, size)),
-            }
-        };
-        match args.kind {
+        match kind {
             mt::SnapshotDataOffset::WasmModule { offset } => {
-                write(&mut s.wasm_module, "wasm module", offset, &args.chunk)?
+                let size = chunk.len() as u64;
+                match offset.checked_add(size) {
+                    Some(end) if end <= self.wasm_module.len() as u64 => {
+                        self.wasm_module[offset as usize..end as usize].copy_from_slice(&chunk);
+                    }
+                    _ => return Err(slice_error(offset, size)),
+                }
             }
             mt::SnapshotDataOffset::WasmMemory { offset } => {
-                paged_write(&mut s.wasm_memory, offset, &args.chunk)?
+                paged_write(&mut self.wasm_memory, offset, &chunk)?
             }
             mt::SnapshotDataOffset::StableMemory { offset } => {
-                paged_write(&mut s.stable_memory, offset, &args.chunk)?
+                paged_write(&mut self.stable_memory, offset, &chunk)?
             }
             mt::SnapshotDataOffset::WasmChunk => {
-                if args.chunk.len() > crate::management::MAX_CHUNK_SIZE {
+                if chunk.len() > wasm::MAX_CHUNK_SIZE {
                     return Err(RejectResponse::system(
                         ErrorCode::InvalidManagementPayload,
                         format!(
                             "Wasm chunk size {} exceeds the maximum chunk size",
-                            args.chunk.len()
+                            chunk.len()
                         ),
                     ));
                 }
-                s.chunk_store.insert(wasm::sha256(&args.chunk), args.chunk);
+                self.chunk_store.insert(wasm::sha256(&chunk), chunk);
             }
         }
-        reply_empty()
+        Ok(())
+    }
+}
+
+/// Room for a new snapshot: a free place, or the place of the snapshot it replaces (removed
+/// only once the new one is stored, in the same message).
+#[derive(Debug)]
+pub struct Slot {
+    replaces: Option<Vec<u8>>,
+}
+
+/// One canister's snapshots, in creation order, and the counter their ids come from.
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotStore {
+    snapshots: Vec<Snapshot>,
+    next_counter: u64,
+}
+
+impl SnapshotStore {
+    /// A store holding `snapshots` whose next id uses `next_counter` (a saved state).
+    pub fn restore(snapshots: Vec<Snapshot>, next_counter: u64) -> Self {
+        SnapshotStore {
+            snapshots,
+            next_counter,
+        }
+    }
+
+    /// The counter the next snapshot id will use.
+    pub fn next_counter(&self) -> u64 {
+        self.next_counter
+    }
+
+    /// The snapshots, oldest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Snapshot> {
+        self.snapshots.iter()
+    }
+
+    /// Number of snapshots.
+    pub fn len(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.snapshots.is_empty()
+    }
+
+    /// Whether a snapshot has this id.
+    pub fn contains(&self, id: &[u8]) -> bool {
+        self.snapshots.iter().any(|s| s.id == id)
+    }
+
+    /// Total bytes held by the snapshots.
+    pub fn total_size(&self) -> u64 {
+        self.snapshots.iter().map(Snapshot::total_size).sum()
+    }
+
+    /// Deletes every snapshot (a canister that ran out of cycles); the counter goes on.
+    pub fn clear(&mut self) {
+        self.snapshots.clear();
+    }
+
+    fn position(&self, canister: Principal, id: &[u8]) -> Result<usize, RejectResponse> {
+        self.snapshots
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or_else(|| not_found(id, canister))
+    }
+
+    /// Snapshot `id` of `canister` (IC0305 otherwise).
+    pub fn get(&self, canister: Principal, id: &[u8]) -> Result<&Snapshot, RejectResponse> {
+        Ok(&self.snapshots[self.position(canister, id)?])
+    }
+
+    /// Snapshot `id` of `canister`, to change (IC0305 otherwise).
+    pub fn get_mut(
+        &mut self,
+        canister: Principal,
+        id: &[u8],
+    ) -> Result<&mut Snapshot, RejectResponse> {
+        let index = self.position(canister, id)?;
+        Ok(&mut self.snapshots[index])
+    }
+
+    /// Deletes snapshot `id` of `canister` (IC0305 when there is none).
+    pub fn remove(&mut self, canister: Principal, id: &[u8]) -> Result<Snapshot, RejectResponse> {
+        let index = self.position(canister, id)?;
+        Ok(self.snapshots.remove(index))
+    }
+
+    /// Room for one more snapshot of `canister`: the place of `replace` (IC0305 if unknown) or
+    /// a free one (IC0406 at [`MAX_SNAPSHOTS`]).
+    pub fn slot(
+        &self,
+        canister: Principal,
+        replace: Option<&Vec<u8>>,
+    ) -> Result<Slot, RejectResponse> {
+        match replace {
+            Some(id) => {
+                self.position(canister, id)?;
+                Ok(Slot {
+                    replaces: Some(id.clone()),
+                })
+            }
+            None if self.snapshots.len() >= MAX_SNAPSHOTS => Err(RejectResponse::system(
+                ErrorCode::CanisterRejectedMessage,
+                format!(
+                    "Canister {canister} has reached the maximum number of snapshots allowed: {MAX_SNAPSHOTS}.\nConsider deleting an unnecessary snapshot of the specified canister before creating a new one."
+                ),
+            )),
+            None => Ok(Slot { replaces: None }),
+        }
+    }
+
+    /// The next snapshot id of `canister`; the counter is never reused.
+    pub fn next_id(&mut self, canister: Principal) -> Vec<u8> {
+        let id = snapshot_id(self.next_counter, canister);
+        self.next_counter += 1;
+        id
+    }
+
+    /// Stores `snapshot` in `slot`, removing the snapshot it replaces.
+    pub fn insert(&mut self, slot: Slot, snapshot: Snapshot) {
+        if let Some(replaced) = slot.replaces {
+            self.snapshots.retain(|s| s.id != replaced);
+        }
+        self.snapshots.push(snapshot);
     }
 }

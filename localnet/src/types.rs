@@ -163,6 +163,16 @@ pub fn canister_id_from_index(index: u64) -> Principal {
     Principal::from_slice(&bytes)
 }
 
+/// A candid `nat` as a `u128`, saturating (cycle amounts, v128 globals).
+pub fn nat_u128(n: &candid::Nat) -> u128 {
+    u128::try_from(n.0.clone()).unwrap_or(u128::MAX)
+}
+
+/// A candid `nat` as a `u64`, saturating (settings).
+pub fn nat_u64(n: &candid::Nat) -> u64 {
+    u64::try_from(n.0.clone()).unwrap_or(u64::MAX)
+}
+
 /// The principal of an anonymous caller.
 pub fn anonymous() -> Principal {
     Principal::anonymous()

@@ -16,6 +16,10 @@ use wasmparser::{ExternalKind, Parser, Payload, TypeRef};
 
 /// The largest module the IC accepts (IC-FACTS §7): 100 MiB, after decompression.
 pub const MAX_WASM_MODULE_SIZE: usize = 100 * 1024 * 1024;
+/// Most chunks in a canister's wasm chunk store (IC-FACTS §7).
+pub const MAX_CHUNKS: usize = 100;
+/// Most bytes per wasm chunk.
+pub const MAX_CHUNK_SIZE: usize = 1024 * 1024;
 
 /// Export name prefix of the persisted mutable globals.
 pub const GLOBAL_EXPORT_PREFIX: &str = "__persistent_mutable_global_";

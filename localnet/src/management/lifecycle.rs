@@ -1,253 +1,24 @@
-//! The management canister (`aaaaa-aa`) implemented inside localnet: canister lifecycle,
-//! code installation (including chunked), settings, status, cycles and randomness. Snapshot
-//! methods live in [`crate::snapshots`].
-//!
-//! Arguments and results use the candid types of `ic-management-canister-types`, so a canister
-//! calling through ic-cdk and a test calling through the Rust API take the same path: every API
-//! helper submits an ingress message to `aaaaa-aa`. Errors carry the IC's error codes and
-//! messages (dfinity/ic `rs/execution_environment/src/canister_manager.rs`).
+//! The management canister's methods for canisters: creation, code installation (including
+//! chunked), the chunk store, settings, status and info, start/stop/delete, cycles and
+//! randomness. Each is named as the IC's method.
 
-use crate::canister::{Canister, HistoryEntry, Origin, Request, Status};
+use super::{MResult, Management, Outcome, decode, reply, reply_empty};
+use crate::canister::{Canister, Origin, Sender, Status};
+use crate::cycles::DEFAULT_CYCLES;
 use crate::execution::{EntryPoint, ExecError, ExecState};
-use crate::net::{DEFAULT_CYCLES, LocalNet, not_found, trap_reject};
 use crate::replies;
 use crate::system_api::{ApiType, CREATE_CANISTER_FEE};
-use crate::types::{ErrorCode, MANAGEMENT_CANISTER, RejectResponse};
-use crate::wasm;
-use candid::{CandidType, Decode, Nat, Principal, encode_one};
+use crate::types::{ErrorCode, MANAGEMENT_CANISTER, RejectResponse, nat_u64, nat_u128};
+use crate::wasm::{self, MAX_CHUNK_SIZE, MAX_CHUNKS};
+use candid::{Nat, Principal};
 use ic_management_canister_types as mt;
-use serde::de::DeserializeOwned;
 
-/// Max chunks in a chunk store (IC-FACTS §7).
-pub const MAX_CHUNKS: usize = 100;
-/// Max bytes per chunk.
-pub const MAX_CHUNK_SIZE: usize = 1024 * 1024;
 /// Max controllers per canister.
 pub const MAX_CONTROLLERS: usize = 10;
-/// The canister a management call is about (`canister_id`, or `target_canister` of
-/// `install_chunked_code`), if its argument names one: it pays for an ingress message to
-/// `aaaaa-aa` (IC-FACTS §2: the ingress bytes of a snapshot upload are paid by the target).
-pub(crate) fn target_canister(arg: &[u8]) -> Option<Principal> {
-    #[derive(candid::CandidType, serde::Deserialize)]
-    struct Target {
-        canister_id: Principal,
-    }
-    #[derive(candid::CandidType, serde::Deserialize)]
-    struct Chunked {
-        target_canister: Principal,
-    }
-    candid::decode_one::<Target>(arg)
-        .map(|t| t.canister_id)
-        .or_else(|_| candid::decode_one::<Chunked>(arg).map(|t| t.target_canister))
-        .ok()
-}
-
 /// At most this many `allowed_viewers` in `snapshot_visibility` (interface spec).
 pub const MAX_SNAPSHOT_VIEWERS: usize = 10;
 
-/// What a management method produced.
-pub(crate) enum Outcome {
-    /// Reply bytes (candid).
-    Reply(Vec<u8>),
-    /// Rejected.
-    Reject(RejectResponse),
-    /// Answered later (stop_canister waits for the canister to stop).
-    Deferred,
-}
-
-impl From<Result<Vec<u8>, RejectResponse>> for Outcome {
-    fn from(r: Result<Vec<u8>, RejectResponse>) -> Self {
-        match r {
-            Ok(b) => Outcome::Reply(b),
-            Err(e) => Outcome::Reject(e),
-        }
-    }
-}
-
-pub(crate) type MResult = Result<Vec<u8>, RejectResponse>;
-
-pub(crate) fn decode<T: CandidType + DeserializeOwned>(arg: &[u8]) -> Result<T, RejectResponse> {
-    Decode!(arg, T).map_err(|e| {
-        RejectResponse::system(
-            ErrorCode::InvalidManagementPayload,
-            format!("Error decoding candid: {e}"),
-        )
-    })
-}
-
-/// A reply of one value; `T` is one of [`crate::replies`]' types.
-pub(crate) fn reply<T: CandidType>(value: T) -> MResult {
-    Ok(encode_one(value).expect("candid encoding of a management result"))
-}
-
-/// The candid of a method whose result is `()`: no values at all (`DIDL\0\0`), as the replica
-/// sends it, rather than one `null`.
-pub(crate) fn empty_reply_bytes() -> Vec<u8> {
-    candid::encode_args(()).expect("candid encoding of no values")
-}
-
-/// The reply of a method whose result is `()`.
-pub(crate) fn reply_empty() -> MResult {
-    Ok(empty_reply_bytes())
-}
-
-/// The caller of a management method, as the IC records it in canister history.
-#[derive(Clone, Copy)]
-pub(crate) struct Sender {
-    pub principal: Principal,
-    pub is_canister: bool,
-}
-
-impl LocalNet {
-    pub(crate) fn execute_management(&mut self, req: Request) {
-        let sender = Sender {
-            principal: req.sender,
-            is_canister: !matches!(req.origin, Origin::Ingress(_)),
-        };
-        let mut refund = req.cycles;
-        let outcome: Outcome = match req.method.as_str() {
-            "provisional_create_canister_with_cycles" => {
-                self.m_provisional_create(sender, &req.arg).into()
-            }
-            "create_canister" => {
-                let r = self.m_create(sender, &req.arg, req.cycles);
-                if r.is_ok() {
-                    refund = 0;
-                }
-                r.into()
-            }
-            "provisional_top_up_canister" => self.m_top_up(&req.arg).into(),
-            "deposit_cycles" => {
-                let r = self.m_deposit(&req.arg, req.cycles);
-                if r.is_ok() {
-                    refund = 0;
-                }
-                r.into()
-            }
-            "install_code" => self.m_install_code(sender, &req.arg).into(),
-            "install_chunked_code" => self.m_install_chunked(sender, &req.arg).into(),
-            "uninstall_code" => self.m_uninstall(sender, &req.arg).into(),
-            "upload_chunk" => self.m_upload_chunk(sender, &req.arg).into(),
-            "stored_chunks" => self.m_stored_chunks(sender, &req.arg).into(),
-            "clear_chunk_store" => self.m_clear_chunks(sender, &req.arg).into(),
-            "update_settings" => self.m_update_settings(sender, &req.arg).into(),
-            "canister_status" => self.m_status(sender, &req.arg).into(),
-            "canister_info" => self.m_info(sender, &req.arg).into(),
-            "start_canister" => self.m_start(sender, &req.arg).into(),
-            "stop_canister" => self.m_stop(sender, &req.arg, req.origin.clone()),
-            "delete_canister" => self.m_delete(sender, &req.arg).into(),
-            "raw_rand" => self.m_raw_rand(sender).into(),
-            "take_canister_snapshot" => self.m_take_snapshot(sender, &req.arg).into(),
-            "load_canister_snapshot" => self.m_load_snapshot(sender, &req.arg).into(),
-            "list_canister_snapshots" => self.m_list_snapshots(sender, &req.arg).into(),
-            "delete_canister_snapshot" => self.m_delete_snapshot(sender, &req.arg).into(),
-            "read_canister_snapshot_metadata" => {
-                self.m_read_snapshot_metadata(sender, &req.arg).into()
-            }
-            "read_canister_snapshot_data" => self.m_read_snapshot_data(sender, &req.arg).into(),
-            "upload_canister_snapshot_metadata" => {
-                self.m_upload_snapshot_metadata(sender, &req.arg).into()
-            }
-            "upload_canister_snapshot_data" => self.m_upload_snapshot_data(sender, &req.arg).into(),
-            other => Outcome::Reject(RejectResponse::system(
-                ErrorCode::CanisterMethodNotFound,
-                format!("Management canister has no method '{other}'"),
-            )),
-        };
-        match outcome {
-            Outcome::Reply(bytes) => {
-                self.respond(MANAGEMENT_CANISTER, req.origin, Ok(bytes), refund)
-            }
-            Outcome::Reject(reject) => {
-                self.respond(MANAGEMENT_CANISTER, req.origin, Err(reject), req.cycles)
-            }
-            Outcome::Deferred => {}
-        }
-    }
-
-    /// The canister, if `sender` controls it (IC0301 / IC0512 otherwise). The replica words the
-    /// refusal differently for ingress, which it filters before execution
-    /// (`execution_environment.rs`: "Only controllers of canister X can call ic00 method M"), and
-    /// for canister callers, which reach the canister manager (`canister_manager/types.rs`).
-    pub(crate) fn controlled(
-        &self,
-        id: Principal,
-        sender: Sender,
-        method: &str,
-    ) -> Result<&Canister, RejectResponse> {
-        let c = self.canisters.get(&id).ok_or_else(|| not_found(id))?;
-        if c.is_controller(&sender.principal) {
-            return Ok(c);
-        }
-        let message = if sender.is_canister {
-            let controllers: Vec<String> = c.controllers.iter().map(Principal::to_text).collect();
-            format!(
-                "Only the controllers of the canister {id} can control it.\nCanister's controllers: {}\nSender's ID: {}",
-                controllers.join(" "),
-                sender.principal
-            )
-        } else {
-            format!("Only controllers of canister {id} can call ic00 method {method}")
-        };
-        Err(RejectResponse::system(
-            ErrorCode::CanisterInvalidController,
-            message,
-        ))
-    }
-
-    /// The canister, if `sender` may read its snapshots (`list_canister_snapshots`,
-    /// `read_canister_snapshot_metadata`, `read_canister_snapshot_data`): a controller, anyone
-    /// when `snapshot_visibility` is `public`, or a principal in `allowed_viewers` (interface
-    /// spec 0.54+). Everyone else gets the controller refusal (IC0512; the replica's wording for
-    /// a non-viewer was not observed, so the controller text is an inference).
-    pub(crate) fn snapshot_viewable(
-        &self,
-        id: Principal,
-        sender: Sender,
-        method: &str,
-    ) -> Result<&Canister, RejectResponse> {
-        let c = self.canisters.get(&id).ok_or_else(|| not_found(id))?;
-        let viewer = match &c.snapshot_visibility {
-            mt::SnapshotVisibility::Controllers => false,
-            mt::SnapshotVisibility::Public => true,
-            mt::SnapshotVisibility::AllowedViewers(v) => v.contains(&sender.principal),
-        };
-        if viewer {
-            return Ok(c);
-        }
-        self.controlled(id, sender, method)
-    }
-
-    /// Methods the IC accepts only from canisters (ingress gets IC0406).
-    fn canister_only(sender: Sender, method: &str) -> Result<(), RejectResponse> {
-        if sender.is_canister {
-            Ok(())
-        } else {
-            Err(RejectResponse::system(
-                ErrorCode::CanisterRejectedMessage,
-                format!("Only canisters can call ic00 method {method}"),
-            ))
-        }
-    }
-
-    pub(crate) fn add_history(
-        &mut self,
-        id: Principal,
-        sender: Sender,
-        details: mt::ChangeDetails,
-    ) {
-        let now = self.time;
-        if let Some(c) = self.canisters.get_mut(&id) {
-            c.history.push(HistoryEntry {
-                timestamp: now,
-                canister_version: c.version,
-                origin: sender.principal,
-                origin_is_canister: sender.is_canister,
-                details,
-            });
-        }
-    }
-
+impl Management<'_> {
     fn create(
         &mut self,
         sender: Sender,
@@ -266,14 +37,14 @@ impl LocalNet {
             ));
         }
         let id = match specified {
-            Some(id) if self.canisters.contains_key(&id) => {
+            Some(id) if self.net.canisters().contains_key(&id) => {
                 return Err(RejectResponse::system(
                     ErrorCode::CanisterRejectedMessage,
                     format!("Canister {id} is already installed."),
                 ));
             }
             Some(id) => id,
-            None => self.allocate_canister_id(),
+            None => self.net.canisters_mut().allocate_id(),
         };
         let mut canister = Canister::new(id, controllers.clone(), cycles);
         if let Some(settings) = settings {
@@ -284,8 +55,8 @@ impl LocalNet {
                 canister.snapshot_visibility = v;
             }
         }
-        self.insert_canister(canister);
-        self.add_history(
+        self.net.canisters_mut().insert(canister);
+        self.record_change(
             id,
             sender,
             mt::ChangeDetails::Creation(mt::CreationRecord {
@@ -296,13 +67,17 @@ impl LocalNet {
         reply(replies::CreateCanisterReply { canister_id: id })
     }
 
-    fn m_provisional_create(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn provisional_create_canister_with_cycles(
+        &mut self,
+        sender: Sender,
+        arg: &[u8],
+    ) -> MResult {
         let args: mt::ProvisionalCreateCanisterWithCyclesArgs = decode(arg)?;
         let cycles = args.amount.as_ref().map_or(DEFAULT_CYCLES, nat_u128);
         self.create(sender, args.settings, cycles, args.specified_id)
     }
 
-    fn m_create(&mut self, sender: Sender, arg: &[u8], cycles: u128) -> MResult {
+    pub(super) fn create_canister(&mut self, sender: Sender, arg: &[u8], cycles: u128) -> MResult {
         let args: mt::CreateCanisterArgs = decode(arg)?;
         Self::canister_only(sender, "create_canister")?;
         if cycles < CREATE_CANISTER_FEE {
@@ -316,27 +91,21 @@ impl LocalNet {
         self.create(sender, args.settings, cycles - CREATE_CANISTER_FEE, None)
     }
 
-    fn m_top_up(&mut self, arg: &[u8]) -> MResult {
+    pub(super) fn provisional_top_up_canister(&mut self, arg: &[u8]) -> MResult {
         let args: mt::ProvisionalTopUpCanisterArgs = decode(arg)?;
-        let c = self
-            .canisters
-            .get_mut(&args.canister_id)
-            .ok_or_else(|| not_found(args.canister_id))?;
+        let c = self.net.canisters_mut().find_mut(args.canister_id)?;
         c.cycles += nat_u128(&args.amount);
         reply_empty()
     }
 
-    fn m_deposit(&mut self, arg: &[u8], cycles: u128) -> MResult {
+    pub(super) fn deposit_cycles(&mut self, arg: &[u8], cycles: u128) -> MResult {
         let args: mt::DepositCyclesArgs = decode(arg)?;
-        let c = self
-            .canisters
-            .get_mut(&args.canister_id)
-            .ok_or_else(|| not_found(args.canister_id))?;
+        let c = self.net.canisters_mut().find_mut(args.canister_id)?;
         c.cycles += cycles;
         reply_empty()
     }
 
-    fn m_install_code(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn install_code(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::InstallCodeArgs = decode(arg)?;
         self.install(
             sender,
@@ -347,7 +116,7 @@ impl LocalNet {
         )
     }
 
-    fn m_install_chunked(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn install_chunked_code(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::InstallChunkedCodeArgs = decode(arg)?;
         let target = args.target_canister;
         self.controlled(target, sender, "install_chunked_code")?;
@@ -404,10 +173,11 @@ impl LocalNet {
         // state directory, a snapshot) are not re-judged.
         wasm::check_custom_sections(&prepared.instrumented).map_err(|e| invalid(e.to_string()))?;
         let module = self
-            .runtime
+            .net
+            .runtime_mut()
             .compile(prepared)
             .map_err(|e| invalid(e.message))?;
-        let c = &self.canisters[&id];
+        let c = &self.net.canisters()[&id];
         let upgrade_flags = match mode {
             mt::CanisterInstallMode::Install if c.module.is_some() => {
                 return Err(RejectResponse::system(
@@ -438,9 +208,10 @@ impl LocalNet {
             stable = c.state.stable.clone();
             let old = c.module.clone().expect("checked");
             if !flags.skip_pre_upgrade.unwrap_or(false) && old.exports("canister_pre_upgrade") {
-                let mut env = self.env(c, ApiType::PreUpgrade, sender.principal, Vec::new());
-                env.instruction_limit = self.limits.install_instructions;
-                let out = self.runtime.execute(
+                let env =
+                    self.net
+                        .install_env(c, ApiType::PreUpgrade, sender.principal, Vec::new());
+                let out = self.net.runtime().execute(
                     &old,
                     &c.state,
                     EntryPoint::Export("canister_pre_upgrade".into()),
@@ -472,8 +243,9 @@ impl LocalNet {
                 "canister_init"
             };
             let export = module.exports(init).then(|| init.to_string());
-            let mut env = self.env(c, ApiType::Init, sender.principal, arg);
-            env.instruction_limit = self.limits.install_instructions;
+            let mut env = self
+                .net
+                .install_env(c, ApiType::Init, sender.principal, arg);
             env.canister_version = new_version;
             env.global_timer = 0;
             env.certified_data = certified_data.clone();
@@ -481,9 +253,14 @@ impl LocalNet {
                 stable,
                 ..ExecState::default()
             };
-            let out =
-                self.runtime
-                    .execute(&module, &base, EntryPoint::Fresh(export), env, true, None);
+            let out = self.net.runtime().execute(
+                &module,
+                &base,
+                EntryPoint::Fresh(export),
+                env,
+                true,
+                None,
+            );
             logs_from.push(out.logs.clone());
             hook_instructions += out.instructions;
             match out.result {
@@ -497,11 +274,11 @@ impl LocalNet {
                 Err(e) => fail = Some(e),
             }
         }
-        let c = self.canisters.get_mut(&id).expect("exists");
+        let c = self.checked_mut(id);
         c.logs.extend(logs_from.into_iter().flatten());
         c.instructions_executed += hook_instructions;
         if let Some(e) = fail {
-            return Err(trap_reject(id, e));
+            return Err(e.into_reject(id));
         }
         c.module = Some(module.clone());
         c.state = new_state.expect("persisted");
@@ -515,7 +292,7 @@ impl LocalNet {
             mt::CanisterInstallMode::Upgrade(_) => mt::CodeDeploymentMode::Upgrade,
         };
         let hash = module.prepared.hash.to_vec();
-        self.add_history(
+        self.record_change(
             id,
             sender,
             mt::ChangeDetails::CodeDeployment(mt::CodeDeploymentRecord {
@@ -526,38 +303,14 @@ impl LocalNet {
         reply_empty()
     }
 
-    fn m_uninstall(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn uninstall_code(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::UninstallCodeArgs = decode(arg)?;
         self.controlled(args.canister_id, sender, "uninstall_code")?;
-        self.uninstall(args.canister_id, sender);
+        self.net.uninstall(args.canister_id, sender);
         reply_empty()
     }
 
-    /// Removes code and memories; open call contexts are rejected and callbacks dropped.
-    /// Snapshots and the chunk store stay (an explicit uninstall keeps snapshots, IC-FACTS §2).
-    pub(crate) fn uninstall(&mut self, id: Principal, sender: Sender) {
-        let c = self.canisters.get_mut(&id).expect("exists");
-        c.module = None;
-        c.state = ExecState::default();
-        c.certified_data.clear();
-        c.global_timer = 0;
-        c.version += 1;
-        c.callbacks.clear();
-        let contexts = std::mem::take(&mut c.call_contexts);
-        for cc in contexts.into_values() {
-            if !cc.responded {
-                let reject = RejectResponse::system(
-                    ErrorCode::CanisterRejectedMessage,
-                    "Canister has been uninstalled.",
-                );
-                self.respond(id, cc.origin, Err(reject), cc.cycles_available);
-            }
-        }
-        self.add_history(id, sender, mt::ChangeDetails::CodeUninstall);
-        self.check_stopped(id);
-    }
-
-    fn m_upload_chunk(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn upload_chunk(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::UploadChunkArgs = decode(arg)?;
         let c = self.controlled(args.canister_id, sender, "upload_chunk")?;
         if args.chunk.len() > MAX_CHUNK_SIZE {
@@ -578,14 +331,14 @@ impl LocalNet {
                 ),
             ));
         }
-        let c = self.canisters.get_mut(&args.canister_id).expect("checked");
+        let c = self.checked_mut(args.canister_id);
         c.chunk_store.insert(hash, args.chunk);
         reply(replies::UploadChunkReply {
             hash: hash.to_vec(),
         })
     }
 
-    fn m_stored_chunks(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn stored_chunks(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::StoredChunksArgs = decode(arg)?;
         let c = self.controlled(args.canister_id, sender, "stored_chunks")?;
         let hashes: replies::StoredChunksReply = c
@@ -596,18 +349,14 @@ impl LocalNet {
         reply(hashes)
     }
 
-    fn m_clear_chunks(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn clear_chunk_store(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::ClearChunkStoreArgs = decode(arg)?;
         self.controlled(args.canister_id, sender, "clear_chunk_store")?;
-        self.canisters
-            .get_mut(&args.canister_id)
-            .expect("checked")
-            .chunk_store
-            .clear();
+        self.checked_mut(args.canister_id).chunk_store.clear();
         reply_empty()
     }
 
-    fn m_update_settings(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn update_settings(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::UpdateSettingsArgs = decode(arg)?;
         let id = args.canister_id;
         self.controlled(id, sender, "update_settings")?;
@@ -632,7 +381,7 @@ impl LocalNet {
                 ),
             ));
         }
-        let c = self.canisters.get_mut(&id).expect("checked");
+        let c = self.checked_mut(id);
         c.version += 1;
         if let Some(v) = &args.settings.snapshot_visibility {
             c.snapshot_visibility = v.clone();
@@ -642,7 +391,7 @@ impl LocalNet {
         }
         if let Some(controllers) = args.settings.controllers {
             c.controllers = controllers.clone();
-            self.add_history(
+            self.record_change(
                 id,
                 sender,
                 mt::ChangeDetails::ControllersChange(mt::ControllersChangeRecord { controllers }),
@@ -651,7 +400,7 @@ impl LocalNet {
         reply_empty()
     }
 
-    fn m_status(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn canister_status(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::CanisterStatusArgs = decode(arg)?;
         let id = args.canister_id;
         // Controllers only (status_visibility is not modelled).
@@ -659,13 +408,10 @@ impl LocalNet {
         reply(status_of(c))
     }
 
-    fn m_info(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn canister_info(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::CanisterInfoArgs = decode(arg)?;
         Self::canister_only(sender, "canister_info")?;
-        let c = self
-            .canisters
-            .get(&args.canister_id)
-            .ok_or_else(|| not_found(args.canister_id))?;
+        let c = self.net.canisters().find(args.canister_id)?;
         let n = args.num_requested_changes.unwrap_or(0).min(20) as usize;
         let changes = c.history[c.history.len().saturating_sub(n)..]
             .iter()
@@ -691,11 +437,11 @@ impl LocalNet {
         })
     }
 
-    fn m_start(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn start_canister(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::StartCanisterArgs = decode(arg)?;
         let id = args.canister_id;
         self.controlled(id, sender, "start_canister")?;
-        let c = self.canisters.get_mut(&id).expect("checked");
+        let c = self.checked_mut(id);
         let cancelled = std::mem::take(&mut c.pending_stops);
         c.status = Status::Running;
         for origin in cancelled {
@@ -703,12 +449,13 @@ impl LocalNet {
                 ErrorCode::CanisterStoppingCancelled,
                 format!("Canister {id}'s stop request was cancelled."),
             );
-            self.respond(MANAGEMENT_CANISTER, origin, Err(reject), 0);
+            self.net
+                .respond(MANAGEMENT_CANISTER, origin, Err(reject), 0);
         }
         reply_empty()
     }
 
-    fn m_stop(&mut self, sender: Sender, arg: &[u8], origin: Origin) -> Outcome {
+    pub(super) fn stop_canister(&mut self, sender: Sender, arg: &[u8], origin: Origin) -> Outcome {
         let args: mt::StopCanisterArgs = match decode(arg) {
             Ok(a) => a,
             Err(e) => return Outcome::Reject(e),
@@ -717,19 +464,19 @@ impl LocalNet {
         if let Err(e) = self.controlled(id, sender, "stop_canister") {
             return Outcome::Reject(e);
         }
-        let c = self.canisters.get_mut(&id).expect("checked");
+        let c = self.checked_mut(id);
         match c.status {
-            Status::Stopped => Outcome::Reply(empty_reply_bytes()),
+            Status::Stopped => Outcome::Reply(replies::empty()),
             Status::Running | Status::Stopping => {
                 c.status = Status::Stopping;
                 c.pending_stops.push(origin);
-                self.check_stopped(id);
+                self.net.check_stopped(id);
                 Outcome::Deferred
             }
         }
     }
 
-    fn m_delete(&mut self, sender: Sender, arg: &[u8]) -> MResult {
+    pub(super) fn delete_canister(&mut self, sender: Sender, arg: &[u8]) -> MResult {
         let args: mt::DeleteCanisterArgs = decode(arg)?;
         let id = args.canister_id;
         let c = self.controlled(id, sender, "delete_canister")?;
@@ -746,27 +493,22 @@ impl LocalNet {
             ));
         }
         // Snapshots die with the canister.
-        self.canisters.remove(&id);
+        self.net.canisters_mut().remove(&id);
         reply_empty()
     }
 
-    fn m_raw_rand(&mut self, sender: Sender) -> MResult {
+    pub(super) fn raw_rand(&mut self, sender: Sender) -> MResult {
         Self::canister_only(sender, "raw_rand")?;
         let mut out = Vec::with_capacity(32);
         for _ in 0..4 {
-            // splitmix64 over a seed: deterministic per run, distinct per call.
-            self.rand_state = self.rand_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.rand_state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+            out.extend_from_slice(&self.net.random_u64().to_le_bytes());
         }
-        Ok(encode_one(serde_bytes::ByteBuf::from(out)).expect("encode"))
+        Ok(candid::encode_one(serde_bytes::ByteBuf::from(out)).expect("encode"))
     }
 }
 
 /// `canister_status` result for a canister.
-pub(crate) fn status_of(c: &Canister) -> replies::CanisterStatusReply {
+fn status_of(c: &Canister) -> replies::CanisterStatusReply {
     let n = |v: u64| Nat::from(v);
     let globals = c.state.globals.len() as u64 * 8;
     let module_size = c
@@ -821,12 +563,4 @@ pub(crate) fn status_of(c: &Canister) -> replies::CanisterStatusReply {
             response_payload_bytes_total: n(0),
         },
     }
-}
-
-pub(crate) fn nat_u128(n: &Nat) -> u128 {
-    u128::try_from(n.0.clone()).unwrap_or(u128::MAX)
-}
-
-pub(crate) fn nat_u64(n: &Nat) -> u64 {
-    u64::try_from(n.0.clone()).unwrap_or(u64::MAX)
 }
