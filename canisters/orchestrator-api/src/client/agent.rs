@@ -6,7 +6,7 @@ use candid::Principal;
 use ic_agent::agent::CallResponse;
 use ic_agent::{Agent, AgentError};
 
-use super::{RejectCode, Transport, TransportError};
+use super::{Transport, TransportError};
 
 /// The orchestrator `canister`, reached through `agent`.
 #[derive(Debug, Clone, Copy)]
@@ -59,17 +59,14 @@ impl AgentCallError {
     }
 }
 
+/// Wraps an agent error of a call that failed at `stage`.
+fn failed(stage: CallStage) -> impl FnOnce(AgentError) -> AgentCallError {
+    move |error| AgentCallError { stage, error }
+}
+
 impl TransportError for AgentCallError {
-    fn reject_code(&self) -> Option<RejectCode> {
-        use ic_agent::agent::RejectCode as Agent;
-        self.reject().map(|r| match r.reject_code {
-            Agent::SysFatal => RejectCode::SysFatal,
-            Agent::SysTransient => RejectCode::SysTransient,
-            Agent::DestinationInvalid => RejectCode::DestinationInvalid,
-            Agent::CanisterReject => RejectCode::CanisterReject,
-            Agent::CanisterError => RejectCode::CanisterError,
-            Agent::SysUnknown => RejectCode::SysUnknown,
-        })
+    fn reject_code(&self) -> Option<u32> {
+        self.reject().map(|r| r.reject_code as u32)
     }
 
     fn error_code(&self) -> Option<&str> {
@@ -90,10 +87,7 @@ impl Transport for AgentTransport<'_> {
             .with_arg(arg)
             .call()
             .await
-            .map_err(|error| AgentCallError {
-                stage: CallStage::Query,
-                error,
-            })
+            .map_err(failed(CallStage::Query))
     }
 
     async fn update(&self, method: &str, arg: Vec<u8>) -> Result<Vec<u8>, AgentCallError> {
@@ -103,10 +97,7 @@ impl Transport for AgentTransport<'_> {
             .with_arg(arg)
             .call()
             .await
-            .map_err(|error| AgentCallError {
-                stage: CallStage::Submit,
-                error,
-            })?;
+            .map_err(failed(CallStage::Submit))?;
         match submitted {
             CallResponse::Response((reply, _certificate)) => Ok(reply),
             CallResponse::Poll(request_id) => self
@@ -114,10 +105,7 @@ impl Transport for AgentTransport<'_> {
                 .wait(&request_id, self.canister)
                 .await
                 .map(|(reply, _certificate)| reply)
-                .map_err(|error| AgentCallError {
-                    stage: CallStage::Poll,
-                    error,
-                }),
+                .map_err(failed(CallStage::Poll)),
         }
     }
 }

@@ -16,7 +16,7 @@ mod agent;
 #[cfg(feature = "agent")]
 pub use agent::{AgentCallError, AgentTransport, CallStage};
 pub use endpoints::{ENDPOINTS, calls};
-pub use transport::{RejectCode, Transport, TransportError};
+pub use transport::{Transport, TransportError};
 
 use std::fmt;
 use std::marker::PhantomData;

@@ -26,26 +26,11 @@ pub trait Transport {
 
 /// A transport's failure, typed enough to decide from codes (never from message text).
 pub trait TransportError: std::error::Error + Send + Sync + 'static {
-    /// The IC's reject code, when the call was rejected (none: it got no answer at all).
-    fn reject_code(&self) -> Option<RejectCode>;
+    /// The IC's reject code, when the call was rejected (none: it got no answer at all): 1
+    /// system fatal, 2 transient, 3 destination invalid, 4 canister reject, 5 canister error,
+    /// 6 system unknown — the numbers [`crate::CallFailure::reject_code`] also reports.
+    fn reject_code(&self) -> Option<u32>;
 
     /// The IC's error code (`IC0512`, …), when the reject carries one.
     fn error_code(&self) -> Option<&str>;
-}
-
-/// The IC's reject codes (interface specification, "Reject codes").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RejectCode {
-    /// 1: fatal system error.
-    SysFatal = 1,
-    /// 2: transient system error; a retry may succeed.
-    SysTransient = 2,
-    /// 3: no such canister or method, or it cannot take the message.
-    DestinationInvalid = 3,
-    /// 4: the canister rejected the call explicitly.
-    CanisterReject = 4,
-    /// 5: the canister trapped or otherwise failed.
-    CanisterError = 5,
-    /// 6: the outcome is unknown.
-    SysUnknown = 6,
 }
