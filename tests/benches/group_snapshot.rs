@@ -7,12 +7,9 @@
 //!
 //! Run: `scripts/build-canisters.sh && cargo bench -p integration-tests --bench group_snapshot`
 
-use candid::{decode_args, encode_args};
-use integration_tests::{Env, wasm};
-use orchestrator_api::{
-    GroupError, GroupInfo, GroupSnapshotArgs, GroupSnapshotInfo, GroupUpgradeArgs,
-    GroupUpgradeMember, GroupUpgradeReport,
-};
+use integration_tests::{Env, orch, wasm};
+use orchestrator_api::client::calls;
+use orchestrator_api::{GroupSnapshotArgs, GroupUpgradeArgs, GroupUpgradeMember};
 
 const SECOND: u64 = 1_000_000_000;
 
@@ -24,20 +21,13 @@ fn bench(members: usize) {
         env.add_sample_module(&name);
         names.push(name);
     }
-    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("g", names));
+    let r = orch!(env, add_group("g", names));
     r.unwrap();
     for round in 0..2 {
-        let (orchestrator, admin) = (env.orchestrator, env.admin);
+        let orchestrator = env.orchestrator;
         let before = env.net.localnet().instructions_executed(orchestrator);
-        let id = env
-            .net
-            .submit_call(
-                orchestrator,
-                admin,
-                "take_group_snapshot",
-                encode_args(("g", GroupSnapshotArgs::default())).unwrap(),
-            )
-            .unwrap();
+        let take = calls::take_group_snapshot("g", GroupSnapshotArgs::default()).unwrap();
+        let id = env.submit(&take);
         let mut rounds = 0;
         let reply = loop {
             if let Some(reply) = env.net.localnet().ingress_status(id) {
@@ -49,8 +39,7 @@ fn bench(members: usize) {
             assert!(rounds < 1000, "the group snapshot does not finish");
         };
         let spent = env.net.localnet().instructions_executed(orchestrator) - before;
-        let (r,): (Result<GroupSnapshotInfo, GroupError>,) = decode_args(&reply).unwrap();
-        let taken = r.unwrap();
+        let taken = take.decode(&reply).unwrap().unwrap();
         let window = (taken.window_end - taken.window_start) / SECOND;
         println!(
             "{members:>2} modules, run {}: {spent:>12} instructions, window {window} rounds, call {rounds} rounds",
@@ -68,7 +57,7 @@ fn bench_upgrade(members: usize) {
         env.add_sample_module(&name);
         names.push(name);
     }
-    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("g", names.clone()));
+    let r = orch!(env, add_group("g", names.clone()));
     r.unwrap();
     let v2 = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
     let args = GroupUpgradeArgs {
@@ -82,17 +71,10 @@ fn bench_upgrade(members: usize) {
             .collect(),
         stop_timeout_seconds: None,
     };
-    let (orchestrator, admin) = (env.orchestrator, env.admin);
+    let orchestrator = env.orchestrator;
     let before = env.net.localnet().instructions_executed(orchestrator);
-    let id = env
-        .net
-        .submit_call(
-            orchestrator,
-            admin,
-            "upgrade_group",
-            encode_args(("g", args)).unwrap(),
-        )
-        .unwrap();
+    let upgrade = calls::upgrade_group("g", args).unwrap();
+    let id = env.submit(&upgrade);
     let mut rounds = 0;
     let reply = loop {
         if let Some(reply) = env.net.localnet().ingress_status(id) {
@@ -104,8 +86,7 @@ fn bench_upgrade(members: usize) {
         assert!(rounds < 1000, "the group upgrade does not finish");
     };
     let spent = env.net.localnet().instructions_executed(orchestrator) - before;
-    let (r,): (Result<GroupUpgradeReport, GroupError>,) = decode_args(&reply).unwrap();
-    let report = r.unwrap();
+    let report = upgrade.decode(&reply).unwrap().unwrap();
     assert!(report.upgraded, "{report:?}");
     println!("{members:>2} modules upgraded: {spent:>12} instructions, call {rounds} rounds");
 }

@@ -5,11 +5,8 @@
 //!
 //! Run: `scripts/build-canisters.sh && cargo bench -p integration-tests --bench orchestrator_instructions`
 
-use integration_tests::{Env, upgrade_args, wasm, with_padding_section};
-use orchestrator_api::{
-    Cadence, FleetSnapshotArgs, FleetSnapshotResult, ModuleInfo, ModuleSettingsUpdate, QueryError,
-    Retention, ScheduleArgs, ScheduleError, ScheduleInfo, SnapshotError,
-};
+use integration_tests::{Env, orch, upgrade_args, wasm, with_padding_section};
+use orchestrator_api::{Cadence, FleetSnapshotArgs, ModuleSettingsUpdate, Retention, ScheduleArgs};
 
 fn measure(env: &mut Env, what: &str, f: impl FnOnce(&mut Env)) -> u64 {
     let orchestrator = env.orchestrator;
@@ -79,7 +76,7 @@ fn main() {
                 max_age_seconds: None,
             },
         };
-        let (r,): (Result<ScheduleInfo, ScheduleError>,) = env.call("set_schedule", ("app", args));
+        let r = orch!(env, set_schedule("app", args));
         r.unwrap();
     });
     measure(
@@ -94,13 +91,12 @@ fn main() {
         &mut env,
         "list_modules (1 module, canister_status)",
         |env| {
-            let (r,): (Result<Vec<ModuleInfo>, QueryError>,) = env.call("list_modules", ());
+            let r = orch!(env, list_modules());
             r.unwrap();
         },
     );
     measure(&mut env, "take_all_snapshots (1 module)", |env| {
-        let (r,): (Result<Vec<FleetSnapshotResult>, SnapshotError>,) =
-            env.call("take_all_snapshots", (FleetSnapshotArgs::default(),));
+        let r = orch!(env, take_all_snapshots(FleetSnapshotArgs::default()));
         r.unwrap();
     });
     println!(

@@ -9,9 +9,11 @@
 //! The wasm comes from `target/canisters/` (built by `scripts/build-canisters.sh`, which the
 //! README's test command runs first) and is read once per test process.
 
+pub mod client;
 pub mod pocket;
 pub mod subnet;
 
+pub use client::{NetClient, NetTransport, answer, block_on, rejected};
 pub use subnet::Subnet;
 
 use std::collections::BTreeMap;
@@ -20,9 +22,11 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use candid::utils::{ArgumentDecoder, ArgumentEncoder};
-use candid::{Principal, decode_args, encode_args};
-use localnet::{LocalNet, RejectResponse};
+use candid::{CandidType, Principal, decode_args, encode_args};
+use localnet::{LocalNet, MessageId, RejectResponse};
+use orchestrator_api::client::Call;
 use orchestrator_api::*;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 /// Where scripts/build-canisters.sh puts the wasm.
@@ -77,6 +81,19 @@ macro_rules! localnet_only {
         if $crate::skip_without_localnet($why) {
             return;
         }
+    };
+}
+
+/// Calls an orchestrator endpoint through [`Env::client`] (as the admin, or `as caller`) and
+/// returns the endpoint's own answer, `Result<T, E>`; a reject fails the test
+/// ([`client::answer`]). `orch!(env, take_snapshot("app", args))`.
+#[macro_export]
+macro_rules! orch {
+    ($env:expr, as $caller:expr, $method:ident($($arg:expr),* $(,)?)) => {
+        $crate::answer($crate::block_on($env.client_as($caller).$method($($arg),*)))
+    };
+    ($env:expr, $method:ident($($arg:expr),* $(,)?)) => {
+        $crate::answer($crate::block_on($env.client().$method($($arg),*)))
     };
 }
 
@@ -155,51 +172,59 @@ impl Env {
         env
     }
 
-    /// Calls the orchestrator as `caller` and decodes the result.
-    pub fn call_as<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
-        &mut self,
-        caller: Principal,
-        method: &str,
-        args: A,
-    ) -> Result<R, RejectResponse> {
-        let bytes = self.net.update_call(
-            self.orchestrator,
-            caller,
-            method,
-            encode_args(args).unwrap(),
-        )?;
-        Ok(decode_args(&bytes)
-            .unwrap_or_else(|e| panic!("orchestrator.{method}: reply does not decode ({e})")))
+    /// The orchestrator's typed client, calling as `caller`.
+    pub fn client_as(&mut self, caller: Principal) -> NetClient<'_> {
+        NetClient::new(NetTransport::new(&mut *self.net, self.orchestrator, caller))
     }
 
-    /// Calls the orchestrator as the admin; a reject is a test failure.
-    pub fn call<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
-        &mut self,
-        method: &str,
-        args: A,
-    ) -> R {
-        let caller = self.admin;
-        self.call_as(caller, method, args)
-            .unwrap_or_else(|e| panic!("orchestrator.{method} failed: {e:?} (caller {caller})"))
+    /// The orchestrator's typed client, calling as the admin.
+    pub fn client(&mut self) -> NetClient<'_> {
+        let admin = self.admin;
+        self.client_as(admin)
     }
 
-    /// Queries the orchestrator as the admin.
-    pub fn query<A: ArgumentEncoder, R: for<'a> ArgumentDecoder<'a>>(
-        &mut self,
-        method: &str,
-        args: A,
-    ) -> R {
-        let caller = self.admin;
-        let bytes = self
-            .net
-            .query_call(
-                self.orchestrator,
-                caller,
-                method,
-                encode_args(args).unwrap(),
+    /// Submits `call` to the orchestrator as the admin without running it, so that several
+    /// run interleaved or are held (`submit_call`); [`Env::answer_of`] reads its answer.
+    pub fn submit<R, E>(&mut self, call: &Call<R, E>) -> MessageId {
+        let (orchestrator, admin) = (self.orchestrator, self.admin);
+        self.net
+            .submit_call(orchestrator, admin, call.method, call.arg.clone())
+            .unwrap_or_else(|e| panic!("orchestrator.{} not accepted: {e:?}", call.method))
+    }
+
+    /// Runs until the submitted `call` (message `id`) is answered, and decodes the answer; a
+    /// reject fails the test.
+    pub fn answer_of<R, E>(&mut self, id: MessageId, call: &Call<R, E>) -> Result<R, E>
+    where
+        R: CandidType + DeserializeOwned,
+        E: CandidType + DeserializeOwned,
+    {
+        let reply = self.net.await_call(id).unwrap_or_else(|e| {
+            panic!(
+                "orchestrator.{} was rejected ({e:?}); it must reply",
+                call.method
             )
-            .unwrap_or_else(|e| panic!("orchestrator.{method} failed: {e:?} (caller {caller})"));
-        decode_args(&bytes).unwrap()
+        });
+        call.decode(&reply)
+            .unwrap_or_else(|e| panic!("orchestrator.{}: reply does not decode ({e})", call.method))
+    }
+
+    /// Arms the test-traps build's fault: while armed, the orchestrator traps after each call
+    /// of management `method` (none disarms). Not part of the interface, so not in the client.
+    pub fn arm_trap(&mut self, method: Option<&str>) {
+        let (orchestrator, admin) = (self.orchestrator, self.admin);
+        let reply = self
+            .net
+            .update_call(
+                orchestrator,
+                admin,
+                "test_arm_trap",
+                encode_args((method,)).unwrap(),
+            )
+            .unwrap_or_else(|e| {
+                panic!("orchestrator.test_arm_trap failed: {e:?} (caller {admin})")
+            });
+        let () = decode_args(&reply).unwrap();
     }
 
     /// Upgrades the orchestrator (as its controller, the developer) to the current wasm.
@@ -220,92 +245,83 @@ impl Env {
         name: &str,
         canister_id: Principal,
     ) -> Result<ModuleInfo, ModuleError> {
-        let (r,) = self.call(
-            "add_module",
-            (AddModuleArgs {
+        orch!(
+            self,
+            add_module(AddModuleArgs {
                 canister_id,
                 name: name.into(),
                 kind: ModuleKind::Satellite,
-            },),
-        );
-        r
+            })
+        )
     }
 
     pub fn update_settings(&mut self, update: ModuleSettingsUpdate) -> ModuleInfo {
-        let (r,): (Result<ModuleInfo, ModuleError>,) =
-            self.call("update_module_settings", ("app", update));
-        r.unwrap_or_else(|e| panic!("update_module_settings: {e}"))
+        orch!(self, update_module_settings("app", update))
+            .unwrap_or_else(|e| panic!("update_module_settings: {e}"))
     }
 
     pub fn take(&mut self, label: Option<&str>) -> Result<SnapshotInfo, SnapshotError> {
-        let (r,) = self.call(
-            "take_snapshot",
-            (
+        orch!(
+            self,
+            take_snapshot(
                 "app",
                 TakeSnapshotArgs {
                     label: label.map(Into::into),
                     pin: None,
-                },
-            ),
-        );
-        r
+                }
+            )
+        )
     }
 
     pub fn restore(&mut self, id: Option<&[u8]>) -> Result<SnapshotInfo, SnapshotError> {
-        let id = id.map(|id| serde_bytes::ByteBuf::from(id.to_vec()));
-        let (r,) = self.call("restore_snapshot", ("app", id));
-        r
+        orch!(self, restore_snapshot("app", id))
     }
 
     pub fn delete(&mut self, id: Option<&[u8]>) -> Result<SnapshotInfo, SnapshotError> {
-        let id = id.map(|id| serde_bytes::ByteBuf::from(id.to_vec()));
-        let (r,) = self.call("delete_snapshot", ("app", id));
-        r
+        orch!(self, delete_snapshot("app", id))
     }
 
     pub fn list(&mut self) -> Vec<SnapshotInfo> {
-        let (r,): (Result<Vec<SnapshotInfo>, SnapshotError>,) =
-            self.call("list_snapshots", ("app",));
-        r.unwrap_or_else(|e| panic!("list_snapshots: {e}"))
+        self.list_of("app")
     }
 
     /// Stages `wasm` in chunks of `chunk` bytes and commits it; returns its hash.
     pub fn stage(&mut self, wasm: &[u8], chunk: usize) -> Vec<u8> {
+        let hash = self.stage_uncommitted(wasm, chunk);
+        orch!(self, commit_staged_wasm(&hash))
+            .unwrap_or_else(|e| panic!("commit_staged_wasm: {e}"));
+        hash
+    }
+
+    /// Stages `wasm` in chunks of `chunk` bytes without committing it; returns its hash.
+    pub fn stage_uncommitted(&mut self, wasm: &[u8], chunk: usize) -> Vec<u8> {
         let hash = Sha256::digest(wasm).to_vec();
         let mut offset = 0u64;
         for piece in wasm.chunks(chunk) {
-            let (r,): (Result<StagedWasmInfo, StagingError>,) = self.call(
-                "stage_wasm_chunk",
-                (StageWasmChunkArgs {
-                    wasm_hash: hash.clone(),
-                    offset,
-                    chunk: piece.to_vec(),
-                },),
-            );
-            offset = r.unwrap_or_else(|e| panic!("stage_wasm_chunk: {e}")).size;
+            let args = StageWasmChunkArgs {
+                wasm_hash: hash.clone(),
+                offset,
+                chunk: piece.to_vec(),
+            };
+            offset = orch!(self, stage_wasm_chunk(args))
+                .unwrap_or_else(|e| panic!("stage_wasm_chunk: {e}"))
+                .size;
         }
-        let (r,): (Result<StagedWasmInfo, StagingError>,) = self.call(
-            "commit_staged_wasm",
-            (serde_bytes::ByteBuf::from(hash.clone()),),
-        );
-        r.unwrap_or_else(|e| panic!("commit_staged_wasm: {e}"));
         hash
     }
 
     pub fn upgrade(&mut self, args: UpgradeArgs) -> Result<UpgradeReport, UpgradeError> {
-        let (r,) = self.call("upgrade_module", ("app", args));
-        r
+        orch!(self, upgrade_module("app", args))
     }
 
     pub fn history(&mut self) -> Vec<OperationRecord> {
-        let (r,): (Result<HistoryPage, QueryError>,) =
-            self.query("history", (HistoryQuery::default(),));
-        r.unwrap().operations
+        orch!(self, history(HistoryQuery::default()))
+            .unwrap()
+            .operations
     }
 
     pub fn modules(&mut self) -> Vec<ModuleInfo> {
-        let (r,): (Result<Vec<ModuleInfo>, QueryError>,) = self.call("list_modules", ());
-        r.unwrap()
+        orch!(self, list_modules()).unwrap()
     }
 
     // ---- the sample module ----
@@ -437,9 +453,7 @@ impl Env {
 
     /// The orchestrator's view of module `name`'s snapshots.
     pub fn list_of(&mut self, name: &str) -> Vec<SnapshotInfo> {
-        let (r,): (Result<Vec<SnapshotInfo>, SnapshotError>,) =
-            self.call("list_snapshots", (name,));
-        r.unwrap_or_else(|e| panic!("list_snapshots {name}: {e}"))
+        orch!(self, list_snapshots(name)).unwrap_or_else(|e| panic!("list_snapshots {name}: {e}"))
     }
 }
 

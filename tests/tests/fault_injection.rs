@@ -4,29 +4,27 @@
 //! lock is free, and the history says what happened. A trap in the orchestrator's own callback
 //! (its `test-traps` build) releases the lock through the Drop guard.
 
-use candid::{Principal, decode_args, encode_args};
-use integration_tests::{Env, upgrade_args, wasm};
+use candid::{CandidType, Principal};
+use integration_tests::{Env, block_on, rejected, upgrade_args, wasm};
 use localnet::{CallFilter, RejectCode};
+use orchestrator_api::client::{Call, calls};
 use orchestrator_api::*;
+use serde::de::DeserializeOwned;
 
-/// Submits `method(args)` to the orchestrator, rejects the first call it makes to the
-/// management method `rejected`, and returns the decoded reply.
-fn with_rejected_call<R: for<'a> candid::utils::ArgumentDecoder<'a>>(
-    env: &mut Env,
-    method: &str,
-    args: Vec<u8>,
-    rejected: &str,
-) -> R {
-    let (orchestrator, admin) = (env.orchestrator, env.admin);
+/// Submits `call` to the orchestrator, rejects the first call it makes to the management
+/// method `rejected`, and returns the decoded answer.
+fn with_rejected_call<R, E>(env: &mut Env, call: Call<R, E>, rejected: &str) -> Result<R, E>
+where
+    R: CandidType + DeserializeOwned,
+    E: CandidType + DeserializeOwned,
+{
+    let orchestrator = env.orchestrator;
     env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some(rejected.to_string()),
     });
-    let id = env
-        .net
-        .submit_call(orchestrator, admin, method, args)
-        .unwrap();
+    let id = env.submit(&call);
     env.net.run_until_idle();
     let held = env.net.localnet().held_calls();
     assert_eq!(
@@ -40,11 +38,7 @@ fn with_rejected_call<R: for<'a> candid::utils::ArgumentDecoder<'a>>(
         RejectCode::CanisterError,
         &format!("injected rejection of {rejected}")
     ));
-    let reply = env
-        .net
-        .await_call(id)
-        .unwrap_or_else(|e| panic!("orchestrator.{method} was rejected ({e:?}); it must reply"));
-    decode_args(&reply).unwrap()
+    env.answer_of(id, &call)
 }
 
 fn assert_settled(env: &mut Env, running: bool, failed_with: &str) {
@@ -70,9 +64,8 @@ fn a_rejected_call_at_each_step_of_a_take_leaves_the_module_running_and_unlocked
         ("take_canister_snapshot", OperationStep::TakeSnapshot),
     ] {
         let mut env = Env::new();
-        let args = encode_args(("app", TakeSnapshotArgs::default())).unwrap();
-        let (r,): (Result<SnapshotInfo, SnapshotError>,) =
-            with_rejected_call(&mut env, "take_snapshot", args, rejected);
+        let take = calls::take_snapshot("app", TakeSnapshotArgs::default()).unwrap();
+        let r = with_rejected_call(&mut env, take, rejected);
         assert!(
             matches!(r, Err(SnapshotError::OperationFailed { step: s, module_running: true, .. }) if s == step),
             "{rejected}: {r:?}"
@@ -89,9 +82,8 @@ fn a_rejected_restart_after_a_take_keeps_the_snapshot_and_says_the_module_is_sto
         "rejects the orchestrator's management calls by fault injection"
     );
     let mut env = Env::new();
-    let args = encode_args(("app", TakeSnapshotArgs::default())).unwrap();
-    let (r,): (Result<SnapshotInfo, SnapshotError>,) =
-        with_rejected_call(&mut env, "take_snapshot", args, "start_canister");
+    let take = calls::take_snapshot("app", TakeSnapshotArgs::default()).unwrap();
+    let r = with_rejected_call(&mut env, take, "start_canister");
     let error = r.unwrap_err();
     assert!(matches!(
         error,
@@ -120,9 +112,8 @@ fn a_rejected_call_at_each_step_of_a_restore_leaves_the_module_running_and_unloc
         env.set("k", b"snapshotted");
         env.take(None).unwrap();
         env.set("k", b"current");
-        let args = encode_args(("app", None::<serde_bytes::ByteBuf>)).unwrap();
-        let (r,): (Result<SnapshotInfo, SnapshotError>,) =
-            with_rejected_call(&mut env, "restore_snapshot", args, rejected);
+        let restore = calls::restore_snapshot("app", None).unwrap();
+        let r = with_rejected_call(&mut env, restore, rejected);
         assert!(
             matches!(r, Err(SnapshotError::OperationFailed { step: s, module_running: true, .. }) if s == step),
             "{rejected}: {r:?}"
@@ -146,9 +137,8 @@ fn a_rejected_call_at_each_step_of_an_upgrade_ends_with_the_old_module_running()
         let mut env = Env::new();
         env.set("k", b"precious");
         let hash = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
-        let args = encode_args(("app", upgrade_args(&hash))).unwrap();
-        let (r,): (Result<UpgradeReport, UpgradeError>,) =
-            with_rejected_call(&mut env, "upgrade_module", args, rejected);
+        let upgrade = calls::upgrade_module("app", upgrade_args(&hash)).unwrap();
+        let r = with_rejected_call(&mut env, upgrade, rejected);
         let report = r.unwrap_or_else(|e| panic!("{rejected}: {e}"));
         match rejected {
             "install_code" | "start_canister" => assert!(
@@ -184,9 +174,8 @@ fn a_rejected_preflight_call_fails_the_upgrade_before_touching_the_module() {
     for rejected in ["list_canister_snapshots", "canister_status"] {
         let mut env = Env::new();
         let hash = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
-        let args = encode_args(("app", upgrade_args(&hash))).unwrap();
-        let (r,): (Result<UpgradeReport, UpgradeError>,) =
-            with_rejected_call(&mut env, "upgrade_module", args, rejected);
+        let upgrade = calls::upgrade_module("app", upgrade_args(&hash)).unwrap();
+        let r = with_rejected_call(&mut env, upgrade, rejected);
         assert!(
             matches!(&r, Err(UpgradeError::PreflightFailed { failure, .. }) if failure.method == rejected),
             "{rejected}: {r:?}"
@@ -207,9 +196,8 @@ fn a_rejected_rollback_load_is_reported_precisely() {
         ..Default::default()
     });
     let hash = env.stage(&wasm("sample-module-unhealthy.wasm.gz"), 1_000_000);
-    let args = encode_args(("app", upgrade_args(&hash))).unwrap();
-    let (r,): (Result<UpgradeReport, UpgradeError>,) =
-        with_rejected_call(&mut env, "upgrade_module", args, "load_canister_snapshot");
+    let upgrade = calls::upgrade_module("app", upgrade_args(&hash)).unwrap();
+    let r = with_rejected_call(&mut env, upgrade, "load_canister_snapshot");
     let report = r.unwrap();
     assert!(
         matches!(
@@ -231,17 +219,11 @@ fn a_rejected_rollback_load_is_reported_precisely() {
 #[test]
 fn a_trap_in_the_orchestrators_callback_releases_the_lock_and_marks_the_operation_interrupted() {
     let mut env = Env::with_orchestrator("orchestrator-test-traps.wasm.gz");
-    let () = env.call("test_arm_trap", (Some("stop_canister"),));
-    let (orchestrator, admin) = (env.orchestrator, env.admin);
-    let rejected = env
-        .net
-        .update_call(
-            orchestrator,
-            admin,
-            "take_snapshot",
-            encode_args(("app", TakeSnapshotArgs::default())).unwrap(),
-        )
-        .unwrap_err();
+    env.arm_trap(Some("stop_canister"));
+    let rejected = rejected(block_on(
+        env.client()
+            .take_snapshot("app", TakeSnapshotArgs::default()),
+    ));
     assert_eq!(
         rejected.reject_code,
         RejectCode::CanisterError,
@@ -266,7 +248,7 @@ fn a_trap_in_the_orchestrators_callback_releases_the_lock_and_marks_the_operatio
     // What the trap left: the module stopped (documented: a trap is a bug). The next
     // operation works and, finding it stopped, leaves it so.
     assert!(!env.module_is_running());
-    let () = env.call("test_arm_trap", (None::<String>,));
+    env.arm_trap(None);
     env.take(None).unwrap();
     assert_eq!(env.list().len(), 1);
 }

@@ -4,8 +4,9 @@
 //! (localnet's held and rejected calls) undoes the others and leaves all three running.
 
 use candid::{CandidType, Deserialize, Principal, decode_args, encode_args};
-use integration_tests::{Env, user, wasm};
+use integration_tests::{Env, orch, user, wasm};
 use localnet::{CallFilter, RejectCode};
+use orchestrator_api::client::{Call, calls};
 use orchestrator_api::*;
 
 /// The three modules of the group "shop": app → b → c.
@@ -24,9 +25,7 @@ impl Shop {
         let c = env.add_sample_module("c");
         let () = env.update_on(app, "set_peer", (Some(b),));
         let () = env.update_on(b, "set_peer", (Some(c),));
-        let (r,): (Result<GroupInfo, GroupError>,) =
-            env.call("add_group", ("shop", vec!["app", "b", "c"]));
-        r.unwrap();
+        orch!(env, add_group("shop", names(&["app", "b", "c"]))).unwrap();
         Shop { env, app, b, c }
     }
 
@@ -51,28 +50,19 @@ impl Shop {
     }
 
     fn take(&mut self, args: GroupSnapshotArgs) -> Result<GroupSnapshotInfo, GroupError> {
-        let (r,) = self.env.call("take_group_snapshot", ("shop", args));
-        r
+        orch!(self.env, take_group_snapshot("shop", args))
     }
 
     fn restore(&mut self, id: Option<u64>) -> Result<GroupRestoreReport, GroupError> {
-        let (r,) = self.env.call(
-            "restore_group_snapshot",
-            (
-                "shop",
-                GroupRestoreArgs {
-                    group_snapshot_id: id,
-                    stop_timeout_seconds: None,
-                },
-            ),
-        );
-        r
+        let args = GroupRestoreArgs {
+            group_snapshot_id: id,
+            stop_timeout_seconds: None,
+        };
+        orch!(self.env, restore_group_snapshot("shop", args))
     }
 
     fn group_snapshots(&mut self) -> Vec<GroupSnapshotInfo> {
-        let (r,): (Result<Vec<GroupSnapshotInfo>, GroupError>,) =
-            self.env.query("list_group_snapshots", ("shop",));
-        r.unwrap()
+        orch!(self.env, list_group_snapshots("shop")).unwrap()
     }
 
     fn snapshot_counts(&mut self) -> (usize, usize, usize) {
@@ -84,10 +74,7 @@ impl Shop {
     }
 
     fn upgrade(&mut self, members: &[(&str, &[u8])]) -> Result<GroupUpgradeReport, GroupError> {
-        let (r,) = self
-            .env
-            .call("upgrade_group", ("shop", upgrade_args(members)));
-        r
+        orch!(self.env, upgrade_group("shop", upgrade_args(members)))
     }
 
     fn versions(&mut self) -> (String, String, String) {
@@ -100,45 +87,31 @@ impl Shop {
 
     fn set_max_snapshots(&mut self, max: u8) {
         for module in ["app", "b", "c"] {
-            let (r,): (Result<ModuleInfo, ModuleError>,) = self.env.call(
-                "update_module_settings",
-                (
-                    module,
-                    ModuleSettingsUpdate {
-                        max_snapshots: Some(max),
-                        ..Default::default()
-                    },
-                ),
-            );
-            r.unwrap();
+            let update = ModuleSettingsUpdate {
+                max_snapshots: Some(max),
+                ..Default::default()
+            };
+            orch!(self.env, update_module_settings(module, update)).unwrap();
         }
     }
 
     fn set_group_schedule(&mut self, minutes: u32, keep: u8) -> GroupScheduleInfo {
-        let (r,): (Result<GroupScheduleInfo, GroupError>,) = self.env.call(
-            "set_group_schedule",
-            (
-                "shop",
-                ScheduleArgs {
-                    cadence: Cadence::EveryMinutes(minutes),
-                    retention: Retention {
-                        keep: Some(keep),
-                        max_age_seconds: None,
-                    },
-                },
-            ),
-        );
-        r.unwrap()
+        let args = ScheduleArgs {
+            cadence: Cadence::EveryMinutes(minutes),
+            retention: Retention {
+                keep: Some(keep),
+                max_age_seconds: None,
+            },
+        };
+        orch!(self.env, set_group_schedule("shop", args)).unwrap()
     }
 
     fn pin(&mut self, id: u64, pin: bool) -> GroupSnapshotInfo {
-        let method = if pin {
-            "pin_group_snapshot"
+        if pin {
+            orch!(self.env, pin_group_snapshot("shop", id)).unwrap()
         } else {
-            "unpin_group_snapshot"
-        };
-        let (r,): (Result<GroupSnapshotInfo, GroupError>,) = self.env.call(method, ("shop", id));
-        r.unwrap()
+            orch!(self.env, unpin_group_snapshot("shop", id)).unwrap()
+        }
     }
 
     /// Moves the clock by an hour and lets everything due run.
@@ -153,29 +126,29 @@ impl Shop {
         }
     }
 
-    /// Submits `method(args)` to the orchestrator with the orchestrator's calls to the
-    /// management method `held` held; returns the message and the held calls.
-    fn submit_holding(
+    /// Submits `call` to the orchestrator with the orchestrator's calls to the management
+    /// method `held` held; returns the message and the held calls.
+    fn submit_holding<R, E>(
         &mut self,
-        method: &str,
-        args: Vec<u8>,
+        call: &Call<R, E>,
         held: &str,
     ) -> (localnet::MessageId, Vec<localnet::HeldCall>) {
-        let (orchestrator, admin) = (self.env.orchestrator, self.env.admin);
+        let orchestrator = self.env.orchestrator;
         self.env.net.localnet().hold_calls(CallFilter {
             caller: Some(orchestrator),
             callee: Some(Principal::management_canister()),
             method: Some(held.to_string()),
         });
-        let id = self
-            .env
-            .net
-            .submit_call(orchestrator, admin, method, args)
-            .unwrap();
+        let id = self.env.submit(call);
         self.env.net.run_until_idle();
         self.env.net.localnet().clear_holds();
         (id, self.env.net.localnet().held_calls())
     }
+}
+
+/// Module names, as `add_group` takes them.
+fn names(list: &[&str]) -> Vec<String> {
+    list.iter().map(|name| name.to_string()).collect()
 }
 
 /// `upgrade_group`'s argument: each member with its staged wasm.
@@ -212,42 +185,28 @@ fn groups_are_admin_only_hold_registered_modules_and_lose_a_module_removed_from_
     let mut shop = Shop::new();
     let env = &mut shop.env;
     // A module may belong to several groups.
-    let (r,): (Result<GroupInfo, GroupError>,) =
-        env.call("add_group", ("backend", vec!["app", "b"]));
+    let r = orch!(env, add_group("backend", names(&["app", "b"])));
     r.unwrap();
-    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("shop", vec!["app"]));
+    let r = orch!(env, add_group("shop", names(&["app"])));
     assert!(matches!(r, Err(GroupError::NameTaken { .. })), "{r:?}");
-    let (r,): (Result<GroupInfo, GroupError>,) =
-        env.call("add_group", ("ghosts", vec!["app", "nobody"]));
+    let r = orch!(env, add_group("ghosts", names(&["app", "nobody"])));
     assert!(
         matches!(&r, Err(GroupError::ModuleNotFound { name }) if name == "nobody"),
         "{r:?}"
     );
-    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("twice", vec!["b", "b"]));
+    let r = orch!(env, add_group("twice", names(&["b", "b"])));
     assert!(matches!(r, Err(GroupError::InvalidMembers { .. })), "{r:?}");
-    let (r,): (Result<GroupInfo, GroupError>,) =
-        env.call("add_group", ("empty", Vec::<String>::new()));
+    let r = orch!(env, add_group("empty", Vec::<String>::new()));
     assert!(matches!(r, Err(GroupError::InvalidMembers { .. })), "{r:?}");
-    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("has space", vec!["b"]));
+    let r = orch!(env, add_group("has space", names(&["b"])));
     assert!(matches!(r, Err(GroupError::InvalidName { .. })), "{r:?}");
-    let stranger = user(9);
-    let orchestrator = env.orchestrator;
-    let reply = env
-        .net
-        .query_call(
-            orchestrator,
-            stranger,
-            "list_groups",
-            encode_args(()).unwrap(),
-        )
-        .unwrap();
-    let (r,): (Result<Vec<GroupInfo>, GroupError>,) = decode_args(&reply).unwrap();
+    let r = orch!(env, as user(9), list_groups());
     assert!(matches!(r, Err(GroupError::Unauthorized(_))), "{r:?}");
 
     // Removing b from the registry removes it from both groups.
-    let (r,): (Result<(), ModuleError>,) = env.call("remove_module", ("b",));
+    let r = orch!(env, remove_module("b"));
     r.unwrap();
-    let (groups,): (Result<Vec<GroupInfo>, GroupError>,) = env.query("list_groups", ());
+    let groups = orch!(env, list_groups());
     let groups = groups.unwrap();
     let members: Vec<(&str, Vec<String>)> = groups
         .iter()
@@ -260,9 +219,9 @@ fn groups_are_admin_only_hold_registered_modules_and_lose_a_module_removed_from_
             ("shop", vec!["app".to_string(), "c".to_string()])
         ]
     );
-    let (r,): (Result<(), GroupError>,) = env.call("remove_group", ("backend",));
+    let r = orch!(env, remove_group("backend"));
     r.unwrap();
-    let (r,): (Result<(), GroupError>,) = env.call("remove_group", ("backend",));
+    let r = orch!(env, remove_group("backend"));
     assert!(matches!(r, Err(GroupError::GroupNotFound { .. })), "{r:?}");
 }
 
@@ -273,12 +232,7 @@ fn a_group_snapshot_taken_while_calls_are_in_flight_restores_to_a_state_where_th
         shop.bump();
     }
     // Bumps in flight: app has sent `mirror` to b, b to c, when the group snapshot starts.
-    let (app, developer, orchestrator, admin) = (
-        shop.app,
-        shop.env.developer,
-        shop.env.orchestrator,
-        shop.env.admin,
-    );
+    let (app, developer) = (shop.app, shop.env.developer);
     let bumps: Vec<_> = (0..4)
         .map(|_| {
             shop.env
@@ -288,25 +242,16 @@ fn a_group_snapshot_taken_while_calls_are_in_flight_restores_to_a_state_where_th
         })
         .collect();
     shop.env.net.tick();
-    let take = shop
-        .env
-        .net
-        .submit_call(
-            orchestrator,
-            admin,
-            "take_group_snapshot",
-            encode_args((
-                "shop",
-                GroupSnapshotArgs {
-                    label: Some("in flight".into()),
-                    ..Default::default()
-                },
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-    let reply = shop.env.net.await_call(take).unwrap();
-    let (taken,): (Result<GroupSnapshotInfo, GroupError>,) = decode_args(&reply).unwrap();
+    let take_call = calls::take_group_snapshot(
+        "shop",
+        GroupSnapshotArgs {
+            label: Some("in flight".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let take = shop.env.submit(&take_call);
+    let taken = shop.env.answer_of(take, &take_call);
     let taken = taken.unwrap();
     for bump in bumps {
         // Some bumps find a member stopped and are rejected: the chain keeps nothing then.
@@ -381,8 +326,8 @@ fn a_failing_take_of_the_second_member_deletes_the_others_new_snapshots_and_all_
     integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
     shop.bump();
-    let args = encode_args(("shop", GroupSnapshotArgs::default())).unwrap();
-    let (id, held) = shop.submit_holding("take_group_snapshot", args, "take_canister_snapshot");
+    let call = calls::take_group_snapshot("shop", GroupSnapshotArgs::default()).unwrap();
+    let (id, held) = shop.submit_holding(&call, "take_canister_snapshot");
     assert_eq!(held.len(), 3, "the three takes go out together: {held:?}");
     for call in &held {
         if target(call) == shop.b {
@@ -395,8 +340,7 @@ fn a_failing_take_of_the_second_member_deletes_the_others_new_snapshots_and_all_
             shop.env.net.localnet().release_call(call.id);
         }
     }
-    let reply = shop.env.net.await_call(id).unwrap();
-    let (r,): (Result<GroupSnapshotInfo, GroupError>,) = decode_args(&reply).unwrap();
+    let r = shop.env.answer_of(id, &call);
     let Err(GroupError::OperationFailed { members, .. }) = r else {
         panic!("{r:?}")
     };
@@ -428,15 +372,15 @@ fn a_failing_take_of_the_second_member_deletes_the_others_new_snapshots_and_all_
 fn keep_partial_keeps_the_members_taken_and_records_the_group_snapshot_as_partial() {
     integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
-    let args = encode_args((
+    let call = calls::take_group_snapshot(
         "shop",
         GroupSnapshotArgs {
             keep_partial: Some(true),
             ..Default::default()
         },
-    ))
+    )
     .unwrap();
-    let (id, held) = shop.submit_holding("take_group_snapshot", args, "take_canister_snapshot");
+    let (id, held) = shop.submit_holding(&call, "take_canister_snapshot");
     for call in &held {
         if target(call) == shop.b {
             shop.env.net.localnet().reject_call(
@@ -448,8 +392,7 @@ fn keep_partial_keeps_the_members_taken_and_records_the_group_snapshot_as_partia
             shop.env.net.localnet().release_call(call.id);
         }
     }
-    let reply = shop.env.net.await_call(id).unwrap();
-    let (r,): (Result<GroupSnapshotInfo, GroupError>,) = decode_args(&reply).unwrap();
+    let r = shop.env.answer_of(id, &call);
     let partial = r.unwrap();
     assert_eq!(
         partial.status,
@@ -473,13 +416,7 @@ fn keep_partial_keeps_the_members_taken_and_records_the_group_snapshot_as_partia
 fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterwards() {
     integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
-    let (app, b, developer, orchestrator, admin) = (
-        shop.app,
-        shop.b,
-        shop.env.developer,
-        shop.env.orchestrator,
-        shop.env.admin,
-    );
+    let (app, b, developer) = (shop.app, shop.b, shop.env.developer);
     // app waits on b's reply, which never comes while held: app cannot stop.
     shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(app),
@@ -496,31 +433,22 @@ fn a_member_that_cannot_stop_in_time_fails_the_group_snapshot_and_all_run_afterw
     let stuck = shop.env.net.localnet().held_calls();
     assert_eq!(stuck.len(), 1);
 
-    let take = shop
-        .env
-        .net
-        .submit_call(
-            orchestrator,
-            admin,
-            "take_group_snapshot",
-            encode_args((
-                "shop",
-                GroupSnapshotArgs {
-                    stop_timeout_seconds: Some(5),
-                    ..Default::default()
-                },
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+    let take_call = calls::take_group_snapshot(
+        "shop",
+        GroupSnapshotArgs {
+            stop_timeout_seconds: Some(5),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let take = shop.env.submit(&take_call);
     shop.env.net.run_until_idle();
     assert!(
         shop.env.net.localnet().ingress_status(take).is_none(),
         "still waiting for app to stop"
     );
     shop.env.net.advance_time_nanos(6_000_000_000);
-    let reply = shop.env.net.await_call(take).unwrap();
-    let (r,): (Result<GroupSnapshotInfo, GroupError>,) = decode_args(&reply).unwrap();
+    let r = shop.env.answer_of(take, &take_call);
     let Err(GroupError::OperationFailed { members, .. }) = r else {
         panic!("{r:?}")
     };
@@ -564,15 +492,15 @@ fn a_failing_load_during_a_group_restore_rolls_back_the_members_already_loaded()
         shop.bump();
     }
     assert_eq!(shop.values(), (4, 4, 4));
-    let args = encode_args((
+    let call = calls::restore_group_snapshot(
         "shop",
         GroupRestoreArgs {
             group_snapshot_id: Some(taken.id),
             stop_timeout_seconds: None,
         },
-    ))
+    )
     .unwrap();
-    let (id, held) = shop.submit_holding("restore_group_snapshot", args, "load_canister_snapshot");
+    let (id, held) = shop.submit_holding(&call, "load_canister_snapshot");
     assert_eq!(held.len(), 3, "{held:?}");
     for call in &held {
         if target(call) == shop.b {
@@ -585,8 +513,7 @@ fn a_failing_load_during_a_group_restore_rolls_back_the_members_already_loaded()
             shop.env.net.localnet().release_call(call.id);
         }
     }
-    let reply = shop.env.net.await_call(id).unwrap();
-    let (r,): (Result<GroupRestoreReport, GroupError>,) = decode_args(&reply).unwrap();
+    let r = shop.env.answer_of(id, &call);
     let report = r.unwrap();
     assert!(!report.restored);
     assert_eq!(
@@ -631,23 +558,15 @@ fn a_failing_load_during_a_group_restore_rolls_back_the_members_already_loaded()
 fn a_member_busy_with_another_operation_refuses_the_group_snapshot_before_touching_anyone() {
     integration_tests::localnet_only!("holds or rejects a member's management call");
     let mut shop = Shop::new();
-    let (orchestrator, admin) = (shop.env.orchestrator, shop.env.admin);
+    let orchestrator = shop.env.orchestrator;
     // b's own take holds its lock while its list call is held.
     shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some("list_canister_snapshots".into()),
     });
-    let single = shop
-        .env
-        .net
-        .submit_call(
-            orchestrator,
-            admin,
-            "take_snapshot",
-            encode_args(("b", TakeSnapshotArgs::default())).unwrap(),
-        )
-        .unwrap();
+    let single_call = calls::take_snapshot("b", TakeSnapshotArgs::default()).unwrap();
+    let single = shop.env.submit(&single_call);
     shop.env.net.run_until_idle();
     shop.env.net.localnet().clear_holds();
     let held = shop.env.net.localnet().held_calls();
@@ -698,8 +617,8 @@ fn at_max_snapshots_a_group_snapshot_drops_old_snapshots_only_after_every_member
     );
 
     // A failing take at the limit: the old snapshots are all still there.
-    let args = encode_args(("shop", GroupSnapshotArgs::default())).unwrap();
-    let (id, held) = shop.submit_holding("take_group_snapshot", args, "take_canister_snapshot");
+    let call = calls::take_group_snapshot("shop", GroupSnapshotArgs::default()).unwrap();
+    let (id, held) = shop.submit_holding(&call, "take_canister_snapshot");
     for call in &held {
         if target(call) == shop.b {
             shop.env.net.localnet().reject_call(
@@ -711,8 +630,7 @@ fn at_max_snapshots_a_group_snapshot_drops_old_snapshots_only_after_every_member
             shop.env.net.localnet().release_call(call.id);
         }
     }
-    let (r,): (Result<GroupSnapshotInfo, GroupError>,) =
-        decode_args(&shop.env.net.await_call(id).unwrap()).unwrap();
+    let r = shop.env.answer_of(id, &call);
     assert!(
         matches!(r, Err(GroupError::OperationFailed { .. })),
         "{r:?}"
@@ -723,12 +641,12 @@ fn at_max_snapshots_a_group_snapshot_drops_old_snapshots_only_after_every_member
     assert_eq!(shop.values(), (2, 2, 2));
 
     // c's only snapshot pinned: nothing to give up, refused before anything is touched.
-    let (r,): (Result<Vec<SnapshotInfo>, SnapshotError>,) = shop.env.call(
-        "pin_snapshot",
-        (
+    let r = orch!(
+        shop.env,
+        pin_snapshot(
             "c",
-            SnapshotSelector::Id(second.members[2].snapshot_id.clone().unwrap()),
-        ),
+            SnapshotSelector::Id(second.members[2].snapshot_id.clone().unwrap())
+        )
     );
     r.unwrap();
     let r = shop.take(GroupSnapshotArgs::default());
@@ -750,20 +668,20 @@ fn retention_and_scheduled_snapshots_never_break_a_kept_group_snapshot() {
     shop.bump();
     let group = shop.take(GroupSnapshotArgs::default()).unwrap();
     let member = group.members[1].snapshot_id.clone().unwrap();
-    let (r,): (Result<ModuleInfo, ModuleError>,) = shop.env.call(
-        "update_module_settings",
-        (
+    let r = orch!(
+        shop.env,
+        update_module_settings(
             "b",
             ModuleSettingsUpdate {
                 max_snapshots: Some(2),
                 ..Default::default()
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
-    let (r,): (Result<ScheduleInfo, ScheduleError>,) = shop.env.call(
-        "set_schedule",
-        (
+    let r = orch!(
+        shop.env,
+        set_schedule(
             "b",
             ScheduleArgs {
                 cadence: Cadence::EveryMinutes(60),
@@ -771,8 +689,8 @@ fn retention_and_scheduled_snapshots_never_break_a_kept_group_snapshot() {
                     keep: Some(1),
                     max_age_seconds: None,
                 },
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
     // Three scheduled runs: keep 1 would delete the group member, and at max_snapshots the
@@ -971,15 +889,15 @@ fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_the
     let mut shop = Shop::new();
     shop.bump();
     shop.bump();
-    let (r,): (Result<ModuleInfo, ModuleError>,) = shop.env.call(
-        "update_module_settings",
-        (
+    let r = orch!(
+        shop.env,
+        update_module_settings(
             "b",
             ModuleSettingsUpdate {
                 health_check: Some(HealthCheckSetting::Method("health".into())),
                 ..Default::default()
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
     let v2 = shop.env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
@@ -987,26 +905,18 @@ fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_the
         .env
         .stage(&wasm("sample-module-unhealthy.wasm.gz"), 1_000_000);
     // Hold b's health check: meanwhile the group runs its new code and changes its state.
-    let (orchestrator, admin, app, b) = (shop.env.orchestrator, shop.env.admin, shop.app, shop.b);
+    let (orchestrator, app, b) = (shop.env.orchestrator, shop.app, shop.b);
     shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(b),
         method: Some("health".into()),
     });
-    let id = shop
-        .env
-        .net
-        .submit_call(
-            orchestrator,
-            admin,
-            "upgrade_group",
-            encode_args((
-                "shop",
-                upgrade_args(&[("app", v2.as_slice()), ("b", unhealthy.as_slice())]),
-            ))
-            .unwrap(),
-        )
-        .unwrap();
+    let id_call = calls::upgrade_group(
+        "shop",
+        upgrade_args(&[("app", v2.as_slice()), ("b", unhealthy.as_slice())]),
+    )
+    .unwrap();
+    let id = shop.env.submit(&id_call);
     shop.env.net.run_until_idle();
     shop.env.net.localnet().clear_holds();
     let held = shop.env.net.localnet().held_calls();
@@ -1015,8 +925,7 @@ fn a_group_upgrade_whose_health_check_fails_rolls_back_every_member_and_what_the
     let (counter,): (u64,) = shop.env.update_on(app, "bump", ());
     assert_eq!(counter, 1, "the new code started from an empty heap");
     shop.env.net.localnet().release_call(held[0].id);
-    let (r,): (Result<GroupUpgradeReport, GroupError>,) =
-        decode_args(&shop.env.net.await_call(id).unwrap()).unwrap();
+    let r = shop.env.answer_of(id, &id_call);
     let report = r.unwrap();
     assert!(!report.upgraded);
     assert!(
@@ -1076,9 +985,9 @@ fn a_group_schedule_takes_group_snapshots_in_virtual_time_and_retention_deletes_
         "the timer is armed for the group's first run"
     );
     // keep counts group snapshots, bounded by the members' max_snapshots.
-    let (r,): (Result<GroupScheduleInfo, GroupError>,) = shop.env.call(
-        "set_group_schedule",
-        (
+    let r = orch!(
+        shop.env,
+        set_group_schedule(
             "shop",
             ScheduleArgs {
                 cadence: Cadence::EveryMinutes(60),
@@ -1086,8 +995,8 @@ fn a_group_schedule_takes_group_snapshots_in_virtual_time_and_retention_deletes_
                     keep: Some(4),
                     max_age_seconds: None,
                 },
-            },
-        ),
+            }
+        )
     );
     assert!(
         matches!(r, Err(GroupError::InvalidArgument { .. })),
@@ -1126,8 +1035,7 @@ fn a_group_schedule_takes_group_snapshots_in_virtual_time_and_retention_deletes_
         .filter(|o| o.kind == OperationKind::DeleteSnapshot && o.trigger == Trigger::Retention)
         .count();
     assert_eq!(deletions, 3, "one deletion per member of the oldest");
-    let (schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
-        shop.env.query("list_group_schedules", ());
+    let schedules = orch!(shop.env, list_group_schedules());
     let schedule = schedules.unwrap().remove(0);
     assert_eq!(schedule.last_operation_id, Some(taken[2].id));
     // The kept group snapshots restore as units.
@@ -1135,15 +1043,14 @@ fn a_group_schedule_takes_group_snapshots_in_virtual_time_and_retention_deletes_
     assert_eq!(shop.values(), (2, 2, 2));
 
     // Cleared, and removed with its group.
-    let (r,): (Result<(), GroupError>,) = shop.env.call("clear_group_schedule", ("shop",));
+    let r = orch!(shop.env, clear_group_schedule("shop"));
     r.unwrap();
-    let (r,): (Result<(), GroupError>,) = shop.env.call("clear_group_schedule", ("shop",));
+    let r = orch!(shop.env, clear_group_schedule("shop"));
     assert!(matches!(r, Err(GroupError::NoSchedule { .. })), "{r:?}");
     shop.set_group_schedule(60, 1);
-    let (r,): (Result<(), GroupError>,) = shop.env.call("remove_group", ("shop",));
+    let r = orch!(shop.env, remove_group("shop"));
     r.unwrap();
-    let (schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
-        shop.env.query("list_group_schedules", ());
+    let schedules = orch!(shop.env, list_group_schedules());
     assert!(schedules.unwrap().is_empty());
 }
 
@@ -1167,9 +1074,10 @@ fn a_pinned_group_snapshot_survives_group_retention_and_full_slots_until_it_is_u
         );
     }
     // A pinned member cannot be deleted by hand either.
-    let (r,): (Result<SnapshotInfo, SnapshotError>,) = shop.env.call(
-        "delete_snapshot",
-        ("b", golden.members[1].snapshot_id.clone()),
+    let golden_b = golden.members[1].snapshot_id.clone();
+    let r = orch!(
+        shop.env,
+        delete_snapshot("b", golden_b.as_ref().map(|id| id.as_slice()))
     );
     assert!(matches!(r, Err(SnapshotError::Pinned { .. })), "{r:?}");
 
@@ -1196,8 +1104,7 @@ fn a_pinned_group_snapshot_survives_group_retention_and_full_slots_until_it_is_u
     assert_ne!(snapshots[0].id, golden.id);
     assert_eq!(shop.snapshot_counts(), (1, 1, 1));
     // An unknown group snapshot.
-    let (r,): (Result<GroupSnapshotInfo, GroupError>,) =
-        shop.env.call("pin_group_snapshot", ("shop", 999u64));
+    let r = orch!(shop.env, pin_group_snapshot("shop", 999u64));
     assert!(
         matches!(r, Err(GroupError::GroupSnapshotNotFound { .. })),
         "{r:?}"
@@ -1215,22 +1122,14 @@ fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_r
         .net
         .advance_time_nanos(set.next_run_at - now - 1_000_000_000);
     shop.env.net.run_until_idle();
-    let (orchestrator, admin) = (shop.env.orchestrator, shop.env.admin);
+    let orchestrator = shop.env.orchestrator;
     shop.env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some("list_canister_snapshots".into()),
     });
-    let single = shop
-        .env
-        .net
-        .submit_call(
-            orchestrator,
-            admin,
-            "take_snapshot",
-            encode_args(("b", TakeSnapshotArgs::default())).unwrap(),
-        )
-        .unwrap();
+    let single_call = calls::take_snapshot("b", TakeSnapshotArgs::default()).unwrap();
+    let single = shop.env.submit(&single_call);
     shop.env.net.run_until_idle();
     shop.env.net.localnet().clear_holds();
     let held = shop.env.net.localnet().held_calls();
@@ -1246,8 +1145,7 @@ fn a_scheduled_group_snapshot_finding_a_member_busy_is_recorded_as_skipped_and_r
         "{:?}",
         skipped.status
     );
-    let (schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
-        shop.env.query("list_group_schedules", ());
+    let schedules = orch!(shop.env, list_group_schedules());
     let schedule = schedules.unwrap().remove(0);
     assert!(schedule.retry_at.is_some(), "{schedule:?}");
     assert_eq!(schedule.last_operation_id, Some(skipped.id));

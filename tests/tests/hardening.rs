@@ -3,29 +3,14 @@
 //! and burn a snapshot; and an import holds the module's lock as a lease across messages.
 
 use candid::Principal;
-use integration_tests::{Env, upgrade_args, wasm};
+use integration_tests::{Env, orch, upgrade_args, wasm};
 use orchestrator_api::*;
 use sha2::{Digest, Sha256};
 
 /// Stages `bytes` like any client could (1.9 MB chunks) and commits them.
 fn stage_raw(env: &mut Env, bytes: &[u8]) -> (Vec<u8>, Result<StagedWasmInfo, StagingError>) {
-    let hash = Sha256::digest(bytes).to_vec();
-    let mut offset = 0u64;
-    for piece in bytes.chunks(1_900_000) {
-        let (r,): (Result<StagedWasmInfo, StagingError>,) = env.call(
-            "stage_wasm_chunk",
-            (StageWasmChunkArgs {
-                wasm_hash: hash.clone(),
-                offset,
-                chunk: piece.to_vec(),
-            },),
-        );
-        offset = r.unwrap_or_else(|e| panic!("stage_wasm_chunk: {e}")).size;
-    }
-    let (r,) = env.call(
-        "commit_staged_wasm",
-        (serde_bytes::ByteBuf::from(hash.clone()),),
-    );
+    let hash = env.stage_uncommitted(bytes, 1_900_000);
+    let r = orch!(env, commit_staged_wasm(&hash));
     (hash, r)
 }
 
@@ -60,8 +45,7 @@ fn a_bad_wasm_committed_by_a_raw_client_is_refused_and_no_snapshot_is_taken() {
             matches!(&committed, Err(StagingError::NotAWasm { wasm_hash, .. }) if *wasm_hash == hash),
             "{what}: {committed:?}"
         );
-        let (staged,): (Result<Vec<StagedWasmInfo>, QueryError>,) =
-            env.query("list_staged_wasms", ());
+        let staged = orch!(env, list_staged_wasms());
         assert!(
             staged.unwrap().is_empty(),
             "{what}: the bytes were discarded"
@@ -97,19 +81,14 @@ fn checking_a_gzipped_wasm_at_commit_costs_little_next_to_hashing_it() {
     let cost = |env: &mut Env, bytes: &[u8]| {
         let orchestrator = env.orchestrator;
         let hash = Sha256::digest(bytes).to_vec();
-        let (r,): (Result<StagedWasmInfo, StagingError>,) = env.call(
-            "stage_wasm_chunk",
-            (StageWasmChunkArgs {
-                wasm_hash: hash.clone(),
-                offset: 0,
-                chunk: bytes.to_vec(),
-            },),
-        );
-        r.unwrap();
+        let args = StageWasmChunkArgs {
+            wasm_hash: hash.clone(),
+            offset: 0,
+            chunk: bytes.to_vec(),
+        };
+        orch!(env, stage_wasm_chunk(args)).unwrap();
         let before = env.net.localnet().instructions_executed(orchestrator);
-        let (r,): (Result<StagedWasmInfo, StagingError>,) =
-            env.call("commit_staged_wasm", (serde_bytes::ByteBuf::from(hash),));
-        r.unwrap();
+        orch!(env, commit_staged_wasm(&hash)).unwrap();
         env.net.localnet().instructions_executed(orchestrator) - before
     };
     let gz = wasm("sample-module-v2.wasm.gz");
@@ -132,9 +111,7 @@ fn checking_a_gzipped_wasm_at_commit_costs_little_next_to_hashing_it() {
 #[test]
 fn an_import_lease_holds_the_module_across_messages_and_an_orchestrator_upgrade() {
     let mut env = Env::new();
-    let (r,): (Result<ImportLease, ImportError>,) =
-        env.call("begin_import", ("app", BeginImportArgs::default()));
-    let lease = r.unwrap();
+    let lease = orch!(env, begin_import("app", BeginImportArgs::default())).unwrap();
     assert_eq!(lease.canister_id, env.module);
     assert_eq!(
         env.take(None),
@@ -152,17 +129,11 @@ fn an_import_lease_holds_the_module_across_messages_and_an_orchestrator_upgrade(
         .net
         .take_canister_snapshot(module, Some(developer), None)
         .unwrap();
-    let (r,): (Result<ImportReport, ImportError>,) = env.call(
-        "finish_import",
-        (
-            lease.operation_id,
-            FinishImportArgs {
-                snapshot_id: uploaded.id.to_vec().into(),
-                restore: true,
-            },
-        ),
-    );
-    let report = r.unwrap();
+    let finish = FinishImportArgs {
+        snapshot_id: uploaded.id.to_vec().into(),
+        restore: true,
+    };
+    let report = orch!(env, finish_import(lease.operation_id, finish)).unwrap();
     assert!(report.restored);
     assert_eq!(report.snapshot.trigger, Some(Trigger::Import));
     assert!(env.module_is_running());
@@ -172,12 +143,6 @@ fn an_import_lease_holds_the_module_across_messages_and_an_orchestrator_upgrade(
     assert_eq!(op.status, OperationStatus::Completed);
     // Someone who is not an admin cannot begin one.
     let stranger = Principal::self_authenticating([9; 32]);
-    let (r,): (Result<ImportLease, ImportError>,) = env
-        .call_as(
-            stranger,
-            "begin_import",
-            ("app", BeginImportArgs::default()),
-        )
-        .unwrap();
+    let r = orch!(env, as stranger, begin_import("app", BeginImportArgs::default()));
     assert!(matches!(r, Err(ImportError::Unauthorized(_))));
 }

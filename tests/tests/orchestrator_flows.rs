@@ -1,7 +1,8 @@
 //! The orchestrator's flows on its real wasm, driving a real sample module on localnet:
 //! the data each flow is supposed to save or bring back is checked in the module itself.
 
-use integration_tests::{Env, padded_to, upgrade_args, user, wasm, with_padding_section};
+use integration_tests::{Env, orch, padded_to, upgrade_args, user, wasm, with_padding_section};
+use orchestrator_api::client::calls;
 use orchestrator_api::*;
 
 #[test]
@@ -310,30 +311,16 @@ fn a_wasm_too_large_for_one_message_is_installed_through_the_chunk_store() {
 fn strangers_and_anonymous_callers_get_unauthorized() {
     let mut env = Env::new();
     for caller in [user(9), candid::Principal::anonymous()] {
-        let (r,): (Result<SnapshotInfo, SnapshotError>,) = env
-            .call_as(
-                caller,
-                "take_snapshot",
-                ("app", TakeSnapshotArgs::default()),
-            )
-            .unwrap();
+        let r = orch!(env, as caller, take_snapshot("app", TakeSnapshotArgs::default()));
         assert_eq!(r, Err(SnapshotError::Unauthorized(Unauthorized { caller })));
         // An update since it reports snapshot memory from canister_status.
-        let (r,): (Result<Vec<ModuleInfo>, QueryError>,) =
-            env.call_as(caller, "list_modules", ()).unwrap();
+        let r = orch!(env, as caller, list_modules());
         assert_eq!(r, Err(QueryError::Unauthorized(Unauthorized { caller })));
     }
     // The orchestrator's controller is an admin without being listed.
     let developer = env.developer;
-    let (r,): (Result<(), AdminError>,) = env.call_as(developer, "add_admin", (user(9),)).unwrap();
-    r.unwrap();
-    let (r,): (Result<SnapshotInfo, SnapshotError>,) = env
-        .call_as(
-            user(9),
-            "take_snapshot",
-            ("app", TakeSnapshotArgs::default()),
-        )
-        .unwrap();
+    orch!(env, as developer, add_admin(user(9))).unwrap();
+    let r = orch!(env, as user(9), take_snapshot("app", TakeSnapshotArgs::default()));
     assert!(r.is_ok(), "{r:?}");
 }
 
@@ -359,22 +346,11 @@ fn registering_a_canister_the_orchestrator_does_not_control_says_whom_to_add() {
 #[test]
 fn two_operations_submitted_together_run_one_at_a_time() {
     let mut env = Env::new();
-    let args = candid::encode_args(("app", TakeSnapshotArgs::default())).unwrap();
-    let (orchestrator, admin) = (env.orchestrator, env.admin);
-    let first = env
-        .net
-        .submit_call(orchestrator, admin, "take_snapshot", args.clone())
-        .unwrap();
-    let second = env
-        .net
-        .submit_call(orchestrator, admin, "take_snapshot", args)
-        .unwrap();
-    let decode = |bytes: Vec<u8>| {
-        let (r,): (Result<SnapshotInfo, SnapshotError>,) = candid::decode_args(&bytes).unwrap();
-        r
-    };
-    let first = decode(env.net.await_call(first).unwrap());
-    let second = decode(env.net.await_call(second).unwrap());
+    let take = calls::take_snapshot("app", TakeSnapshotArgs::default()).unwrap();
+    let first = env.submit(&take);
+    let second = env.submit(&take);
+    let first = env.answer_of(first, &take);
+    let second = env.answer_of(second, &take);
     assert!(first.is_ok(), "{first:?}");
     assert_eq!(
         second,

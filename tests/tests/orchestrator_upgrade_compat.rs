@@ -6,7 +6,7 @@
 //! in `post_upgrade` or as a query answering differently.
 
 use candid::Principal;
-use integration_tests::{Env, canisters_dir, upgrade_args, user, wasm};
+use integration_tests::{Env, canisters_dir, orch, upgrade_args, user, wasm};
 use orchestrator_api::*;
 
 /// What scripts/build-previous-orchestrator.sh writes.
@@ -30,38 +30,34 @@ struct Answers {
 }
 
 fn answers(env: &mut Env) -> Answers {
-    let (admins,): (Result<Vec<Principal>, QueryError>,) = env.query("list_admins", ());
+    let admins = orch!(env, list_admins());
     let modules = env.modules();
     let snapshots = modules
         .iter()
         .map(|m| (m.name.clone(), env.list_of(&m.name)))
         .collect();
-    let (schedules,): (Result<Vec<ScheduleInfo>, ScheduleError>,) =
-        env.query("list_schedules", (None::<String>,));
-    let (groups,): (Result<Vec<GroupInfo>, GroupError>,) = env.query("list_groups", ());
+    let schedules = orch!(env, list_schedules(None));
+    let groups = orch!(env, list_groups());
     let groups = groups.unwrap();
     let group_snapshots = groups
         .iter()
         .map(|g| {
-            let (r,): (Result<Vec<GroupSnapshotInfo>, GroupError>,) =
-                env.query("list_group_snapshots", (g.name.clone(),));
+            let r = orch!(env, list_group_snapshots(&g.name));
             (g.name.clone(), r.unwrap())
         })
         .collect();
-    let (group_schedules,): (Result<Vec<GroupScheduleInfo>, GroupError>,) =
-        env.query("list_group_schedules", ());
-    let (staged_wasms,): (Result<Vec<StagedWasmInfo>, QueryError>,) =
-        env.query("list_staged_wasms", ());
+    let group_schedules = orch!(env, list_group_schedules());
+    let staged_wasms = orch!(env, list_staged_wasms());
     let mut history = Vec::new();
     let mut before = None;
     loop {
-        let (page,): (Result<HistoryPage, QueryError>,) = env.query(
-            "history",
-            (HistoryQuery {
+        let page = orch!(
+            env,
+            history(HistoryQuery {
                 module: None,
                 before,
                 limit: Some(3),
-            },),
+            })
         );
         let page = page.unwrap();
         history.extend(page.operations);
@@ -73,8 +69,7 @@ fn answers(env: &mut Env) -> Answers {
     let operations = history
         .iter()
         .map(|op| {
-            let (r,): (Result<Option<OperationRecord>, QueryError>,) =
-                env.query("get_operation", (op.id,));
+            let r = orch!(env, get_operation(op.id));
             r.unwrap()
         })
         .collect();
@@ -95,7 +90,7 @@ fn answers(env: &mut Env) -> Answers {
 /// Fills the orchestrator with data of every kind it stores.
 fn fill(env: &mut Env) {
     // Admins: one stored besides the init argument's.
-    let (r,): (Result<(), AdminError>,) = env.call("add_admin", (user(3),));
+    let r = orch!(env, add_admin(user(3)));
     r.unwrap();
 
     // Modules with settings changed from the defaults.
@@ -108,29 +103,29 @@ fn fill(env: &mut Env) {
     env.add_sample_module("b");
     let c = env.add_sample_module("c");
     // Room on c for the import below, beside its group snapshot.
-    let (r,): (Result<ModuleInfo, ModuleError>,) = env.call(
-        "update_module_settings",
-        (
+    let r = orch!(
+        env,
+        update_module_settings(
             "c",
             ModuleSettingsUpdate {
                 max_snapshots: Some(2),
                 ..Default::default()
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
 
     // Snapshots: a labelled one, a pinned one, and one kept for an upgrade.
     env.take(Some("first")).unwrap();
-    let (pinned,): (Result<SnapshotInfo, SnapshotError>,) = env.call(
-        "take_snapshot",
-        (
+    let pinned = orch!(
+        env,
+        take_snapshot(
             "app",
             TakeSnapshotArgs {
                 label: Some("pinned".into()),
                 pin: Some(true),
-            },
-        ),
+            }
+        )
     );
     assert!(pinned.unwrap().pinned);
     let v2 = env.stage(&wasm("sample-module-v2.wasm.gz"), 100_000);
@@ -143,20 +138,20 @@ fn fill(env: &mut Env) {
 
     // A staged wasm not committed yet (one chunk of two).
     let v1 = wasm("sample-module-v1.wasm.gz");
-    let (r,): (Result<StagedWasmInfo, StagingError>,) = env.call(
-        "stage_wasm_chunk",
-        (StageWasmChunkArgs {
+    let r = orch!(
+        env,
+        stage_wasm_chunk(StageWasmChunkArgs {
             wasm_hash: sha256(&v1),
             offset: 0,
             chunk: v1[..v1.len() / 2].to_vec(),
-        },),
+        })
     );
     assert!(!r.unwrap().committed);
 
     // Schedules: an interval with a count, a cron expression with an age.
-    let (r,): (Result<ScheduleInfo, ScheduleError>,) = env.call(
-        "set_schedule",
-        (
+    let r = orch!(
+        env,
+        set_schedule(
             "app",
             ScheduleArgs {
                 cadence: Cadence::EveryMinutes(60),
@@ -164,13 +159,13 @@ fn fill(env: &mut Env) {
                     keep: Some(5),
                     max_age_seconds: None,
                 },
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
-    let (r,): (Result<ScheduleInfo, ScheduleError>,) = env.call(
-        "set_schedule",
-        (
+    let r = orch!(
+        env,
+        set_schedule(
             "b",
             ScheduleArgs {
                 cadence: Cadence::Cron("30 2 * * *".into()),
@@ -178,29 +173,32 @@ fn fill(env: &mut Env) {
                     keep: None,
                     max_age_seconds: Some(7 * 24 * 3600),
                 },
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
 
     // A group, a group snapshot and a group schedule.
-    let (r,): (Result<GroupInfo, GroupError>,) = env.call("add_group", ("shop", vec!["b", "c"]));
+    let r = orch!(
+        env,
+        add_group("shop", vec!["b".to_string(), "c".to_string()])
+    );
     r.unwrap();
-    let (r,): (Result<GroupSnapshotInfo, GroupError>,) = env.call(
-        "take_group_snapshot",
-        (
+    let r = orch!(
+        env,
+        take_group_snapshot(
             "shop",
             GroupSnapshotArgs {
                 label: Some("cut".into()),
                 keep_partial: None,
                 stop_timeout_seconds: None,
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
-    let (r,): (Result<GroupScheduleInfo, GroupError>,) = env.call(
-        "set_group_schedule",
-        (
+    let r = orch!(
+        env,
+        set_group_schedule(
             "shop",
             ScheduleArgs {
                 cadence: Cadence::EveryMinutes(24 * 60),
@@ -208,22 +206,22 @@ fn fill(env: &mut Env) {
                     keep: Some(1),
                     max_age_seconds: None,
                 },
-            },
-        ),
+            }
+        )
     );
     r.unwrap();
 
     // A live import lease: a lock that survives the upgrade.
-    let (r,): (Result<ImportLease, ImportError>,) = env.call(
-        "begin_import",
-        (
+    let r = orch!(
+        env,
+        begin_import(
             "c",
             BeginImportArgs {
                 replace: None,
                 restore: false,
                 resume: None,
-            },
-        ),
+            }
+        )
     );
     assert_eq!(r.unwrap().canister_id, c);
 }

@@ -2,9 +2,9 @@
 //! independent requests run in an order chosen by the seed, as on a busy subnet. The same
 //! invariants must hold for every seed.
 
-use candid::{decode_args, encode_args};
 use integration_tests::{Env, upgrade_args, wasm};
 use localnet::SchedulerPolicy;
+use orchestrator_api::client::calls;
 use orchestrator_api::*;
 
 const SEEDS: [u64; 4] = [1, 7, 42, 2026];
@@ -62,29 +62,12 @@ fn concurrent_operations_on_one_module_are_serialised_under_every_seed() {
     for seed in SEEDS {
         let mut env = env_with_seed(seed);
         let hash = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
-        let (orchestrator, admin) = (env.orchestrator, env.admin);
-        let take = env
-            .net
-            .submit_call(
-                orchestrator,
-                admin,
-                "take_snapshot",
-                encode_args(("app", TakeSnapshotArgs::default())).unwrap(),
-            )
-            .unwrap();
-        let upgrade = env
-            .net
-            .submit_call(
-                orchestrator,
-                admin,
-                "upgrade_module",
-                encode_args(("app", upgrade_args(&hash))).unwrap(),
-            )
-            .unwrap();
-        let (take,): (Result<SnapshotInfo, SnapshotError>,) =
-            decode_args(&env.net.await_call(take).unwrap()).unwrap();
-        let (upgrade,): (Result<UpgradeReport, UpgradeError>,) =
-            decode_args(&env.net.await_call(upgrade).unwrap()).unwrap();
+        let take_call = calls::take_snapshot("app", TakeSnapshotArgs::default()).unwrap();
+        let upgrade_call = calls::upgrade_module("app", upgrade_args(&hash)).unwrap();
+        let take = env.submit(&take_call);
+        let upgrade = env.submit(&upgrade_call);
+        let take = env.answer_of(take, &take_call);
+        let upgrade = env.answer_of(upgrade, &upgrade_call);
         // Exactly one of them ran; the other was refused as busy with the first.
         match (&take, &upgrade) {
             (Ok(_), Err(UpgradeError::Busy { operation, .. })) => {

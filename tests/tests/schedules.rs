@@ -3,8 +3,9 @@
 //! so "fires at 00:30" is checked to the second.
 
 use candid::{Principal, encode_args};
-use integration_tests::{Env, upgrade_args, wasm};
+use integration_tests::{Env, orch, upgrade_args, wasm};
 use localnet::CallFilter;
+use orchestrator_api::client::calls;
 use orchestrator_api::*;
 
 const SECOND: u64 = 1_000_000_000;
@@ -30,11 +31,11 @@ fn set_schedule(
     cadence: Cadence,
     retention: Retention,
 ) -> ScheduleInfo {
-    let (r,): (Result<ScheduleInfo, ScheduleError>,) = env.call(
-        "set_schedule",
-        (module, ScheduleArgs { cadence, retention }),
-    );
-    r.unwrap_or_else(|e| panic!("set_schedule: {e}"))
+    orch!(
+        env,
+        set_schedule(module, ScheduleArgs { cadence, retention })
+    )
+    .unwrap_or_else(|e| panic!("set_schedule: {e}"))
 }
 
 /// Snapshots "app" every `minutes`, keeping what `max_snapshots` allows.
@@ -48,9 +49,7 @@ fn every(env: &mut Env, minutes: u32) -> ScheduleInfo {
 }
 
 fn schedule(env: &mut Env) -> ScheduleInfo {
-    let (r,): (Result<Vec<ScheduleInfo>, ScheduleError>,) =
-        env.query("list_schedules", (Some("app"),));
-    r.unwrap().remove(0)
+    orch!(env, list_schedules(Some("app"))).unwrap().remove(0)
 }
 
 /// Moves the clock and lets everything due run.
@@ -205,21 +204,14 @@ fn a_module_busy_with_an_upgrade_is_retried_a_minute_later() {
 
     // An upgrade whose install is held in flight keeps the module locked.
     let hash = env.stage(&wasm("sample-module-v2.wasm.gz"), 1_000_000);
-    let (orchestrator, admin) = (env.orchestrator, env.admin);
+    let orchestrator = env.orchestrator;
     env.net.localnet().hold_calls(CallFilter {
         caller: Some(orchestrator),
         callee: Some(Principal::management_canister()),
         method: Some("install_code".into()),
     });
-    let upgrade = env
-        .net
-        .submit_call(
-            orchestrator,
-            admin,
-            "upgrade_module",
-            encode_args(("app", upgrade_args(&hash))).unwrap(),
-        )
-        .unwrap();
+    let upgrade_call = calls::upgrade_module("app", upgrade_args(&hash)).unwrap();
+    let upgrade = env.submit(&upgrade_call);
     env.net.run_until_idle();
     assert_eq!(
         env.net.localnet().held_calls().len(),
@@ -241,8 +233,7 @@ fn a_module_busy_with_an_upgrade_is_retried_a_minute_later() {
     let held = env.net.localnet().held_calls();
     env.net.localnet().clear_holds();
     assert!(env.net.localnet().release_call(held[0].id));
-    let (report,): (Result<UpgradeReport, UpgradeError>,) =
-        candid::decode_args(&env.net.await_call(upgrade).unwrap()).unwrap();
+    let report = env.answer_of(upgrade, &upgrade_call);
     assert_eq!(report.unwrap().outcome, UpgradeOutcome::Upgraded);
     advance(&mut env, BUSY_RETRY_SECONDS * SECOND);
     let runs = scheduled(&mut env);
@@ -258,9 +249,9 @@ fn retention_removes_the_oldest_and_the_expired_but_never_a_pinned_one() {
     let mut env = env_at(NOV_21_23H, 4);
     let pinned = env.take(Some("golden")).unwrap();
     env.take(Some("old")).unwrap();
-    let (r,): (Result<Vec<SnapshotInfo>, SnapshotError>,) = env.call(
-        "pin_snapshot",
-        ("app", SnapshotSelector::Label("golden".into())),
+    let r = orch!(
+        env,
+        pin_snapshot("app", SnapshotSelector::Label("golden".into()))
     );
     assert!(r.unwrap()[0].pinned);
     let retention = Retention {
@@ -318,15 +309,12 @@ fn a_fleet_snapshot_with_one_failing_module_reports_the_others_as_done() {
     env.net
         .set_controllers(extra[0], Some(developer), vec![developer])
         .unwrap();
-    let (r,): (Result<Vec<FleetSnapshotResult>, SnapshotError>,) = env.call(
-        "take_all_snapshots",
-        (FleetSnapshotArgs {
-            label: Some("nightly".into()),
-            concurrency: Some(2),
-            pin: None,
-        },),
-    );
-    let results = r.unwrap();
+    let fleet = FleetSnapshotArgs {
+        label: Some("nightly".into()),
+        concurrency: Some(2),
+        pin: None,
+    };
+    let results = orch!(env, take_all_snapshots(fleet)).unwrap();
     let names: Vec<_> = results.iter().map(|r| r.module.as_str()).collect();
     assert_eq!(names, ["app", "blog", "shop"]);
     for done in [&results[0], &results[2]] {

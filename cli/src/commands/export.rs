@@ -13,6 +13,7 @@ use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
 use crate::operations::export::{ExportOptions, ExportSummary, export_into};
 use crate::operations::layout::READ_SLICE;
+use crate::operations::orchestrator::Answered;
 use crate::operations::partial::Partial;
 use crate::operations::store::{IcStore, RetryPolicy, SnapshotStore as _, retry};
 use crate::operations::timings::Timings;
@@ -61,6 +62,7 @@ pub async fn resolve_target(
                 Ok(orch) => orch
                     .list_modules()
                     .await
+                    .answered()
                     .ok()
                     .and_then(|ms| ms.into_iter().find(|m| m.canister_id == p).map(|m| m.name)),
                 Err(_) => None,
@@ -131,12 +133,8 @@ pub async fn exec(ctx: &Ctx, args: &ExportArgs) -> Result<()> {
     } else if args.take {
         match &module {
             Some(name) => {
-                let info = ctx
-                    .orchestrator()
-                    .await?
-                    .take_snapshot(name, Some("export".into()))
-                    .await?;
-                info.id.into_vec()
+                let orch = ctx.orchestrator().await?;
+                orch.take_labelled(name, "export").await?.id.into_vec()
             }
             None => {
                 // A canister the orchestrator does not manage: stop, take, start (always).

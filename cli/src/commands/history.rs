@@ -6,6 +6,7 @@ use orchestrator_api::HistoryQuery;
 
 use crate::commands::views::OperationView;
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Show the orchestrator's audit history, newest first: every operation with its trigger
@@ -44,7 +45,8 @@ pub async fn exec(ctx: &Ctx, args: &HistoryArgs) -> Result<()> {
             before: args.before,
             limit: Some(args.limit),
         })
-        .await?;
+        .await
+        .answered()?;
     let view = HistoryView {
         operations: page.operations.iter().map(OperationView::from).collect(),
         next: page.next,

@@ -20,6 +20,7 @@ use crate::operations::import::{
     ImportOptions, ImportSummary, RestoreSteps, forget, import, journal_path, leftover_note,
     restore, resumable,
 };
+use crate::operations::orchestrator::Answered;
 use crate::operations::orchestrator::Orchestrator;
 use crate::operations::store::{IcStore, RetryPolicy, SnapshotStore};
 use crate::operations::verify::{VerifyReport, verify_dir};
@@ -249,7 +250,8 @@ async fn into_module(
         // NotInProgress (finished, aborted, lapsed) is fine: there is nothing to end.
         let _ = orch
             .abort_import(old, "superseded by a new run of the same import")
-            .await;
+            .await
+            .answered();
         let _ = std::fs::remove_file(&lease_file);
     }
 
@@ -269,6 +271,7 @@ async fn into_module(
             },
         )
         .await
+        .answered()
         .with_context(|| format!("cannot import into module {name}"))?;
     if let Some(dir) = lease_file.parent() {
         std::fs::create_dir_all(dir).ok();
@@ -287,6 +290,7 @@ async fn into_module(
             if orch
                 .abort_import(lease.operation_id, &format!("{e:#}"))
                 .await
+                .answered()
                 .is_ok()
             {
                 let _ = std::fs::remove_file(&lease_file);
@@ -305,7 +309,8 @@ async fn into_module(
                 restore: args.restore,
             },
         )
-        .await;
+        .await
+        .answered();
     let done = match finished {
         Ok(done) => done,
         Err(e) => {
@@ -355,6 +360,6 @@ async fn renew_forever(orch: &Orchestrator<'_>, operation_id: u64) -> std::conve
         tokio::time::sleep(RENEW_EVERY).await;
         // A failed renewal is not fatal: the lease lasts 30 minutes, and `finish_import`
         // says if it was lost.
-        let _ = orch.renew_import(operation_id).await;
+        let _ = orch.renew_import(operation_id).await.answered();
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::commands::views::{OutcomeView, StepView};
 use crate::context::Ctx;
 use crate::error::{Reported, usage};
+use crate::operations::orchestrator::Answered;
 use crate::operations::upgrade::{StageSummary, stage};
 use crate::operations::wasm_file;
 use crate::output;
@@ -143,7 +144,8 @@ pub async fn exec(ctx: &Ctx, args: &UpgradeArgs) -> Result<()> {
                 rollback_on_failure: !args.no_rollback,
             },
         )
-        .await?;
+        .await
+        .answered()?;
     let upgraded = report.outcome == UpgradeOutcome::Upgraded;
     let view = UpgradeView {
         module: name.clone(),

@@ -17,6 +17,7 @@ use orchestrator_api::{
 use super::page::reply;
 use super::state::App;
 use crate::error::usage;
+use crate::operations::orchestrator::Answered;
 use crate::operations::schedule::{self, parse_duration};
 use crate::output;
 
@@ -54,7 +55,7 @@ pub async fn take(
                 label: field(&fields, "label").map(str::to_string),
                 pin: flag(&fields, "pin").then_some(true),
             };
-            let s = app.orch().take_snapshot_with(&name, args).await?;
+            let s = app.orch().take_snapshot(&name, args).await.answered()?;
             anyhow::Ok(format!(
                 "Took snapshot {} of {name} at {}",
                 hex::encode(&s.id),
@@ -74,8 +75,9 @@ pub async fn restore(
         async {
             let s = app
                 .orch()
-                .restore_snapshot(&name, Some(snapshot_id(&id)?))
-                .await?;
+                .restore_snapshot(&name, Some(&snapshot_id(&id)?))
+                .await
+                .answered()?;
             anyhow::Ok(format!(
                 "Restored {name} to its snapshot taken at {}",
                 output::time(s.taken_at)
@@ -94,8 +96,9 @@ pub async fn delete(
         async {
             let s = app
                 .orch()
-                .delete_snapshot(&name, Some(snapshot_id(&id)?))
-                .await?;
+                .delete_snapshot(&name, Some(&snapshot_id(&id)?))
+                .await
+                .answered()?;
             anyhow::Ok(format!(
                 "Deleted the snapshot of {name} taken at {}",
                 output::time(s.taken_at)
@@ -157,7 +160,10 @@ pub async fn settings(
                     Some(m) => HealthCheckSetting::Method(m.to_string()),
                 }),
             };
-            app.orch().update_settings(&name, update).await?;
+            app.orch()
+                .update_module_settings(&name, update)
+                .await
+                .answered()?;
             anyhow::Ok(format!("Saved the settings of {name}"))
         }
         .await,
@@ -199,7 +205,8 @@ pub async fn set_schedule(
                         },
                     },
                 )
-                .await?;
+                .await
+                .answered()?;
             anyhow::Ok(format!(
                 "Scheduled snapshots of {name}: {}; next run {}",
                 schedule::describe_cadence(&info.cadence),
@@ -214,7 +221,7 @@ pub async fn set_schedule(
 pub async fn clear_schedule(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
     reply(
         async {
-            app.orch().clear_schedule(&name).await?;
+            app.orch().clear_schedule(&name).await.answered()?;
             anyhow::Ok(format!("Cleared the schedule of {name}"))
         }
         .await,

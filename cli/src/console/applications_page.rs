@@ -20,6 +20,7 @@ use orchestrator_api::{
 use super::page::{ActionReply, PageError, error_status, error_text, esc, layout, url_part};
 use super::state::App;
 use crate::commands::group::{GroupSnapshotView, MemberReportView};
+use crate::operations::orchestrator::Answered;
 
 /// `GET /applications`.
 pub async fn show(State(app): State<Arc<App>>) -> Result<Html<String>, PageError> {
@@ -27,6 +28,7 @@ pub async fn show(State(app): State<Arc<App>>) -> Result<Html<String>, PageError
     let groups = orch
         .list_groups()
         .await
+        .answered()
         .map_err(|e| PageError::new(&app, "Applications", "Applications", e))?;
     let snapshots = join_all(groups.iter().map(|g| orch.list_group_snapshots(&g.name))).await;
     let mut body = String::from(
@@ -41,7 +43,7 @@ pub async fn show(State(app): State<Arc<App>>) -> Result<Html<String>, PageError
         );
     }
     for (g, snaps) in groups.iter().zip(snapshots) {
-        body.push_str(&render_group(g, snaps));
+        body.push_str(&render_group(g, snaps.answered()));
     }
     Ok(layout(&app, "Applications", "Applications", &body))
 }
@@ -213,7 +215,12 @@ pub async fn take(
         keep_partial: keep_partial.then_some(true),
         stop_timeout_seconds: None,
     };
-    match app.orch().take_group_snapshot(&group, args).await {
+    match app
+        .orch()
+        .take_group_snapshot(&group, args)
+        .await
+        .answered()
+    {
         Ok(info) => {
             let v = GroupSnapshotView::from(&info);
             let complete = v.status == "complete";
@@ -249,7 +256,12 @@ pub async fn restore(
         group_snapshot_id: Some(id),
         stop_timeout_seconds: None,
     };
-    match app.orch().restore_group_snapshot(&group, args).await {
+    match app
+        .orch()
+        .restore_group_snapshot(&group, args)
+        .await
+        .answered()
+    {
         Ok(report) => Json(ActionReply {
             ok: report.restored,
             message: if report.restored {

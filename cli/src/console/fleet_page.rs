@@ -11,6 +11,7 @@ use orchestrator_api::FleetSnapshotArgs;
 
 use super::page::{ActionReply, esc, failed, layout, url_part};
 use super::state::App;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// `GET /fleet`.
@@ -56,7 +57,7 @@ pub async fn snapshot(
         concurrency,
         pin: get("pin").map(|p| p == "true").filter(|p| *p),
     };
-    let results = match app.orch().take_all_snapshots(args).await {
+    let results = match app.orch().take_all_snapshots(args).await.answered() {
         Ok(r) => r,
         Err(e) => return failed(&e),
     };

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::page::{PageError, esc, layout, url_part};
 use super::state::App;
 use crate::commands::views::OperationView;
+use crate::operations::orchestrator::Answered;
 
 /// The filters.
 #[derive(Deserialize, Default)]
@@ -51,6 +52,7 @@ pub async fn show(
             limit: Some(100),
         })
         .await
+        .answered()
         .map_err(|e| PageError::new(&app, "History", "History", e))?;
     let ops: Vec<OperationView> = page
         .operations

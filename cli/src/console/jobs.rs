@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::state::App;
 use crate::commands::views::{OutcomeView, StepView};
+use crate::operations::orchestrator::Answered;
 use crate::operations::orchestrator::Orchestrator;
 use crate::operations::upgrade::stage;
 
@@ -111,6 +112,7 @@ pub fn spawn(app: Arc<App>, id: u64, wasm: Vec<u8>, mut args: UpgradeArgs) {
                 limit: Some(1),
             })
             .await
+            .answered()
             .ok()
             .and_then(|p| p.operations.first().map(|o| o.id));
         update(&|job| {
@@ -120,7 +122,7 @@ pub fn spawn(app: Arc<App>, id: u64, wasm: Vec<u8>, mut args: UpgradeArgs) {
         });
         // 3. Upgrade: one long update call; the page polls the steps meanwhile.
         args.wasm_hash = hash;
-        let result = orch.upgrade_module(&module, args).await;
+        let result = orch.upgrade_module(&module, args).await.answered();
         update(&|job| {
             job.phase = Phase::Finished;
             match &result {
@@ -149,6 +151,7 @@ pub async fn poll_steps(
             limit: Some(5),
         })
         .await
+        .answered()
         .ok()?;
     page.operations
         .iter()

@@ -12,6 +12,7 @@ use super::page::{PageError, esc, layout, url_part};
 use super::state::App;
 use super::timeline;
 use crate::commands::views::{ModuleView, SnapshotView};
+use crate::operations::orchestrator::Answered;
 use crate::operations::orchestrator::find_module;
 use crate::operations::schedule::{describe_cadence, describe_retention, format_duration};
 use crate::output;
@@ -29,10 +30,10 @@ pub async fn show(
     );
     let title = format!("Module {name}");
     let fail = |e| PageError::new(&app, &title, "Modules", e);
-    let modules = modules.map_err(fail)?;
+    let modules = modules.answered().map_err(fail)?;
     let module = find_module(&modules, &name).map_err(fail)?;
-    let snapshots = snapshots.map_err(fail)?;
-    let schedule = schedules.map_err(fail)?.into_iter().next();
+    let snapshots = snapshots.answered().map_err(fail)?;
+    let schedule = schedules.answered().map_err(fail)?.into_iter().next();
     Ok(layout(
         &app,
         &title,

@@ -20,6 +20,7 @@ use super::page::{PageError, esc, layout, url_part};
 use super::state::App;
 use crate::commands::views::ModuleView;
 use crate::operations::backup::list::Backup;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// `GET /`.
@@ -32,11 +33,13 @@ pub async fn show(State(app): State<Arc<App>>) -> Result<Html<String>, PageError
         }
     };
     let (modules, backups) = futures::join!(orch.list_modules(), backups);
-    let modules = modules.map_err(|e| PageError::new(&app, "Modules", "Modules", e))?;
+    let modules = modules
+        .answered()
+        .map_err(|e| PageError::new(&app, "Modules", "Modules", e))?;
     let counts = join_all(modules.iter().map(|m| orch.list_snapshots(&m.name))).await;
     let counts: Vec<Result<usize, String>> = counts
         .into_iter()
-        .map(|r| r.map(|s| s.len()).map_err(|e| format!("{e:#}")))
+        .map(|r| r.answered().map(|s| s.len()).map_err(|e| format!("{e:#}")))
         .collect();
     Ok(layout(
         &app,

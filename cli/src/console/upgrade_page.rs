@@ -20,6 +20,7 @@ use super::page::{PageError, esc, failed, layout};
 use super::state::App;
 use crate::commands::views::{OutcomeView, StepView};
 use crate::error::usage;
+use crate::operations::orchestrator::Answered;
 use crate::operations::wasm_file;
 use crate::output;
 
@@ -40,6 +41,7 @@ pub async fn show(
         .orch()
         .list_modules()
         .await
+        .answered()
         .map_err(|e| PageError::new(&app, "Upgrade", "Upgrade", e))?;
     let mut options = String::new();
     for m in &modules {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::orchestrator::Orchestrator;
+use crate::operations::orchestrator::Answered;
 
 /// Bytes per `stage_wasm_chunk` (an ingress message carries at most 2 MiB with its envelope).
 pub const STAGE_CHUNK: usize = 1_900_000;
@@ -53,7 +54,7 @@ pub async fn stage(
     let hash = Sha256::digest(wasm).to_vec();
     let size = wasm.len() as u64;
     progress.set_length(size);
-    let start = plan(&orch.list_staged_wasms().await?, &hash, size);
+    let start = plan(&orch.list_staged_wasms().await.answered()?, &hash, size);
     let mut summary = StageSummary {
         wasm_sha256: hex::encode(&hash),
         size,
@@ -78,7 +79,7 @@ pub async fn stage(
             offset,
             chunk: wasm[offset as usize..end].to_vec(),
         };
-        match orch.stage_wasm_chunk(args).await {
+        match orch.stage_wasm_chunk(args).await.answered() {
             Ok(info) => {
                 summary.sent += info.size - offset;
                 offset = info.size;
@@ -87,7 +88,7 @@ pub async fn stage(
             // A lost reply or a concurrent stager: ask where it stands and go on from there.
             Err(e) if recoveries < 3 => {
                 recoveries += 1;
-                match plan(&orch.list_staged_wasms().await?, &hash, size) {
+                match plan(&orch.list_staged_wasms().await.answered()?, &hash, size) {
                     StageStart::At(o) if o != offset => offset = o,
                     StageStart::Committed => break,
                     _ => return Err(e.context("staging the wasm failed")),
@@ -97,10 +98,10 @@ pub async fn stage(
         }
     }
     if !matches!(
-        plan(&orch.list_staged_wasms().await?, &hash, size),
+        plan(&orch.list_staged_wasms().await.answered()?, &hash, size),
         StageStart::Committed
     ) {
-        let info = orch.commit_staged_wasm(&hash).await?;
+        let info = orch.commit_staged_wasm(&hash).await.answered()?;
         if !info.committed {
             bail!("the orchestrator did not commit the staged wasm");
         }

@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::commands::admin::{AdminChangeView, parse_principal};
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Make a principal an admin of the orchestrator: it may then register modules, take, restore
@@ -21,8 +22,8 @@ pub struct AddArgs {
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &AddArgs) -> Result<()> {
     let orch = ctx.orchestrator().await?;
-    let before = orch.list_admins().await?;
-    orch.add_admin(args.principal).await?;
+    let before = orch.list_admins().await.answered()?;
+    orch.add_admin(args.principal).await.answered()?;
     let view = AdminChangeView {
         admin: args.principal.to_text(),
         was_admin: before.contains(&args.principal),

@@ -5,6 +5,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// List the stored admins of the orchestrator. Its controllers are admins too, but are not
@@ -22,7 +23,7 @@ struct AdminsView {
 /// Runs it.
 pub async fn exec(ctx: &Ctx, _args: &ListArgs) -> Result<()> {
     let orch = ctx.orchestrator().await?;
-    let admins = orch.list_admins().await?;
+    let admins = orch.list_admins().await.answered()?;
     let view = AdminsView {
         admins: admins.iter().map(|p| p.to_text()).collect(),
     };

@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::commands::admin::{AdminChangeView, parse_principal};
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Take a principal's admin rights away. The last stored admin cannot be removed (add another
@@ -21,7 +22,7 @@ pub struct RemoveArgs {
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &RemoveArgs) -> Result<()> {
     let orch = ctx.orchestrator().await?;
-    let before = orch.list_admins().await?;
+    let before = orch.list_admins().await.answered()?;
     let was_admin = before.contains(&args.principal);
     let me = ctx.agent().await?.get_principal().ok();
     if was_admin && me == Some(args.principal) {
@@ -31,7 +32,7 @@ pub async fn exec(ctx: &Ctx, args: &RemoveArgs) -> Result<()> {
             args.principal
         ))?;
     }
-    orch.remove_admin(args.principal).await?;
+    orch.remove_admin(args.principal).await.answered()?;
     let view = AdminChangeView {
         admin: args.principal.to_text(),
         was_admin,

@@ -12,6 +12,7 @@ use crate::operations::backup::group::{
 use crate::operations::backup::repo::{Password, RepoSpec};
 use crate::operations::backup::source::IcSnapshot;
 use crate::operations::backup::tags::{GroupOrigin, MemberTag};
+use crate::operations::orchestrator::Answered;
 use crate::operations::store::RetryPolicy;
 use crate::output;
 
@@ -36,6 +37,7 @@ pub(super) async fn choose_group_snapshot(
                 },
             )
             .await
+            .answered()
             .context("the group snapshot could not be taken, so nothing was backed up")?;
         return Ok(taken);
     }

@@ -17,6 +17,7 @@ use crate::operations::backup::repo::{Password, RepoSpec};
 use crate::operations::backup::run::{RunSummary, run};
 use crate::operations::backup::source::IcSnapshot;
 use crate::operations::backup::tags::Origin;
+use crate::operations::orchestrator::Answered;
 use crate::operations::store::{IcStore, RetryPolicy, SnapshotStore as _, retry};
 use crate::output;
 
@@ -127,7 +128,8 @@ async fn run_group(
         .orchestrator()
         .await?
         .list_group_snapshots(group)
-        .await?;
+        .await
+        .answered()?;
     let _lock = spec.lock(LockKind::Backup, "keepsake backup run --group")?;
     let chosen = choose_group_snapshot(ctx, group, listed, args.group_snapshot, args.take).await?;
     let summary = back_up_group(ctx, spec, password, &chosen, args.concurrency).await?;
@@ -174,13 +176,10 @@ async fn choose_snapshot(
     }
     if take {
         return match module {
-            Some(name) => Ok(ctx
-                .orchestrator()
-                .await?
-                .take_snapshot(name, Some("backup".into()))
-                .await?
-                .id
-                .into_vec()),
+            Some(name) => {
+                let orch = ctx.orchestrator().await?;
+                Ok(orch.take_labelled(name, "backup").await?.id.into_vec())
+            }
             None => {
                 // A canister the orchestrator does not manage: stop, take, start (always).
                 retry(policy, || store.stop()).await?;
@@ -360,7 +359,7 @@ pub(super) fn report(ctx: &Ctx, results: Vec<ModuleResult>, what: &str) -> Resul
 
 /// `run --all`: each module's newest snapshot (or a fresh one), one after another.
 async fn run_all(ctx: &Ctx, spec: &RepoSpec, password: &Password, args: &RunArgs) -> Result<()> {
-    let modules = ctx.orchestrator().await?.list_modules().await?;
+    let modules = ctx.orchestrator().await?.list_modules().await.answered()?;
     let mut results = Vec::new();
     for m in modules {
         let chosen = choose_snapshot(ctx, m.canister_id, Some(&m.name), None, args.take).await;

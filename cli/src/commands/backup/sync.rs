@@ -15,6 +15,7 @@ use crate::error::Reported;
 use crate::operations::backup::lock::LockKind;
 use crate::operations::backup::repo::rustic_error;
 use crate::operations::backup::tags::{self, GroupOrigin, Origin};
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Back up every snapshot the orchestrator holds (all modules) that the repository lacks,
@@ -59,7 +60,7 @@ pub async fn exec(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     let spec = args.repo.spec();
     let password = args.repo.password(false)?;
     let orch = ctx.orchestrator().await?;
-    let modules = orch.list_modules().await?;
+    let modules = orch.list_modules().await.answered()?;
     let _lock = spec.lock(LockKind::Backup, "keepsake backup sync")?;
     // 1. What the repository holds (complete backups only: a half one is redone).
     let (s, p) = (spec.clone(), password.clone());
@@ -84,7 +85,7 @@ pub async fn exec(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     let mut results = Vec::new();
     let mut already_present = 0;
     for m in modules {
-        let snaps = match orch.list_snapshots(&m.name).await {
+        let snaps = match orch.list_snapshots(&m.name).await.answered() {
             Ok(s) => s,
             Err(e) => {
                 results.push(ModuleResult::of(&m.name, m.canister_id, None, Err(e)));
@@ -127,7 +128,7 @@ pub async fn exec(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
     }
     // 4. Every complete group snapshot of every group the repository lacks, as a group backup.
     let mut groups = Vec::new();
-    let group_list = match orch.list_groups().await {
+    let group_list = match orch.list_groups().await.answered() {
         Ok(l) => l,
         Err(e) => {
             groups.push(GroupResult::of("-", 0, Err(e)));
@@ -135,7 +136,7 @@ pub async fn exec(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
         }
     };
     for g in group_list {
-        let snaps = match orch.list_group_snapshots(&g.name).await {
+        let snaps = match orch.list_group_snapshots(&g.name).await.answered() {
             Ok(s) => s,
             Err(e) => {
                 groups.push(GroupResult::of(&g.name, 0, Err(e)));

@@ -13,6 +13,7 @@ use orchestrator_api::{
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Group commands.
@@ -230,7 +231,10 @@ pub async fn exec(ctx: &Ctx, c: GroupCommand) -> Result<()> {
     let orch = ctx.orchestrator().await?;
     match c {
         GroupCommand::Add(a) => {
-            let info = orch.add_group(&a.name, a.modules.clone()).await?;
+            let info = orch
+                .add_group(&a.name, a.modules.clone())
+                .await
+                .answered()?;
             let view = GroupView::from(&info);
             if ctx.json() {
                 return output::json(&view);
@@ -242,7 +246,7 @@ pub async fn exec(ctx: &Ctx, c: GroupCommand) -> Result<()> {
             ));
         }
         GroupCommand::Remove(a) => {
-            orch.remove_group(&a.name).await?;
+            orch.remove_group(&a.name).await.answered()?;
             if ctx.json() {
                 return output::json(&serde_json::json!({ "removed": a.name }));
             }
@@ -252,7 +256,13 @@ pub async fn exec(ctx: &Ctx, c: GroupCommand) -> Result<()> {
             ));
         }
         GroupCommand::List(_) => {
-            let groups: Vec<GroupView> = orch.list_groups().await?.iter().map(Into::into).collect();
+            let groups: Vec<GroupView> = orch
+                .list_groups()
+                .await
+                .answered()?
+                .iter()
+                .map(Into::into)
+                .collect();
             if ctx.json() {
                 return output::json(&groups);
             }
@@ -269,7 +279,8 @@ pub async fn exec(ctx: &Ctx, c: GroupCommand) -> Result<()> {
         GroupCommand::Show(a) => {
             let group = orch
                 .list_groups()
-                .await?
+                .await
+                .answered()?
                 .into_iter()
                 .find(|g| g.name == a.name)
                 .ok_or_else(|| {
@@ -278,7 +289,7 @@ pub async fn exec(ctx: &Ctx, c: GroupCommand) -> Result<()> {
                         a.name
                     )
                 })?;
-            let snapshots = orch.list_group_snapshots(&a.name).await?;
+            let snapshots = orch.list_group_snapshots(&a.name).await.answered()?;
             let view = ShowView {
                 group: GroupView::from(&group),
                 snapshots: snapshots.iter().map(Into::into).collect(),

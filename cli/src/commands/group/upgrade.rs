@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::commands::group::{MemberReportView, print_members};
 use crate::context::Ctx;
 use crate::error::{Reported, echo, usage};
+use crate::operations::orchestrator::Answered;
 use crate::operations::upgrade::{StageSummary, stage};
 use crate::operations::wasm_file;
 use crate::output;
@@ -131,7 +132,8 @@ pub async fn exec(ctx: &Ctx, group: &str, pairs: &[String]) -> Result<()> {
                 stop_timeout_seconds: None,
             },
         )
-        .await?;
+        .await
+        .answered()?;
     let view = GroupUpgradeView {
         group: group.to_string(),
         operation_id: report.operation_id,

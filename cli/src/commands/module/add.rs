@@ -8,6 +8,7 @@ use orchestrator_api::{AddModuleArgs, ModuleKind};
 use crate::commands::views::ModuleView;
 use crate::context::Ctx;
 use crate::error::usage;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// What kind of canister a module is (informational).
@@ -69,6 +70,7 @@ pub async fn exec(ctx: &Ctx, args: &AddArgs) -> Result<()> {
             kind: args.kind.into(),
         })
         .await
+        .answered()
         .with_context(|| format!("cannot register {canister_id} as {:?}", args.name))?;
     let view = ModuleView::from(&info);
     if ctx.json() {

@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::commands::views::ModuleView;
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// List the registered modules, with their snapshot memory, its estimated monthly cost
@@ -14,7 +15,7 @@ pub struct ListArgs {}
 
 /// Runs it.
 pub async fn exec(ctx: &Ctx, _args: &ListArgs) -> Result<()> {
-    let modules = ctx.orchestrator().await?.list_modules().await?;
+    let modules = ctx.orchestrator().await?.list_modules().await.answered()?;
     let views: Vec<ModuleView> = modules.iter().map(ModuleView::from).collect();
     if ctx.json() {
         return output::json(&views);

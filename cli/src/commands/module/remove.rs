@@ -5,6 +5,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Forget a module. Its snapshots stay on the IC, and the orchestrator stays its controller
@@ -26,7 +27,7 @@ struct Removed {
 pub async fn exec(ctx: &Ctx, args: &RemoveArgs) -> Result<()> {
     let orch = ctx.orchestrator().await?;
     let m = orch.resolve(&args.module).await?;
-    orch.remove_module(&m.name).await?;
+    orch.remove_module(&m.name).await.answered()?;
     if ctx.json() {
         return output::json(&Removed {
             removed: m.name,

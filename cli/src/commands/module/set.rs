@@ -8,6 +8,7 @@ use orchestrator_api::{HealthCheckSetting, ModuleSettingsUpdate};
 use crate::commands::views::ModuleView;
 use crate::context::Ctx;
 use crate::error::usage;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Change a module's settings; settings not given keep their value.
@@ -81,10 +82,14 @@ pub async fn exec(ctx: &Ctx, args: &SetArgs) -> Result<()> {
     // IC setting; each call is complete on its own.
     let mut info = None;
     if update != ModuleSettingsUpdate::default() {
-        info = Some(orch.update_settings(&name, update).await?);
+        info = Some(
+            orch.update_module_settings(&name, update)
+                .await
+                .answered()?,
+        );
     }
     if let Some(viewers) = viewers {
-        info = Some(orch.set_snapshot_viewers(&name, viewers).await?);
+        info = Some(orch.set_snapshot_viewers(&name, viewers).await.answered()?);
     }
     let info = info.expect("one of the two ran");
     let view = ModuleView::from(&info);

@@ -5,6 +5,7 @@ use clap::{ArgGroup, Args};
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Remove a module's schedule: no more scheduled snapshots or retention deletions. Its
@@ -31,12 +32,12 @@ pub async fn exec(ctx: &Ctx, args: &ClearArgs) -> Result<()> {
     let orch = ctx.orchestrator().await?;
     let name = match (&args.module, &args.group) {
         (_, Some(group)) => {
-            orch.clear_group_schedule(group).await?;
+            orch.clear_group_schedule(group).await.answered()?;
             group.clone()
         }
         (Some(module), None) => {
             let name = orch.module_name(module).await?;
-            orch.clear_schedule(&name).await?;
+            orch.clear_schedule(&name).await.answered()?;
             name
         }
         (None, None) => unreachable!("clap requires a module or --group"),

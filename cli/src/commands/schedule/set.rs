@@ -8,6 +8,7 @@ use orchestrator_api::{Retention, ScheduleArgs};
 use crate::commands::schedule::ScheduleView;
 use crate::context::Ctx;
 use crate::error::usage;
+use crate::operations::orchestrator::Answered;
 use crate::operations::schedule::{cadence, parse_duration};
 use crate::output;
 
@@ -71,10 +72,12 @@ pub async fn exec(ctx: &Ctx, args: &SetArgs) -> Result<()> {
     let schedule = args.schedule_args()?;
     let orch = ctx.orchestrator().await?;
     let view = match (&args.module, &args.group) {
-        (_, Some(group)) => ScheduleView::from(&orch.set_group_schedule(group, schedule).await?),
+        (_, Some(group)) => {
+            ScheduleView::from(&orch.set_group_schedule(group, schedule).await.answered()?)
+        }
         (Some(module), None) => {
             let name = orch.module_name(module).await?;
-            ScheduleView::from(&orch.set_schedule(&name, schedule).await?)
+            ScheduleView::from(&orch.set_schedule(&name, schedule).await.answered()?)
         }
         (None, None) => unreachable!("clap requires a module or --group"),
     };

@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::commands::schedule::ScheduleView;
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Show every schedule (modules', then groups'), or one module's or group's: cadence,
@@ -29,11 +30,11 @@ pub async fn exec(ctx: &Ctx, args: &ShowArgs) -> Result<()> {
     };
     let mut views: Vec<ScheduleView> = Vec::new();
     if args.group.is_none() {
-        let schedules = orch.list_schedules(module.as_deref()).await?;
+        let schedules = orch.list_schedules(module.as_deref()).await.answered()?;
         views.extend(schedules.iter().map(ScheduleView::from));
     }
     if module.is_none() {
-        let groups = orch.list_group_schedules().await?;
+        let groups = orch.list_group_schedules().await.answered()?;
         views.extend(
             groups
                 .iter()

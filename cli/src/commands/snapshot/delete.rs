@@ -6,6 +6,7 @@ use clap::Args;
 use crate::commands::views::SnapshotView;
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Delete a snapshot of a module. Without --snapshot, the module must hold exactly one.
@@ -35,7 +36,10 @@ pub async fn exec(ctx: &Ctx, args: &DeleteArgs) -> Result<()> {
             .map(|s| format!("snapshot {s}"))
             .unwrap_or_else(|| "the only snapshot".into())
     ))?;
-    let info = orch.delete_snapshot(&name, id).await?;
+    let info = orch
+        .delete_snapshot(&name, id.as_deref())
+        .await
+        .answered()?;
     let view = SnapshotView::from(&info);
     if ctx.json() {
         return output::json(&view);

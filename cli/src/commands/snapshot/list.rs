@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::commands::views::SnapshotView;
 use crate::context::Ctx;
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// List the snapshots of one module, or of every module.
@@ -21,7 +22,8 @@ pub async fn exec(ctx: &Ctx, args: &ListArgs) -> Result<()> {
         Some(m) => vec![orch.module_name(m).await?],
         None => orch
             .list_modules()
-            .await?
+            .await
+            .answered()?
             .into_iter()
             .map(|m| m.name)
             .collect(),
@@ -31,7 +33,7 @@ pub async fn exec(ctx: &Ctx, args: &ListArgs) -> Result<()> {
     let mut views = Vec::new();
     let mut failed = Vec::new();
     for name in &names {
-        match orch.list_snapshots(name).await {
+        match orch.list_snapshots(name).await.answered() {
             Ok(list) => views.extend(list.iter().map(SnapshotView::from)),
             Err(e) if args.module.is_none() => failed.push(format!("{name}: {e:#}")),
             Err(e) => return Err(e),

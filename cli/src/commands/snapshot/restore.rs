@@ -11,6 +11,7 @@ use crate::commands::views::SnapshotView;
 use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
 use crate::error::{Reported, echo, usage};
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Restore a module to one of its snapshots: the orchestrator stops it (if running), loads the
@@ -53,7 +54,10 @@ pub async fn exec(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
             .map(|s| format!("snapshot {s}"))
             .unwrap_or_else(|| "its newest snapshot".into())
     ))?;
-    let info = orch.restore_snapshot(&name, id).await?;
+    let info = orch
+        .restore_snapshot(&name, id.as_deref())
+        .await
+        .answered()?;
     let view = SnapshotView::from(&info);
     if ctx.json() {
         return output::json(&view);
@@ -92,7 +96,8 @@ async fn restore_group(ctx: &Ctx, group: &str, args: &RestoreArgs) -> Result<()>
                 stop_timeout_seconds: None,
             },
         )
-        .await?;
+        .await
+        .answered()?;
     let view = RestoreReportView::from(&report);
     if ctx.json() {
         output::json(&view)?;

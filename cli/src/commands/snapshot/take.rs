@@ -12,6 +12,7 @@ use crate::commands::group::GroupSnapshotView;
 use crate::commands::views::SnapshotView;
 use crate::context::Ctx;
 use crate::error::{Reported, usage};
+use crate::operations::orchestrator::Answered;
 use crate::output;
 
 /// Take a snapshot of a module, or of every module with --all. When a module holds its
@@ -112,14 +113,15 @@ async fn take_one(ctx: &Ctx, module: &str, args: &TakeArgs) -> Result<()> {
     let orch = ctx.orchestrator().await?;
     let name = orch.module_name(module).await?;
     let info = orch
-        .take_snapshot_with(
+        .take_snapshot(
             &name,
             TakeSnapshotArgs {
                 label: args.label.clone(),
                 pin: args.pin.then_some(true),
             },
         )
-        .await?;
+        .await
+        .answered()?;
     let view = SnapshotView::from(&info);
     if ctx.json() {
         return output::json(&view);
@@ -152,7 +154,8 @@ async fn take_group(ctx: &Ctx, group: &str, args: &TakeArgs) -> Result<()> {
                 stop_timeout_seconds: None,
             },
         )
-        .await?;
+        .await
+        .answered()?;
     let view = GroupSnapshotView::from(&info);
     if ctx.json() {
         output::json(&view)?;
@@ -193,7 +196,8 @@ async fn take_all(ctx: &Ctx, args: &TakeArgs) -> Result<()> {
             concurrency: args.concurrency,
             pin: args.pin.then_some(true),
         })
-        .await?;
+        .await
+        .answered()?;
     let view = FleetView {
         results: results.iter().map(FleetResultView::from).collect(),
         failed: results.iter().filter(|r| r.result.is_err()).count(),

@@ -18,6 +18,7 @@ use super::repo::{Password, RepoSpec};
 use super::run::{RunSummary, run};
 use super::source::IcSnapshot;
 use super::tags::Origin;
+use crate::operations::orchestrator::Answered;
 use crate::operations::orchestrator::Orchestrator;
 use crate::operations::store::RetryPolicy;
 use crate::output;
@@ -57,7 +58,7 @@ pub struct Provenance {
 
 /// Compares the repository with every module's snapshots.
 pub async fn plan(orch: &Orchestrator<'_>, spec: &RepoSpec, password: &Password) -> Result<Plan> {
-    let modules = orch.list_modules().await?;
+    let modules = orch.list_modules().await.answered()?;
     let held: BTreeSet<(String, String, String)> = list::list(spec, password)
         .await?
         .into_iter()
@@ -71,7 +72,7 @@ pub async fn plan(orch: &Orchestrator<'_>, spec: &RepoSpec, password: &Password)
         .collect();
     let mut plan = Plan::default();
     for m in modules {
-        let snaps = match orch.list_snapshots(&m.name).await {
+        let snaps = match orch.list_snapshots(&m.name).await.answered() {
             Ok(s) => s,
             Err(e) => {
                 plan.unlisted
