@@ -231,7 +231,8 @@ impl WriteBackend for StoreBackend {
         }
         let size: usize = parts.iter().map(|b| b.len()).sum();
         // Above one part, OpenDAL's S3 and Azure writers upload in parts of exactly `PART` bytes.
-        let opts = if self.in_parts && size > PART {
+        let in_parts = self.in_parts && size > PART;
+        let opts = if in_parts {
             WriteOptions {
                 chunk: Some(PART),
                 concurrent: PARTS_IN_FLIGHT,
@@ -242,12 +243,15 @@ impl WriteBackend for StoreBackend {
         };
         let write = || -> opendal::Result<()> {
             let mut w = self.op.writer_options(&path, opts)?;
-            if self.in_parts {
+            if in_parts {
                 for b in parts {
                     w.write(b)?;
                 }
             } else {
-                // A service that takes a file in one request takes one write.
+                // One write, so one request: OpenDAL's S3 writer turns a second write into a
+                // multipart upload with a part per write, and a pack that rustic_core hands over
+                // in several buffers went up as parts smaller than S3's 5 MiB minimum (s3s-fs
+                // accepts them; AWS answers EntityTooSmall).
                 w.write(opendal::Buffer::from(parts))?;
             }
             w.close()?;
