@@ -25,8 +25,7 @@ case "$PROFILE" in release) BIN=target/release;; dev) BIN=target/debug;;
 [ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time; Debian package time)" >&2; exit 2; }
 if [ "$BUILD" = 1 ]; then
   scripts/build-canisters.sh >/dev/null
-  cargo build -q --locked --profile "$PROFILE" -p keepsake --bin keepsake
-  cargo build -q --locked -p keepsake --example devnet
+  cargo build -q --locked --profile "$PROFILE" -p keepsake --bin keepsake -p cli-bench --bin devnet
   cargo build -q --locked -p localnet --bin localnet
 fi
 WORK=target/bench-backup; rm -rf "$WORK"; mkdir -p "$WORK/home"
@@ -38,7 +37,7 @@ URL=$(sed -n 's/^listening on //p' "$WORK/localnet.out")
 PEM="$WORK/bench.pem"; openssl genpkey -algorithm ed25519 -out "$PEM" 2>/dev/null
 export DFX_CONFIG_ROOT="$PWD/$WORK/home" KEEPSAKE_CACHE_DIR="$PWD/$WORK/cache"
 export KEEPSAKE_REPO_PASSWORD="bench password"
-DEVNET=(target/debug/examples/devnet --network "$URL" --pem "$PEM")
+DEVNET=("$BIN/devnet" --network "$URL" --pem "$PEM")
 # An array, not a function: /usr/bin/time runs programs, not shell functions.
 KS=("$BIN/keepsake" --network "$URL" --pem "$PEM")
 keepsake() { "${KS[@]}" "$@"; }

@@ -38,11 +38,10 @@ case "$PROFILE" in release) BIN=target/release;; dev) BIN=target/debug;;
   *) echo "--profile is release or dev" >&2; exit 2;; esac
 if [ "$BUILD" = 1 ]; then
 scripts/build-canisters.sh >/dev/null
-# The measured binaries: keepsake and the two helpers, in $PROFILE. Neither needs wasmtime, so a
-# release build is the ic-agent graph only. devnet (deploy, calls) and localnet stay debug: they
-# share the test build, and localnet's hot crates are optimised in dev builds (Cargo.toml).
+# The measured binaries: keepsake and the helpers (read loop, proxy; devnet deploys), in $PROFILE.
+# None needs wasmtime, so a release build is the ic-agent graph only. localnet stays debug: it
+# shares the test build, and its hot crates are optimised in dev builds (Cargo.toml).
 cargo build -q --locked --profile "$PROFILE" -p keepsake -p cli-bench --bins
-cargo build -q --locked -p keepsake --example devnet
 cargo build -q --locked -p localnet --bin localnet
 fi
 WORK=target/bench; rm -rf "$WORK"; mkdir -p "$WORK/home"
@@ -60,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 [ -n "$PEM" ] || { PEM="$WORK/bench.pem"; openssl genpkey -algorithm ed25519 -out "$PEM" 2>/dev/null; }
 export DFX_CONFIG_ROOT="$PWD/$WORK/home"
-DEVNET=(target/debug/examples/devnet --network "$URL" --pem "$PEM")
+DEVNET=("$BIN/devnet" --network "$URL" --pem "$PEM")
 
 # A sample module whose stable memory holds $1 bytes, with a snapshot; prints "canister snapshot bytes".
 prepare() {

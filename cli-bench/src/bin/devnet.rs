@@ -10,7 +10,7 @@
 //! Canisters are created with `provisional_create_canister_with_cycles` (local networks only),
 //! controlled by the PEM's identity; the sample module is also controlled by the orchestrator, as
 //! `keepsake module add` requires. With dfx, `dfx deploy` and `dfx canister call` do the same.
-//! (The benchmark's bare read loop is `cli-bench/src/bin/read-loop.rs`.)
+//! (The benchmark's bare read loop is `read-loop.rs` beside this file.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
