@@ -15,7 +15,7 @@ use orchestrator_api::{
     OperationStep, SnapshotError, Trigger, validate_label,
 };
 
-use crate::control::Stopped;
+use crate::flow::Stopped;
 use crate::history::Operation;
 use crate::lock::ModuleLock;
 use crate::mgmt::{IcSnapshot, Management, RunStatus};

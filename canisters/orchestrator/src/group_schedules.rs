@@ -14,7 +14,6 @@ use orchestrator_api::{
     GroupSnapshotStatus, OperationKind, Retention, ScheduleArgs, SnapshotError, Trigger,
 };
 
-use crate::history::Operation;
 use crate::mgmt::Management;
 use crate::schedules::{self, NANOS_PER_SECOND};
 use crate::store::ScheduleRecord;
@@ -127,26 +126,12 @@ pub async fn run<M: Management>(mgmt: &M, group: &str) {
     let last_operation_id = match &taken {
         Ok(snapshot) => Some(snapshot.id),
         Err(GroupError::Busy { module, operation }) => {
-            let op = Operation::begin(
-                group,
-                OperationKind::GroupSnapshot,
-                scheduler,
-                Trigger::Schedule,
-                mgmt.now(),
+            let reason = format!(
+                "member {module:?} is busy with {operation}; the scheduled group snapshot is \
+                 retried in {BUSY_RETRY_SECONDS} s"
             );
-            let id = op.id();
-            op.close_skipped(
-                format!(
-                    "member {module:?} is busy with {operation}; the scheduled group snapshot is \
-                     retried in {BUSY_RETRY_SECONDS} s"
-                ),
-                mgmt.now(),
-            );
-            let retry_at = mgmt.now() + BUSY_RETRY_SECONDS * NANOS_PER_SECOND;
-            GROUP_SCHEDULES.update(group, |r| {
-                r.retry_at = Some(retry_at);
-                r.last_operation_id = Some(id);
-            });
+            let kind = OperationKind::GroupSnapshot;
+            schedules::defer_busy(mgmt, &GROUP_SCHEDULES, group, kind, reason);
             return; // retention waits for the retry
         }
         Err(GroupError::OperationFailed { operation_id, .. }) => Some(*operation_id),

@@ -15,7 +15,7 @@ use orchestrator_api::{
     GroupUpgradeReport, OperationKind, OperationStep, Trigger,
 };
 
-use crate::control::Stopped;
+use crate::flow::Stopped;
 use crate::group_flows::{
     Stop, check_timeout, drop_replaced, lock_members, not_restarted, plan_slots, record_cut,
     start_all, stop_all, summary, take_all, undo_cut,

@@ -14,19 +14,17 @@
 
 use candid::Principal;
 use orchestrator_api::{
-    BeginImportArgs, CallFailure, FinishImportArgs, IC_MAX_SNAPSHOTS_PER_CANISTER,
-    IMPORT_LEASE_NANOS, ImportError, ImportLease, ImportReport, OperationKind, OperationStep,
-    StepOutcome, Trigger,
+    BeginImportArgs, FinishImportArgs, IC_MAX_SNAPSHOTS_PER_CANISTER, IMPORT_LEASE_NANOS,
+    ImportError, ImportLease, ImportReport, OperationKind, OperationStep, StepOutcome, Trigger,
 };
 
-use crate::control;
+use crate::flow::Flow;
 use crate::history::{self, Operation};
 use crate::lock::ModuleLock;
-use crate::mgmt::Management;
-use crate::registry;
+use crate::mgmt::{IcSnapshot, Management};
 use crate::snapshots::record_taken;
-use crate::store::snapshot_meta;
-use crate::{lock, views};
+use crate::store::{ModuleRecord, snapshot_meta};
+use crate::{lock, registry, views};
 
 /// The label an imported snapshot gets.
 pub const IMPORT_LABEL: &str = "import";
@@ -50,80 +48,72 @@ pub async fn begin<M: Management>(
     args: BeginImportArgs,
 ) -> Result<ImportLease, ImportError> {
     // 1. Lock and record.
-    let (module, lock) = registry::lock_module(name, OperationKind::Import, mgmt.now())?;
-    let op = Operation::begin(
-        name,
-        OperationKind::Import,
-        caller,
-        Trigger::Manual,
-        mgmt.now(),
-    );
-    lock.set_operation_id(op.id());
-    let canister = module.canister_id;
+    let mut flow = Flow::open(mgmt, caller, name, OperationKind::Import, Trigger::Manual)?;
 
     // 2. What the module holds (the IC's list counts snapshots taken elsewhere too).
-    let held = match control::list_held(mgmt, &op, canister).await {
-        Ok(held) => held,
-        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
-    };
-    let exists = |id: &[u8]| held.iter().any(|h| h.id == id);
+    let held = flow.list_held().await.map_err(|f| flow.fail(f))?;
 
-    // 3. The rules: a resumed upload continues a snapshot that exists; a replaced snapshot
-    //    exists and is not pinned; otherwise a slot must be free.
-    let mut replace = args.replace.map(serde_bytes::ByteBuf::into_vec);
-    if let Some(resume) = &args.resume {
-        if !exists(resume) {
-            let error = ImportError::SnapshotNotFound {
-                module: name.to_string(),
-                id: resume.clone(),
-            };
-            return Err(op.close_refused(error, mgmt.now()));
-        }
-        // An earlier run already replaced what it was asked to.
-        replace = None;
-    } else if let Some(id) = &replace {
-        if !exists(id) {
-            let error = ImportError::SnapshotNotFound {
-                module: name.to_string(),
-                id: id.clone().into(),
-            };
-            return Err(op.close_refused(error, mgmt.now()));
-        }
-        if snapshot_meta::is_pinned(name, id) {
-            let error = ImportError::Pinned {
-                module: name.to_string(),
-                id: id.clone().into(),
-            };
-            return Err(op.close_refused(error, mgmt.now()));
-        }
-    } else {
-        let limit = module
-            .settings
-            .max_snapshots
-            .min(IC_MAX_SNAPSHOTS_PER_CANISTER);
-        if held.len() >= usize::from(limit) {
-            let error = ImportError::SlotsFull {
-                module: name.to_string(),
-                held: held.len() as u32,
-                limit,
-            };
-            return Err(op.close_refused(error, mgmt.now()));
-        }
-    }
+    // 3. The rules (`upload_target`).
+    let replace = upload_target(name, flow.module(), &held, args).map_err(|e| flow.refuse(e))?;
 
     // 4. Hand the lock to the client as a lease.
-    let now = mgmt.now();
-    let expires_at = now.saturating_add(IMPORT_LEASE_NANOS);
-    op.begin_external(OperationStep::ClientUpload, now);
-    let operation_id = op.id();
-    op.detach();
-    lock.into_lease(expires_at, replace);
-    Ok(ImportLease {
-        operation_id,
+    let expires_at = mgmt.now().saturating_add(IMPORT_LEASE_NANOS);
+    let lease = ImportLease {
+        operation_id: flow.id(),
         module: name.to_string(),
-        canister_id: canister,
+        canister_id: flow.canister(),
         expires_at,
-    })
+    };
+    flow.hand_over(OperationStep::ClientUpload, expires_at, replace);
+    Ok(lease)
+}
+
+/// The snapshot an upload replaces, by the rules: a resumed upload continues a snapshot that
+/// exists (and replaces nothing more: an earlier run already did); a replaced snapshot exists
+/// and is not pinned; otherwise a slot must be free.
+fn upload_target(
+    name: &str,
+    module: &ModuleRecord,
+    held: &[IcSnapshot],
+    args: BeginImportArgs,
+) -> Result<Option<Vec<u8>>, ImportError> {
+    let exists = |id: &[u8]| held.iter().any(|h| h.id == id);
+    if let Some(resume) = args.resume {
+        if !exists(&resume) {
+            return Err(ImportError::SnapshotNotFound {
+                module: name.to_string(),
+                id: resume,
+            });
+        }
+        return Ok(None);
+    }
+    if let Some(id) = args.replace.map(serde_bytes::ByteBuf::into_vec) {
+        if !exists(&id) {
+            return Err(ImportError::SnapshotNotFound {
+                module: name.to_string(),
+                id: id.into(),
+            });
+        }
+        if snapshot_meta::is_pinned(name, &id) {
+            return Err(ImportError::Pinned {
+                module: name.to_string(),
+                id: id.into(),
+            });
+        }
+        return Ok(Some(id));
+    }
+    let limit = module
+        .settings
+        .max_snapshots
+        .min(IC_MAX_SNAPSHOTS_PER_CANISTER);
+    if held.len() >= usize::from(limit) {
+        return Err(ImportError::SlotsFull {
+            module: name.to_string(),
+            held: held.len() as u32,
+            limit,
+        });
+    }
+    Ok(None)
 }
 
 /// Extends the lease of import `operation_id` (the client is still uploading).
@@ -166,7 +156,7 @@ pub async fn finish<M: Management>(
     // 1. Take the lease back (it holds after its expiry while nobody else took the module).
     let (name, _) =
         ModuleLock::lease_of(operation_id).ok_or_else(|| not_in_progress(operation_id))?;
-    let _lock = ModuleLock::reclaim(&name);
+    let lock = ModuleLock::reclaim(&name);
     let op =
         Operation::resume(operation_id, mgmt.now()).ok_or_else(|| not_in_progress(operation_id))?;
     op.end_external(OperationStep::ClientUpload, StepOutcome::Ok, mgmt.now());
@@ -174,30 +164,24 @@ pub async fn finish<M: Management>(
         let error = ImportError::ModuleNotFound { name };
         return Err(op.close_refused(error, mgmt.now()));
     };
-    let canister = module.canister_id;
+    let mut flow = Flow::resumed(mgmt, name.clone(), module, lock, op);
 
     // 2. The snapshot must be on the module.
-    let held = match control::list_held(mgmt, &op, canister).await {
-        Ok(held) => held,
-        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
-    };
+    let held = flow.list_held().await.map_err(|f| flow.fail(f))?;
     let Some(snapshot) = held.iter().find(|h| h.id == *args.snapshot_id).cloned() else {
-        let error = ImportError::SnapshotNotFound {
-            module: name.clone(),
+        return Err(flow.refuse(ImportError::SnapshotNotFound {
+            module: name,
             id: args.snapshot_id,
-        };
-        return Err(op.close_refused(error, mgmt.now()));
+        }));
     };
-    op.set_snapshot(&snapshot.id, mgmt.now());
+    flow.set_snapshot(&snapshot.id);
 
     // 3. Record it as ours (a rerun that reuses a snapshot keeps the record it has).
-    let lease_replace = lock::import_replace(&name);
-    let known = snapshot_meta::record(&name, &snapshot.id).is_some();
-    if !known {
+    if snapshot_meta::record(&name, &snapshot.id).is_none() {
         record_taken(
             &name,
             &snapshot,
-            lease_replace.as_deref(),
+            lock::import_replace(&name).as_deref(),
             Some(IMPORT_LABEL.to_string()),
             Trigger::Import,
             false,
@@ -205,44 +189,18 @@ pub async fn finish<M: Management>(
     }
 
     // 4. Load, when asked: stop if running → load → start again if we stopped it.
-    if !args.restore {
-        op.skip_step(
-            OperationStep::LoadSnapshot,
-            "not asked to restore",
-            mgmt.now(),
-        );
-        let steps = op.steps();
-        op.close_completed(mgmt.now());
-        return Ok(ImportReport {
-            operation_id,
-            snapshot: views::snapshot(&name, &snapshot),
-            steps,
-            restored: false,
-        });
+    if args.restore {
+        flow.load(snapshot.id.clone())
+            .await
+            .map_err(|f| flow.fail(f))?;
+    } else {
+        flow.skip_step(OperationStep::LoadSnapshot, "not asked to restore");
     }
-    let stopped = match control::stop_if_running(mgmt, &op, canister).await {
-        Ok(stopped) => stopped,
-        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
-    };
-    let loaded: Result<(), CallFailure> = op
-        .run(
-            mgmt,
-            OperationStep::LoadSnapshot,
-            mgmt.load_snapshot(canister, snapshot.id.clone()),
-        )
-        .await;
-    let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
-    match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
-        Ok(()) => {
-            let steps = op.steps();
-            op.close_completed(mgmt.now());
-            Ok(ImportReport {
-                operation_id,
-                snapshot: views::snapshot(&name, &snapshot),
-                steps,
-                restored: true,
-            })
-        }
-        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
-    }
+    let steps = flow.steps();
+    Ok(flow.finish(ImportReport {
+        operation_id,
+        snapshot: views::snapshot(&name, &snapshot),
+        steps,
+        restored: args.restore,
+    }))
 }

@@ -2,8 +2,8 @@
 //! call into a domain module. See docs/ARCHITECTURE.md for the flows.
 
 mod auth;
-mod control;
 mod fleet;
+mod flow;
 mod group_flows;
 mod group_schedules;
 mod group_upgrade;

@@ -24,7 +24,7 @@ use orchestrator_api::{
 use crate::history::Operation;
 use crate::mgmt::Management;
 use crate::store::ScheduleRecord;
-use crate::store::schedules::MODULES as SCHEDULES;
+use crate::store::schedules::{MODULES as SCHEDULES, Schedules};
 use crate::{groups, registry, snapshots, views};
 
 pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
@@ -224,46 +224,50 @@ pub async fn run<M: Management>(mgmt: &M, name: &str) {
     let Some(schedule) = get(name) else {
         return; // cleared meanwhile
     };
-    let scheduler = mgmt.self_id();
+    // 1. Snapshot, through the ordinary take flow (trigger `schedule`).
     let taken = snapshots::take(
         mgmt,
-        scheduler,
+        mgmt.self_id(),
         name,
         TakeSnapshotArgs::default(),
         Trigger::Schedule,
     )
     .await;
-    let last_operation_id = match &taken {
-        Err(SnapshotError::Busy { operation, .. }) => {
-            let retry_at = mgmt.now() + BUSY_RETRY_SECONDS * NANOS_PER_SECOND;
-            let op = Operation::begin(
-                name,
-                OperationKind::TakeSnapshot,
-                scheduler,
-                Trigger::Schedule,
-                mgmt.now(),
-            );
-            let id = op.id();
-            op.close_skipped(
-                format!(
-                    "the module is busy with {operation}; the scheduled snapshot is retried in \
-                     {BUSY_RETRY_SECONDS} s"
-                ),
-                mgmt.now(),
-            );
-            SCHEDULES.update(name, |r| {
-                r.retry_at = Some(retry_at);
-                r.last_operation_id = Some(id);
-            });
-            // Retention waits for the retry: the module is busy.
-            return;
-        }
-        // The take's own record (skipped, failed or completed) is the module's newest.
-        _ => crate::history::latest_of(name),
-    };
+    // 2. A busy module defers the run; otherwise the take's own record (skipped, failed or
+    //    completed) is the module's newest.
+    if let Err(SnapshotError::Busy { operation, .. }) = &taken {
+        let reason = format!(
+            "the module is busy with {operation}; the scheduled snapshot is retried in \
+             {BUSY_RETRY_SECONDS} s"
+        );
+        defer_busy(mgmt, &SCHEDULES, name, OperationKind::TakeSnapshot, reason);
+        return; // retention waits for the retry: the module is busy
+    }
+    let last_operation_id = crate::history::latest_of(name);
     SCHEDULES.update(name, |r| r.last_operation_id = last_operation_id);
+    // 3. Retention, sparing what was just taken.
     let just_taken = taken.ok().map(|info| info.id.into_vec());
     apply_retention(mgmt, name, &schedule.retention, just_taken.as_deref()).await;
+}
+
+/// A scheduled run of `name` (a module, or a group in `schedules`) that found it busy: recorded
+/// as an operation of `kind` skipped for `reason`, and retried in [`BUSY_RETRY_SECONDS`].
+pub fn defer_busy<M: Management>(
+    mgmt: &M,
+    schedules: &Schedules,
+    name: &str,
+    kind: OperationKind,
+    reason: String,
+) {
+    let now = mgmt.now();
+    let op = Operation::begin(name, kind, mgmt.self_id(), Trigger::Schedule, now);
+    let id = op.id();
+    op.close_skipped(reason, now);
+    let retry_at = now + BUSY_RETRY_SECONDS * NANOS_PER_SECOND;
+    schedules.update(name, |r| {
+        r.retry_at = Some(retry_at);
+        r.last_operation_id = Some(id);
+    });
 }
 
 /// Deletes what the retention rule no longer keeps: snapshots older than `max_age_seconds`,

@@ -7,11 +7,9 @@ use orchestrator_api::{
     Trigger, validate_label,
 };
 
-use crate::control::{self, StepFailure, Stopped};
-use crate::history::Operation;
-use crate::lock::ModuleLock;
+use crate::flow::Flow;
 use crate::mgmt::{IcSnapshot, Management};
-use crate::store::{ModuleRecord, SnapshotRecord, snapshot_meta};
+use crate::store::{SnapshotRecord, snapshot_meta};
 use crate::{groups, lock, registry, views};
 
 /// The oldest of a module's snapshots (by time, then by id: ids grow with a per-canister
@@ -81,36 +79,25 @@ pub fn replaceable(name: &str, held: &[IcSnapshot], trigger: Trigger) -> Result<
     })
 }
 
-/// An operation under way: the module, its lock, its history record and what the IC lists.
-struct Started {
-    module: ModuleRecord,
-    _lock: ModuleLock,
-    op: Operation,
-    held: Vec<IcSnapshot>,
-}
-
-/// The opening steps every snapshot flow shares: look the module up, lock it, open its history
-/// record, and list what the module holds — the IC's list is the truth (it counts snapshots
-/// taken elsewhere), not our records.
-async fn start_listed<M: Management>(
-    mgmt: &M,
-    caller: Principal,
+/// The snapshot a new one replaces: none while the module holds fewer than `max`
+/// (`max_snapshots`); at its limit the oldest that may be replaced (`replaceable`).
+fn slot_for(
     name: &str,
-    kind: OperationKind,
+    max: u8,
+    held: &[IcSnapshot],
     trigger: Trigger,
-) -> Result<Started, SnapshotError> {
-    let (module, lock) = registry::lock_module(name, kind, mgmt.now())?;
-    let op = Operation::begin(name, kind, caller, trigger, mgmt.now());
-    lock.set_operation_id(op.id());
-    match control::list_held(mgmt, &op, module.canister_id).await {
-        Ok(held) => Ok(Started {
-            module,
-            _lock: lock,
-            op,
-            held,
-        }),
-        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
+) -> Result<Option<Vec<u8>>, SnapshotError> {
+    if held.len() < usize::from(max) {
+        return Ok(None);
     }
+    replaceable(name, held, trigger)
+        .map(Some)
+        .map_err(|why| SnapshotError::SlotsProtected {
+            module: name.to_string(),
+            held: held.len() as u32,
+            max,
+            why,
+        })
 }
 
 /// lock → list → stop (when `stop_for_snapshot`) → take (replacing the oldest at
@@ -126,60 +113,33 @@ pub async fn take<M: Management>(
     if let Some(label) = &args.label {
         validate_label(label).map_err(|reason| SnapshotError::InvalidLabel { reason })?;
     }
-    // 2. Lock, and list what the module holds: at its limit, the new snapshot replaces the oldest (the IC
-    //    builds the new one before it removes the old, so a failed take loses nothing).
-    let Started {
-        module,
-        _lock,
-        op,
-        held,
-    } = start_listed(mgmt, caller, name, OperationKind::TakeSnapshot, trigger).await?;
-    let canister = module.canister_id;
-    let max = module.settings.max_snapshots;
-    let replace = if held.len() >= usize::from(max) {
-        match replaceable(name, &held, trigger) {
-            Ok(id) => Some(id),
-            Err(why) => {
-                let error = SnapshotError::SlotsProtected {
-                    module: name.to_string(),
-                    held: held.len() as u32,
-                    max,
-                    why,
-                };
-                // A schedule that finds no free slot skips this run (and says why); an
-                // explicit request fails.
-                if trigger == Trigger::Schedule {
-                    op.close_skipped(error.to_string(), mgmt.now());
-                    return Err(error);
-                }
-                return Err(op.close_refused(error, mgmt.now()));
-            }
-        }
-    } else {
-        None
+    // 2. Lock, and list what the module holds — the IC's list is the truth (it counts
+    //    snapshots taken elsewhere), not our records. At its limit, the new snapshot replaces
+    //    the oldest (the IC builds the new one before it removes the old, so a failed take
+    //    loses nothing).
+    let mut flow = Flow::open(mgmt, caller, name, OperationKind::TakeSnapshot, trigger)?;
+    let held = flow.list_held().await.map_err(|f| flow.fail(f))?;
+    let max = flow.module().settings.max_snapshots;
+    let replace = match slot_for(name, max, &held, trigger) {
+        Ok(replace) => replace,
+        // A schedule that finds no free slot skips this run (and says why); an explicit
+        // request fails.
+        Err(error) if trigger == Trigger::Schedule => return Err(flow.skip(error)),
+        Err(error) => return Err(flow.refuse(error)),
     };
 
     // 3. Stop, so the snapshot is consistent (the IC does not enforce it).
-    let stopped = if module.settings.stop_for_snapshot {
-        match control::stop_if_running(mgmt, &op, canister).await {
-            Ok(stopped) => stopped,
-            Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
-        }
-    } else {
-        op.skip_step(OperationStep::Stop, "stop_for_snapshot is off", mgmt.now());
-        Stopped::NotAsked
-    };
+    flow.stop_if_asked().await.map_err(|f| flow.fail(f))?;
 
     // 4. Take, and record at once (committed before the next await).
-    let taken = op
+    let taken = flow
         .run(
-            mgmt,
             OperationStep::TakeSnapshot,
-            mgmt.take_snapshot(canister, replace.clone()),
+            mgmt.take_snapshot(flow.canister(), replace.clone()),
         )
         .await;
     let taken = taken.map(|snapshot| {
-        op.set_snapshot(&snapshot.id, mgmt.now());
+        flow.set_snapshot(&snapshot.id);
         record_taken(
             name,
             &snapshot,
@@ -190,17 +150,12 @@ pub async fn take<M: Management>(
         )
     });
 
-    // 5. Restart, always — even when the take failed.
-    let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
-
-    // 6. Report.
-    match control::settle(OperationStep::TakeSnapshot, taken, stopped, restarted) {
-        Ok(info) => {
-            op.close_completed(mgmt.now());
-            Ok(info)
-        }
-        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
-    }
+    // 5. Restart, always — even when the take failed. 6. Report.
+    let info = flow
+        .restart_and_settle(OperationStep::TakeSnapshot, taken)
+        .await
+        .map_err(|f| flow.fail(f))?;
+    Ok(flow.finish(info))
 }
 
 /// Resolves the snapshot to act on: the given id (which must exist) or `default`.
@@ -231,56 +186,23 @@ pub async fn restore<M: Management>(
     id: Option<Vec<u8>>,
 ) -> Result<SnapshotInfo, SnapshotError> {
     // 1–2. Lock, and find the snapshot on the IC.
-    let Started {
-        module,
-        _lock,
-        op,
-        held,
-    } = start_listed(
-        mgmt,
-        caller,
-        name,
-        OperationKind::RestoreSnapshot,
-        Trigger::Manual,
-    )
-    .await?;
-    let canister = module.canister_id;
-    let target = match resolve(name, &held, id.as_deref(), |held| {
+    let kind = OperationKind::RestoreSnapshot;
+    let mut flow = Flow::open(mgmt, caller, name, kind, Trigger::Manual)?;
+    let held = flow.list_held().await.map_err(|f| flow.fail(f))?;
+    let target = resolve(name, &held, id.as_deref(), |held| {
         newest(held).ok_or_else(|| SnapshotError::NoSnapshot {
             module: name.to_string(),
         })
-    }) {
-        Ok(target) => target.clone(),
-        Err(error) => return Err(op.close_refused(error, mgmt.now())),
-    };
-    op.set_snapshot(&target.id, mgmt.now());
+    })
+    .map_err(|error| flow.refuse(error))?
+    .clone();
+    flow.set_snapshot(&target.id);
 
-    // 3. Stop: loading into a running canister would race its messages.
-    let stopped = match control::stop_if_running(mgmt, &op, canister).await {
-        Ok(stopped) => stopped,
-        Err(failure) => return Err(control::close_failed_at_step(op, failure, mgmt.now())),
-    };
-
-    // 4. Load.
-    let loaded = op
-        .run(
-            mgmt,
-            OperationStep::LoadSnapshot,
-            mgmt.load_snapshot(canister, target.id.clone()),
-        )
-        .await;
-
-    // 5. Restart, always.
-    let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
-
-    // 6. Report.
-    match control::settle(OperationStep::LoadSnapshot, loaded, stopped, restarted) {
-        Ok(()) => {
-            op.close_completed(mgmt.now());
-            Ok(views::snapshot(name, &target))
-        }
-        Err(failure) => Err(control::close_failed_at_step(op, failure, mgmt.now())),
-    }
+    // 3. Stop → load → start, always (`Flow::load`).
+    flow.load(target.id.clone())
+        .await
+        .map_err(|f| flow.fail(f))?;
+    Ok(flow.finish(views::snapshot(name, &target)))
 }
 
 /// lock → list → delete (the given snapshot, or the only one) → unlock. Without an id,
@@ -295,14 +217,9 @@ pub async fn delete<M: Management>(
     trigger: Trigger,
 ) -> Result<SnapshotInfo, SnapshotError> {
     // 1–2. Lock, and find the snapshot on the IC.
-    let Started {
-        module,
-        _lock,
-        op,
-        held,
-    } = start_listed(mgmt, caller, name, OperationKind::DeleteSnapshot, trigger).await?;
-    let canister = module.canister_id;
-    let target = match resolve(name, &held, id.as_deref(), |held| match held {
+    let mut flow = Flow::open(mgmt, caller, name, OperationKind::DeleteSnapshot, trigger)?;
+    let held = flow.list_held().await.map_err(|f| flow.fail(f))?;
+    let target = resolve(name, &held, id.as_deref(), |held| match held {
         [] => Err(SnapshotError::NoSnapshot {
             module: name.to_string(),
         }),
@@ -311,39 +228,26 @@ pub async fn delete<M: Management>(
             module: name.to_string(),
             count: several.len() as u32,
         }),
-    }) {
-        Ok(target) => target.clone(),
-        Err(error) => return Err(op.close_refused(error, mgmt.now())),
-    };
-    op.set_snapshot(&target.id, mgmt.now());
+    })
+    .map_err(|error| flow.refuse(error))?
+    .clone();
+    flow.set_snapshot(&target.id);
     if snapshot_meta::is_pinned(name, &target.id) {
-        let error = SnapshotError::Pinned {
+        return Err(flow.refuse(SnapshotError::Pinned {
             module: name.to_string(),
             id: target.id.clone().into(),
-        };
-        return Err(op.close_refused(error, mgmt.now()));
+        }));
     }
 
-    // 3. Delete, then forget our record of it.
-    if let Err(failure) = op
-        .run(
-            mgmt,
-            OperationStep::DeleteSnapshot,
-            mgmt.delete_snapshot(canister, target.id.clone()),
-        )
-        .await
-    {
-        let failure = StepFailure {
-            step: OperationStep::DeleteSnapshot,
-            failure,
-            module_running: true,
-        };
-        return Err(control::close_failed_at_step(op, failure, mgmt.now()));
-    }
+    // 3. Delete, then forget our record of it. The module keeps running.
+    flow.step(
+        OperationStep::DeleteSnapshot,
+        mgmt.delete_snapshot(flow.canister(), target.id.clone()),
+    )
+    .await
+    .map_err(|f| flow.fail(f))?;
     let record = snapshot_meta::forget_deleted(name, &target.id);
-    let info = views::snapshot_with(name, &target, record);
-    op.close_completed(mgmt.now());
-    Ok(info)
+    Ok(flow.finish(views::snapshot_with(name, &target, record)))
 }
 
 /// The module's snapshots as the IC lists them, oldest first, with the orchestrator's labels,

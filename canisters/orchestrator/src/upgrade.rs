@@ -8,12 +8,12 @@ use orchestrator_api::{
     UpgradeOutcome, UpgradeReport,
 };
 
-use crate::control::{self, Stopped};
+use crate::flow::{Flow, Stopped};
 use crate::history::Operation;
 use crate::mgmt::Management;
 use crate::snapshots::{record_taken, replaceable};
+use crate::staging;
 use crate::store::snapshot_meta;
-use crate::{registry, staging};
 
 /// Largest wasm + argument sent in one `install_code` message. Calls to the management
 /// canister are routed to the module's subnet, and a cross-subnet message carries at most
@@ -23,11 +23,9 @@ pub const DIRECT_INSTALL_LIMIT: usize = 1_900_000;
 /// Chunk size for the module's chunk store (the IC's maximum, 1 MiB).
 pub const CHUNK_SIZE: usize = 1024 * 1024;
 
-/// Closes the operation and builds the report.
-fn finish<M: Management>(
-    mgmt: &M,
-    name: &str,
-    op: Operation,
+/// Ends the flow and builds the report.
+fn report<M: Management>(
+    mut flow: Flow<'_, M>,
     snapshot_id: Option<Vec<u8>>,
     outcome: UpgradeOutcome,
 ) -> UpgradeReport {
@@ -35,61 +33,55 @@ fn finish<M: Management>(
     // upgrade: a success hands the protection over to its own snapshot (or to none); a
     // failure adds its snapshot to the ones already kept.
     snapshot_meta::mark_kept_for_upgrade(
-        name,
+        flow.name(),
         snapshot_id.as_deref(),
         outcome == UpgradeOutcome::Upgraded,
     );
     let report = UpgradeReport {
-        operation_id: op.id(),
-        steps: op.steps(),
+        operation_id: flow.id(),
+        steps: flow.steps(),
         snapshot_id: snapshot_id.map(Into::into),
         outcome,
     };
-    match &report.outcome {
-        UpgradeOutcome::Upgraded => op.close_completed(mgmt.now()),
+    match failure_summary(&report.outcome) {
+        None => flow.finish(report),
+        Some(reason) => {
+            flow.fail_with(reason);
+            report
+        }
+    }
+}
+
+/// What the history says of a failed upgrade; none for a success.
+fn failure_summary(outcome: &UpgradeOutcome) -> Option<String> {
+    Some(match outcome {
+        UpgradeOutcome::Upgraded => return None,
         UpgradeOutcome::RolledBack {
             failed_step,
             reason,
-        } => op.close_failed(
-            format!("{failed_step} failed ({reason}); rolled back to the pre-upgrade snapshot"),
-            mgmt.now(),
-        ),
+        } => format!("{failed_step} failed ({reason}); rolled back to the pre-upgrade snapshot"),
         UpgradeOutcome::Failed {
             failed_step,
             reason,
             no_rollback_because,
             ..
-        } => op.close_failed(
-            format!("{failed_step} failed ({reason}); no rollback: {no_rollback_because}"),
-            mgmt.now(),
-        ),
+        } => format!("{failed_step} failed ({reason}); no rollback: {no_rollback_because}"),
         UpgradeOutcome::RollbackFailed {
             failed_step,
             rollback_step,
             rollback_error,
             ..
-        } => op.close_failed(
-            format!(
-                "{failed_step} failed and the rollback failed at {rollback_step}: {rollback_error}"
-            ),
-            mgmt.now(),
+        } => format!(
+            "{failed_step} failed and the rollback failed at {rollback_step}: {rollback_error}"
         ),
-    }
-    report
+    })
 }
 
-/// Closes the operation as failed at a call made before the module was touched (a listing or
-/// a status read) and builds the `PreflightFailed` that reports it.
-fn close_preflight_failed<M: Management>(
-    mgmt: &M,
-    op: Operation,
-    failure: CallFailure,
-) -> UpgradeError {
-    let operation_id = op.id();
-    op.close_failed(
-        format!("{failure} (the module was not touched)"),
-        mgmt.now(),
-    );
+/// Ends the flow as failed at a call made before the module was touched (a listing or a
+/// status read) and builds the `PreflightFailed` that reports it.
+fn preflight_failed<M: Management>(flow: &mut Flow<'_, M>, failure: CallFailure) -> UpgradeError {
+    let operation_id = flow.id();
+    flow.fail_with(format!("{failure} (the module was not touched)"));
     UpgradeError::PreflightFailed {
         operation_id,
         failure,
@@ -153,6 +145,153 @@ pub async fn install<M: Management>(
     installed
 }
 
+/// The pre-upgrade snapshot, as planned (step 2 of `upgrade`).
+enum PreUpgrade {
+    /// None is taken (the step is recorded as skipped, and why).
+    Skip,
+    /// Take one, replacing this snapshot (at `max_snapshots`) or none.
+    Take { replace: Option<Vec<u8>> },
+}
+
+/// Plans the pre-upgrade snapshot: `args.snapshot` overrides `snapshot_before_upgrade`; a
+/// module at `max_snapshots` replaces the oldest replaceable, keeps them all and takes none,
+/// or refuses (`on_existing`). A refusal or a failed listing ends the flow.
+async fn plan_snapshot<M: Management>(
+    flow: &mut Flow<'_, M>,
+    args: &UpgradeArgs,
+) -> Result<PreUpgrade, UpgradeError> {
+    let settings = &flow.module().settings;
+    let max = settings.max_snapshots;
+    if !args.snapshot.unwrap_or(settings.snapshot_before_upgrade) {
+        let why = if args.snapshot == Some(false) {
+            "opted out for this upgrade"
+        } else {
+            "snapshot_before_upgrade is off for this module"
+        };
+        flow.skip_step(OperationStep::TakeSnapshot, why);
+        return Ok(PreUpgrade::Skip);
+    }
+    let held = match flow.list_held().await {
+        Ok(held) => held,
+        Err(failure) => return Err(preflight_failed(flow, failure.failure)),
+    };
+    if held.len() < usize::from(max) {
+        return Ok(PreUpgrade::Take { replace: None });
+    }
+    let module = flow.name().to_string();
+    let held_count = held.len() as u32;
+    match args.on_existing {
+        OnExisting::Replace => match replaceable(&module, &held, Trigger::Upgrade) {
+            Ok(id) => Ok(PreUpgrade::Take { replace: Some(id) }),
+            Err(_) => Err(flow.refuse(UpgradeError::SlotsPinned {
+                module,
+                held: held_count,
+                max,
+            })),
+        },
+        OnExisting::Keep => {
+            flow.skip_step(
+                OperationStep::TakeSnapshot,
+                "the snapshot slots are full and on_existing = keep: the existing snapshots are kept",
+            );
+            Ok(PreUpgrade::Skip)
+        }
+        OnExisting::Fail => Err(flow.refuse(UpgradeError::SnapshotSlotsFull {
+            module,
+            held: held_count,
+            max,
+        })),
+    }
+}
+
+/// Takes the pre-upgrade snapshot (trigger `upgrade`) and records it at once.
+async fn take_pre_upgrade<M: Management>(
+    flow: &Flow<'_, M>,
+    mgmt: &M,
+    replace: Option<Vec<u8>>,
+    wasm_hash: &[u8],
+) -> Result<Vec<u8>, CallFailure> {
+    let snapshot = flow
+        .run(
+            OperationStep::TakeSnapshot,
+            mgmt.take_snapshot(flow.canister(), replace.clone()),
+        )
+        .await?;
+    flow.set_snapshot(&snapshot.id);
+    let label = format!("before upgrade to {}", hex::encode(&wasm_hash[..8]));
+    record_taken(
+        flow.name(),
+        &snapshot,
+        replace.as_deref(),
+        Some(label),
+        Trigger::Upgrade,
+        false,
+    );
+    Ok(snapshot.id)
+}
+
+/// The health check, when the new code runs and the module has one: a reject is unhealthy.
+/// Skipped when the module was stopped before the upgrade (and is left stopped).
+async fn check_health<M: Management>(
+    flow: &Flow<'_, M>,
+    mgmt: &M,
+) -> Option<(OperationStep, String)> {
+    let method = flow.module().settings.health_check.as_ref()?;
+    if flow.stopped() == Stopped::WasNotRunning {
+        flow.skip_step(
+            OperationStep::HealthCheck,
+            "the module was stopped before the upgrade and is left stopped",
+        );
+        return None;
+    }
+    flow.run(
+        OperationStep::HealthCheck,
+        mgmt.health_check(flow.canister(), method),
+    )
+    .await
+    .err()
+    .map(|f| (OperationStep::HealthCheck, f.to_string()))
+}
+
+/// Rolls back to the pre-upgrade `snapshot`: stop → load → start, leaving the module as the
+/// upgrade found it (running, unless it was stopped before). `Err` names the rollback step
+/// that failed, its error and whether the module runs.
+async fn roll_back<M: Management>(
+    flow: &Flow<'_, M>,
+    mgmt: &M,
+    snapshot: Vec<u8>,
+) -> Result<(), (OperationStep, CallFailure, bool)> {
+    let canister = flow.canister();
+    let start_again = flow.stopped() != Stopped::WasNotRunning;
+    if let Err(error) = flow
+        .run(OperationStep::RollbackStop, mgmt.stop_canister(canister))
+        .await
+    {
+        let running = flow.start(OperationStep::RollbackStart).await.is_ok();
+        return Err((OperationStep::RollbackStop, error, running));
+    }
+    let loaded = flow
+        .run(
+            OperationStep::RollbackLoad,
+            mgmt.load_snapshot(canister, snapshot),
+        )
+        .await;
+    let restarted = if start_again {
+        flow.start(OperationStep::RollbackStart).await
+    } else {
+        Ok(())
+    };
+    match (loaded, restarted) {
+        (Err(error), restarted) => Err((
+            OperationStep::RollbackLoad,
+            error,
+            start_again && restarted.is_ok(),
+        )),
+        (Ok(()), Err(error)) => Err((OperationStep::RollbackStart, error, false)),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
 /// Upgrades module `name` with the committed staged wasm `args.wasm_hash`.
 pub async fn upgrade<M: Management>(
     mgmt: &M,
@@ -161,85 +300,23 @@ pub async fn upgrade<M: Management>(
     args: UpgradeArgs,
 ) -> Result<UpgradeReport, UpgradeError> {
     // 1. Lock, and validate.
-    let (module, lock) = registry::lock_module(name, OperationKind::Upgrade, mgmt.now())?;
+    let locked = Flow::lock(mgmt, name, OperationKind::Upgrade)?;
     let wasm = staging::committed_wasm(&args.wasm_hash, mgmt.now()).ok_or_else(|| {
         UpgradeError::WasmNotStaged {
             wasm_hash: args.wasm_hash.clone(),
         }
     })?;
-    let op = Operation::begin(
-        name,
-        OperationKind::Upgrade,
-        caller,
-        Trigger::Manual,
-        mgmt.now(),
-    );
-    lock.set_operation_id(op.id());
-    let canister = module.canister_id;
+    let mut flow = locked.begin(caller, Trigger::Manual);
 
     // 2. Plan the pre-upgrade snapshot; `on_existing = fail` refuses before touching anything.
-    let mut take = args
-        .snapshot
-        .unwrap_or(module.settings.snapshot_before_upgrade);
-    let mut replace = None;
-    if !take {
-        let why = if args.snapshot == Some(false) {
-            "opted out for this upgrade"
-        } else {
-            "snapshot_before_upgrade is off for this module"
-        };
-        op.skip_step(OperationStep::TakeSnapshot, why, mgmt.now());
-    } else {
-        let held = match op
-            .run(
-                mgmt,
-                OperationStep::ListSnapshots,
-                mgmt.list_snapshots(canister),
-            )
-            .await
-        {
-            Ok(held) => held,
-            Err(failure) => return Err(close_preflight_failed(mgmt, op, failure)),
-        };
-        let max = module.settings.max_snapshots;
-        if held.len() >= usize::from(max) {
-            match args.on_existing {
-                OnExisting::Replace => match replaceable(name, &held, Trigger::Upgrade) {
-                    Ok(id) => replace = Some(id),
-                    Err(_) => {
-                        let error = UpgradeError::SlotsPinned {
-                            module: name.to_string(),
-                            held: held.len() as u32,
-                            max,
-                        };
-                        return Err(op.close_refused(error, mgmt.now()));
-                    }
-                },
-                OnExisting::Keep => {
-                    take = false;
-                    op.skip_step(
-                        OperationStep::TakeSnapshot,
-                        "the snapshot slots are full and on_existing = keep: the existing snapshots are kept",
-                        mgmt.now(),
-                    );
-                }
-                OnExisting::Fail => {
-                    let error = UpgradeError::SnapshotSlotsFull {
-                        module: name.to_string(),
-                        held: held.len() as u32,
-                        max,
-                    };
-                    return Err(op.close_refused(error, mgmt.now()));
-                }
-            }
-        }
-    }
+    let plan = plan_snapshot(&mut flow, &args).await?;
 
-    // 3. Stop.
-    let stopped = match control::stop_if_running(mgmt, &op, canister).await {
-        Ok(stopped) => stopped,
+    // 3. Stop. (A failed status read is a preflight failure; a failed stop, followed by a
+    //    start, ends the upgrade with nothing changed.)
+    match flow.stop_if_running().await {
+        Ok(()) => {}
         Err(failure) if failure.step == OperationStep::CheckStatus => {
-            return Err(close_preflight_failed(mgmt, op, failure.failure));
+            return Err(preflight_failed(&mut flow, failure.failure));
         }
         Err(failure) => {
             let outcome = UpgradeOutcome::Failed {
@@ -248,151 +325,79 @@ pub async fn upgrade<M: Management>(
                 no_rollback_because: "nothing was changed".into(),
                 module_running: failure.module_running,
             };
-            return Ok(finish(mgmt, name, op, None, outcome));
-        }
-    };
-
-    // 4. Snapshot. Without the snapshot that was asked for, the upgrade does not go on.
-    let mut snapshot_id = None;
-    if take {
-        match op
-            .run(
-                mgmt,
-                OperationStep::TakeSnapshot,
-                mgmt.take_snapshot(canister, replace.clone()),
-            )
-            .await
-        {
-            Ok(snapshot) => {
-                op.set_snapshot(&snapshot.id, mgmt.now());
-                let label = format!("before upgrade to {}", hex::encode(&args.wasm_hash[..8]));
-                record_taken(
-                    name,
-                    &snapshot,
-                    replace.as_deref(),
-                    Some(label),
-                    Trigger::Upgrade,
-                    false,
-                );
-                snapshot_id = Some(snapshot.id);
-            }
-            Err(failure) => {
-                let restarted =
-                    control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
-                let outcome = UpgradeOutcome::Failed {
-                    failed_step: OperationStep::TakeSnapshot,
-                    reason: failure.to_string(),
-                    no_rollback_because:
-                        "the upgrade stopped before the install: nothing was changed".into(),
-                    module_running: stopped.running_after(&restarted),
-                };
-                return Ok(finish(mgmt, name, op, None, outcome));
-            }
+            return Ok(report(flow, None, outcome));
         }
     }
 
-    // 5. Install. 6. Start, always.
-    let installed = install(mgmt, &op, None, canister, &wasm, &args.wasm_hash, &args.arg).await;
-    let restarted = control::restart_if_stopped_by_us(mgmt, &op, canister, stopped).await;
+    // 4. Snapshot. Without the snapshot that was asked for, the upgrade does not go on.
+    let snapshot_id = match plan {
+        PreUpgrade::Skip => None,
+        PreUpgrade::Take { replace } => {
+            match take_pre_upgrade(&flow, mgmt, replace, &args.wasm_hash).await {
+                Ok(id) => Some(id),
+                Err(failure) => {
+                    // Whether it runs again is in `flow.running()`.
+                    let _ = flow.restart().await;
+                    let outcome = UpgradeOutcome::Failed {
+                        failed_step: OperationStep::TakeSnapshot,
+                        reason: failure.to_string(),
+                        no_rollback_because:
+                            "the upgrade stopped before the install: nothing was changed".into(),
+                        module_running: flow.running(),
+                    };
+                    return Ok(report(flow, None, outcome));
+                }
+            }
+        }
+    };
 
-    // 7. Health check, when the new code runs.
-    let failure = match (installed, &restarted) {
+    // 5. Install. 6. Start, always. 7. Health check, when the new code runs.
+    let canister = flow.canister();
+    let installed = install(
+        mgmt,
+        flow.operation(),
+        None,
+        canister,
+        &wasm,
+        &args.wasm_hash,
+        &args.arg,
+    )
+    .await;
+    let restarted = flow.restart().await;
+    let failure = match (installed, restarted) {
         (Err((step, f)), _) => Some((step, f.to_string())),
         (Ok(()), Err(f)) => Some((OperationStep::Start, f.to_string())),
-        (Ok(()), Ok(())) => match &module.settings.health_check {
-            None => None,
-            Some(_) if stopped == Stopped::WasNotRunning => {
-                op.skip_step(
-                    OperationStep::HealthCheck,
-                    "the module was stopped before the upgrade and is left stopped",
-                    mgmt.now(),
-                );
-                None
-            }
-            Some(method) => op
-                .run(
-                    mgmt,
-                    OperationStep::HealthCheck,
-                    mgmt.health_check(canister, method),
-                )
-                .await
-                .err()
-                .map(|f| (OperationStep::HealthCheck, f.to_string())),
-        },
+        (Ok(()), Ok(())) => check_health(&flow, mgmt).await,
     };
     let Some((failed_step, reason)) = failure else {
-        return Ok(finish(
-            mgmt,
-            name,
-            op,
-            snapshot_id,
-            UpgradeOutcome::Upgraded,
-        ));
+        return Ok(report(flow, snapshot_id, UpgradeOutcome::Upgraded));
     };
 
     // 8. Roll back: stop → load the pre-upgrade snapshot → start (always).
-    let module_running = stopped.running_after(&restarted);
     let no_rollback = |why: &str| UpgradeOutcome::Failed {
         failed_step,
         reason: reason.clone(),
         no_rollback_because: why.to_string(),
-        module_running,
+        module_running: flow.running(),
     };
-    if !args.rollback_on_failure {
-        let outcome = no_rollback("rollback_on_failure is off");
-        return Ok(finish(mgmt, name, op, snapshot_id, outcome));
-    }
-    let Some(snapshot) = snapshot_id.clone() else {
-        let outcome = no_rollback("no pre-upgrade snapshot was taken by this upgrade");
-        return Ok(finish(mgmt, name, op, snapshot_id, outcome));
-    };
-    let rollback_failed =
-        |rollback_step, error: CallFailure, module_running| UpgradeOutcome::RollbackFailed {
-            failed_step,
-            reason: reason.clone(),
-            rollback_step,
-            rollback_error: error.to_string(),
-            module_running,
-        };
-    // Leave the module as the upgrade found it: running, unless it was stopped before.
-    let start_again = stopped != Stopped::WasNotRunning;
-    if let Err(error) = op
-        .run(
-            mgmt,
-            OperationStep::RollbackStop,
-            mgmt.stop_canister(canister),
-        )
-        .await
-    {
-        let running = control::start(mgmt, &op, canister, OperationStep::RollbackStart)
-            .await
-            .is_ok();
-        let outcome = rollback_failed(OperationStep::RollbackStop, error, running);
-        return Ok(finish(mgmt, name, op, snapshot_id, outcome));
-    }
-    let loaded = op
-        .run(
-            mgmt,
-            OperationStep::RollbackLoad,
-            mgmt.load_snapshot(canister, snapshot),
-        )
-        .await;
-    let restarted = if start_again {
-        control::start(mgmt, &op, canister, OperationStep::RollbackStart).await
+    let outcome = if !args.rollback_on_failure {
+        no_rollback("rollback_on_failure is off")
+    } else if let Some(snapshot) = snapshot_id.clone() {
+        match roll_back(&flow, mgmt, snapshot).await {
+            Ok(()) => UpgradeOutcome::RolledBack {
+                failed_step,
+                reason,
+            },
+            Err((rollback_step, error, module_running)) => UpgradeOutcome::RollbackFailed {
+                failed_step,
+                reason,
+                rollback_step,
+                rollback_error: error.to_string(),
+                module_running,
+            },
+        }
     } else {
-        Ok(())
+        no_rollback("no pre-upgrade snapshot was taken by this upgrade")
     };
-    let outcome = match (loaded, restarted) {
-        (Err(error), restarted) => rollback_failed(
-            OperationStep::RollbackLoad,
-            error,
-            start_again && restarted.is_ok(),
-        ),
-        (Ok(()), Err(error)) => rollback_failed(OperationStep::RollbackStart, error, false),
-        (Ok(()), Ok(())) => UpgradeOutcome::RolledBack {
-            failed_step,
-            reason,
-        },
-    };
-    Ok(finish(mgmt, name, op, snapshot_id, outcome))
+    Ok(report(flow, snapshot_id, outcome))
 }

@@ -1,6 +1,7 @@
 //! Native unit tests of every flow against the fake management canister (`crate::fake`).
 //! Each test runs on its own thread, so it has its own (thread-local) stable state.
 
+mod flow_tests;
 mod history_tests;
 mod import_tests;
 mod registry_tests;
