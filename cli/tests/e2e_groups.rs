@@ -3,7 +3,6 @@
 
 mod common;
 
-use candid::Principal;
 use common::Env;
 use serde_json::Value;
 

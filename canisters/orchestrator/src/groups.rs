@@ -43,7 +43,7 @@ pub fn add(
             });
         }
     }
-    if store::groups::get(name).is_some() {
+    if store::groups::GROUPS.get(name).is_some() {
         return Err(GroupError::NameTaken {
             name: name.to_string(),
         });
@@ -53,7 +53,7 @@ pub fn add(
         added_at: now,
         added_by: caller,
     };
-    store::groups::put(name, record.clone());
+    store::groups::GROUPS.put(name, record.clone());
     Ok(views::group(name.to_string(), record))
 }
 
@@ -71,7 +71,7 @@ pub fn remove(name: &str) -> Result<(), GroupError> {
 
 /// The group called `name`.
 pub fn get(name: &str) -> Result<GroupInfo, GroupError> {
-    store::groups::get(name)
+    store::groups::GROUPS.get(name)
         .map(|record| views::group(name.to_string(), record))
         .ok_or_else(|| GroupError::GroupNotFound {
             name: name.to_string(),
@@ -80,7 +80,7 @@ pub fn get(name: &str) -> Result<GroupInfo, GroupError> {
 
 /// Every group, by name.
 pub fn list() -> Vec<GroupInfo> {
-    store::groups::list()
+    store::groups::GROUPS.list()
         .into_iter()
         .map(|(name, record)| views::group(name, record))
         .collect()
@@ -99,25 +99,25 @@ pub fn any_member_protected(g: &GroupSnapshotInfo) -> bool {
 
 /// Forgets the group snapshot `id` (its members were deleted by retention).
 pub fn forget_snapshot(id: u64) {
-    store::groups::remove_snapshot(id);
+    store::groups::SNAPSHOTS.remove(id);
 }
 
 /// Whether `id` is `module`'s snapshot in a complete group snapshot of a group other than
 /// `group`.
 pub fn holds_member_snapshot_outside(module: &str, id: &[u8], group: &str) -> bool {
-    store::groups::any_snapshot(|g| {
+    store::groups::SNAPSHOTS.any(|g| {
         g.group != group && g.status == GroupSnapshotStatus::Complete && has_member(g, module, id)
     })
 }
 
 /// Records a group snapshot.
 pub fn record_snapshot(snapshot: GroupSnapshotInfo) {
-    store::groups::put_snapshot(snapshot);
+    store::groups::SNAPSHOTS.put(snapshot.id, snapshot);
 }
 
 /// The group's snapshots, oldest first.
 pub fn snapshots_of(group: &str) -> Vec<GroupSnapshotInfo> {
-    store::groups::snapshots_where(|g| g.group == group)
+    store::groups::SNAPSHOTS.values_where(|g| g.group == group)
         .into_iter()
         .map(views::group_snapshot)
         .collect()
@@ -126,7 +126,7 @@ pub fn snapshots_of(group: &str) -> Vec<GroupSnapshotInfo> {
 /// The group snapshot `id` of `group`, or its newest complete one.
 pub fn find_snapshot(group: &str, id: Option<u64>) -> Result<GroupSnapshotInfo, GroupError> {
     match id {
-        Some(id) => store::groups::snapshot(id)
+        Some(id) => store::groups::SNAPSHOTS.get(id)
             .filter(|g| g.group == group)
             .map(views::group_snapshot)
             .ok_or_else(|| GroupError::GroupSnapshotNotFound {
@@ -146,7 +146,7 @@ pub fn find_snapshot(group: &str, id: Option<u64>) -> Result<GroupSnapshotInfo, 
 /// Whether `id` is `module`'s snapshot in a complete group snapshot: retention and scheduled
 /// replacement spare it, so that a kept group snapshot stays restorable as a unit.
 pub fn holds_member_snapshot(module: &str, id: &[u8]) -> bool {
-    store::groups::any_snapshot(|g| {
+    store::groups::SNAPSHOTS.any(|g| {
         g.status == GroupSnapshotStatus::Complete && has_member(g, module, id)
     })
 }
@@ -155,7 +155,7 @@ pub fn holds_member_snapshot(module: &str, id: &[u8]) -> bool {
 /// they can no longer be restored as a unit. Their other members' snapshots stay, as ordinary
 /// snapshots of each module.
 pub fn forget_snapshots_with(module: &str, id: &[u8]) {
-    store::groups::remove_snapshots_where(|g| has_member(g, module, id));
+    store::groups::SNAPSHOTS.remove_where(|g| has_member(g, module, id));
 }
 
 /// Whether `id` is `module`'s member snapshot in `g`.

@@ -26,6 +26,7 @@ pub mod staging;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use candid::{CandidType, Decode, Encode};
 use ic_stable_structures::memory_manager::{MemoryId, MemoryManager, VirtualMemory};
@@ -83,35 +84,129 @@ impl<T: CandidType + DeserializeOwned> Storable for Candid<T> {
     const BOUND: Bound = Bound::Unbounded;
 }
 
-/// Reads the candid record stored under `key`, lets `f` change it and writes it back; does
-/// nothing and returns false when there is none.
-fn update_record<K, T>(
-    map: &mut StableBTreeMap<K, Candid<T>, Memory>,
-    key: &K,
-    f: impl FnOnce(&mut T),
-) -> bool
-where
-    K: Storable + Ord + Clone,
-    T: CandidType + DeserializeOwned,
-{
-    let Some(mut record) = map.get(key) else {
-        return false;
-    };
-    f(&mut record.0);
-    map.insert(key.clone(), record);
-    true
-}
+/// A stable map of candid records.
+type RecordMap<K, T> = StableBTreeMap<K, Candid<T>, Memory>;
 
-/// Every entry of a map of candid records, in key order, decoded.
-fn entries<K, T>(map: &StableBTreeMap<K, Candid<T>, Memory>) -> Vec<(K, T)>
+/// One collection of candid records (key `K`, record `T`) in a stable map of its own: the
+/// reads and writes every collection needs, written once. A repository declares its
+/// collections with [`collection!`] and keeps the collection's invariants (cascades, what may
+/// change) in its own functions.
+pub struct Records<K, T>(&'static LocalKey<RefCell<RecordMap<K, T>>>)
 where
-    K: Storable + Ord + Clone,
-    T: CandidType + DeserializeOwned,
+    K: Storable + Ord + Clone + 'static,
+    T: CandidType + DeserializeOwned + 'static;
+
+/// `static NAME: Records<K, T> = MEMORY_ID;`: a collection in its own stable map, opened in
+/// virtual memory `MEMORY_ID` on first use.
+macro_rules! collection {
+    ($(#[$doc:meta])* $vis:vis static $name:ident: Records<$k:ty, $t:ty> = $id:expr $(;)?) => {
+        $(#[$doc])*
+        $vis static $name: $crate::store::Records<$k, $t> = {
+            ::std::thread_local! {
+                static MAP: ::std::cell::RefCell<$crate::store::RecordMap<$k, $t>> =
+                    $crate::store::open($id);
+            }
+            $crate::store::Records(&MAP)
+        };
+    };
+}
+use collection;
+
+impl<K, T> Records<K, T>
+where
+    K: Storable + Ord + Clone + 'static,
+    T: CandidType + DeserializeOwned + 'static,
 {
-    map.iter()
-        .map(|e| e.into_pair())
-        .map(|(key, record)| (key, record.0))
-        .collect()
+    /// The record under `key`.
+    pub fn get(&self, key: impl Into<K>) -> Option<T> {
+        self.0.with(|m| m.borrow().get(&key.into()).map(|r| r.0))
+    }
+
+    /// Stores `record` under `key` (new, or replacing).
+    pub fn put(&self, key: impl Into<K>, record: T) {
+        self.0
+            .with(|m| m.borrow_mut().insert(key.into(), Candid(record)));
+    }
+
+    /// Removes the record under `key`, returning it.
+    pub fn remove(&self, key: impl Into<K>) -> Option<T> {
+        self.0
+            .with(|m| m.borrow_mut().remove(&key.into()))
+            .map(|r| r.0)
+    }
+
+    /// Reads the record under `key`, lets `f` change it and writes it back; does nothing and
+    /// returns false when there is none.
+    pub fn update(&self, key: impl Into<K>, f: impl FnOnce(&mut T)) -> bool {
+        let key = key.into();
+        self.0.with(|m| {
+            let mut m = m.borrow_mut();
+            let Some(mut record) = m.get(&key) else {
+                return false;
+            };
+            f(&mut record.0);
+            m.insert(key, record);
+            true
+        })
+    }
+
+    /// Every entry, in key order.
+    pub fn list(&self) -> Vec<(K, T)> {
+        self.0.with(|m| {
+            m.borrow()
+                .iter()
+                .map(|e| e.into_pair())
+                .map(|(key, record)| (key, record.0))
+                .collect()
+        })
+    }
+
+    /// The first entry, in key order, that `test` accepts.
+    pub fn find(&self, test: impl Fn(&T) -> bool) -> Option<(K, T)> {
+        self.0.with(|m| {
+            m.borrow()
+                .iter()
+                .map(|e| e.into_pair())
+                .find(|(_, record)| test(&record.0))
+                .map(|(key, record)| (key, record.0))
+        })
+    }
+
+    /// The records `keep` accepts, in key order.
+    pub fn values_where(&self, keep: impl Fn(&T) -> bool) -> Vec<T> {
+        self.0.with(|m| {
+            m.borrow()
+                .iter()
+                .map(|e| e.value().0)
+                .filter(|record| keep(record))
+                .collect()
+        })
+    }
+
+    /// Whether any record satisfies `test`.
+    pub fn any(&self, test: impl Fn(&T) -> bool) -> bool {
+        self.0.with(|m| m.borrow().iter().any(|e| test(&e.value().0)))
+    }
+
+    /// Removes the records `forget` accepts.
+    pub fn remove_where(&self, forget: impl Fn(&T) -> bool) {
+        self.0.with(|m| {
+            let mut m = m.borrow_mut();
+            let stale: Vec<K> = m
+                .iter()
+                .filter(|e| forget(&e.value().0))
+                .map(|e| e.key().clone())
+                .collect();
+            for key in &stale {
+                m.remove(key);
+            }
+        });
+    }
+
+    /// The map itself, for a repository's own reads (ranges, the last key).
+    fn with<R>(&self, f: impl FnOnce(&RecordMap<K, T>) -> R) -> R {
+        self.0.with(|m| f(&m.borrow()))
+    }
 }
 
 /// Forgets a module that leaves the registry, with everything stored about it: its record,
@@ -130,7 +225,7 @@ pub fn remove_module(name: &str) {
 /// Removes group `name` and its schedule (it would have nothing to snapshot); false when
 /// there is no such group. Its members, their snapshots and its group snapshots' records stay.
 pub fn remove_group(name: &str) -> bool {
-    let removed = groups::remove(name);
+    let removed = groups::GROUPS.remove(name).is_some();
     if removed {
         schedules::GROUPS.remove(name);
     }

@@ -8,11 +8,11 @@ use std::cell::RefCell;
 use ic_stable_structures::StableBTreeMap;
 
 use super::records::SnapshotKey;
-use super::{Candid, Memory, SnapshotRecord, modules};
+use super::{Memory, SnapshotRecord, collection, modules};
+
+collection!(static RECORDS: Records<SnapshotKey, SnapshotRecord> = super::SNAPSHOTS);
 
 thread_local! {
-    static RECORDS: RefCell<StableBTreeMap<SnapshotKey, Candid<SnapshotRecord>, Memory>> =
-        super::open(super::SNAPSHOTS);
     /// Pinned snapshots (of the orchestrator's or taken elsewhere).
     static PINS: RefCell<StableBTreeMap<SnapshotKey, (), Memory>> = super::open(super::PINS);
 }
@@ -31,12 +31,12 @@ fn ids_in<V: ic_stable_structures::Storable>(
 
 /// The orchestrator's record of a snapshot (none: taken elsewhere, or unknown).
 pub fn record(module: &str, id: &[u8]) -> Option<SnapshotRecord> {
-    RECORDS.with(|m| m.borrow().get(&SnapshotKey::new(module, id)).map(|r| r.0))
+    RECORDS.get(SnapshotKey::new(module, id))
 }
 
 /// The ids of the snapshots of `module` the orchestrator recorded, in key order.
 pub fn recorded_ids(module: &str) -> Vec<Vec<u8>> {
-    RECORDS.with(|m| ids_in(&m.borrow(), module))
+    RECORDS.with(|m| ids_in(m, module))
 }
 
 /// The ids of `module`'s pinned snapshots.
@@ -66,10 +66,7 @@ pub fn record_taken(
     if let Some(replaced) = replaced {
         forget(module, replaced);
     }
-    RECORDS.with(|m| {
-        m.borrow_mut()
-            .insert(SnapshotKey::new(module, id), Candid(record))
-    });
+    RECORDS.put(SnapshotKey::new(module, id), record);
     if pin {
         set_pinned(module, id, true);
     }
@@ -78,16 +75,16 @@ pub fn record_taken(
 /// Forgets the record and pin of a snapshot that is gone (replaced, or deleted by a group
 /// flow undoing its take).
 pub fn forget(module: &str, id: &[u8]) {
-    RECORDS.with(|m| m.borrow_mut().remove(&SnapshotKey::new(module, id)));
+    RECORDS.remove(SnapshotKey::new(module, id));
     PINS.with(|m| m.borrow_mut().remove(&SnapshotKey::new(module, id)));
 }
 
 /// Forgets what is known of a snapshot the orchestrator deleted (it was not pinned: pins
 /// refuse deletion): its record and its kept-for-upgrade mark. Returns the record.
 pub fn forget_deleted(module: &str, id: &[u8]) -> Option<SnapshotRecord> {
-    let record = RECORDS.with(|m| m.borrow_mut().remove(&SnapshotKey::new(module, id)));
+    let record = RECORDS.remove(SnapshotKey::new(module, id));
     update_kept_for_upgrade(module, |kept| kept.retain(|k| k != id));
-    record.map(|r| r.0)
+    record
 }
 
 /// Pins or unpins one snapshot.
@@ -145,12 +142,9 @@ pub fn known_before(module: &str) -> KnownBefore {
 /// elsewhere.
 pub fn reconcile(module: &str, before: KnownBefore, held: &[Vec<u8>]) {
     let gone = |id: &Vec<u8>| !held.contains(id);
-    RECORDS.with(|m| {
-        let mut m = m.borrow_mut();
-        for id in before.recorded.iter().filter(|id| gone(id)) {
-            m.remove(&SnapshotKey::new(module, id));
-        }
-    });
+    for id in before.recorded.iter().filter(|id| gone(id)) {
+        RECORDS.remove(SnapshotKey::new(module, id));
+    }
     PINS.with(|m| {
         let mut m = m.borrow_mut();
         for id in before.pinned.iter().filter(|id| gone(id)) {
@@ -163,7 +157,7 @@ pub fn reconcile(module: &str, before: KnownBefore, held: &[Vec<u8>]) {
 /// Forgets every record and pin of `module` (it leaves the registry: `super::remove_module`).
 pub(super) fn forget_module(module: &str) {
     for id in recorded_ids(module) {
-        RECORDS.with(|m| m.borrow_mut().remove(&SnapshotKey::new(module, &id)));
+        RECORDS.remove(SnapshotKey::new(module, &id));
     }
     for id in pinned_ids(module) {
         PINS.with(|m| m.borrow_mut().remove(&SnapshotKey::new(module, &id)));

@@ -6,31 +6,31 @@ use std::cell::RefCell;
 use ic_stable_structures::StableBTreeMap;
 
 use super::records::ChunkKey;
-use super::{Candid, Memory, StagedWasm};
+use super::{Memory, StagedWasm, collection};
 
 /// How long a staged wasm lives after its last write (purged lazily after that).
 pub const TTL_NANOS: u64 = 24 * 60 * 60 * 1_000_000_000;
 
+collection!(static STAGED_WASMS: Records<Vec<u8>, StagedWasm> = super::STAGED_WASMS);
+
 thread_local! {
-    static STAGED_WASMS: RefCell<StableBTreeMap<Vec<u8>, Candid<StagedWasm>, Memory>> =
-        super::open(super::STAGED_WASMS);
     static STAGED_CHUNKS: RefCell<StableBTreeMap<ChunkKey, Vec<u8>, Memory>> =
         super::open(super::STAGED_CHUNKS);
 }
 
 /// The staged wasm announced with `hash`.
 pub fn get(hash: &[u8]) -> Option<StagedWasm> {
-    STAGED_WASMS.with(|m| m.borrow().get(&hash.to_vec()).map(|r| r.0))
+    STAGED_WASMS.get(hash)
 }
 
 /// Every staged wasm, by hash.
 pub fn list() -> Vec<(Vec<u8>, StagedWasm)> {
-    STAGED_WASMS.with(|m| super::entries(&m.borrow()))
+    STAGED_WASMS.list()
 }
 
 /// Stores the staged wasm's record (its chunks are stored with [`append_chunk`]).
 pub fn put(hash: &[u8], staged: StagedWasm) {
-    STAGED_WASMS.with(|m| m.borrow_mut().insert(hash.to_vec(), Candid(staged)));
+    STAGED_WASMS.put(hash, staged);
 }
 
 /// Stores `chunk` as the next chunk of `hash` (`staged` counts it and is stored with it).
@@ -59,10 +59,10 @@ pub fn chunk(hash: &[u8], index: u32) -> Option<Vec<u8>> {
 
 /// Deletes the staged wasm and its chunks.
 pub fn remove(hash: &[u8]) {
-    if let Some(staged) = STAGED_WASMS.with(|m| m.borrow_mut().remove(&hash.to_vec())) {
+    if let Some(staged) = STAGED_WASMS.remove(hash) {
         STAGED_CHUNKS.with(|m| {
             let mut m = m.borrow_mut();
-            for index in 0..staged.0.chunk_count {
+            for index in 0..staged.chunk_count {
                 m.remove(&ChunkKey {
                     wasm_hash: hash.to_vec(),
                     index,
