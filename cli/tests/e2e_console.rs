@@ -5,10 +5,10 @@
 
 mod common;
 
-use candid::encode_args;
 use common::console::{Console, between, http};
 use common::{Env, localnet_only, wasm};
 use orchestrator_api::BeginImportArgs;
+use orchestrator_api::client::calls;
 
 fn snapshots(env: &Env) -> Vec<serde_json::Value> {
     env.json(&["snapshot", "list", "app"])
@@ -573,11 +573,8 @@ fn a_non_admin_identity_sees_the_orchestrator_s_refusal_in_the_page() {
 #[test]
 fn a_busy_module_shows_its_operation_and_a_snapshot_of_it_is_refused_busy() {
     let env = Env::registered();
-    env.update(
-        env.orchestrator,
-        "begin_import",
-        encode_args(("app", BeginImportArgs::default())).unwrap(),
-    );
+    env.call(calls::begin_import("app", BeginImportArgs::default()))
+        .expect("begin_import");
     let console = Console::start(&env, "developer", &[]);
     let page = console.get("/").text();
     assert!(

@@ -6,32 +6,27 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use candid::encode_args;
 use common::Env;
 use common::console::Console;
+use orchestrator_api::client::calls;
 use orchestrator_api::{AddModuleArgs, ModuleKind};
 
 #[test]
 #[ignore = "a benchmark: scripts/bench-console.sh"]
 fn the_modules_page_renders_in_one_round_of_calls_for_1_10_and_50_modules() {
     let env = Env::registered();
-    let orch = env.orchestrator;
     let mut registered = 1;
     println!("| modules | modules page, median of 5 | slowest |");
     println!("|---:|---:|---:|");
     for target in [1usize, 10, 50] {
         while registered < target {
             let id = env.fresh_module();
-            env.update(
-                orch,
-                "add_module",
-                encode_args((AddModuleArgs {
-                    canister_id: id,
-                    name: format!("m{registered}"),
-                    kind: ModuleKind::Other,
-                },))
-                .unwrap(),
-            );
+            env.call(calls::add_module(AddModuleArgs {
+                canister_id: id,
+                name: format!("m{registered}"),
+                kind: ModuleKind::Other,
+            }))
+            .expect("add_module");
             registered += 1;
         }
         let console = Console::start(&env, "developer", &[]);

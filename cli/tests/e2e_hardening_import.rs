@@ -8,12 +8,10 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use candid::{Principal, decode_one, encode_args, encode_one};
+use candid::{Principal, encode_args};
 use localnet::{CallFilter, RejectCode};
-use orchestrator_api::{
-    OnExisting, StageWasmChunkArgs, StagedWasmInfo, StagingError, UpgradeArgs, UpgradeError,
-    UpgradeOutcome, UpgradeReport,
-};
+use orchestrator_api::client::calls;
+use orchestrator_api::{OnExisting, StageWasmChunkArgs, UpgradeArgs, UpgradeOutcome};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -74,27 +72,13 @@ fn wait_for_held_call(env: &Env) -> u64 {
 fn stage_v2(env: &Env) -> Vec<u8> {
     let v2 = wasm("sample-module-v2.wasm.gz");
     let hash = Sha256::digest(&v2).to_vec();
-    let staged = env.update(
-        env.orchestrator,
-        "stage_wasm_chunk",
-        encode_one(StageWasmChunkArgs {
-            wasm_hash: hash.clone(),
-            offset: 0,
-            chunk: v2,
-        })
-        .unwrap(),
-    );
-    decode_one::<Result<StagedWasmInfo, StagingError>>(&staged)
-        .unwrap()
-        .unwrap();
-    let committed = env.update(
-        env.orchestrator,
-        "commit_staged_wasm",
-        encode_one(serde_bytes::ByteBuf::from(hash.clone())).unwrap(),
-    );
-    decode_one::<Result<StagedWasmInfo, StagingError>>(&committed)
-        .unwrap()
-        .unwrap();
+    env.call(calls::stage_wasm_chunk(StageWasmChunkArgs {
+        wasm_hash: hash.clone(),
+        offset: 0,
+        chunk: v2,
+    }))
+    .unwrap();
+    env.call(calls::commit_staged_wasm(&hash)).unwrap();
     hash
 }
 
@@ -113,27 +97,21 @@ fn an_import_with_restore_into_a_module_whose_upgrade_holds_the_lock_is_refused_
     let hash = stage_v2(&env);
     hold(&env, env.module, "health");
     let (orchestrator, developer) = (env.orchestrator, env.developer);
+    let call = calls::upgrade_module(
+        "app",
+        UpgradeArgs {
+            wasm_hash: hash,
+            arg: encode_args(()).unwrap(),
+            snapshot: None,
+            on_existing: OnExisting::Replace,
+            rollback_on_failure: true,
+        },
+    )
+    .unwrap();
     let upgrade = env
         .server
         .replica()
-        .with_net(|net| {
-            net.submit_call(
-                orchestrator,
-                developer,
-                "upgrade_module",
-                encode_args((
-                    "app",
-                    UpgradeArgs {
-                        wasm_hash: hash,
-                        arg: encode_args(()).unwrap(),
-                        snapshot: None,
-                        on_existing: OnExisting::Replace,
-                        rollback_on_failure: true,
-                    },
-                ))
-                .unwrap(),
-            )
-        })
+        .with_net(|net| net.submit_call(orchestrator, developer, call.method, call.arg.clone()))
         .unwrap();
     let health = wait_for_held_call(&env);
     let before = snapshot_ids(&env);
@@ -173,7 +151,7 @@ fn an_import_with_restore_into_a_module_whose_upgrade_holds_the_lock_is_refused_
         assert!(Instant::now() < deadline, "the upgrade did not finish");
         std::thread::sleep(Duration::from_millis(50));
     };
-    let report: Result<UpgradeReport, UpgradeError> = decode_one(&reply).unwrap();
+    let report = call.decode(&reply).unwrap();
     assert_eq!(report.unwrap().outcome, UpgradeOutcome::Upgraded);
     assert_eq!(
         env.get(env.module, "k").unwrap(),

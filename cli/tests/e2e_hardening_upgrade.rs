@@ -3,8 +3,7 @@
 
 mod common;
 
-use candid::{decode_one, encode_args};
-use orchestrator_api::{QueryError, StagedWasmInfo};
+use orchestrator_api::client::calls;
 
 use common::{Env, wasm};
 
@@ -62,12 +61,7 @@ fn a_file_that_is_not_a_wasm_is_refused_before_anything_is_contacted() {
         assert!(!stderr.contains("no wasm is staged"), "{name}: {stderr}");
     }
     // Nothing staged, no operation beyond the snapshot taken above, and it is still there.
-    let staged: Result<Vec<StagedWasmInfo>, QueryError> = decode_one(&env.query(
-        env.orchestrator,
-        "list_staged_wasms",
-        encode_args(()).unwrap(),
-    ))
-    .unwrap();
+    let staged = env.call(calls::list_staged_wasms());
     assert!(staged.unwrap().is_empty());
     let history = env.json(&["history", "app"]);
     assert_eq!(

@@ -18,12 +18,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use assert_cmd::Command;
-use candid::{Principal, decode_one, encode_args, encode_one};
+use candid::{CandidType, Principal, decode_one, encode_args, encode_one};
 use ic_agent::Identity;
 use ic_agent::identity::BasicIdentity;
 use localnet::LocalNet;
 use localnet::http::{Keys, ReplicaConfig, Server};
 use orchestrator_api::InitArg;
+use orchestrator_api::client::{Call, Mode};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The developer: controls the orchestrator and the module.
@@ -210,6 +212,23 @@ impl Env {
             .replica()
             .with_net(|net| net.query_call(canister, dev, method, arg))
             .unwrap_or_else(|e| panic!("{canister}.{method} failed: {e:?}"))
+    }
+
+    /// Calls the orchestrator as the developer, encoded by the typed client
+    /// (`orchestrator_api::client::calls::…`): the endpoint's answer, `Ok` or its error.
+    pub fn call<R, E>(&self, call: Result<Call<R, E>, candid::Error>) -> Result<R, E>
+    where
+        R: CandidType + DeserializeOwned,
+        E: CandidType + DeserializeOwned,
+    {
+        let call = call.expect("the arguments encode");
+        let (orchestrator, method) = (self.orchestrator, call.method);
+        let reply = match call.mode {
+            Mode::Query => self.query(orchestrator, method, call.arg.clone()),
+            Mode::Update => self.update(orchestrator, method, call.arg.clone()),
+        };
+        call.decode(&reply)
+            .unwrap_or_else(|e| panic!("{orchestrator}.{method}: not its result type: {e}"))
     }
 
     pub fn set(&self, canister: Principal, key: &str, value: &[u8]) {
