@@ -16,32 +16,7 @@ use candid::{decode_one, encode_args};
 use predicates::prelude::*;
 use serde_json::Value;
 
-use common::{Env, STRANGER_PEM, principal_of, wasm};
-
-fn files_of(dir: &Path) -> Vec<String> {
-    let mut out: Vec<String> = walk(dir, dir);
-    out.sort();
-    out
-}
-
-fn walk(root: &Path, dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            out.extend(walk(root, &e.path()));
-        } else {
-            out.push(
-                e.path()
-                    .strip_prefix(root)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned(),
-            );
-        }
-    }
-    out
-}
+use common::{Env, STRANGER_PEM, files_of, principal_of, wasm};
 
 #[test]
 fn module_commands_register_list_configure_and_remove_with_json() {

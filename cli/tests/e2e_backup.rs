@@ -3,86 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command as Std;
+use std::path::Path;
 
-use common::Env;
-use common::backup::{PASSWORD, S3, S3_KEY, S3_SECRET, json, keepsake};
+use common::backup::{
+    PASSWORD, S3, S3_KEY, S3_SECRET, init_repo, json, keepsake, restic, restic_ok,
+    restic_snapshots, tags_of,
+};
+use common::{Env, fails, files_of, succeeds, succeeds_with_json};
 use serde_json::Value;
-
-/// Runs, asserts failure, returns (exit code, stderr).
-fn fails(c: &mut assert_cmd::Command) -> (i32, String) {
-    let out = c.output().unwrap();
-    assert!(
-        !out.status.success(),
-        "expected a failure:\nstdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A repository created by `backup init`.
-fn init_repo(env: &Env) -> PathBuf {
-    let repo = env.path("repo");
-    let r = json(env, &["backup", "init", "--repo", repo.to_str().unwrap()]);
-    assert_eq!(r["version"], 2, "{r}");
-    repo
-}
-
-/// The restic binary (Debian package `restic`, 0.14).
-fn restic() -> PathBuf {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join("restic"))
-            .find(|p| p.is_file())
-    });
-    found.unwrap_or_else(|| {
-        panic!(
-            "the restic CLI is not installed; this test proves restic reads keepsake's backups. \
-             Install it with `apt-get install -y restic` (.ci/run does)"
-        )
-    })
-}
-
-fn restic_cmd(repo: &Path) -> Std {
-    let mut c = Std::new(restic());
-    c.env("RESTIC_PASSWORD", PASSWORD)
-        .env("RESTIC_CACHE_DIR", repo.with_extension("restic-cache"))
-        .args(["-r", repo.to_str().unwrap()]);
-    c
-}
-
-fn restic_ok(repo: &Path, args: &[&str]) -> Vec<u8> {
-    let out = restic_cmd(repo).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "restic {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// Every file under `root`, relative, sorted.
-fn files_of(root: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
-}
 
 #[test]
 fn a_backup_is_listed_by_module_and_restored_into_a_fresh_canister_with_the_data_back() {
@@ -153,7 +81,7 @@ fn a_backup_is_listed_by_module_and_restored_into_a_fresh_canister_with_the_data
 fn a_wrong_password_is_refused_and_says_where_the_password_comes_from() {
     let env = Env::registered();
     let repo = init_repo(&env);
-    let (code, err) = fails(
+    let (code, _, err) = fails(
         env.keepsake()
             .env("KEEPSAKE_REPO_PASSWORD", "not the password")
             .args(["backup", "list", "--repo", repo.to_str().unwrap()]),
@@ -173,7 +101,7 @@ fn a_wrong_password_is_refused_and_says_where_the_password_comes_from() {
         .args(["--password-file", env.path("pw").to_str().unwrap()])
         .assert()
         .success();
-    let (code, err) =
+    let (code, _, err) =
         fails(
             env.keepsake()
                 .args(["backup", "list", "--repo", repo.to_str().unwrap()]),
@@ -186,7 +114,7 @@ fn a_wrong_password_is_refused_and_says_where_the_password_comes_from() {
 fn a_folder_that_is_not_a_repository_or_does_not_exist_is_refused_with_what_to_do() {
     let env = Env::registered();
     let missing = env.path("nowhere");
-    let (_, err) =
+    let (_, _, err) =
         fails(keepsake(&env).args(["backup", "list", "--repo", missing.to_str().unwrap()]));
     assert!(err.contains("there is no backup repository"), "{err}");
     assert!(err.contains("backup init"), "{err}");
@@ -194,18 +122,18 @@ fn a_folder_that_is_not_a_repository_or_does_not_exist_is_refused_with_what_to_d
     let plain = env.path("plain");
     std::fs::create_dir_all(&plain).unwrap();
     std::fs::write(plain.join("notes.txt"), "hello").unwrap();
-    let (_, err) =
+    let (_, _, err) =
         fails(keepsake(&env).args(["backup", "list", "--repo", plain.to_str().unwrap()]));
     assert!(err.contains("is not a backup repository"), "{err}");
     // And init refuses to write a repository over other files.
-    let (_, err) =
+    let (_, _, err) =
         fails(keepsake(&env).args(["backup", "init", "--repo", plain.to_str().unwrap()]));
     assert!(err.contains("not empty"), "{err}");
     assert_eq!(files_of(&plain), vec!["notes.txt".to_string()]);
 
     // A backup id that is not in the repository.
     let repo = init_repo(&env);
-    let (_, err) = fails(keepsake(&env).args([
+    let (_, _, err) = fails(keepsake(&env).args([
         "backup",
         "restore",
         "deadbeef",
@@ -250,17 +178,10 @@ fn restic_lists_the_backup_and_restores_and_dumps_files_identical_to_an_export()
     ]);
 
     // restic lists it, with keepsake's tags, and finds nothing wrong with the repository.
-    let listed: Value =
-        serde_json::from_slice(&restic_ok(&repo, &["snapshots", "--json"])).unwrap();
-    let listed = listed.as_array().unwrap();
+    let listed = restic_snapshots(&repo);
     assert_eq!(listed.len(), 1, "{listed:?} ({})", restic_bin.display());
     assert_eq!(listed[0]["id"], backup_id.as_str());
-    let tags: Vec<&str> = listed[0]["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t.as_str().unwrap())
-        .collect();
+    let tags = tags_of(&listed[0]);
     assert!(tags.contains(&"module=app"), "{tags:?}");
     assert!(
         tags.contains(&format!("snapshot={snapshot_id}").as_str()),
@@ -309,7 +230,7 @@ fn a_restore_into_a_canister_the_identity_does_not_control_is_refused_and_names_
     let run = json(&env, &["backup", "run", "app", "--repo", repo_s, "--take"]);
     let backup_id = run["backup_id"].as_str().unwrap();
     // The stranger holds the repository password but controls no canister.
-    let (code, err) = fails(
+    let (code, _, err) = fails(
         env.keepsake_as("stranger")
             .env("KEEPSAKE_REPO_PASSWORD", PASSWORD)
             .args(["backup", "restore", backup_id, "--repo", repo_s])
@@ -345,30 +266,16 @@ fn a_backup_in_an_s3_bucket_is_restored_and_wrong_keys_or_a_missing_bucket_are_r
     let s3 = S3::start(&root, None);
     let repo = "s3://backups/keepsake/app";
 
-    let out = on_s3(&env, &s3, S3_SECRET, &["init", "--repo", repo])
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    succeeds(on_s3(&env, &s3, S3_SECRET, &["init", "--repo", repo]).arg("--json"));
+    let run = succeeds_with_json(
+        on_s3(
+            &env,
+            &s3,
+            S3_SECRET,
+            &["run", "app", "--repo", repo, "--take"],
+        )
+        .arg("--json"),
     );
-    let out = on_s3(
-        &env,
-        &s3,
-        S3_SECRET,
-        &["run", "app", "--repo", repo, "--take"],
-    )
-    .arg("--json")
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
     let backup_id = run["backup_id"].as_str().unwrap();
     // The repository's files are in the bucket, under the prefix.
     assert!(root.join("backups/keepsake/app/config").is_file());
@@ -386,7 +293,7 @@ fn a_backup_in_an_s3_bucket_is_restored_and_wrong_keys_or_a_missing_bucket_are_r
     assert_eq!(env.get(fresh, "k1").unwrap(), b"v1");
 
     // Wrong secret key: refused by the server, and said so.
-    let (code, err) = fails(&mut on_s3(
+    let (code, _, err) = fails(&mut on_s3(
         &env,
         &s3,
         "wrong-secret",
@@ -399,7 +306,7 @@ fn a_backup_in_an_s3_bucket_is_restored_and_wrong_keys_or_a_missing_bucket_are_r
         "{err}"
     );
     // A bucket that does not exist.
-    let (_, err) = fails(&mut on_s3(
+    let (_, _, err) = fails(&mut on_s3(
         &env,
         &s3,
         S3_SECRET,
@@ -436,7 +343,7 @@ fn a_snapshot_viewer_exports_and_backs_up_without_controlling_the_module() {
 
     // Not yet a viewer: refused, and told how to become one.
     let out = env.path("before");
-    let (code, err) = fails(&mut as_viewer(&[
+    let (code, _, err) = fails(&mut as_viewer(&[
         "export",
         &module,
         "--out",
@@ -466,28 +373,17 @@ fn a_snapshot_viewer_exports_and_backs_up_without_controlling_the_module() {
 
     // A viewer: export and backup run both work, and the export verifies.
     let out = env.path("cold");
-    let mut c = as_viewer(&["export", &module, "--out", out.to_str().unwrap()]);
-    let done = c.output().unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    succeeds(&mut as_viewer(&["export", &module, "--out", out.to_str().unwrap()]));
     assert!(out.join("wasm_module.bin").exists());
     env.ok(&["verify", out.to_str().unwrap()]);
-    let mut c = as_viewer(&["--json", "backup", "run", &module, "--repo", repo_s]);
-    let done = c.output().unwrap();
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
-    let run: Value = serde_json::from_slice(&done.stdout).unwrap();
+    let run = succeeds_with_json(&mut as_viewer(&[
+        "--json", "backup", "run", &module, "--repo", repo_s,
+    ]));
     assert_eq!(run["snapshot_id"], snapshot.as_str(), "{run}");
     assert_eq!(run["canister_id"], module.as_str(), "{run}");
 
     // The viewer still cannot change anything: taking a snapshot directly is refused.
-    let (_, err) = fails(
+    let (_, _, err) = fails(
         env.keepsake_as("viewer")
             .args(["snapshot", "take", &module]),
     );
@@ -495,7 +391,7 @@ fn a_snapshot_viewer_exports_and_backs_up_without_controlling_the_module() {
     // Someone who is not a viewer is refused with the same advice.
     let stranger = common::principal_of(common::STRANGER_PEM);
     let other = env.path("stranger");
-    let (code, err) = fails(env.keepsake_as("stranger").args([
+    let (code, _, err) = fails(env.keepsake_as("stranger").args([
         "export",
         &module,
         "--out",
@@ -511,7 +407,7 @@ fn a_snapshot_viewer_exports_and_backs_up_without_controlling_the_module() {
     // Back to controllers only: the viewer is refused again.
     env.ok(&["module", "set", "app", "--snapshot-viewers", "none"]);
     let again = env.path("again");
-    let (code, _) = fails(&mut as_viewer(&[
+    let (code, _, _) = fails(&mut as_viewer(&[
         "export",
         &module,
         "--out",

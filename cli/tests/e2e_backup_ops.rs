@@ -4,73 +4,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command as Std;
+use std::path::Path;
 use std::time::Duration;
 
-use candid::Principal;
-use common::Env;
 use common::backup::{
-    PASSWORD, background, json, keepsake, kill_mid_backup, locks, size_of, wait_for,
+    PASSWORD, background, init_repo, json, keepsake, kill_mid_backup, locks, restic_snapshots,
+    size_of, wait_for,
 };
+use common::{Env, fails, json_of, succeeded};
 use common::gate::Gate;
 use serde_json::Value;
 
-/// Runs, asserts failure, returns (exit code, stdout, stderr).
-fn fails(c: &mut assert_cmd::Command) -> (i32, String, String) {
-    let out = c.output().unwrap();
-    assert!(
-        !out.status.success(),
-        "expected a failure:\nstdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A repository created by `backup init`.
-fn init_repo(env: &Env) -> PathBuf {
-    let repo = env.path("repo");
-    json(env, &["backup", "init", "--repo", repo.to_str().unwrap()]);
-    repo
-}
-
-/// A second sample module, controlled by the developer and the orchestrator, registered as
-/// `name`.
-fn second_module(env: &Env, name: &str) -> Principal {
-    let id = env.fresh_module();
-    env.ok(&[
-        "module",
-        "add",
-        &id.to_text(),
-        "--name",
-        name,
-        "--kind",
-        "satellite",
-    ]);
-    id
-}
-
-/// The `restic` CLI (Debian package `restic`, installed by .ci/run).
+/// The ids of the snapshots the `restic` CLI lists in `repo`, sorted.
 fn restic_snapshot_ids(repo: &Path) -> Vec<String> {
-    let out = Std::new("restic")
-        .env("RESTIC_PASSWORD", PASSWORD)
-        .env("RESTIC_CACHE_DIR", repo.with_extension("restic-cache"))
-        .args(["-r", repo.to_str().unwrap(), "snapshots", "--json"])
-        .output()
-        .expect("the restic CLI (apt-get install -y restic; .ci/run does)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut ids: Vec<String> = v
-        .as_array()
-        .unwrap()
+    let mut ids: Vec<String> = restic_snapshots(repo)
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_string())
         .collect();
@@ -95,7 +42,7 @@ fn run_all_backs_up_every_module_and_one_failing_does_not_stop_the_others() {
     let env = Env::registered();
     env.set(env.module, "k1", b"v1");
     env.take_snapshot();
-    let other = second_module(&env, "other");
+    let other = env.add_module("other");
     let repo = init_repo(&env);
     let repo_s = repo.to_str().unwrap();
 
@@ -169,7 +116,7 @@ fn sync_backs_up_every_snapshot_the_repository_lacks_and_a_second_sync_backs_up_
     let first = env.take_snapshot();
     env.set(env.module, "k1", b"v2");
     let second = env.take_snapshot();
-    second_module(&env, "other");
+    env.add_module("other");
     let other_snap = json(&env, &["snapshot", "take", "other"])["id"]
         .as_str()
         .unwrap()
@@ -235,7 +182,7 @@ fn sync_backs_up_every_snapshot_the_repository_lacks_and_a_second_sync_backs_up_
 #[test]
 fn forget_keeps_what_the_rules_keep_per_module_restic_agrees_and_prune_shrinks_the_repository() {
     let env = Env::registered();
-    second_module(&env, "other");
+    env.add_module("other");
     let repo = init_repo(&env);
     let repo_s = repo.to_str().unwrap();
     // Four snapshots of app, each with 2 MB of data no other has (the module is rewound to an
@@ -402,13 +349,7 @@ fn a_second_run_against_a_locked_repository_is_refused_naming_the_holder_until_t
     assert!(err.contains("is in use by"), "{err}");
 
     gate.open();
-    let out = first.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = json_of(&succeeded("the first run", first.wait_with_output().unwrap()));
     assert!(
         locks(&repo).is_empty(),
         "the lock was left: {:?}",
@@ -442,7 +383,7 @@ fn a_run_killed_mid_upload_leaves_no_listed_backup_and_the_rerun_completes_and_r
     let repo_s = repo.to_str().unwrap();
 
     // Kill -9 mid-run, with the rest of its reads held back (common::gate).
-    let status = kill_mid_backup(
+    kill_mid_backup(
         &env,
         &repo,
         &[
@@ -457,12 +398,6 @@ fn a_run_killed_mid_upload_leaves_no_listed_backup_and_the_rerun_completes_and_r
             "2",
         ],
         40_000_000,
-    );
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(
-        status.signal(),
-        Some(9),
-        "the run ended before it was killed: {status:?}"
     );
 
     // No half backup is listed; the dead run's lock is still there.

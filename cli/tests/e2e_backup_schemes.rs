@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command as Std, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Env;
 use common::backup::{free_port, keepsake};
+use common::{Env, files_of, succeeds_with_json};
 use serde_json::Value;
 
 // ---- servers ----
@@ -138,33 +138,14 @@ impl Remote {
 
 /// Runs with `--json`, asserts success, parses stdout.
 fn ok_json(mut c: assert_cmd::Command) -> Value {
-    let out = c.arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    succeeds_with_json(c.arg("--json"))
 }
 
 /// Runs, asserts failure, returns (exit code, stderr, seconds taken).
 fn fails(mut c: assert_cmd::Command) -> (i32, String, f64) {
     let started = Instant::now();
-    let out = c.output().unwrap();
-    let took = started.elapsed().as_secs_f64();
-    assert!(
-        !out.status.success(),
-        "expected a failure:\nstdout: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        took,
-    )
+    let (code, _, stderr) = common::fails(&mut c);
+    (code, stderr, started.elapsed().as_secs_f64())
 }
 
 /// init → backup run → list → restore into a fresh canister (the data back) → check
@@ -207,28 +188,11 @@ fn round_trip(env: &Env, r: &Remote) {
     assert_eq!(check["ok"], true, "{check}");
 }
 
-/// Every file under `root`, relative.
-fn files_under(root: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out
-}
-
 /// The repository's files are in restic's layout under `root`, and no temporary file of an
 /// interrupted or failed write is left (a file server's writes are renamed into place).
 fn assert_restic_layout_without_leftovers(root: &Path) {
     assert!(root.join("config").is_file(), "no config under {root:?}");
-    let files = files_under(root);
+    let files = files_of(root);
     assert!(
         files.iter().any(|f| f.starts_with("data/")),
         "no packs: {files:?}"

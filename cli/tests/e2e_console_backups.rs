@@ -60,12 +60,7 @@ fn assert_no_password(path: &str, r: &Resp) {
 
 /// Registers a fresh sample module (controlled by the developer and the orchestrator).
 fn add_module(env: &Env, name: &str) -> Principal {
-    let id = env.fresh_canister();
-    let (dev, orch) = (env.developer, env.orchestrator);
-    env.server
-        .replica()
-        .with_net(|net| net.set_controllers(id, Some(dev), vec![dev, orch]))
-        .unwrap();
+    let id = env.fresh_module();
     env.ok(&["module", "add", &id.to_text(), "--name", name]);
     id
 }

@@ -6,21 +6,6 @@ mod common;
 use common::Env;
 use serde_json::Value;
 
-/// Registers a fresh sample module (controlled by the developer and the orchestrator) as `name`.
-fn add_module(env: &Env, name: &str) -> Principal {
-    let id = env.fresh_module();
-    env.ok(&[
-        "module",
-        "add",
-        &id.to_text(),
-        "--name",
-        name,
-        "--kind",
-        "satellite",
-    ]);
-    id
-}
-
 fn code_and_stdout(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
     let out = env.keepsake().args(args).output().unwrap();
     (
@@ -33,8 +18,8 @@ fn code_and_stdout(env: &Env, args: &[&str]) -> (Option<i32>, String, String) {
 #[test]
 fn a_group_is_added_snapshotted_restored_as_one_cut_shown_and_removed() {
     let env = Env::registered();
-    let b = add_module(&env, "b");
-    let c = add_module(&env, "c");
+    let b = env.add_module("b");
+    let c = env.add_module("c");
     let group = env.json(&["group", "add", "shop", "app", "b", "c"]);
     assert_eq!(group["modules"], serde_json::json!(["app", "b", "c"]));
     let list = env.json(&["group", "list"]);
@@ -143,8 +128,8 @@ fn group_commands_refuse_bad_input_and_unknown_names_with_what_to_do() {
 #[test]
 fn upgrade_group_stages_each_wasm_and_upgrades_the_named_members_behind_one_group_snapshot() {
     let env = Env::registered();
-    let b = add_module(&env, "b");
-    add_module(&env, "c");
+    let b = env.add_module("b");
+    env.add_module("c");
     env.ok(&["group", "add", "shop", "app", "b", "c"]);
     let v2 = env.path("v2.wasm.gz");
     std::fs::write(&v2, common::wasm("sample-module-v2.wasm.gz")).unwrap();
@@ -219,7 +204,7 @@ fn upgrade_group_stages_each_wasm_and_upgrades_the_named_members_behind_one_grou
 #[test]
 fn schedule_set_group_and_snapshot_pin_group_act_on_the_whole_group() {
     let env = Env::registered();
-    add_module(&env, "b");
+    env.add_module("b");
     env.ok(&["group", "add", "shop", "app", "b"]);
 
     let set = env.json(&[

@@ -3,13 +3,12 @@
 //! and an `s3s-fs` S3 server on a loopback port.
 
 use std::path::{Path, PathBuf};
-use std::process::ExitStatus;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Env;
+use super::{Env, json_of, succeeded};
 use super::gate::Gate;
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -24,15 +23,67 @@ pub fn keepsake(env: &Env) -> assert_cmd::Command {
 /// Runs with `--json`, asserts success, parses stdout.
 pub fn json(env: &Env, args: &[&str]) -> Value {
     let out = keepsake(env).arg("--json").args(args).output().unwrap();
+    json_of(&succeeded(&format!("keepsake {args:?}"), out))
+}
+
+/// A repository created by `backup init` in the Env's folder (format version 2).
+pub fn init_repo(env: &Env) -> PathBuf {
+    let repo = env.path("repo");
+    let r = json(env, &["backup", "init", "--repo", repo.to_str().unwrap()]);
+    assert_eq!(r["version"], 2, "{r}");
+    repo
+}
+
+/// The restic binary (Debian package `restic`, 0.14).
+pub fn restic() -> PathBuf {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("restic"))
+            .find(|p| p.is_file())
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "the restic CLI is not installed; the backup tests prove restic reads keepsake's \
+             backups. Install it with `apt-get install -y restic` (.ci/run does)"
+        )
+    })
+}
+
+/// The real `restic` on `repo`, with the repository password.
+pub fn restic_cmd(repo: &Path) -> Command {
+    let mut c = Command::new(restic());
+    c.env("RESTIC_PASSWORD", PASSWORD)
+        .env("RESTIC_CACHE_DIR", repo.with_extension("restic-cache"))
+        .args(["-r", repo.to_str().unwrap()]);
+    c
+}
+
+/// Runs `restic <args>` on `repo`, asserts success, returns stdout.
+pub fn restic_ok(repo: &Path, args: &[&str]) -> Vec<u8> {
+    let out = restic_cmd(repo).args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "keepsake {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-        out.status.code(),
+        "restic {args:?} failed:\nstdout: {}\nstderr: {}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    out.stdout
+}
+
+/// The tags of a snapshot `restic snapshots --json` lists.
+pub fn tags_of(snapshot: &Value) -> Vec<&str> {
+    snapshot["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect()
+}
+
+/// What `restic snapshots --json` lists in `repo`.
+pub fn restic_snapshots(repo: &Path) -> Vec<Value> {
+    let v: Value = serde_json::from_slice(&restic_ok(repo, &["snapshots", "--json"])).unwrap();
+    v.as_array().unwrap().clone()
 }
 
 /// A loopback port nothing listens on (bound, then released).
@@ -171,12 +222,12 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
 /// and kills it with SIGKILL midway, deterministically: its traffic goes through a [`Gate`],
 /// closed once the run holds the repository lock and `read_first` bytes of replies have
 /// passed, so the rest of its reads never arrive and it cannot finish whatever the machine's
-/// speed. Returns how it ended.
+/// speed. Asserts that it ended killed.
 ///
 /// The sample module's bulk data compresses well, so with a 50 MB fill rustic_core writes its
 /// only data pack at the end of the pass (measured: 78 MB of replies in all, the first pack
 /// file after the last read): the kill lands while the snapshot streams, before any pack.
-pub fn kill_mid_backup(env: &Env, repo: &Path, args: &[&str], read_first: u64) -> ExitStatus {
+pub fn kill_mid_backup(env: &Env, repo: &Path, args: &[&str], read_first: u64) {
     let gate = Gate::start(&env.server.url());
     let mut run = background(env, gate.url(), args);
     wait_for("the run's lock", Duration::from_secs(120), || {
@@ -194,5 +245,11 @@ pub fn kill_mid_backup(env: &Env, repo: &Path, args: &[&str], read_first: u64) -
         );
     }
     run.kill().unwrap();
-    run.wait().unwrap()
+    let status = run.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the run ended before it was killed: {status:?}"
+    );
 }

@@ -14,7 +14,7 @@ pub mod replica;
 pub(crate) use replica::localnet_only;
 use replica::{External, Network};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use assert_cmd::Command;
@@ -48,6 +48,69 @@ pub fn wasm(name: &str) -> Vec<u8> {
 pub fn principal_of(pem: &str) -> Principal {
     let id: Arc<dyn Identity> = Arc::new(BasicIdentity::from_pem(pem.as_bytes()).unwrap());
     id.sender().unwrap()
+}
+
+/// Runs `c`, asserts success, returns stdout.
+pub fn succeeds(c: &mut Command) -> Vec<u8> {
+    let out = c.output().unwrap();
+    succeeded(&format!("{c:?}"), out)
+}
+
+/// Asserts that `what`, which has finished, succeeded; returns its stdout.
+pub fn succeeded(what: &str, out: std::process::Output) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}):\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Runs `c`, asserts success, parses stdout as JSON.
+pub fn succeeds_with_json(c: &mut Command) -> Value {
+    json_of(&succeeds(c))
+}
+
+/// `stdout` parsed as JSON.
+pub fn json_of(stdout: &[u8]) -> Value {
+    serde_json::from_slice(stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(stdout)))
+}
+
+/// Runs `c`, asserts failure, returns (exit code, stdout, stderr).
+pub fn fails(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().unwrap();
+    assert!(
+        !out.status.success(),
+        "expected a failure:\nstdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every file under `root`, relative, sorted.
+pub fn files_of(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                walk(root, &e.path(), out);
+            } else {
+                let path = e.path();
+                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
 }
 
 /// A network with the orchestrator and a v1 sample module (not yet registered).
@@ -121,16 +184,29 @@ impl Env {
     /// An Env with the module registered as "app".
     pub fn registered() -> Self {
         let env = Self::new();
-        env.ok(&[
+        env.register(env.module, "app");
+        env
+    }
+
+    /// `keepsake module add <id> --name <name> --kind satellite`.
+    pub fn register(&self, id: Principal, name: &str) {
+        self.ok(&[
             "module",
             "add",
-            &env.module.to_text(),
+            &id.to_text(),
             "--name",
-            "app",
+            name,
             "--kind",
             "satellite",
         ]);
-        env
+    }
+
+    /// A fresh v1 sample module (controlled by the developer and the orchestrator),
+    /// registered as `name`.
+    pub fn add_module(&self, name: &str) -> Principal {
+        let id = self.fresh_module();
+        self.register(id, name);
+        id
     }
 
     pub fn path(&self, p: &str) -> PathBuf {
@@ -159,22 +235,14 @@ impl Env {
     /// Runs as the developer, asserts success, returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.keepsake().args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "keepsake {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        String::from_utf8(succeeded(&format!("keepsake {args:?}"), out)).unwrap()
     }
 
     /// Runs with `--json` as the developer, asserts success, parses stdout.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
-        let text = self.ok(&all);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+        json_of(self.ok(&all).as_bytes())
     }
 
     /// `keepsake snapshot take app`: the new snapshot's id (hex).
