@@ -154,6 +154,15 @@ impl Ctx {
         Ok(Orchestrator::new(self.agent().await?, id))
     }
 
+    /// Prints an answer: `view` as JSON with `--json`, else the line `text` writes of it.
+    pub fn show<V: serde::Serialize>(&self, view: &V, text: impl FnOnce(&V) -> String) -> Result<()> {
+        if self.json() {
+            return output::json(view);
+        }
+        output::println(&text(view));
+        Ok(())
+    }
+
     /// Asks before a destructive action: `--yes` skips it; a terminal gets a y/N prompt;
     /// otherwise it is a usage error, so scripts never hang or act by surprise.
     pub fn confirm(&self, what: &str) -> Result<()> {

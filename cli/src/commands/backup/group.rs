@@ -5,6 +5,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use orchestrator_api::{GroupSnapshotArgs, GroupSnapshotInfo, GroupSnapshotStatus};
 use serde::Serialize;
 
+use super::run::Outcome;
 use crate::context::Ctx;
 use crate::operations::backup::group::{
     GroupManifest, GroupManifestMember, GroupRunSummary, Member, run_group,
@@ -207,53 +208,27 @@ pub(super) struct GroupResult {
     pub group: String,
     /// The group snapshot.
     pub group_snapshot_id: u64,
-    /// `backed_up`, `already_present` or `failed`.
-    pub result: &'static str,
-    /// The group backup, when there is one.
-    pub backup_id: Option<String>,
-    /// Bytes the repository grew by.
-    pub added_bytes: u64,
-    /// Why it failed (with its causes).
-    pub error: Option<String>,
+    /// How its backup ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
 }
 
 impl GroupResult {
     pub(super) fn of(group: &str, id: u64, r: Result<GroupRunSummary>) -> Self {
-        let mut out = Self {
+        Self {
             group: group.to_string(),
             group_snapshot_id: id,
-            result: "failed",
-            backup_id: None,
-            added_bytes: 0,
-            error: None,
-        };
-        match r {
-            Ok(s) => {
-                out.result = if s.already_present {
-                    "already_present"
-                } else {
-                    "backed_up"
-                };
-                out.backup_id = Some(s.backup_id);
-                out.added_bytes = s.added_bytes;
-            }
-            Err(e) => out.error = Some(format!("{e:#}")),
+            outcome: Outcome::of(r.map(|s| (s.already_present, s.backup_id, s.added_bytes))),
         }
-        out
     }
 
     /// A row of sync's table: like a module's, the group in the MODULE column.
     pub(super) fn row(&self) -> Vec<String> {
-        let detail = match (&self.backup_id, &self.error) {
-            (Some(b), _) => format!("{} (+{})", &b[..8], output::bytes(self.added_bytes)),
-            (None, Some(e)) => e.lines().collect::<Vec<_>>().join(" "),
-            (None, None) => String::new(),
-        };
         vec![
             format!("group {}", self.group),
-            self.result.to_string(),
+            self.outcome.result.to_string(),
             format!("group snapshot {}", self.group_snapshot_id),
-            detail,
+            self.outcome.detail(),
         ]
     }
 }

@@ -259,15 +259,10 @@ pub(super) async fn back_up(
     summary
 }
 
-/// One module's line of `backup run --all` and `backup sync`.
+/// How one backup of a batch (`backup run --all`, `backup sync`) ended: the fields every
+/// line of the batch has, module or group.
 #[derive(Debug, Serialize)]
-pub(super) struct ModuleResult {
-    /// The module.
-    pub module: String,
-    /// Its canister.
-    pub canister_id: String,
-    /// The snapshot (hex), when one was chosen.
-    pub snapshot_id: Option<String>,
+pub(super) struct Outcome {
     /// `backed_up`, `already_present` or `failed`.
     pub result: &'static str,
     /// The backup, when there is one.
@@ -278,6 +273,54 @@ pub(super) struct ModuleResult {
     pub error: Option<String>,
 }
 
+impl Outcome {
+    /// The outcome of a run that ended in `r`: (already present, backup id, bytes added).
+    pub(super) fn of(r: Result<(bool, String, u64)>) -> Self {
+        match r {
+            Ok((already_present, backup_id, added_bytes)) => Self {
+                result: if already_present {
+                    "already_present"
+                } else {
+                    "backed_up"
+                },
+                backup_id: Some(backup_id),
+                added_bytes,
+                error: None,
+            },
+            Err(e) => Self {
+                result: "failed",
+                backup_id: None,
+                added_bytes: 0,
+                error: Some(format!("{e:#}")),
+            },
+        }
+    }
+
+    /// The last column of a table row: the backup and what it added, or why it failed (one
+    /// line, so that one backup stays one row).
+    pub(super) fn detail(&self) -> String {
+        match (&self.backup_id, &self.error) {
+            (Some(b), _) => format!("{} (+{})", &b[..8], output::bytes(self.added_bytes)),
+            (None, Some(e)) => e.lines().collect::<Vec<_>>().join(" "),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+/// One module's line of `backup run --all` and `backup sync`.
+#[derive(Debug, Serialize)]
+pub(super) struct ModuleResult {
+    /// The module.
+    pub module: String,
+    /// Its canister.
+    pub canister_id: String,
+    /// The snapshot (hex), when one was chosen.
+    pub snapshot_id: Option<String>,
+    /// How its backup ended.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
 impl ModuleResult {
     pub(super) fn of(
         module: &str,
@@ -285,44 +328,25 @@ impl ModuleResult {
         snapshot: Option<&[u8]>,
         r: Result<RunSummary>,
     ) -> Self {
-        let mut out = Self {
+        let snapshot_id = match &r {
+            Ok(s) => Some(s.origin.snapshot_id.clone()),
+            Err(_) => snapshot.map(hex::encode),
+        };
+        Self {
             module: module.to_string(),
             canister_id: canister.to_text(),
-            snapshot_id: snapshot.map(hex::encode),
-            result: "failed",
-            backup_id: None,
-            added_bytes: 0,
-            error: None,
-        };
-        match r {
-            Ok(s) => {
-                out.result = if s.already_present {
-                    "already_present"
-                } else {
-                    "backed_up"
-                };
-                out.snapshot_id = Some(s.origin.snapshot_id);
-                out.backup_id = Some(s.backup_id);
-                out.added_bytes = s.added_bytes;
-            }
-            Err(e) => out.error = Some(format!("{e:#}")),
+            snapshot_id,
+            outcome: Outcome::of(r.map(|s| (s.already_present, s.backup_id, s.added_bytes))),
         }
-        out
     }
 
     /// A table row: module, result, snapshot, backup or reason.
     pub(super) fn row(&self) -> Vec<String> {
-        let detail = match (&self.backup_id, &self.error) {
-            (Some(b), _) => format!("{} (+{})", &b[..8], output::bytes(self.added_bytes)),
-            // One module stays one line.
-            (None, Some(e)) => e.lines().collect::<Vec<_>>().join(" "),
-            (None, None) => String::new(),
-        };
         vec![
             self.module.clone(),
-            self.result.to_string(),
+            self.outcome.result.to_string(),
             self.snapshot_id.clone().unwrap_or_else(|| "-".into()),
-            detail,
+            self.outcome.detail(),
         ]
     }
 }
@@ -336,7 +360,10 @@ pub(super) struct FleetResults {
 
 /// Prints the results; an error (already reported) when any failed.
 pub(super) fn report(ctx: &Ctx, results: Vec<ModuleResult>, what: &str) -> Result<()> {
-    let failed = results.iter().filter(|r| r.result == "failed").count();
+    let failed = results
+        .iter()
+        .filter(|r| r.outcome.result == "failed")
+        .count();
     let total = results.len();
     let view = FleetResults { results, failed };
     if ctx.json() {

@@ -163,11 +163,13 @@ pub async fn exec(ctx: &Ctx, args: &SyncArgs) -> Result<()> {
             groups.push(GroupResult::of(&g.name, s.id, r));
         }
     }
-    let failed = results.iter().filter(|r| r.result == "failed").count()
-        + groups.iter().filter(|r| r.result == "failed").count();
+    let outcomes = || {
+        let modules = results.iter().map(|r| &r.outcome);
+        modules.chain(groups.iter().map(|g| &g.outcome))
+    };
+    let failed = outcomes().filter(|o| o.result == "failed").count();
     let view = Synced {
-        backed_up: results.iter().filter(|r| r.result == "backed_up").count()
-            + groups.iter().filter(|r| r.result == "backed_up").count(),
+        backed_up: outcomes().filter(|o| o.result == "backed_up").count(),
         already_present,
         failed,
         results,

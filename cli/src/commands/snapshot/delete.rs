@@ -4,10 +4,8 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::commands::views::SnapshotView;
-use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
 use crate::operations::orchestrator::Answered;
-use crate::output;
 
 /// Delete a snapshot of a module. Without --snapshot, the module must hold exactly one.
 /// A pinned snapshot is refused until `keepsake snapshot unpin`. Asks for confirmation.
@@ -22,28 +20,19 @@ pub struct DeleteArgs {
 
 /// Runs it.
 pub async fn exec(ctx: &Ctx, args: &DeleteArgs) -> Result<()> {
-    let id = args
-        .snapshot
-        .as_deref()
-        .map(parse_snapshot_id)
-        .transpose()?;
-    let orch = ctx.orchestrator().await?;
-    let name = orch.module_name(&args.module).await?;
-    ctx.confirm(&format!(
-        "Delete {} of module {name}; it cannot be recovered",
-        args.snapshot
-            .as_deref()
-            .map(|s| format!("snapshot {s}"))
-            .unwrap_or_else(|| "the only snapshot".into())
-    ))?;
+    let (orch, name, id) = super::confirmed(
+        ctx,
+        &args.module,
+        args.snapshot.as_deref(),
+        "the only snapshot",
+        |name, which| format!("Delete {which} of module {name}; it cannot be recovered"),
+    )
+    .await?;
     let info = orch
         .delete_snapshot(&name, id.as_deref())
         .await
         .answered()?;
-    let view = SnapshotView::from(&info);
-    if ctx.json() {
-        return output::json(&view);
-    }
-    output::println(&format!("Deleted snapshot {} of {}", view.id, view.module));
-    Ok(())
+    ctx.show(&SnapshotView::from(&info), |view| {
+        format!("Deleted snapshot {} of {}", view.id, view.module)
+    })
 }

@@ -10,7 +10,9 @@ pub mod unpin;
 use anyhow::Result;
 use clap::Subcommand;
 
+use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
+use crate::operations::orchestrator::Orchestrator;
 
 /// Snapshot commands.
 #[derive(Subcommand, Debug)]
@@ -28,6 +30,25 @@ pub enum SnapshotCommand {
     Pin(pin::PinArgs),
     /// Unpin a snapshot (by id or label).
     Unpin(unpin::UnpinArgs),
+}
+
+/// What a destructive command on one of a module's snapshots acts on, once the user confirmed
+/// it: the orchestrator, the module's name and the snapshot id given (none: the command's
+/// default). `question` words the confirmation from the name and "snapshot <id>" (or
+/// `otherwise`).
+async fn confirmed<'a>(
+    ctx: &'a Ctx,
+    module: &str,
+    snapshot: Option<&str>,
+    otherwise: &str,
+    question: impl FnOnce(&str, &str) -> String,
+) -> Result<(Orchestrator<'a>, String, Option<Vec<u8>>)> {
+    let id = snapshot.map(parse_snapshot_id).transpose()?;
+    let orch = ctx.orchestrator().await?;
+    let name = orch.module_name(module).await?;
+    let which = snapshot.map_or_else(|| otherwise.to_string(), |s| format!("snapshot {s}"));
+    ctx.confirm(&question(&name, &which))?;
+    Ok((orch, name, id))
 }
 
 /// Runs a snapshot command.

@@ -8,7 +8,6 @@ use orchestrator_api::GroupRestoreArgs;
 
 use crate::commands::group::{RestoreReportView, print_members};
 use crate::commands::views::SnapshotView;
-use crate::config::parse_snapshot_id;
 use crate::context::Ctx;
 use crate::error::{Reported, echo, usage};
 use crate::operations::orchestrator::Answered;
@@ -40,33 +39,24 @@ pub async fn exec(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
     let Some(module) = &args.module else {
         return Err(usage("give a module, or --group <group>"));
     };
-    let id = args
-        .snapshot
-        .as_deref()
-        .map(parse_snapshot_id)
-        .transpose()?;
-    let orch = ctx.orchestrator().await?;
-    let name = orch.module_name(module).await?;
-    ctx.confirm(&format!(
-        "Restore module {name} to {}; its current state will be replaced",
-        args.snapshot
-            .as_deref()
-            .map(|s| format!("snapshot {s}"))
-            .unwrap_or_else(|| "its newest snapshot".into())
-    ))?;
+    let (orch, name, id) = super::confirmed(
+        ctx,
+        module,
+        args.snapshot.as_deref(),
+        "its newest snapshot",
+        |name, which| format!("Restore module {name} to {which}; its current state will be replaced"),
+    )
+    .await?;
     let info = orch
         .restore_snapshot(&name, id.as_deref())
         .await
         .answered()?;
-    let view = SnapshotView::from(&info);
-    if ctx.json() {
-        return output::json(&view);
-    }
-    output::println(&format!(
-        "Restored {} to snapshot {} (taken {})",
-        view.module, view.id, view.taken_at
-    ));
-    Ok(())
+    ctx.show(&SnapshotView::from(&info), |view| {
+        format!(
+            "Restored {} to snapshot {} (taken {})",
+            view.module, view.id, view.taken_at
+        )
+    })
 }
 
 async fn restore_group(ctx: &Ctx, group: &str, args: &RestoreArgs) -> Result<()> {

@@ -122,19 +122,16 @@ async fn take_one(ctx: &Ctx, module: &str, args: &TakeArgs) -> Result<()> {
         )
         .await
         .answered()?;
-    let view = SnapshotView::from(&info);
-    if ctx.json() {
-        return output::json(&view);
-    }
-    output::println(&format!(
-        "Took snapshot {} of {} ({}, {}){}",
-        view.id,
-        view.module,
-        output::bytes(view.total_size),
-        view.taken_at,
-        if view.pinned { ", pinned" } else { "" }
-    ));
-    Ok(())
+    ctx.show(&SnapshotView::from(&info), |view| {
+        format!(
+            "Took snapshot {} of {} ({}, {}){}",
+            view.id,
+            view.module,
+            output::bytes(view.total_size),
+            view.taken_at,
+            if view.pinned { ", pinned" } else { "" }
+        )
+    })
 }
 
 async fn take_group(ctx: &Ctx, group: &str, args: &TakeArgs) -> Result<()> {
