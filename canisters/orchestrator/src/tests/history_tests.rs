@@ -1,20 +1,13 @@
 use orchestrator_api::{HistoryQuery, OperationStatus, StepOutcome, TakeSnapshotArgs, Trigger};
 
-use super::{admin, run, setup};
+use super::{admin, run, setup, take};
 use crate::{history, lock, snapshots};
 
 #[test]
 fn history_pages_newest_first_and_filters_by_module() {
     let (mgmt, _) = setup();
     for _ in 0..5 {
-        run(snapshots::take(
-            &mgmt,
-            admin(),
-            "app",
-            TakeSnapshotArgs::default(),
-            Trigger::Manual,
-        ))
-        .unwrap();
+        take(&mgmt, None).unwrap();
     }
     let page = history::page(&HistoryQuery {
         limit: Some(2),

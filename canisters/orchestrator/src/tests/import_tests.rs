@@ -8,7 +8,7 @@ use orchestrator_api::{
     SnapshotSelector, StepOutcome, Trigger,
 };
 
-use super::{admin, run, setup, setup_with};
+use super::{RESTORE_CALLS, admin, run, setup, setup_with, take};
 use crate::fake::FakeManagement;
 use crate::mgmt::{IcSnapshot, Management, RunStatus};
 use crate::{history, imports, lock, snapshots};
@@ -46,27 +46,23 @@ fn finish(
     ))
 }
 
-fn take(mgmt: &FakeManagement) -> Result<orchestrator_api::SnapshotInfo, SnapshotError> {
-    run(snapshots::take(
-        mgmt,
-        admin(),
-        "app",
-        Default::default(),
-        Trigger::Manual,
-    ))
-}
 
-#[test]
-fn an_import_with_restore_records_the_snapshot_loads_it_and_frees_the_module() {
-    let (mgmt, canister) = setup();
-    let lease = begin(
-        &mgmt,
+/// Begins an import that restores the module once it is finished.
+fn begin_with_restore(mgmt: &FakeManagement) -> ImportLease {
+    begin(
+        mgmt,
         BeginImportArgs {
             restore: true,
             ..Default::default()
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn an_import_with_restore_records_the_snapshot_loads_it_and_frees_the_module() {
+    let (mgmt, canister) = setup();
+    let lease = begin_with_restore(&mgmt);
     assert_eq!(lease.canister_id, canister);
     assert_eq!(lease.expires_at, mgmt.now() + IMPORT_LEASE_NANOS);
     assert_eq!(lock::held_by("app"), Some(OperationKind::Import));
@@ -81,16 +77,7 @@ fn an_import_with_restore_records_the_snapshot_loads_it_and_frees_the_module() {
     mgmt.calls.borrow_mut().clear();
     let report = finish(&mgmt, lease.operation_id, &uploaded.id, true).unwrap();
     assert!(report.restored);
-    assert_eq!(
-        mgmt.calls(),
-        [
-            "list_canister_snapshots",
-            "canister_status",
-            "stop_canister",
-            "load_canister_snapshot",
-            "start_canister"
-        ]
-    );
+    assert_eq!(mgmt.calls(), RESTORE_CALLS);
     let c = mgmt.canister(canister);
     assert_eq!(c.data, 42, "the imported state is loaded");
     assert_eq!(c.status, RunStatus::Running);
@@ -159,7 +146,7 @@ fn an_import_into_a_busy_module_is_refused_and_other_operations_wait_for_the_lea
     };
     let lease = begin(&mgmt, BeginImportArgs::default()).unwrap();
     assert_eq!(
-        take(&mgmt),
+        take(&mgmt, None),
         Err(SnapshotError::Busy {
             module: "app".into(),
             operation: OperationKind::Import
@@ -174,13 +161,13 @@ fn an_import_into_a_busy_module_is_refused_and_other_operations_wait_for_the_lea
         })
     ));
     imports::abort(lease.operation_id, "test".into(), mgmt.now()).unwrap();
-    take(&mgmt).expect("the module is free again");
+    take(&mgmt, None).expect("the module is free again");
 }
 
 #[test]
 fn a_pinned_or_unknown_replace_target_is_refused_before_any_upload() {
     let (mgmt, _) = setup();
-    let pinned = take(&mgmt).unwrap();
+    let pinned = take(&mgmt, None).unwrap();
     run(snapshots::set_pinned(
         &mgmt,
         "app",
@@ -231,7 +218,7 @@ fn a_pinned_or_unknown_replace_target_is_refused_before_any_upload() {
 #[test]
 fn the_snapshot_an_import_replaces_cannot_be_pinned_while_the_lease_holds() {
     let (mgmt, canister) = setup();
-    let old = take(&mgmt).unwrap();
+    let old = take(&mgmt, None).unwrap();
     let lease = begin(
         &mgmt,
         BeginImportArgs {
@@ -265,7 +252,7 @@ fn an_import_without_a_free_slot_is_refused_but_a_resumed_one_needs_none() {
         max_snapshots: Some(2),
         ..Default::default()
     });
-    take(&mgmt).unwrap();
+    take(&mgmt, None).unwrap();
     let partial = client_upload(&mgmt, canister, 3, None);
     assert_eq!(
         begin(&mgmt, BeginImportArgs::default()),
@@ -323,11 +310,11 @@ fn an_expired_lease_is_taken_over_and_the_abandoned_import_closed() {
     assert!(renewed.expires_at > lease.expires_at);
     mgmt.now.set(renewed.expires_at - 2_000_000_000);
     assert!(
-        matches!(take(&mgmt), Err(SnapshotError::Busy { .. })),
+        matches!(take(&mgmt, None), Err(SnapshotError::Busy { .. })),
         "not yet expired"
     );
     mgmt.now.set(renewed.expires_at);
-    take(&mgmt).expect("an expired lease does not hold the module");
+    take(&mgmt, None).expect("an expired lease does not hold the module");
     let op = history::get(lease.operation_id).unwrap();
     assert!(
         matches!(&op.status, OperationStatus::Failed(r) if r.starts_with("abandoned")),
@@ -369,14 +356,7 @@ fn an_orchestrator_upgrade_keeps_a_live_import_lease_but_frees_other_locks() {
 #[test]
 fn a_failed_load_reports_the_step_and_restarts_the_module() {
     let (mgmt, canister) = setup();
-    let lease = begin(
-        &mgmt,
-        BeginImportArgs {
-            restore: true,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let lease = begin_with_restore(&mgmt);
     let uploaded = client_upload(&mgmt, canister, 9, None);
     mgmt.fail_next("load_canister_snapshot");
     let error = finish(&mgmt, lease.operation_id, &uploaded.id, true).unwrap_err();

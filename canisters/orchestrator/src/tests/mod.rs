@@ -11,11 +11,14 @@ mod staging_tests;
 mod upgrade_tests;
 
 use candid::Principal;
-use orchestrator_api::{AddModuleArgs, ModuleKind, ModuleSettingsUpdate, StageWasmChunkArgs};
+use orchestrator_api::{
+    AddModuleArgs, ModuleKind, ModuleSettingsUpdate, SnapshotError, SnapshotInfo,
+    StageWasmChunkArgs, TakeSnapshotArgs, Trigger,
+};
 use sha2::{Digest, Sha256};
 
 use crate::fake::FakeManagement;
-use crate::{registry, staging};
+use crate::{registry, snapshots, staging};
 
 /// The admin calling in these tests.
 pub fn admin() -> Principal {
@@ -48,6 +51,45 @@ pub fn setup_with(settings: ModuleSettingsUpdate) -> (FakeManagement, Principal)
     mgmt.calls.borrow_mut().clear();
     (mgmt, canister)
 }
+
+/// A manual snapshot of "app" by the admin, labelled `label`.
+pub fn take(mgmt: &FakeManagement, label: Option<&str>) -> Result<SnapshotInfo, SnapshotError> {
+    take_with(
+        mgmt,
+        TakeSnapshotArgs {
+            label: label.map(Into::into),
+            pin: None,
+        },
+    )
+}
+
+/// A manual snapshot of "app" by the admin, with `args`.
+pub fn take_with(
+    mgmt: &FakeManagement,
+    args: TakeSnapshotArgs,
+) -> Result<SnapshotInfo, SnapshotError> {
+    run(snapshots::take(mgmt, admin(), "app", args, Trigger::Manual))
+}
+
+/// A manual delete of "app"'s snapshot `id` (none: its only one) by the admin.
+pub fn delete(mgmt: &FakeManagement, id: Option<&[u8]>) -> Result<SnapshotInfo, SnapshotError> {
+    run(snapshots::delete(
+        mgmt,
+        admin(),
+        "app",
+        id.map(<[u8]>::to_vec),
+        Trigger::Manual,
+    ))
+}
+
+/// The management calls of a restore of a running module, in order.
+pub const RESTORE_CALLS: [&str; 5] = [
+    "list_canister_snapshots",
+    "canister_status",
+    "stop_canister",
+    "load_canister_snapshot",
+    "start_canister",
+];
 
 /// Stages and commits `wasm` in chunks of 1.5 MB; returns its hash.
 pub fn stage(mgmt: &FakeManagement, wasm: &[u8]) -> Vec<u8> {

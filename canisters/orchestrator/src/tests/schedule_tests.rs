@@ -9,7 +9,7 @@ use orchestrator_api::{
     SnapshotSelector, TakeSnapshotArgs, Trigger, UpgradeArgs, UpgradeOutcome,
 };
 
-use super::{admin, run, setup_with, stage};
+use super::{admin, delete, run, setup_with, stage, take_with};
 use crate::fake::{FakeManagement, V2_WASM};
 use crate::mgmt::Management;
 use crate::{fleet, lock, registry, schedules, snapshots, upgrade};
@@ -35,17 +35,7 @@ fn every(minutes: u32, retention: Retention) -> ScheduleArgs {
 }
 
 fn take(mgmt: &FakeManagement, label: &str) -> orchestrator_api::SnapshotInfo {
-    run(snapshots::take(
-        mgmt,
-        admin(),
-        "app",
-        TakeSnapshotArgs {
-            label: Some(label.into()),
-            pin: None,
-        },
-        Trigger::Manual,
-    ))
-    .expect("take_snapshot")
+    super::take(mgmt, Some(label)).expect("take_snapshot")
 }
 
 fn pin(mgmt: &FakeManagement, selector: SnapshotSelector) -> Vec<orchestrator_api::SnapshotInfo> {
@@ -335,13 +325,7 @@ fn with_every_slot_protected_a_scheduled_snapshot_is_skipped_and_a_manual_one_re
         !mgmt.calls().contains(&"take_canister_snapshot"),
         "nothing was taken"
     );
-    let manual = run(snapshots::take(
-        &mgmt,
-        admin(),
-        "app",
-        TakeSnapshotArgs::default(),
-        Trigger::Manual,
-    ));
+    let manual = take_with(&mgmt, TakeSnapshotArgs::default());
     assert!(matches!(
         manual,
         Err(SnapshotError::SlotsProtected {
@@ -381,13 +365,7 @@ fn a_pinned_snapshot_is_not_deleted_until_unpinned() {
     let (mgmt, _) = setup_with(max_snapshots(2));
     let a = take(&mgmt, "a");
     pin(&mgmt, SnapshotSelector::Id(a.id.clone()));
-    let refused = run(snapshots::delete(
-        &mgmt,
-        admin(),
-        "app",
-        Some(a.id.to_vec()),
-        Trigger::Manual,
-    ));
+    let refused = delete(&mgmt, Some(a.id.as_slice()));
     assert_eq!(
         refused,
         Err(SnapshotError::Pinned {
@@ -421,13 +399,7 @@ fn a_pinned_snapshot_is_not_deleted_until_unpinned() {
     ))
     .unwrap();
     assert!(!unpinned[0].pinned);
-    run(snapshots::delete(
-        &mgmt,
-        admin(),
-        "app",
-        Some(a.id.to_vec()),
-        Trigger::Manual,
-    ))
+    delete(&mgmt, Some(a.id.as_slice()))
     .unwrap();
     assert!(crate::store::snapshot_meta::pinned_ids("app").is_empty());
 }

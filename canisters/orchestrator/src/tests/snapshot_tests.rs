@@ -5,28 +5,12 @@ use orchestrator_api::{
     TakeSnapshotArgs, Trigger,
 };
 
-use super::{admin, run, setup, setup_with};
+use super::{RESTORE_CALLS, admin, delete, run, setup, setup_with, take};
 use crate::fake::FakeManagement;
 use crate::history;
 use crate::lock::{self, ModuleLock};
 use crate::mgmt::{Management, RunStatus};
 use crate::snapshots;
-
-fn take(
-    mgmt: &FakeManagement,
-    label: Option<&str>,
-) -> Result<orchestrator_api::SnapshotInfo, SnapshotError> {
-    run(snapshots::take(
-        mgmt,
-        admin(),
-        "app",
-        TakeSnapshotArgs {
-            label: label.map(Into::into),
-            pin: None,
-        },
-        Trigger::Manual,
-    ))
-}
 
 fn last_operation() -> orchestrator_api::OperationRecord {
     history::page(&Default::default()).operations.remove(0)
@@ -355,16 +339,7 @@ fn restore_loads_the_newest_snapshot_by_default_and_restarts() {
     assert_eq!(restored.id, new.id);
     assert_eq!(restored.label.as_deref(), Some("new"));
     assert_eq!(mgmt.canister(canister).data, 20);
-    assert_eq!(
-        mgmt.calls(),
-        [
-            "list_canister_snapshots",
-            "canister_status",
-            "stop_canister",
-            "load_canister_snapshot",
-            "start_canister"
-        ]
-    );
+    assert_eq!(mgmt.calls(), RESTORE_CALLS);
     assert_eq!(mgmt.canister(canister).status, RunStatus::Running);
 
     run(snapshots::restore(
@@ -449,13 +424,7 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
         ..Default::default()
     });
     assert_eq!(
-        run(snapshots::delete(
-            &mgmt,
-            admin(),
-            "app",
-            None,
-            Trigger::Manual
-        )),
+        delete(&mgmt, None),
         Err(SnapshotError::NoSnapshot {
             module: "app".into()
         })
@@ -463,13 +432,7 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
     let a = take(&mgmt, None).unwrap();
     let b = take(&mgmt, None).unwrap();
     assert_eq!(
-        run(snapshots::delete(
-            &mgmt,
-            admin(),
-            "app",
-            None,
-            Trigger::Manual
-        )),
+        delete(&mgmt, None),
         Err(SnapshotError::AmbiguousSnapshot {
             module: "app".into(),
             count: 2
@@ -481,22 +444,10 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
         "nothing deleted"
     );
     mgmt.calls.borrow_mut().clear();
-    let deleted = run(snapshots::delete(
-        &mgmt,
-        admin(),
-        "app",
-        Some(a.id.to_vec()),
-        Trigger::Manual,
-    ))
+    let deleted = delete(&mgmt, Some(a.id.as_slice()))
     .unwrap();
     assert_eq!(deleted.id, a.id);
-    let deleted = run(snapshots::delete(
-        &mgmt,
-        admin(),
-        "app",
-        None,
-        Trigger::Manual,
-    ))
+    let deleted = delete(&mgmt, None)
     .unwrap();
     assert_eq!(deleted.id, b.id);
     assert!(mgmt.canister(canister).snapshots.is_empty());
@@ -517,13 +468,7 @@ fn a_failed_delete_keeps_the_record() {
     let a = take(&mgmt, Some("keep me")).unwrap();
     mgmt.fail_next("delete_canister_snapshot");
     assert!(matches!(
-        run(snapshots::delete(
-            &mgmt,
-            admin(),
-            "app",
-            None,
-            Trigger::Manual
-        )),
+        delete(&mgmt, None),
         Err(SnapshotError::OperationFailed {
             step: OperationStep::DeleteSnapshot,
             ..

@@ -1,10 +1,10 @@
 use orchestrator_api::{
     HealthCheckSetting, ModuleSettingsUpdate, OnExisting, OperationStatus, OperationStep,
-    StepOutcome, TakeSnapshotArgs, Trigger, UpgradeArgs, UpgradeError, UpgradeOutcome,
+    StepOutcome, Trigger, UpgradeArgs, UpgradeError, UpgradeOutcome,
     UpgradeReport,
 };
 
-use super::{admin, run, setup, setup_with, stage};
+use super::{admin, run, setup, setup_with, stage, take};
 use crate::fake::{FakeManagement, UNHEALTHY_WASM, V2_WASM};
 use crate::mgmt::RunStatus;
 use crate::{lock, snapshots, upgrade};
@@ -110,14 +110,7 @@ fn the_snapshot_can_be_opted_out_per_upgrade_or_per_module() {
 
 fn with_one_existing_snapshot() -> (FakeManagement, candid::Principal, Vec<u8>, Vec<u8>) {
     let (mgmt, canister) = setup();
-    let existing = run(snapshots::take(
-        &mgmt,
-        admin(),
-        "app",
-        TakeSnapshotArgs::default(),
-        Trigger::Manual,
-    ))
-    .unwrap();
+    let existing = take(&mgmt, None).unwrap();
     let hash = stage(&mgmt, V2_WASM);
     mgmt.calls.borrow_mut().clear();
     (mgmt, canister, existing.id.to_vec(), hash)
