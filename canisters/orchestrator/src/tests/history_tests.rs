@@ -9,32 +9,24 @@ fn history_pages_newest_first_and_filters_by_module() {
     for _ in 0..5 {
         take(&mgmt, None).unwrap();
     }
-    let page = history::page(&HistoryQuery {
-        limit: Some(2),
-        ..Default::default()
-    });
-    let ids: Vec<_> = page.operations.iter().map(|o| o.id).collect();
+    // A page of two before `before`: its ids and where the next page starts.
+    let page_before = |before: Option<u64>| {
+        let page = history::page(&HistoryQuery {
+            limit: Some(2),
+            before,
+            ..Default::default()
+        });
+        let ids: Vec<_> = page.operations.iter().map(|o| o.id).collect();
+        (ids, page.next)
+    };
+    let (ids, next) = page_before(None);
     assert_eq!(ids, [5, 4]);
-    assert_eq!(page.next, Some(4));
-    let page = history::page(&HistoryQuery {
-        limit: Some(2),
-        before: page.next,
-        ..Default::default()
-    });
-    assert_eq!(
-        page.operations.iter().map(|o| o.id).collect::<Vec<_>>(),
-        [3, 2]
-    );
-    let page = history::page(&HistoryQuery {
-        limit: Some(2),
-        before: page.next,
-        ..Default::default()
-    });
-    assert_eq!(
-        page.operations.iter().map(|o| o.id).collect::<Vec<_>>(),
-        [1]
-    );
-    assert_eq!(page.next, None);
+    assert_eq!(next, Some(4));
+    let (ids, next) = page_before(next);
+    assert_eq!(ids, [3, 2]);
+    let (ids, next) = page_before(next);
+    assert_eq!(ids, [1]);
+    assert_eq!(next, None);
     let other = history::page(&HistoryQuery {
         module: Some("other".into()),
         ..Default::default()
