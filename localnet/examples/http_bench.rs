@@ -9,14 +9,20 @@
 //! target/debug/examples/http_bench http://127.0.0.1:8765 [STABLE_MB=200] [UPDATES=200]
 //! ```
 
-use candid::{Decode, Encode, Principal};
-use ic_agent::Agent;
+use candid::{Encode, Principal};
 use ic_agent::identity::BasicIdentity;
 use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
 use ic_utils::interfaces::management_canister::SnapshotDataKind;
-use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The agent, probe and snapshot helpers localnet's HTTP tests use.
+#[allow(dead_code)]
+#[path = "../tests/common/agent.rs"]
+mod agent;
+
+use agent::{agent_for, inc, install_probe, take_snapshot};
 
 const SLICE: u64 = 2_000_000;
 
@@ -30,43 +36,21 @@ async fn main() {
     let stable_mb: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200);
     let updates: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(200);
 
-    let agent = Agent::builder()
-        .with_url(&url)
-        .with_identity(BasicIdentity::from_raw_key(&[42; 32]))
-        .build()
-        .expect("agent");
-    agent.fetch_root_key().await.expect("fetch_root_key");
+    let agent = agent_for(&url, Arc::new(BasicIdentity::from_raw_key(&[42; 32]))).await;
     let mgmt = ManagementCanister::create(&agent);
     let wasm = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../target/canisters/localnet-probe.wasm.gz"),
     )
     .expect("run scripts/build-canisters.sh first");
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .call_and_wait()
-        .await
-        .expect("create");
-    mgmt.install_code(&id, &wasm)
-        .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
-        .with_mode(CanisterInstallMode::Install)
-        .call_and_wait()
-        .await
-        .expect("install");
+    let id = install_probe(&agent, &wasm).await;
 
     // 1. Trivial update latency.
     let mut latencies = Vec::with_capacity(updates);
     for _ in 0..updates {
         let start = Instant::now();
-        let reply = agent
-            .update(&id, "inc")
-            .with_arg(Encode!().unwrap())
-            .call_and_wait()
-            .await
-            .expect("inc");
+        inc(&agent, id).await;
         latencies.push(start.elapsed());
-        let _ = Decode!(&reply, u64).unwrap();
     }
     latencies.sort();
     let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
@@ -98,20 +82,11 @@ async fn main() {
         stable_mb as f64 / fill_start.elapsed().as_secs_f64()
     );
     mgmt.stop_canister(&id).call_and_wait().await.expect("stop");
-    let (snap,) = mgmt
-        .take_canister_snapshot(&mgmt08::TakeCanisterSnapshotArgs {
-            canister_id: id,
-            replace_snapshot: None,
-            uninstall_code: None,
-            sender_canister_version: None,
-        })
-        .call_and_wait()
-        .await
-        .expect("take");
+    let snap = take_snapshot(&agent, id).await;
     let size = mgmt
         .read_canister_snapshot_metadata(&mgmt08::ReadCanisterSnapshotMetadataArgs {
             canister_id: id,
-            snapshot_id: snap.id.clone(),
+            snapshot_id: snap.clone(),
         })
         .call_and_wait()
         .await
@@ -128,7 +103,7 @@ async fn main() {
         let reads = futures::stream::iter(offsets.into_iter().map(|offset| {
             let args = mgmt08::ReadCanisterSnapshotDataArgs {
                 canister_id: id,
-                snapshot_id: snap.id.clone(),
+                snapshot_id: snap.clone(),
                 kind: SnapshotDataKind::StableMemory {
                     offset,
                     size: SLICE.min(size - offset),

@@ -7,14 +7,14 @@ mod common;
 use candid::{Decode, Encode, Principal};
 use ic_agent::Agent;
 use ic_agent::identity::BasicIdentity;
-use ic_utils::call::AsyncCall;
-use ic_utils::interfaces::ManagementCanister;
 use serde_bytes::ByteBuf;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
+
+use common::agent::{agent_for, counter, install_probe, load_snapshot, snapshot_ids, take_snapshot};
+use common::{probe_wasm, start_binary};
 
 /// A fresh state directory under the system's temp dir, removed on drop.
 struct StateDir(PathBuf);
@@ -41,51 +41,22 @@ async fn start(dir: &Path, round_ms: u64) -> (Child, String) {
 
 /// Starts the binary like [`start`], with `extra` arguments instead of a fixed seed.
 async fn spawn(dir: &Path, round_ms: u64, extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_localnet"))
-        .args(["--port", "0"])
-        .args(extra)
-        .arg("--state-dir")
-        .arg(dir)
-        .args(["--round-ms", &round_ms.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start localnet");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().expect("a first line");
-    let url = first
-        .strip_prefix("listening on ")
-        .expect("the address line")
-        .to_string();
-    (child, url)
+    let round_ms = round_ms.to_string();
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    let mut args = vec!["--port", "0"];
+    args.extend_from_slice(extra);
+    args.extend(["--state-dir", dir, "--round-ms", &round_ms]);
+    start_binary(&args).await
 }
 
+/// An agent as the test's identity, trusting the server's root key.
 async fn agent(url: &str) -> Agent {
-    let agent = Agent::builder()
-        .with_url(url)
-        .with_identity(BasicIdentity::from_raw_key(&[9; 32]))
-        .build()
-        .expect("an agent");
-    agent.fetch_root_key().await.expect("fetch_root_key");
-    agent
+    agent_for(url, Arc::new(BasicIdentity::from_raw_key(&[9; 32]))).await
 }
 
 /// Creates a probe canister controlled by the agent.
 async fn probe(agent: &Agent) -> Principal {
-    let mgmt = ManagementCanister::create(agent);
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .call_and_wait()
-        .await
-        .expect("create");
-    mgmt.install_code(&id, &common::probe_wasm())
-        .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
-        .call_and_wait()
-        .await
-        .expect("install");
-    id
+    install_probe(agent, &probe_wasm()).await
 }
 
 async fn update(agent: &Agent, id: Principal, method: &str, arg: Vec<u8>) -> Vec<u8> {
@@ -142,10 +113,6 @@ async fn read_stable(agent: &Agent, id: Principal) -> Vec<u8> {
     out
 }
 
-async fn counter(agent: &Agent, id: Principal) -> u64 {
-    Decode!(&query(agent, id, "get", Encode!().unwrap()).await, u64).unwrap()
-}
-
 fn signal(child: &Child, name: &str) {
     let pid = child.id().expect("running").to_string();
     let status = std::process::Command::new("kill")
@@ -177,17 +144,7 @@ async fn survives_kill_9(name: &str, round_ms: u64) {
     // The second state replaces pages the first wrote; the last reply is the `inc`, and the
     // process dies the moment it arrives.
     assert_eq!(write_state(&agent, id, 2).await, 2);
-    let mgmt = ManagementCanister::create(&agent);
-    let (snapshot,) = mgmt
-        .take_canister_snapshot(&mgmt08::TakeCanisterSnapshotArgs {
-            canister_id: id,
-            replace_snapshot: None,
-            uninstall_code: None,
-            sender_canister_version: None,
-        })
-        .call_and_wait()
-        .await
-        .expect("take a snapshot");
+    let snapshot = take_snapshot(&agent, id).await;
     assert_eq!(write_state(&agent, id, 3).await, 3);
     child.start_kill().expect("SIGKILL");
     child.wait().await.expect("killed");
@@ -199,25 +156,9 @@ async fn survives_kill_9(name: &str, round_ms: u64) {
         read_stable(&agent, id).await == pattern(3),
         "stable memory is the last acknowledged write"
     );
-    let mgmt = ManagementCanister::create(&agent);
-    let (list,) = mgmt
-        .list_canister_snapshots(&id)
-        .call_and_wait()
-        .await
-        .expect("list");
-    assert_eq!(
-        list.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        vec![snapshot.id.clone()]
-    );
+    assert_eq!(snapshot_ids(&agent, id).await, vec![snapshot.clone()]);
     // The snapshot holds the state it was taken with.
-    mgmt.load_canister_snapshot(&mgmt08::LoadCanisterSnapshotArgs {
-        canister_id: id,
-        snapshot_id: snapshot.id,
-        sender_canister_version: None,
-    })
-    .call_and_wait()
-    .await
-    .expect("load the snapshot");
+    load_snapshot(&agent, id, snapshot).await;
     assert_eq!(counter(&agent, id).await, 2);
     assert!(read_stable(&agent, id).await == pattern(2));
     drop(child);

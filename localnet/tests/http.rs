@@ -2,30 +2,24 @@
 //! query-signature verification on (the agent's default): localnet must look like a replica.
 //! Needs the probe canister: run scripts/build-canisters.sh first.
 
+mod common;
+
 use candid::{Decode, Encode, Principal};
 use ic_agent::agent::{RejectCode, RejectResponse};
 use ic_agent::identity::{BasicIdentity, Secp256k1Identity};
 use ic_agent::{Agent, AgentError, Identity};
 use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
-use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use ic_utils::interfaces::management_canister::{SnapshotDataKind, SnapshotDataOffset};
 use localnet::LocalNet;
 use localnet::http::{Keys, ReplicaConfig, Server};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-/// The probe canister (gzipped), built by scripts/build-canisters.sh.
-fn probe_wasm() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/canisters/localnet-probe.wasm.gz");
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} is missing ({e}): run scripts/build-canisters.sh first",
-            path.display()
-        )
-    })
-}
+use common::agent::{
+    agent_for, counter, create_canister, inc, install_probe, load_snapshot, snapshot_ids,
+    take_snapshot,
+};
+use common::{probe_wasm, start_binary};
 
 fn ed25519_identity(seed: u8) -> BasicIdentity {
     BasicIdentity::from_raw_key(&[seed; 32])
@@ -60,20 +54,7 @@ impl Fixture {
 
     /// Creates a canister controlled by the agent's identity and installs the probe.
     async fn probe(&self) -> Principal {
-        let mgmt = self.mgmt();
-        let (id,) = mgmt
-            .create_canister()
-            .as_provisional_create_with_amount(None)
-            .call_and_wait()
-            .await
-            .expect("provisional_create_canister_with_cycles");
-        mgmt.install_code(&id, &probe_wasm())
-            .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
-            .with_mode(CanisterInstallMode::Install)
-            .call_and_wait()
-            .await
-            .expect("install_code");
-        id
+        install_probe(&self.agent, &probe_wasm()).await
     }
 
     async fn update(
@@ -101,16 +82,6 @@ impl Fixture {
             .call()
             .await
     }
-}
-
-async fn agent_for(url: &str, identity: Arc<dyn Identity>) -> Agent {
-    let agent = Agent::builder()
-        .with_url(url)
-        .with_arc_identity(identity)
-        .build()
-        .expect("an agent");
-    agent.fetch_root_key().await.expect("fetch_root_key");
-    agent
 }
 
 fn reject_of(e: AgentError) -> RejectResponse {
@@ -328,7 +299,7 @@ async fn an_expired_request_is_refused_with_400() {
 async fn every_snapshot_method_works_over_http_including_slices_and_an_upload_round_trip() {
     use mgmt08::{
         DeleteCanisterSnapshotArgs, LoadCanisterSnapshotArgs, ReadCanisterSnapshotDataArgs,
-        ReadCanisterSnapshotMetadataArgs, TakeCanisterSnapshotArgs, UploadCanisterSnapshotDataArgs,
+        ReadCanisterSnapshotMetadataArgs, UploadCanisterSnapshotDataArgs,
         UploadCanisterSnapshotMetadataArgs,
     };
     let f = Fixture::new().await;
@@ -352,27 +323,18 @@ async fn every_snapshot_method_works_over_http_including_slices_and_an_upload_ro
     }
     f.update(id, "inc", Encode!().unwrap()).await.unwrap();
     mgmt.stop_canister(&id).call_and_wait().await.expect("stop");
-    let (snap,) = mgmt
-        .take_canister_snapshot(&TakeCanisterSnapshotArgs {
-            canister_id: id,
-            replace_snapshot: None,
-            uninstall_code: None,
-            sender_canister_version: None,
-        })
-        .call_and_wait()
-        .await
-        .expect("take");
+    let snap = take_snapshot(&f.agent, id).await;
     let (list,) = mgmt
         .list_canister_snapshots(&id)
         .call_and_wait()
         .await
         .expect("list");
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].id, snap.id);
+    assert_eq!(list[0].id, snap);
     let (meta,) = mgmt
         .read_canister_snapshot_metadata(&ReadCanisterSnapshotMetadataArgs {
             canister_id: id,
-            snapshot_id: snap.id.clone(),
+            snapshot_id: snap.clone(),
         })
         .call_and_wait()
         .await
@@ -382,7 +344,7 @@ async fn every_snapshot_method_works_over_http_including_slices_and_an_upload_ro
     let read = |kind: SnapshotDataKind| {
         let args = ReadCanisterSnapshotDataArgs {
             canister_id: id,
-            snapshot_id: snap.id.clone(),
+            snapshot_id: snap.clone(),
             kind,
         };
         async move {
@@ -533,7 +495,7 @@ async fn every_snapshot_method_works_over_http_including_slices_and_an_upload_ro
         data[..10].to_vec()
     );
     // Delete both.
-    for sid in [snap.id.clone(), uploaded.snapshot_id.clone()] {
+    for sid in [snap.clone(), uploaded.snapshot_id.clone()] {
         mgmt.delete_canister_snapshot(&DeleteCanisterSnapshotArgs {
             canister_id: id,
             snapshot_id: sid,
@@ -644,32 +606,9 @@ async fn the_in_process_transport_serves_an_agent_without_tcp() {
         .expect("an agent");
     agent.fetch_root_key().await.expect("fetch_root_key");
     assert_eq!(agent.read_root_key(), replica.keys().root_key_der());
-    let mgmt = ManagementCanister::create(&agent);
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .call_and_wait()
-        .await
-        .expect("create");
-    mgmt.install_code(&id, &probe_wasm())
-        .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
-        .call_and_wait()
-        .await
-        .expect("install");
-    let reply = agent
-        .update(&id, "inc")
-        .with_arg(Encode!().unwrap())
-        .call_and_wait()
-        .await
-        .expect("inc");
-    assert_eq!(Decode!(&reply, u64).unwrap(), 1);
-    let reply = agent
-        .query(&id, "get")
-        .with_arg(Encode!().unwrap())
-        .call()
-        .await
-        .expect("get");
-    assert_eq!(Decode!(&reply, u64).unwrap(), 1);
+    let id = install_probe(&agent, &probe_wasm()).await;
+    assert_eq!(inc(&agent, id).await, 1);
+    assert_eq!(counter(&agent, id).await, 1);
 }
 
 /// Sets certified data in an update; a query returns the data certificate it sees.
@@ -694,14 +633,9 @@ const CERTIFIED_WAT: &str = r#"(module
 #[tokio::test(flavor = "multi_thread")]
 async fn a_query_sees_a_data_certificate_of_its_certified_data() {
     let f = Fixture::new().await;
-    let mgmt = f.mgmt();
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .call_and_wait()
-        .await
-        .expect("create");
-    mgmt.install_code(&id, &wat::parse_str(CERTIFIED_WAT).unwrap())
+    let id = create_canister(&f.agent).await;
+    f.mgmt()
+        .install_code(&id, &wat::parse_str(CERTIFIED_WAT).unwrap())
         .call_and_wait()
         .await
         .expect("install");
@@ -716,25 +650,6 @@ async fn a_query_sees_a_data_certificate_of_its_certified_data() {
         ic_agent::hash_tree::LookupResult::Found(data) => assert_eq!(data, b"hello"),
         other => panic!("certified_data not found: {other:?}"),
     }
-}
-
-/// Starts the binary with `args`, returns it and its URL (from the first stdout line).
-async fn start_binary(args: &[&str]) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_localnet"))
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start localnet");
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next_line().await.unwrap().expect("a first line");
-    let url = first
-        .strip_prefix("listening on ")
-        .expect("the address line")
-        .to_string();
-    (child, url)
 }
 
 async fn sigterm(mut child: tokio::process::Child) {
@@ -763,86 +678,22 @@ async fn canisters_and_snapshots_survive_a_restart_with_a_state_dir() {
 
     let (child, url) = start_binary(&args).await;
     let agent = agent_for(&url, identity()).await;
-    let mgmt = ManagementCanister::create(&agent);
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .call_and_wait()
-        .await
-        .unwrap();
-    mgmt.install_code(&id, &probe_wasm())
-        .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
-        .call_and_wait()
-        .await
-        .unwrap();
-    agent
-        .update(&id, "inc")
-        .with_arg(Encode!().unwrap())
-        .call_and_wait()
-        .await
-        .unwrap();
-    let (snap,) = mgmt
-        .take_canister_snapshot(&mgmt08::TakeCanisterSnapshotArgs {
-            canister_id: id,
-            replace_snapshot: None,
-            uninstall_code: None,
-            sender_canister_version: None,
-        })
-        .call_and_wait()
-        .await
-        .unwrap();
-    agent
-        .update(&id, "inc")
-        .with_arg(Encode!().unwrap())
-        .call_and_wait()
-        .await
-        .unwrap();
+    let id = install_probe(&agent, &probe_wasm()).await;
+    inc(&agent, id).await;
+    let snap = take_snapshot(&agent, id).await;
+    inc(&agent, id).await;
     sigterm(child).await;
     assert!(dir.join("state.bin").exists());
     assert!(!dir.join("state.bin.tmp").exists());
 
     let (child, url) = start_binary(&args).await;
     let agent = agent_for(&url, identity()).await;
-    let mgmt = ManagementCanister::create(&agent);
-    let get = agent
-        .query(&id, "get")
-        .with_arg(Encode!().unwrap())
-        .call()
-        .await
-        .expect("the canister is back");
-    assert_eq!(Decode!(&get, u64).unwrap(), 2);
-    let (list,) = mgmt
-        .list_canister_snapshots(&id)
-        .call_and_wait()
-        .await
-        .unwrap();
-    assert_eq!(
-        list.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        vec![snap.id.clone()]
-    );
-    mgmt.load_canister_snapshot(&mgmt08::LoadCanisterSnapshotArgs {
-        canister_id: id,
-        snapshot_id: snap.id,
-        sender_canister_version: None,
-    })
-    .call_and_wait()
-    .await
-    .unwrap();
-    let get = agent
-        .query(&id, "get")
-        .with_arg(Encode!().unwrap())
-        .call()
-        .await
-        .unwrap();
-    assert_eq!(Decode!(&get, u64).unwrap(), 1);
+    assert_eq!(counter(&agent, id).await, 2, "the canister is back");
+    assert_eq!(snapshot_ids(&agent, id).await, vec![snap.clone()]);
+    load_snapshot(&agent, id, snap).await;
+    assert_eq!(counter(&agent, id).await, 1);
     // New canisters do not reuse ids.
-    let (second,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .call_and_wait()
-        .await
-        .unwrap();
-    assert_ne!(second, id);
+    assert_ne!(create_canister(&agent).await, id);
     sigterm(child).await;
     let _ = std::fs::remove_dir_all(&dir);
 }

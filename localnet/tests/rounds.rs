@@ -3,31 +3,23 @@
 //! the round after next, and management-canister snapshot reads are limited per round.
 //! Needs the probe canister: run scripts/build-canisters.sh first.
 
-use candid::{Encode, Principal};
+mod common;
+
+use candid::Principal;
 use ic_agent::Agent;
 use ic_agent::identity::BasicIdentity;
 use ic_utils::call::AsyncCall;
 use ic_utils::interfaces::ManagementCanister;
 use ic_utils::interfaces::management_canister::SnapshotDataKind;
-use ic_utils::interfaces::management_canister::builders::CanisterInstallMode;
 use localnet::LocalNet;
 use localnet::http::{Keys, ReplicaConfig, Server};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const ROUND: Duration = Duration::from_millis(400);
+use common::agent::{agent_for, inc, install_probe, take_snapshot};
+use common::probe_wasm;
 
-fn probe_wasm() -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../target/canisters/localnet-probe.wasm.gz");
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} is missing ({e}): run scripts/build-canisters.sh first",
-            path.display()
-        )
-    })
-}
+const ROUND: Duration = Duration::from_millis(400);
 
 /// A server in rounds of `ROUND`, an agent, and the probe installed.
 async fn setup(subnet_instructions: u64) -> (Server, Agent, Principal) {
@@ -38,35 +30,10 @@ async fn setup(subnet_instructions: u64) -> (Server, Agent, Principal) {
     };
     let server =
         Server::start(LocalNet::new(), Keys::from_seed(b"rounds"), config, 0).expect("start");
-    let agent = Agent::builder()
-        .with_url(server.url())
-        .with_arc_identity(Arc::new(BasicIdentity::from_raw_key(&[7; 32])))
-        .build()
-        .expect("an agent");
-    agent.fetch_root_key().await.expect("fetch_root_key");
-    let mgmt = ManagementCanister::create(&agent);
-    let (id,) = mgmt
-        .create_canister()
-        .as_provisional_create_with_amount(None)
-        .call_and_wait()
-        .await
-        .expect("create");
-    mgmt.install_code(&id, &probe_wasm())
-        .with_raw_arg(Encode!(&Option::<u64>::None).unwrap())
-        .with_mode(CanisterInstallMode::Install)
-        .call_and_wait()
-        .await
-        .expect("install");
+    let identity = Arc::new(BasicIdentity::from_raw_key(&[7; 32]));
+    let agent = agent_for(&server.url(), identity).await;
+    let id = install_probe(&agent, &probe_wasm()).await;
     (server, agent, id)
-}
-
-async fn inc(agent: &Agent, id: Principal) {
-    agent
-        .update(&id, "inc")
-        .with_arg(Encode!().unwrap())
-        .call_and_wait()
-        .await
-        .expect("inc");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -117,20 +84,11 @@ async fn snapshot_reads_beyond_the_rounds_budget_wait_for_later_rounds() {
     let (_server, agent, id) = setup(14_000_000).await;
     let mgmt = ManagementCanister::create(&agent);
     mgmt.stop_canister(&id).call_and_wait().await.expect("stop");
-    let (snap,) = mgmt
-        .take_canister_snapshot(&mgmt08::TakeCanisterSnapshotArgs {
-            canister_id: id,
-            replace_snapshot: None,
-            uninstall_code: None,
-            sender_canister_version: None,
-        })
-        .call_and_wait()
-        .await
-        .expect("take");
+    let snap = take_snapshot(&agent, id).await;
     let reads: Vec<_> = (0..6)
         .map(|_| {
             let agent = agent.clone();
-            let snapshot_id = snap.id.clone();
+            let snapshot_id = snap.clone();
             tokio::spawn(async move {
                 let mgmt = ManagementCanister::create(&agent);
                 let args = mgmt08::ReadCanisterSnapshotDataArgs {

@@ -1,5 +1,6 @@
-//! Shared fixture for localnet's conformance tests: loads the probe wasm built by
-//! scripts/build-canisters.sh and wraps candid calls with panics that name the call.
+//! Shared fixture for localnet's tests: loads the probe wasm built by
+//! scripts/build-canisters.sh and wraps candid calls with panics that name the call; starts the
+//! `localnet` binary; `agent` holds what the suites over HTTP (ic-agent) share.
 #![allow(dead_code)]
 
 use candid::utils::{ArgumentEncoder, encode_args};
@@ -8,6 +9,8 @@ use localnet::{LocalNet, RejectResponse};
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;
 use std::sync::OnceLock;
+
+pub mod agent;
 
 /// Reads target/canisters/<name>.wasm.gz once per process.
 pub fn wasm(name: &str) -> Vec<u8> {
@@ -37,6 +40,26 @@ pub fn probe_wasm() -> Vec<u8> {
 
 pub fn probe_v2_wasm() -> Vec<u8> {
     wasm("localnet-probe-v2")
+}
+
+/// Starts the `localnet` binary with `args`; returns it and its URL (from its first stdout
+/// line, "listening on …"). Killed when dropped.
+pub async fn start_binary(args: &[&str]) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_localnet"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start localnet");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("a first line");
+    let url = first
+        .strip_prefix("listening on ")
+        .expect("the address line")
+        .to_string();
+    (child, url)
 }
 
 /// A user who controls nothing.
