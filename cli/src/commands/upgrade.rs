@@ -168,31 +168,12 @@ pub async fn exec(ctx: &Ctx, args: &UpgradeArgs) -> Result<()> {
         if let Some(id) = &view.snapshot_id {
             output::println(&format!("Pre-upgrade snapshot: {id}"));
         }
-        let o = &view.outcome;
-        let line = match o.kind.as_str() {
-            "upgraded" => format!("Upgraded {name}."),
-            "rolled_back" => format!(
-                "Upgrade failed at {} ({}); {name} was rolled back to the pre-upgrade snapshot and runs its old code and state.",
-                o.failed_step.as_deref().unwrap_or("?"),
-                o.reason.as_deref().unwrap_or("")
+        let line = view.outcome.sentence(
+            &name,
+            &format!(
+                "check `keepsake history {name}` and restore with `keepsake snapshot restore {name}`"
             ),
-            "failed" => format!(
-                "Upgrade failed at {} ({}); no rollback: {}. Module running: {}.",
-                o.failed_step.as_deref().unwrap_or("?"),
-                o.reason.as_deref().unwrap_or(""),
-                o.no_rollback_because.as_deref().unwrap_or(""),
-                o.module_running.unwrap_or(false)
-            ),
-            _ => format!(
-                "Upgrade failed at {} ({}) and the rollback failed at {} ({}); module running: {}. \
-                 It needs a human: check `keepsake history {name}` and restore with `keepsake snapshot restore {name}`.",
-                o.failed_step.as_deref().unwrap_or("?"),
-                o.reason.as_deref().unwrap_or(""),
-                o.rollback_step.as_deref().unwrap_or("?"),
-                o.rollback_error.as_deref().unwrap_or(""),
-                o.module_running.unwrap_or(false)
-            ),
-        };
+        );
         output::println(&line);
     }
     if upgraded {

@@ -346,6 +346,35 @@ pub struct OutcomeView {
     pub module_running: Option<bool>,
 }
 
+impl OutcomeView {
+    /// How the upgrade of module `name` ended, in a sentence; `help` says where to look and
+    /// how to restore when even the rollback failed (the CLI names commands, the console its
+    /// pages).
+    pub fn sentence(&self, name: &str, help: &str) -> String {
+        let failed_at = self.failed_step.as_deref().unwrap_or("?");
+        let reason = self.reason.as_deref().unwrap_or("");
+        let running = self.module_running.unwrap_or(false);
+        match self.kind.as_str() {
+            "upgraded" => format!("Upgraded {name}."),
+            "rolled_back" => format!(
+                "Upgrade failed at {failed_at} ({reason}); {name} was rolled back to the \
+                 pre-upgrade snapshot and runs its old code and state."
+            ),
+            "failed" => format!(
+                "Upgrade failed at {failed_at} ({reason}); no rollback: {}. Module running: \
+                 {running}.",
+                self.no_rollback_because.as_deref().unwrap_or("")
+            ),
+            _ => format!(
+                "Upgrade failed at {failed_at} ({reason}) and the rollback failed at {} ({}); \
+                 module running: {running}. It needs a human: {help}.",
+                self.rollback_step.as_deref().unwrap_or("?"),
+                self.rollback_error.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
 impl From<&UpgradeOutcome> for OutcomeView {
     fn from(o: &UpgradeOutcome) -> Self {
         let mut v = OutcomeView {

@@ -14,24 +14,12 @@ use orchestrator_api::{
     TakeSnapshotArgs,
 };
 
-use super::page::reply;
+use super::page::{Fields, field, reply};
 use super::state::App;
 use crate::error::usage;
 use crate::operations::orchestrator::Answered;
 use crate::operations::schedule::{self, parse_duration};
 use crate::output;
-
-/// A form as its pairs (a checkbox after its hidden default repeats a name).
-type Fields = Vec<(String, String)>;
-
-/// The last non-empty value of `name`.
-fn field<'f>(fields: &'f Fields, name: &str) -> Option<&'f str> {
-    fields
-        .iter()
-        .rev()
-        .find(|(k, v)| k == name && !v.trim().is_empty())
-        .map(|(_, v)| v.trim())
-}
 
 /// Whether a checkbox `name` is ticked.
 fn flag(fields: &Fields, name: &str) -> bool {

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::backup_jobs;
 use super::backup_repo::RESTART_ADVICE;
-use super::page::{esc, failed, layout};
+use super::page::{esc, failed, field, layout};
 use super::state::App;
 use crate::error::usage;
 use crate::operations::backup::list::Backup;
@@ -178,13 +178,7 @@ pub async fn restore(
     State(app): State<Arc<App>>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |name: &str| {
-        fields
-            .iter()
-            .rev()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim().to_string())
-    };
+    let get = |name: &str| field(&fields, name).map(str::to_string);
     let started = configured(&app).and_then(|()| {
         let backup = get("backup").ok_or_else(|| usage("choose a backup to restore"))?;
         if !backup.chars().all(|c| c.is_ascii_hexdigit()) {

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::{Html, IntoResponse, Response};
 use orchestrator_api::FleetSnapshotArgs;
 
-use super::page::{ActionReply, esc, failed, layout, url_part};
+use super::page::{ActionReply, esc, failed, field, layout, url_part};
 use super::state::App;
 use crate::operations::orchestrator::Answered;
 use crate::output;
@@ -36,13 +36,7 @@ pub async fn snapshot(
     State(app): State<Arc<App>>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |name: &str| {
-        fields
-            .iter()
-            .rev()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim().to_string())
-    };
+    let get = |name: &str| field(&fields, name).map(str::to_string);
     let concurrency = match get("concurrency").map(|c| c.parse::<u8>()) {
         Some(Err(_)) => {
             return failed(&crate::error::usage(

@@ -10,6 +10,18 @@ use serde::Serialize;
 use super::state::App;
 use crate::error::UsageError;
 
+/// A form as its pairs (a checkbox after its hidden default repeats a name).
+pub type Fields = Vec<(String, String)>;
+
+/// The last non-empty value of `name` in a form, trimmed.
+pub fn field<'f>(fields: &'f Fields, name: &str) -> Option<&'f str> {
+    fields
+        .iter()
+        .rev()
+        .find(|(k, v)| k == name && !v.trim().is_empty())
+        .map(|(_, v)| v.trim())
+}
+
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -256,30 +256,9 @@ fn summary(v: &JobView) -> String {
             output::bytes(v.size)
         ),
         (Phase::Upgrading, _) => format!("Upgrading {name}…"),
-        (Phase::Finished, Some(o)) => match o.kind.as_str() {
-            "upgraded" => format!("Upgraded {name}."),
-            "rolled_back" => format!(
-                "Upgrade failed at {} ({}); {name} was rolled back to the pre-upgrade snapshot and runs its old code and state.",
-                o.failed_step.as_deref().unwrap_or("?"),
-                o.reason.as_deref().unwrap_or("")
-            ),
-            "failed" => format!(
-                "Upgrade failed at {} ({}); no rollback: {}. Module running: {}.",
-                o.failed_step.as_deref().unwrap_or("?"),
-                o.reason.as_deref().unwrap_or(""),
-                o.no_rollback_because.as_deref().unwrap_or(""),
-                o.module_running.unwrap_or(false)
-            ),
-            _ => format!(
-                "Upgrade failed at {} ({}) and the rollback failed at {} ({}); module running: {}. \
-                 It needs a human: check the History page and restore a snapshot.",
-                o.failed_step.as_deref().unwrap_or("?"),
-                o.reason.as_deref().unwrap_or(""),
-                o.rollback_step.as_deref().unwrap_or("?"),
-                o.rollback_error.as_deref().unwrap_or(""),
-                o.module_running.unwrap_or(false)
-            ),
-        },
+        (Phase::Finished, Some(o)) => {
+            o.sentence(name, "check the History page and restore a snapshot")
+        }
         (Phase::Finished, None) => format!("The upgrade of {name} ended without a report"),
     }
 }
