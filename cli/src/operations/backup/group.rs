@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use rustic_core::repofile::SnapshotFile;
 use serde::{Deserialize, Serialize};
 
-use super::repo::{Password, RepoSpec};
+use super::repo::{Password, RepoSpec, backup_id, bytes_backed_up};
 use super::run::{Part, Plan, Written, prepare, write};
 use super::source::IcSnapshot;
 use super::tags::GroupOrigin;
@@ -186,15 +186,11 @@ pub async fn run_group(
     };
     Ok(match written {
         Written::Already(done) => GroupRunSummary {
-            backup_id: done.id.to_hex().as_str().to_string(),
+            backup_id: backup_id(&done),
             kind: "group",
             origin,
             already_present: true,
-            total_bytes: done
-                .summary
-                .as_ref()
-                .map(|s| s.total_bytes_processed)
-                .unwrap_or(0),
+            total_bytes: bytes_backed_up(&done),
             added_bytes: 0,
             members: (0..members.len())
                 .map(|i| member_summary(i, Vec::new()))
@@ -206,7 +202,7 @@ pub async fn run_group(
             total_bytes,
             files,
         } => GroupRunSummary {
-            backup_id: snap.id.to_hex().as_str().to_string(),
+            backup_id: backup_id(&snap),
             kind: "group",
             origin,
             already_present: false,

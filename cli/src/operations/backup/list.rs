@@ -5,7 +5,7 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::repo::{Password, RepoSpec, rustic_error};
+use super::repo::{Password, RepoSpec, backup_id, bytes_backed_up, rustic_error};
 use super::tags::{self, Origin};
 use crate::output;
 
@@ -35,7 +35,7 @@ pub fn list_blocking(spec: &RepoSpec, password: &Password) -> Result<Vec<Backup>
         .filter_map(|s| {
             let origin = Origin::from_snapshot(s)?;
             Some(Backup {
-                backup_id: s.id.to_hex().as_str().to_string(),
+                backup_id: backup_id(s),
                 // Whole seconds, as every other time keepsake shows.
                 backed_up_at: s
                     .summary
@@ -43,11 +43,7 @@ pub fn list_blocking(spec: &RepoSpec, password: &Password) -> Result<Vec<Backup>
                     .and_then(|x| u64::try_from(x.backup_end.timestamp().as_second()).ok())
                     .map(|secs| output::time(secs.saturating_mul(1_000_000_000)))
                     .unwrap_or_default(),
-                total_bytes: s
-                    .summary
-                    .as_ref()
-                    .map(|x| x.total_bytes_processed)
-                    .unwrap_or(0),
+                total_bytes: bytes_backed_up(s),
                 tags: s.tags.iter().cloned().collect(),
                 origin,
             })

@@ -226,6 +226,18 @@ fn pack_sizes() -> ConfigOptions {
 }
 
 /// rustic_core's error as an anyhow error with its text (and no backtrace noise).
+/// A backup's id as keepsake shows it: the restic snapshot's id, hex.
+pub fn backup_id(snap: &rustic_core::repofile::SnapshotFile) -> String {
+    snap.id.to_hex().as_str().to_string()
+}
+
+/// The bytes a backup holds, from its summary (0 without one).
+pub fn bytes_backed_up(snap: &rustic_core::repofile::SnapshotFile) -> u64 {
+    snap.summary
+        .as_ref()
+        .map_or(0, |s| s.total_bytes_processed)
+}
+
 pub fn rustic_error(e: RusticError) -> anyhow::Error {
     anyhow!("{}", e.display_log())
 }

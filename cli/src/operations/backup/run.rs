@@ -35,7 +35,7 @@ use rustic_core::{
 };
 use serde::Serialize;
 
-use super::repo::{Password, RepoSpec, rustic_error};
+use super::repo::{Password, RepoSpec, backup_id, bytes_backed_up, rustic_error};
 use super::source::{IcSnapshot, IcSource, Item, Open, Outcome, snapshot_items};
 use super::tags::{self, Origin};
 use crate::operations::layout::{self, Content};
@@ -184,14 +184,10 @@ pub async fn run(
         .context("the backup thread panicked")??;
     Ok(match written {
         Written::Already(done) => RunSummary {
-            backup_id: done.id.to_hex().as_str().to_string(),
+            backup_id: backup_id(&done),
             origin,
             already_present: true,
-            total_bytes: done
-                .summary
-                .as_ref()
-                .map(|s| s.total_bytes_processed)
-                .unwrap_or(0),
+            total_bytes: bytes_backed_up(&done),
             added_bytes: 0,
             files: Vec::new(),
         },
@@ -201,7 +197,7 @@ pub async fn run(
             total_bytes,
             mut files,
         } => RunSummary {
-            backup_id: snap.id.to_hex().as_str().to_string(),
+            backup_id: backup_id(&snap),
             origin,
             already_present: false,
             total_bytes,
