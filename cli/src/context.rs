@@ -155,7 +155,11 @@ impl Ctx {
     }
 
     /// Prints an answer: `view` as JSON with `--json`, else the line `text` writes of it.
-    pub fn show<V: serde::Serialize>(&self, view: &V, text: impl FnOnce(&V) -> String) -> Result<()> {
+    pub fn show<V: serde::Serialize>(
+        &self,
+        view: &V,
+        text: impl FnOnce(&V) -> String,
+    ) -> Result<()> {
         if self.json() {
             return output::json(view);
         }

@@ -373,7 +373,12 @@ fn a_snapshot_viewer_exports_and_backs_up_without_controlling_the_module() {
 
     // A viewer: export and backup run both work, and the export verifies.
     let out = env.path("cold");
-    succeeds(&mut as_viewer(&["export", &module, "--out", out.to_str().unwrap()]));
+    succeeds(&mut as_viewer(&[
+        "export",
+        &module,
+        "--out",
+        out.to_str().unwrap(),
+    ]));
     assert!(out.join("wasm_module.bin").exists());
     env.ok(&["verify", out.to_str().unwrap()]);
     let run = succeeds_with_json(&mut as_viewer(&[

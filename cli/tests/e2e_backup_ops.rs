@@ -11,8 +11,8 @@ use common::backup::{
     PASSWORD, background, init_repo, json, keepsake, kill_mid_backup, locks, restic_snapshots,
     size_of, wait_for,
 };
-use common::{Env, fails, json_of, succeeded};
 use common::gate::Gate;
+use common::{Env, fails, json_of, succeeded};
 use serde_json::Value;
 
 /// The ids of the snapshots the `restic` CLI lists in `repo`, sorted.
@@ -349,7 +349,10 @@ fn a_second_run_against_a_locked_repository_is_refused_naming_the_holder_until_t
     assert!(err.contains("is in use by"), "{err}");
 
     gate.open();
-    let run = json_of(&succeeded("the first run", first.wait_with_output().unwrap()));
+    let run = json_of(&succeeded(
+        "the first run",
+        first.wait_with_output().unwrap(),
+    ));
     assert!(
         locks(&repo).is_empty(),
         "the lock was left: {:?}",

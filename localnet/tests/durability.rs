@@ -13,7 +13,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::Child;
 
-use common::agent::{agent_for, counter, install_probe, load_snapshot, snapshot_ids, take_snapshot};
+use common::agent::{
+    agent_for, counter, install_probe, load_snapshot, snapshot_ids, take_snapshot,
+};
 use common::{probe_wasm, start_binary};
 
 /// A fresh state directory under the system's temp dir, removed on drop.

@@ -71,7 +71,8 @@ pub fn remove(name: &str) -> Result<(), GroupError> {
 
 /// The group called `name`.
 pub fn get(name: &str) -> Result<GroupInfo, GroupError> {
-    store::groups::GROUPS.get(name)
+    store::groups::GROUPS
+        .get(name)
         .map(|record| views::group(name.to_string(), record))
         .ok_or_else(|| GroupError::GroupNotFound {
             name: name.to_string(),
@@ -80,7 +81,8 @@ pub fn get(name: &str) -> Result<GroupInfo, GroupError> {
 
 /// Every group, by name.
 pub fn list() -> Vec<GroupInfo> {
-    store::groups::GROUPS.list()
+    store::groups::GROUPS
+        .list()
         .into_iter()
         .map(|(name, record)| views::group(name, record))
         .collect()
@@ -117,7 +119,8 @@ pub fn record_snapshot(snapshot: GroupSnapshotInfo) {
 
 /// The group's snapshots, oldest first.
 pub fn snapshots_of(group: &str) -> Vec<GroupSnapshotInfo> {
-    store::groups::SNAPSHOTS.values_where(|g| g.group == group)
+    store::groups::SNAPSHOTS
+        .values_where(|g| g.group == group)
         .into_iter()
         .map(views::group_snapshot)
         .collect()
@@ -126,7 +129,8 @@ pub fn snapshots_of(group: &str) -> Vec<GroupSnapshotInfo> {
 /// The group snapshot `id` of `group`, or its newest complete one.
 pub fn find_snapshot(group: &str, id: Option<u64>) -> Result<GroupSnapshotInfo, GroupError> {
     match id {
-        Some(id) => store::groups::SNAPSHOTS.get(id)
+        Some(id) => store::groups::SNAPSHOTS
+            .get(id)
             .filter(|g| g.group == group)
             .map(views::group_snapshot)
             .ok_or_else(|| GroupError::GroupSnapshotNotFound {
@@ -146,9 +150,8 @@ pub fn find_snapshot(group: &str, id: Option<u64>) -> Result<GroupSnapshotInfo, 
 /// Whether `id` is `module`'s snapshot in a complete group snapshot: retention and scheduled
 /// replacement spare it, so that a kept group snapshot stays restorable as a unit.
 pub fn holds_member_snapshot(module: &str, id: &[u8]) -> bool {
-    store::groups::SNAPSHOTS.any(|g| {
-        g.status == GroupSnapshotStatus::Complete && has_member(g, module, id)
-    })
+    store::groups::SNAPSHOTS
+        .any(|g| g.status == GroupSnapshotStatus::Complete && has_member(g, module, id))
 }
 
 /// Forgets the group snapshots that had `id` as `module`'s member snapshot (it was deleted):

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Env, json_of, succeeded};
 use super::gate::Gate;
+use super::{Env, json_of, succeeded};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -103,7 +103,12 @@ pub fn files_of(root: &Path) -> Vec<String> {
                 walk(root, &e.path(), out);
             } else {
                 let path = e.path();
-                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
     }

@@ -62,7 +62,11 @@ async fn probe_counter(agent: &Agent, id: Principal, method: &str, query: bool) 
     let reply = if query {
         agent.query(&id, method).with_arg(arg).call().await
     } else {
-        agent.update(&id, method).with_arg(arg).call_and_wait().await
+        agent
+            .update(&id, method)
+            .with_arg(arg)
+            .call_and_wait()
+            .await
     };
     Decode!(&reply.unwrap_or_else(|e| panic!("{method}: {e}")), u64).unwrap()
 }

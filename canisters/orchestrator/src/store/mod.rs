@@ -185,7 +185,8 @@ where
 
     /// Whether any record satisfies `test`.
     pub fn any(&self, test: impl Fn(&T) -> bool) -> bool {
-        self.0.with(|m| m.borrow().iter().any(|e| test(&e.value().0)))
+        self.0
+            .with(|m| m.borrow().iter().any(|e| test(&e.value().0)))
     }
 
     /// Removes the records `forget` accepts.

@@ -1,6 +1,6 @@
 use orchestrator_api::{HistoryQuery, OperationStatus, StepOutcome, TakeSnapshotArgs, Trigger};
 
-use super::{admin, run, setup, take};
+use super::{admin, setup, take};
 use crate::{history, lock, snapshots};
 
 #[test]

@@ -46,7 +46,6 @@ fn finish(
     ))
 }
 
-
 /// Begins an import that restores the module once it is finished.
 fn begin_with_restore(mgmt: &FakeManagement) -> ImportLease {
     begin(

@@ -399,8 +399,7 @@ fn a_pinned_snapshot_is_not_deleted_until_unpinned() {
     ))
     .unwrap();
     assert!(!unpinned[0].pinned);
-    delete(&mgmt, Some(a.id.as_slice()))
-    .unwrap();
+    delete(&mgmt, Some(a.id.as_slice())).unwrap();
     assert!(crate::store::snapshot_meta::pinned_ids("app").is_empty());
 }
 

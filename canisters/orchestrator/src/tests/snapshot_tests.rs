@@ -444,11 +444,9 @@ fn delete_without_an_id_needs_exactly_one_snapshot() {
         "nothing deleted"
     );
     mgmt.calls.borrow_mut().clear();
-    let deleted = delete(&mgmt, Some(a.id.as_slice()))
-    .unwrap();
+    let deleted = delete(&mgmt, Some(a.id.as_slice())).unwrap();
     assert_eq!(deleted.id, a.id);
-    let deleted = delete(&mgmt, None)
-    .unwrap();
+    let deleted = delete(&mgmt, None).unwrap();
     assert_eq!(deleted.id, b.id);
     assert!(mgmt.canister(canister).snapshots.is_empty());
     assert!(

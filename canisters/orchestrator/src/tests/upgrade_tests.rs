@@ -1,7 +1,6 @@
 use orchestrator_api::{
     HealthCheckSetting, ModuleSettingsUpdate, OnExisting, OperationStatus, OperationStep,
-    StepOutcome, Trigger, UpgradeArgs, UpgradeError, UpgradeOutcome,
-    UpgradeReport,
+    StepOutcome, Trigger, UpgradeArgs, UpgradeError, UpgradeOutcome, UpgradeReport,
 };
 
 use super::{admin, run, setup, setup_with, stage, take};

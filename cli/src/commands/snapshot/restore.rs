@@ -44,7 +44,9 @@ pub async fn exec(ctx: &Ctx, args: &RestoreArgs) -> Result<()> {
         module,
         args.snapshot.as_deref(),
         "its newest snapshot",
-        |name, which| format!("Restore module {name} to {which}; its current state will be replaced"),
+        |name, which| {
+            format!("Restore module {name} to {which}; its current state will be replaced")
+        },
     )
     .await?;
     let info = orch

@@ -233,9 +233,7 @@ pub fn backup_id(snap: &rustic_core::repofile::SnapshotFile) -> String {
 
 /// The bytes a backup holds, from its summary (0 without one).
 pub fn bytes_backed_up(snap: &rustic_core::repofile::SnapshotFile) -> u64 {
-    snap.summary
-        .as_ref()
-        .map_or(0, |s| s.total_bytes_processed)
+    snap.summary.as_ref().map_or(0, |s| s.total_bytes_processed)
 }
 
 pub fn rustic_error(e: RusticError) -> anyhow::Error {
