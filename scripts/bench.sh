@@ -12,7 +12,7 @@
 #   5. keepsake export vs the bare read loop vs icp-cli 1.5 (`canister snapshot download`, npm
 #      `@icp-sdk/icp-cli-linux-x64`, installed into target/icp-cli like the interop test does)
 #      on the same snapshot in the same run, runs alternated, for --icp-mb sizes (50,200) at
-#      --icp-concurrency levels (8,16,32), with peak RSS.
+#      --icp-concurrency levels (default 8,16,32,40), with peak RSS.
 # localnet (when no --url) runs in rounds of --round-ms (default 1000, as the server binary):
 # replies come in batches a round apart, out of order, like a replica's.
 # Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
@@ -26,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=200; URL=""; PEM=""; DELAY=30,200; REPS=3; PROFILE=release; RSS=1; ROUND_MS=1000
-ICP_ONLY=0; RSS_ONLY=0; ICP_MB=50,200; ICP_C=8,16,32; BUILD=1
+ICP_ONLY=0; RSS_ONLY=0; ICP_MB=50,200; ICP_C=8,16,32,40; BUILD=1
 while [ $# -gt 0 ]; do case "$1" in
   --url) URL=$2; shift 2;; --pem) PEM=$2; shift 2;; --mb) MB=$2; shift 2;;
   --delay-ms) DELAY=$2; shift 2;; --reps) REPS=$2; shift 2;; --profile) PROFILE=$2; shift 2;;
@@ -205,7 +205,7 @@ fi
 
 section_3() {
   echo
-  echo "## 3. Peak RSS by snapshot size (concurrency 32, export's default)"
+  echo "## 3. Peak RSS by snapshot size (concurrency 40, export's default)"
   echo "| snapshot | keepsake peak RSS | throughput |"
   echo "|---|---|---|"
   # Stable memory sized so the snapshot (plus ~21-26 MB of heap, module and stable-structures
@@ -214,7 +214,7 @@ section_3() {
   for fill in 46000000 1048000000; do
     read -r CANISTER SNAP BYTES < <(prepare "$fill")
     REPS_SAVED=$REPS; REPS=1
-    k=$(keepsake_runs "$URL" 32); REPS=$REPS_SAVED
+    k=$(keepsake_runs "$URL" 40); REPS=$REPS_SAVED
     echo "| $BYTES bytes ($(echo "scale=1; $BYTES / 1048576" | bc) MiB) | $(( ${k#* } / 1024 )) MiB | $(mbps "$BYTES" "${k% *}") MB/s |"
   done
   CANISTER=${MAIN[0]}; SNAP=${MAIN[1]}; BYTES=${MAIN[2]}

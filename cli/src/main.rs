@@ -38,7 +38,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    return_freed_memory_to_the_os();
+    tune_the_allocator();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     error::remember_inputs(
         args.iter().map(|a| a.to_string_lossy().into_owned()).chain(
@@ -80,18 +80,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// Makes glibc's allocator give freed memory back to the OS once 1 MiB is free at the top of
-/// a heap, instead of its adaptive threshold. Export, import and backup move data in 2 MB
-/// slices across tokio's worker threads; with the adaptive threshold (which grows after each
-/// freed large block) every thread's arena kept its freed slices, and peak RSS grew with the
-/// snapshot's size. Measured (export of 200 MB at concurrency 32, release, localnet in 1000 ms
-/// rounds): 115-119 MiB by default, 80-85 MiB with this, same time (docs/BENCHMARKS.md).
-#[allow(unsafe_code)] // the one call below; the workspace denies unsafe code elsewhere
-fn return_freed_memory_to_the_os() {
+/// Tunes glibc's allocator for what the CLI does: move data in 2 MB slices (export, import,
+/// backup) through ic-agent, which allocates each reply several times over (HTTP body, CBOR,
+/// certificate, candid) on tokio's worker threads and frees it on another.
+///
+/// - Blocks up to 4 MiB come from the heap, not from mmap: glibc's default (128 KiB, which any
+///   other setting below freezes) maps and unmaps every 2 MB buffer, and each of its 512 pages
+///   is faulted in again, about 0.5 s of system CPU per 235 MiB exported.
+/// - Freed memory goes back to the OS once 1 MiB is free at the top of a heap (instead of the
+///   adaptive threshold, which grows after each freed large block and let every thread's arena
+///   keep its freed slices: peak RSS grew with the snapshot's size).
+/// - One arena, not 8 per core: a slice freed on another thread lands back in the heap that is
+///   reused, rather than in one of many arenas that each keep their own freed slices. Small
+///   allocations still avoid the arena's lock through glibc's per-thread cache.
+///
+/// Measured on a 200 MB export at concurrency 32 against localnet, release (docs/BENCHMARKS.md,
+/// issue 16): trim alone 2.0 s and 70 MiB without rounds (system CPU 1.05 s); these three
+/// 1.35–1.6 s and 75–83 MiB (system CPU 0.35–0.5 s), icp-cli 1.7–2.0 s and 108–123 MiB; in 1000 ms rounds, 50 MB, 58–64 MiB.
+#[allow(unsafe_code)] // the calls below; the workspace denies unsafe code elsewhere
+fn tune_the_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes a tuning parameter of glibc's allocator; it is called before
+    // SAFETY: mallopt only changes tuning parameters of glibc's allocator; it is called before
     // any other thread exists.
     unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }

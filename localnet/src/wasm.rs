@@ -190,7 +190,8 @@ pub fn prepare(original: &[u8]) -> Result<PreparedModule, WasmError> {
                 }
             }
             Payload::ImportSection(reader) => {
-                for import in reader {
+                // Flattened: since wasmparser 0.240 the section yields groups of imports.
+                for import in reader.into_imports() {
                     match import.map_err(invalid)?.ty {
                         TypeRef::Table(_) => imported_tables += 1,
                         TypeRef::Memory(_) => imported_memories += 1,
@@ -237,7 +238,9 @@ pub fn prepare(original: &[u8]) -> Result<PreparedModule, WasmError> {
     let mut export_section = ExportSection::new();
     for (name, kind, index) in &new_exports {
         let kind = match kind {
-            ExternalKind::Func => ExportKind::Func,
+            // An exact-type function export (custom-descriptors proposal) re-exported as a
+            // plain one: the IC's wasm features do not include the proposal anyway.
+            ExternalKind::Func | ExternalKind::FuncExact => ExportKind::Func,
             ExternalKind::Table => ExportKind::Table,
             ExternalKind::Memory => ExportKind::Memory,
             ExternalKind::Global => ExportKind::Global,

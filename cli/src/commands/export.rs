@@ -43,8 +43,8 @@ pub struct ExportArgs {
     pub take: bool,
     /// Reads in flight (1 to 64). A replica answers in rounds about a second apart, so the
     /// throughput grows with this until the subnet's per-round budget; memory is at most
-    /// 2 × this × 2 MB of slices (docs/BENCHMARKS.md, issue 16).
-    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=64))]
+    /// 1.5 × this × 2 MB of slices (docs/BENCHMARKS.md, issue 16).
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
 }
 

@@ -397,6 +397,7 @@ async fn upload_slices<S: SnapshotStore>(
                             offset: s.offset,
                             len,
                             sha256: Some(sha),
+                            crc32: None,
                         };
                         Ok((Some(entry), len))
                     }

@@ -15,9 +15,9 @@ pub const ENV: &str = "KEEPSAKE_TIMINGS";
 /// Nanoseconds (or bytes) summed by the export.
 #[derive(Debug, Default)]
 pub struct Timings {
-    /// sha256 of each slice, for the resume journal (and a chunk's hash check).
+    /// Checksum of each slice for the resume journal (CRC-32; a chunk's sha256 check).
     pub hash_slices: AtomicU64,
-    /// The in-order sha256 of each whole file, for keepsake.json.
+    /// The in-order sha256 of each whole file, for keepsake.json (read back as written).
     pub hash_files: AtomicU64,
     /// Positioned writes of slices (and chunk files).
     pub write: AtomicU64,
@@ -62,7 +62,7 @@ impl Timings {
         format!(
             "timings: total {:.3} s = setup {:.3} s + download {:.3} s + finish {:.3} s\n\
              timings: per-byte work during the download, off the task that decodes the replies: \
-             slice sha256 {:.3} s + writes {:.3} s (blocking pool), file sha256 {:.3} s (hashing \
+             slice checksums {:.3} s + writes {:.3} s (blocking pool), file sha256 {:.3} s (hashing \
              thread); on that task: journal {:.3} s\n\
              timings: finish: fsync {:.3} s; bytes re-read to hash resumed files: {}",
             total.as_secs_f64(),

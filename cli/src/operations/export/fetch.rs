@@ -3,16 +3,14 @@
 //! others' slots).
 //!
 //! The task polling the reads also decodes every reply (ic-agent's CBOR, certificate check,
-//! candid), so it does nothing else per byte: each slice's sha256 (for the journal) and its
-//! positioned write run on tokio's blocking pool (`write`), and a slice's journal line is
-//! appended once its write is done, in any order; the file hashes are fed in file order on
-//! their own thread (`hash`).
+//! candid), so it does nothing else per byte: each slice's checksum (for the journal) and its
+//! positioned write run on tokio's blocking pool (`write`); once written, a slice's journal line
+//! is appended and its range reported to the hasher (`hash`, which reads it back in file order
+//! on its own thread), and its bytes are freed.
 //!
-//! Memory: a read is issued only while reads in flight + writes pending + slices held for
-//! hashing < [`slice_budget`] (a slice both pending and held counts twice), so at most that
-//! many slices (+ 2 queued for the hasher) are in memory whatever the snapshot's size. One slow
-//! read therefore leaves `concurrency` reads in flight until `concurrency / 2` slices wait
-//! behind it, not just the ones already issued.
+//! Memory: a read is issued only while reads in flight + writes pending < [`slice_budget`], so
+//! at most that many slices are in memory whatever the snapshot's size. One slow read leaves
+//! the other slots working: nothing waits for it but the hasher, which holds no bytes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,11 +29,11 @@ use crate::operations::layout::{self, Content, Slice};
 use crate::operations::store::{SnapshotStore, retry};
 use crate::operations::timings::timed;
 
-/// Slices in memory at most (reads in flight, writes pending and slices held for hashing): one
-/// and a half times the reads in flight. In rounds the replies of a round arrive together and
-/// are written before the next round's, so the cap is seldom reached; without rounds (replies
-/// as fast as the machine serves them) a cap of 2 × `concurrency` filled whenever the writes
-/// fell behind and cost RSS above icp-cli's for no speed (docs/BENCHMARKS.md, "Export").
+/// Slices in memory at most (reads in flight and writes pending): one and a half times the
+/// reads in flight. In rounds the replies of a round arrive together and are written before the
+/// next round's, so the cap is seldom reached; without rounds (replies as fast as the machine
+/// serves them) a cap of 2 × `concurrency` filled whenever the writes fell behind and cost RSS
+/// above icp-cli's for no speed (docs/BENCHMARKS.md, "Export").
 pub fn slice_budget(concurrency: usize) -> usize {
     concurrency + concurrency.div_ceil(2)
 }
@@ -48,7 +46,7 @@ pub struct Destination<'a> {
     pub files: Arc<RegionFiles>,
     /// One line per slice written.
     pub journal: &'a mut Journal,
-    /// The in-order file hashes.
+    /// The in-order file hashes, told of each region slice once it is written.
     pub hasher: &'a mut InOrderHasher,
 }
 
@@ -86,7 +84,7 @@ pub async fn download<S: SnapshotStore>(
     let read = |s: Slice| read_slice(store, snapshot, opts, s);
     let mut todo = todo.into_iter();
     let mut reads = FuturesUnordered::new();
-    let mut writes: FuturesUnordered<tokio::task::JoinHandle<Result<Entry>>> =
+    let mut writes: FuturesUnordered<tokio::task::JoinHandle<Result<(Content, Entry)>>> =
         FuturesUnordered::new();
     let interrupted = || {
         format!(
@@ -95,24 +93,27 @@ pub async fn download<S: SnapshotStore>(
         )
     };
     loop {
-        while reads.len() < concurrency && reads.len() + writes.len() + to.hasher.held() < budget {
+        while reads.len() < concurrency && reads.len() + writes.len() < budget {
             let Some(s) = todo.next() else { break };
             reads.push(read(s));
         }
         if reads.is_empty() && writes.is_empty() {
             break;
         }
-        // Whichever finishes first: a write (journal it) or a read (hash and write it).
+        // Whichever finishes first: a write (journal and hash it) or a read (write it).
         let done = tokio::select! {
             Some(w) = writes.next(), if !writes.is_empty() => Done::Write(w),
             Some(r) = reads.next(), if !reads.is_empty() => Done::Read(r),
         };
         match done {
             Done::Write(w) => {
-                let entry = w
+                let (content, entry) = w
                     .context("a write task failed")?
                     .with_context(interrupted)?;
                 timed(&t.journal, || to.journal.record(&entry))?;
+                if let Content::Region(region) = content {
+                    to.hasher.written(region, entry.offset, entry.len)?;
+                }
                 downloaded.transferred_bytes += entry.len;
                 if entry.path.starts_with(layout::CHUNK_DIR) {
                     downloaded.chunk_sizes.insert(entry.path.clone(), entry.len);
@@ -122,15 +123,12 @@ pub async fn download<S: SnapshotStore>(
             }
             Done::Read(r) => {
                 let (slice, data) = r.with_context(interrupted)?;
-                let data = Arc::new(data);
-                if let Content::Region(region) = slice.content {
-                    to.hasher.push(region, slice.offset, data.clone()).await?;
-                }
                 let files = to.files.clone();
                 let dir = to.dir.to_path_buf();
                 let timings = opts.timings.clone();
                 writes.push(tokio::task::spawn_blocking(move || {
-                    files.write_slice(&dir, &slice, &data, &timings)
+                    let entry = files.write_slice(&dir, &slice, &data, &timings)?;
+                    Ok((slice.content, entry))
                 }));
             }
         }

@@ -10,13 +10,14 @@
 //!    and the disk still holds.
 //! 3. `fetch`: `concurrency` reads in flight, completing in any order (a replica answers in
 //!    rounds, out of order), each written at its offset with a positioned write (`write`) and
-//!    journaled with its sha256. Memory stays at most `fetch::slice_budget` (1.5 ×
-//!    `concurrency`) slices whatever the snapshot's size (reads in flight, writes pending and
-//!    slices waiting for hashing together). Transient failures are retried with backoff;
+//!    journaled with a checksum (`journal`). Memory stays at most `fetch::slice_budget` (1.5 ×
+//!    `concurrency`) slices whatever the snapshot's size (reads in flight and writes pending
+//!    together); a slice is freed once written. Transient failures are retried with backoff;
 //!    anything else stops the export, keeping what was written for the next run.
-//! 4. `hash`: each file's sha256 for keepsake.json is computed as the slices arrive, put back in
-//!    file order by a bounded reorder buffer (`reorder`); only files an earlier run had started
-//!    are read back from disk to be hashed.
+//! 4. `hash`: each file's sha256 for keepsake.json is computed during the download, by reading
+//!    back (from the page cache) each range once everything before it is written, in file order
+//!    (a reorder buffer of lengths, `reorder`); files an earlier run had started are hashed from
+//!    disk at the end instead.
 //! 5. `finish`: everything fsynced, keepsake.json written, `<out>` appears (by rename) only when
 //!    complete, fsynced and hashed.
 
@@ -120,7 +121,8 @@ pub async fn export_into<S: SnapshotStore>(
     show_resumed(progress, &prepared, &plan);
 
     let download_start = Instant::now();
-    let mut hasher = hash::InOrderHasher::start(&plan.hashed_on_the_way, opts.timings.clone());
+    let mut hasher =
+        hash::InOrderHasher::start(&plan.hashed_on_the_way, files.clone(), opts.timings.clone());
     let destination = fetch::Destination {
         dir: &prepared.partial,
         files: files.clone(),

@@ -65,8 +65,7 @@ fn on_disk(dir: &Path, slice: &Slice, entry: &Entry) -> bool {
                 return false;
             };
             let mut buf = vec![0u8; slice.len as usize];
-            file.read_exact_at(&mut buf, slice.offset).is_ok()
-                && entry.sha256.as_deref() == Some(&sha256_hex(&buf))
+            file.read_exact_at(&mut buf, slice.offset).is_ok() && entry.matches(&buf)
         }
         Content::Chunk(hash) => files::read_regular(&path)
             .map(|bytes| sha256_hex(&bytes) == hex::encode(hash))

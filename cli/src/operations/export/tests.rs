@@ -122,6 +122,51 @@ async fn an_interrupted_export_resumes_from_the_verified_slices_and_ends_identic
 }
 
 #[tokio::test]
+async fn a_journal_written_before_the_crc_is_still_trusted_on_resume() {
+    let store = FakeStore::with_snapshot(10_000, 20 * 65536, 30 * 65536, 1);
+    let snap = store.snapshot_id();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("b");
+    store.fail_reads_after(12);
+    export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+        .await
+        .unwrap_err();
+    // Rewrite every region entry as an older keepsake wrote it: the slice's sha256, no CRC.
+    let partial = layout::partial_dir(&out);
+    let journal = partial.join(layout::EXPORT_JOURNAL);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let mut lines = text.lines();
+    let mut rewritten = format!("{}\n", lines.next().unwrap());
+    let mut converted = 0;
+    for line in lines {
+        let mut e: crate::operations::journal::Entry = serde_json::from_str(line).unwrap();
+        if e.crc32.take().is_some() {
+            let mut buf = vec![0u8; e.len as usize];
+            std::fs::File::open(partial.join(&e.path))
+                .unwrap()
+                .read_exact_at(&mut buf, e.offset)
+                .unwrap();
+            e.sha256 = Some(sha256_hex(&buf));
+            converted += 1;
+        }
+        rewritten.push_str(&format!("{}\n", serde_json::to_string(&e).unwrap()));
+    }
+    assert!(converted > 0, "the first run journaled region slices");
+    std::fs::write(&journal, rewritten).unwrap();
+    store.fail_reads_after(u64::MAX);
+    store.reset_reads();
+    let s = export(&store, &snap, &opts(out.clone()), &ProgressBar::hidden())
+        .await
+        .unwrap();
+    assert!(s.resumed_bytes > 0, "the sha256 entries were trusted");
+    assert_eq!(
+        std::fs::read(out.join(layout::WASM_MEMORY)).unwrap(),
+        store.region(Region::WasmMemory)
+    );
+    assert!(verify_dir(&out).ok);
+}
+
+#[tokio::test]
 async fn transient_read_failures_are_retried_without_the_user_noticing() {
     let store = FakeStore::with_snapshot(10_000, 4 * 65536, 0, 0);
     let snap = store.snapshot_id();
@@ -247,45 +292,46 @@ async fn replies_coming_back_shuffled_give_the_same_files_and_hashes() {
 async fn one_slow_read_does_not_hold_the_other_reads_slots() {
     // With reads yielded in file order (`buffered`), the three reads issued after the slow
     // first one answer and then sit in their slots: nothing else is issued until it answers.
-    // Here the slots are refilled, up to the memory cap of `slice_budget` slices.
+    // Here the slots are refilled: every other slice is read while the first is held.
     // One file of 20 slices, whose first slice is the slow read.
     let store = FakeStore::with_snapshot(20 * 100_000, 0, 0, 0);
     let snap = store.snapshot_id();
-    let o = opts(tempfile::tempdir().unwrap().path().join("b"));
-    store.hold_first_read_until(slice_budget(o.concurrency) as u64 - 1);
+    store.hold_first_read_until(19);
     let dir = tempfile::tempdir().unwrap();
-    let o = ExportOptions {
-        out: dir.path().join("b"),
-        ..o
-    };
+    let o = opts(dir.path().join("b"));
     export(&store, &snap, &o, &ProgressBar::hidden())
         .await
         .unwrap();
-    assert_eq!(
-        store.answered_while_held.get(),
-        Some(slice_budget(o.concurrency) as u64 - 1)
-    );
+    assert_eq!(store.answered_while_held.get(), Some(19));
     assert_eq!(store.max_in_flight.get(), o.concurrency as u64);
     assert!(verify_dir(&o.out).ok);
 }
 
 #[tokio::test]
-async fn slices_waiting_behind_a_slow_read_are_capped_at_the_slice_budget() {
-    // The first read never answers before the fake's 2 s limit: the exporter must stop
-    // issuing reads once `slice_budget` slices are in memory, not read the whole snapshot
-    // into the reorder buffer.
+async fn slices_behind_a_slow_read_are_written_and_freed_not_held_for_the_hash() {
+    // The first read never answers before the fake's 2 s limit. The slices after it are
+    // written (and their bytes freed) meanwhile; the file's sha256 waits for the gap with
+    // lengths only and reads them back once it fills. Before, the exporter held them in a
+    // reorder buffer and stopped issuing reads at `slice_budget`.
     // One file of 20 slices, whose first slice is the slow read.
     let store = FakeStore::with_snapshot(20 * 100_000, 0, 0, 0);
     let snap = store.snapshot_id();
     store.hold_first_read_until(u64::MAX);
     let dir = tempfile::tempdir().unwrap();
     let o = opts(dir.path().join("b"));
-    export(&store, &snap, &o, &ProgressBar::hidden())
+    let s = export(&store, &snap, &o, &ProgressBar::hidden())
         .await
         .unwrap();
-    assert_eq!(
-        store.answered_while_held.get(),
-        Some(slice_budget(o.concurrency) as u64 - 1)
+    assert_eq!(store.answered_while_held.get(), Some(19));
+    assert!(
+        slice_budget(o.concurrency) < 19,
+        "the old cap would have stopped the reads"
     );
+    let entry = s
+        .files
+        .iter()
+        .find(|f| f.path == layout::WASM_MODULE)
+        .unwrap();
+    assert_eq!(entry.sha256, sha256_hex(&store.region(Region::WasmModule)));
     assert!(verify_dir(&o.out).ok);
 }

@@ -43,8 +43,16 @@ impl RegionFiles {
         self.0.keys().copied()
     }
 
-    /// Hashes a downloaded slice for the journal and writes it where it belongs (called on the
-    /// blocking pool). A chunk must hash to its name.
+    /// Reads back `buf.len()` bytes of `region` at `offset` (for its hash, `hash`).
+    pub fn read_at(&self, region: Region, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        match self.0.get(&region) {
+            Some(f) => f.read_exact_at(buf, offset),
+            None => Err(std::io::Error::other("the region has no file")),
+        }
+    }
+
+    /// Checksums a downloaded slice for the journal (a region slice's CRC-32, a chunk's sha256,
+    /// which must be its name) and writes it where it belongs (called on the blocking pool).
     pub fn write_slice(
         &self,
         dir: &Path,
@@ -52,13 +60,15 @@ impl RegionFiles {
         data: &[u8],
         t: &Timings,
     ) -> Result<Entry> {
-        let sha256 = timed(&t.hash_slices, || sha256_hex(data));
-        match &slice.content {
+        let (sha256, crc32) = match &slice.content {
             Content::Region(r) => {
+                let crc = timed(&t.hash_slices, || crc32fast::hash(data));
                 timed(&t.write, || self.0[r].write_all_at(data, slice.offset))
                     .with_context(|| format!("cannot write {}", r.file()))?;
+                (None, Some(crc))
             }
             Content::Chunk(hash) => {
+                let sha256 = timed(&t.hash_slices, || sha256_hex(data));
                 if sha256 != hex::encode(hash) {
                     bail!(
                         "chunk {} arrived with a different hash; run the export again",
@@ -68,13 +78,15 @@ impl RegionFiles {
                 let path = dir.join(slice.path());
                 timed(&t.write, || files::write_regular(&path, data))
                     .with_context(|| format!("cannot write {}", path.display()))?;
+                (Some(sha256), None)
             }
-        }
+        };
         Ok(Entry {
             path: slice.path(),
             offset: slice.offset,
             len: data.len() as u64,
-            sha256: Some(sha256),
+            sha256,
+            crc32,
         })
     }
 
