@@ -30,7 +30,7 @@ NATIVE=(-p keepsake --bin keepsake -p cli-bench --bin devnet)
 PROGRAMS="keepsake, devnet"
 [[ -n "$NETWORK" ]] || { NATIVE+=(-p localnet --bin localnet); PROGRAMS+=", localnet"; }
 echo "# building the canisters the demo deploys (orchestrator, sample module v1 and v2: wasm) and"
-echo "# its programs ($PROGRAMS): about 10 minutes on 2 cores from a fresh clone, seconds after"
+echo "# its programs ($PROGRAMS): about 7 minutes on 2 cores from a fresh clone, seconds after"
 SECONDS=0
 scripts/build-canisters.sh orchestrator sample-module-v1 sample-module-v2 >"$WORK/build-canisters.log" 2>&1 &
 CANISTERS=$!
