@@ -205,7 +205,7 @@ fi
 
 section_3() {
   echo
-  echo "## 3. Peak RSS by snapshot size (concurrency 40, export's default; median of $REPS runs)"
+  echo "## 3. Peak RSS by snapshot size (concurrency 40, export's default; the median-time run of $REPS)"
   echo "| snapshot | keepsake peak RSS | throughput |"
   echo "|---|---|---|"
   # Stable memory sized so the snapshot (plus ~21-26 MB of heap, module and stable-structures
