@@ -7,12 +7,14 @@
 #   2. the same through a TCP proxy that adds --delay-ms to every round trip
 #      (cli-bench/src/bin/latency-proxy.rs), as against a replica across a network (one table
 #      per delay);
-#   3. peak RSS of keepsake for a ~64 MiB and a ~1 GiB snapshot (and the throughput run's);
+#   3. peak RSS of keepsake for a ~64 MiB and a ~1 GiB snapshot (and the throughput run's), over
+#      h2c (keepsake's default on http://) and over HTTP/1.1, with the ratio;
 #   4. the bytes a resume re-transfers after a kill at ~50%.
 #   5. keepsake export vs the bare read loop vs icp-cli 1.5 (`canister snapshot download`, npm
 #      `@icp-sdk/icp-cli-linux-x64`, installed into target/icp-cli like the interop test does)
 #      on the same snapshot in the same run, runs alternated, for --icp-mb sizes (50,200) at
-#      --icp-concurrency levels (default 8,16,32,40), with peak RSS.
+#      --icp-concurrency levels (default 8,16,32,40), with peak RSS; keepsake also with
+#      KEEPSAKE_HTTP1=1 (HTTP/1.1 instead of h2c), as in section 3.
 # localnet (when no --url) runs in rounds of --round-ms (default 1000, as the server binary):
 # replies come in batches a round apart, out of order, like a replica's.
 # Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
@@ -81,15 +83,15 @@ now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mbps() { echo "scale=1; $1 / $2 / 1000000" | bc; }
 
-# keepsake export at concurrency $2 against endpoint $1, $REPS times; prints "secs rss_kib" of
-# the median run and leaves its timings in $WORK/timings.
+# keepsake export at concurrency $2 against endpoint $1, $REPS times (KEEPSAKE_HTTP1=$3: 1 keeps
+# it on HTTP/1.1); prints "secs rss_kib" of the median run and leaves its timings in $WORK/timings.
 keepsake_runs() {
-  local url=$1 c=$2 i s e
+  local url=$1 c=$2 http1=${3:-0} i s e
   : >"$WORK/runs"
   for i in $(seq "$REPS"); do
     rm -rf "$WORK/out" "$WORK/out.partial"
     s=$(now)
-    KEEPSAKE_TIMINGS=1 /usr/bin/time -f "%M" -o "$WORK/rss" "$BIN/keepsake" --network "$url" \
+    KEEPSAKE_HTTP1=$http1 KEEPSAKE_TIMINGS=1 /usr/bin/time -f "%M" -o "$WORK/rss" "$BIN/keepsake" --network "$url" \
       --pem "$PEM" --json export "$CANISTER" --snapshot "$SNAP" --concurrency "$c" \
       --out "$WORK/out" >/dev/null 2>"$WORK/stderr-$i"
     e=$(now)
@@ -154,6 +156,10 @@ vs_icp() {
       rm -rf "$WORK/out" "$WORK/out.partial"
       echo "keepsake-c$c $(timed "$BIN/keepsake" --network "$URL" --pem "$PEM" --json export \
         "$CANISTER" --snapshot "$SNAP" --concurrency "$c" --out "$WORK/out")" >>"$WORK/vs"
+      rm -rf "$WORK/out-h1"
+      echo "keepsake-http1-c$c $(timed env KEEPSAKE_HTTP1=1 "$BIN/keepsake" --network "$URL" \
+        --pem "$PEM" --json export "$CANISTER" --snapshot "$SNAP" --concurrency "$c" \
+        --out "$WORK/out-h1")" >>"$WORK/vs"
       echo "loop-c$c $(timed "$BIN/read-loop" "$URL" "$PEM" "$CANISTER" "$SNAP" "$c")" >>"$WORK/vs"
     done
     rm -rf "$WORK/icp-out"
@@ -166,7 +172,7 @@ vs_icp() {
       cmp -s "$WORK/out/$f" "$WORK/icp-out/$f" || echo "WARNING: $f differs between keepsake and icp-cli"
     done
   fi
-  rm -rf "$WORK/out" "$WORK/icp-out"
+  rm -rf "$WORK/out" "$WORK/out-h1" "$WORK/icp-out"
   local icp_s
   icp_s=$(awk '$1=="icp-cli" {print $2}' "$WORK/vs" | median)
   echo
@@ -179,7 +185,7 @@ vs_icp() {
     r=$(awk -v k="$key" '$1==k {print $3}' "$WORK/vs" | sort -g | tail -1)
     tool=${key%-c[0-9]*}; conc=${key##*-c}; [ "$tool" = "$key" ] && conc="(all at once)"
     ratio=""
-    if [ "$tool" = keepsake ]; then
+    if [ "${tool%-http1}" = keepsake ]; then
       ratio="$(echo "scale=0; 100 * $(awk -v k="loop-c$conc" '$1==k {print $2}' "$WORK/vs" | median) / $t" | bc)%"
     fi
     echo "| $tool | $conc | $t s | $(mbps "$BYTES" "$t") MB/s | $(echo "scale=2; $icp_s / $t" | bc)× | $ratio | $((r / 1024)) MiB (max) |"
@@ -206,8 +212,9 @@ fi
 section_3() {
   echo
   echo "## 3. Peak RSS by snapshot size (concurrency 40, export's default; the median-time run of $REPS)"
-  echo "| snapshot | keepsake peak RSS | throughput |"
-  echo "|---|---|---|"
+  echo "| snapshot | keepsake peak RSS | throughput | over HTTP/1.1 (KEEPSAKE_HTTP1=1): peak RSS | throughput |"
+  echo "|---|---|---|---|---|"
+  local peaks=() peaks1=() k h
   # Stable memory sized so the snapshot (plus ~21-26 MB of heap, module and stable-structures
   # buckets of the sample module) comes to about 64 MiB and 1 GiB.
   MAIN=("${CANISTER:-}" "${SNAP:-}" "${BYTES:-}")
@@ -215,8 +222,12 @@ section_3() {
     read -r CANISTER SNAP BYTES < <(prepare "$fill")
     # The median-time run of $REPS: one run's peak varies by ±10% with how a round's replies overlap.
     k=$(keepsake_runs "$URL" 40)
-    echo "| $BYTES bytes ($(echo "scale=1; $BYTES / 1048576" | bc) MiB) | $(( ${k#* } / 1024 )) MiB | $(mbps "$BYTES" "${k% *}") MB/s |"
+    h=$(keepsake_runs "$URL" 40 1)
+    peaks+=("${k#* }"); peaks1+=("${h#* }")
+    echo "| $BYTES bytes ($(echo "scale=1; $BYTES / 1048576" | bc) MiB) | $(( ${k#* } / 1024 )) MiB | $(mbps "$BYTES" "${k% *}") MB/s | $(( ${h#* } / 1024 )) MiB | $(mbps "$BYTES" "${h% *}") MB/s |"
   done
+  echo
+  echo "peak at 1 GiB / peak at 64 MiB: $(echo "scale=2; ${peaks[1]} / ${peaks[0]}" | bc) (target ≤ 1.10); over HTTP/1.1 $(echo "scale=2; ${peaks1[1]} / ${peaks1[0]}" | bc)"
   CANISTER=${MAIN[0]}; SNAP=${MAIN[1]}; BYTES=${MAIN[2]}
 }
 if [ "$RSS_ONLY" = 1 ]; then

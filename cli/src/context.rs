@@ -10,6 +10,7 @@ use ic_agent::Agent;
 use tokio::sync::OnceCell;
 
 use crate::config::{self, Network};
+use crate::connect;
 use crate::error::usage;
 use crate::identity::{self, IdentityChoice};
 use crate::operations::orchestrator::Orchestrator;
@@ -124,22 +125,15 @@ impl Ctx {
                         network.url
                     ));
                 }
-                let agent = Agent::builder()
-                    .with_url(network.url.clone())
-                    .with_arc_identity(id)
-                    // Large snapshot slices come back in one response.
-                    .with_max_response_body_size(16 * 1024 * 1024)
-                    .build()
-                    .with_context(|| format!("cannot create an agent for {}", network.url))?;
-                if !network.is_mainnet {
-                    agent.fetch_root_key().await.with_context(|| {
+                let agent = connect::connect(&network.url, id, network.is_mainnet)
+                    .await
+                    .with_context(|| {
                         format!(
                             "cannot reach the network at {}: is the replica running \
                              (`dfx start`, or `localnet --port ...`)? Check --network",
                             network.url
                         )
                     })?;
-                }
                 Ok::<_, anyhow::Error>((agent, network))
             })
             .await?;

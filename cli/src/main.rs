@@ -7,6 +7,7 @@
 
 mod commands;
 mod config;
+mod connect;
 mod console;
 mod context;
 mod error;

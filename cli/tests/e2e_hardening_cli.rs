@@ -3,7 +3,9 @@
 //! `--json`, exit codes of values typed wrong, bounded echoes of overlong input, a connection
 //! that fails before or during a call, and the admin commands. The real binary, against
 //! localnet over HTTP with the orchestrator's real wasm (the fixture in `common/`); the failing
-//! connections go through a small TCP proxy in this file.
+//! connections go through a small TCP proxy in this file, which, like many proxies, speaks
+//! HTTP/1.1 only. Which HTTP keepsake speaks (h2c, or HTTP/1.1 when that is all a plain-http
+//! replica speaks) is checked here too.
 
 mod common;
 
@@ -16,7 +18,9 @@ use assert_cmd::Command;
 use candid::Principal;
 use serde_json::Value;
 
+use common::replica::localnet_only;
 use common::{Env, STRANGER_PEM, principal_of};
+use localnet::http::ReplicaConfig;
 
 /// The binary with a clean environment, in `dir`, without any network flag.
 fn bare(dir: &std::path::Path) -> Command {
@@ -278,8 +282,8 @@ enum Fault {
     /// Forward everything but update calls (`POST …/call`): read those whole, then close the
     /// connection without an answer (the request was delivered, the reply is lost).
     DropCalls,
-    /// Forward the first request (the agent's status/root-key request), then stop listening:
-    /// every later connection is refused before anything is sent.
+    /// Forward the first HTTP/1 request (the agent's status/root-key request), then stop
+    /// listening: every later connection is refused before anything is sent.
     RefuseAfterFirst,
 }
 
@@ -296,15 +300,24 @@ fn proxy(upstream: &str, fault: Fault) -> String {
                 thread::spawn(move || relay(client, &upstream, fault));
             }
         }
-        Fault::RefuseAfterFirst => {
-            let Ok((client, _)) = listener.accept() else {
+        Fault::RefuseAfterFirst => loop {
+            let Ok((mut client, _)) = listener.accept() else {
                 return;
             };
+            let Some((head, body)) = read_request(&mut client) else {
+                continue;
+            };
+            if head.starts_with("PRI * HTTP/2.0") {
+                // keepsake's HTTP/2 attempt: turned away, as an HTTP/1-only proxy does.
+                let _ = client.write_all(b"HTTP/1.1 505 HTTP Version Not Supported\r\n\r\n");
+                continue;
+            }
             // Closed before the first answer goes out, so no later connection can be
             // accepted into the backlog and then reset: every one is refused.
             drop(listener);
-            relay(client, &upstream, fault);
-        }
+            forward(client, &upstream, &head, &body);
+            return;
+        },
     });
     url
 }
@@ -358,6 +371,11 @@ fn relay(mut client: TcpStream, upstream: &str, fault: Fault) {
         let _ = client.shutdown(Shutdown::Both);
         return;
     }
+    forward(client, upstream, &head, &body);
+}
+
+/// Sends one request upstream and its answer back, then closes.
+fn forward(mut client: TcpStream, upstream: &str, head: &str, body: &[u8]) {
     // One request per connection: ask upstream to close after answering, so its response
     // tells the client not to reuse this connection either.
     let mut forwarded = String::new();
@@ -370,7 +388,7 @@ fn relay(mut client: TcpStream, upstream: &str, fault: Fault) {
     forwarded.push_str("Connection: close\r\n\r\n");
     let mut up = TcpStream::connect(upstream).unwrap();
     up.write_all(forwarded.as_bytes()).unwrap();
-    up.write_all(&body).unwrap();
+    up.write_all(body).unwrap();
     let mut response = Vec::new();
     let _ = up.read_to_end(&mut response);
     // And tell the client so itself, whatever upstream said: a pooled connection the proxy has
@@ -545,4 +563,57 @@ fn admins_are_added_listed_and_removed_and_a_non_admin_is_refused() {
 fn an_external_test_endpoint_that_does_not_answer_fails_the_fixture_saying_so() {
     let port = common::backup::free_port();
     common::replica::External::connect(&format!("http://127.0.0.1:{port}"), common::DEVELOPER_PEM);
+}
+
+// ---- which HTTP keepsake speaks ----
+
+/// Exports the module into `name` (taking a snapshot), with `KEEPSAKE_HTTP1` set to `http1`, and
+/// verifies the folder; the requests the server got meanwhile, by version: `(HTTP/1.x, HTTP/2)`.
+fn export_counting_versions(env: &Env, name: &str, http1: &str) -> (u64, u64) {
+    let out = env.path(name);
+    let out = out.to_str().unwrap();
+    let (h1_before, h2_before) = env.server.requests_by_version();
+    common::succeeds(
+        env.keepsake()
+            .env("KEEPSAKE_HTTP1", http1)
+            .args(["export", "app", "--out", out, "--take"]),
+    );
+    let (h1_after, h2_after) = env.server.requests_by_version();
+    env.ok(&["verify", out]);
+    (h1_after - h1_before, h2_after - h2_before)
+}
+
+#[test]
+fn keepsake_speaks_http2_to_a_plain_http_replica_that_speaks_it() {
+    localnet_only!("counts requests by HTTP version inside localnet's server");
+    let env = Env::registered();
+    // Several 2 MB slices, so reads run side by side on the one connection.
+    env.fill(8_000_000, 2);
+    let (h1, h2) = export_counting_versions(&env, "over-h2", "0");
+    assert_eq!(
+        h1, 0,
+        "no request should fall back to HTTP/1.1 ({h2} were HTTP/2)"
+    );
+    assert!(h2 > 4, "the export's requests should be HTTP/2: {h2}");
+    // Asked to, it stays on HTTP/1.1 although the server speaks HTTP/2.
+    let (h1, h2) = export_counting_versions(&env, "asked-for-h1", "1");
+    assert_eq!(
+        h2, 0,
+        "KEEPSAKE_HTTP1=1 should keep every request on HTTP/1.1"
+    );
+    assert!(h1 > 4, "the export should have run over HTTP/1.1: {h1}");
+}
+
+#[test]
+fn keepsake_falls_back_to_http1_when_a_plain_http_replica_speaks_only_that() {
+    localnet_only!("starts localnet's server with HTTP/2 off");
+    let env = Env::local_with(ReplicaConfig {
+        http2: false,
+        ..ReplicaConfig::default()
+    });
+    env.register(env.module, "app");
+    env.fill(8_000_000, 2);
+    let (h1, h2) = export_counting_versions(&env, "over-h1", "");
+    assert_eq!(h2, 0, "an HTTP/1-only server cannot have served HTTP/2");
+    assert!(h1 > 4, "the export should have run over HTTP/1.1: {h1}");
 }

@@ -11,6 +11,7 @@
 //!                    update is on disk before its reply is sent
 //!   --round-ms N execute in rounds of N ms like a replica (server mode; default 1000,
 //!                or LOCALNET_ROUND_MS; 0 executes messages as soon as they arrive)
+//!   --http1-only serve HTTP/1.1 only (default: HTTP/1.1 and h2c on the same port)
 //! commands:  install PATH [HEX_ARG] | update ID METHOD [HEX_ARG] | query ID METHOD [HEX_ARG]
 //!            tick | advance SECONDS | status ID | canisters | quit
 //! ```
@@ -87,6 +88,7 @@ struct Options {
     seed: Option<String>,
     state_dir: Option<std::path::PathBuf>,
     round_ms: Option<u64>,
+    http1_only: bool,
     wasms: Vec<String>,
 }
 
@@ -106,9 +108,10 @@ fn parse_args() -> Result<Options, String> {
                 let v = value("--round-ms")?;
                 opts.round_ms = Some(v.parse().map_err(|e| format!("bad --round-ms {v}: {e}"))?);
             }
+            "--http1-only" => opts.http1_only = true,
             "-h" | "--help" => {
                 return Err(
-                    "usage: localnet [--port N] [--seed TEXT] [--state-dir DIR] [--round-ms N] [WASM[=HEX_INIT_ARG]]...".into(),
+                    "usage: localnet [--port N] [--seed TEXT] [--state-dir DIR] [--round-ms N] [--http1-only] [WASM[=HEX_INIT_ARG]]...".into(),
                 );
             }
             flag if flag.starts_with("--") => return Err(format!("unknown flag {flag}")),
@@ -125,6 +128,7 @@ fn serve(
     seed: Option<&str>,
     state_dir: Option<std::path::PathBuf>,
     round: Duration,
+    http2: bool,
 ) -> ExitCode {
     use localnet::http::{Keys, ReplicaConfig, Server};
     // A fixed seed wins; a state directory keeps its own seed so restarts keep the root key.
@@ -145,6 +149,7 @@ fn serve(
     let config = ReplicaConfig {
         state_dir,
         round,
+        http2,
         ..ReplicaConfig::default()
     };
     let server = match Server::start(net, keys, config, port) {
@@ -217,7 +222,14 @@ fn main() -> ExitCode {
             (None, Some(_)) => localnet::http::rounds::round_from_env(),
             (None, None) => DEFAULT_SERVER_ROUND,
         };
-        return serve(net, port, opts.seed.as_deref(), opts.state_dir, round);
+        return serve(
+            net,
+            port,
+            opts.seed.as_deref(),
+            opts.state_dir,
+            round,
+            !opts.http1_only,
+        );
     }
     for line in &installed {
         println!("{line}");

@@ -130,10 +130,19 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Self {
-        let (server, (orchestrator, module)) = match replica::external_url() {
-            Some(url) => Self::deploy_external(&url),
-            None => Self::deploy_local(),
-        };
+        match replica::external_url() {
+            Some(url) => Self::around(Self::deploy_external(&url)),
+            None => Self::around(Self::deploy_local(ReplicaConfig::default())),
+        }
+    }
+
+    /// On localnet's server with `config` (tests that need a server setting start with
+    /// `localnet_only!`).
+    pub fn local_with(config: ReplicaConfig) -> Self {
+        Self::around(Self::deploy_local(config))
+    }
+
+    fn around((server, (orchestrator, module)): (Network, (Principal, Principal))) -> Self {
         let developer = principal_of(DEVELOPER_PEM);
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("developer.pem"), DEVELOPER_PEM).unwrap();
@@ -149,7 +158,7 @@ impl Env {
     }
 
     /// Builds the subnet in process (no HTTP round trips), then serves it.
-    fn deploy_local() -> (Network, (Principal, Principal)) {
+    fn deploy_local(config: ReplicaConfig) -> (Network, (Principal, Principal)) {
         let developer = principal_of(DEVELOPER_PEM);
         let mut net = LocalNet::new();
         let orchestrator = net.create_canister_with_settings(Some(developer), None);
@@ -169,8 +178,7 @@ impl Env {
         );
         net.set_controllers(module, Some(developer), vec![developer, orchestrator])
             .unwrap();
-        let server = Server::start(net, Keys::random(), ReplicaConfig::default(), 0)
-            .expect("localnet server");
+        let server = Server::start(net, Keys::random(), config, 0).expect("localnet server");
         (Network::Local(server), (orchestrator, module))
     }
 

@@ -89,6 +89,17 @@ impl Network {
         }
     }
 
+    /// Requests localnet's server has served, by HTTP version: `(HTTP/1.x, HTTP/2)`.
+    pub fn requests_by_version(&self) -> (u64, u64) {
+        match self {
+            Network::Local(server) => server.requests_by_version(),
+            Network::External(ext) => panic!(
+                "only localnet's server counts requests, not {}: mark the test localnet_only!",
+                ext.url
+            ),
+        }
+    }
+
     /// Stops localnet's server (an external endpoint is not ours to stop).
     pub fn stop(self) {
         match self {

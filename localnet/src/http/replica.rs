@@ -51,6 +51,10 @@ pub struct ReplicaConfig {
     /// With rounds: management-canister instructions per round (the replica's share for subnet
     /// messages on an application subnet).
     pub round_subnet_instructions: u64,
+    /// Speak HTTP/2 as well as HTTP/1.1 on the same port (h2c: cleartext, chosen by the
+    /// client's connection preface), as PocketIC's and a boundary node's servers do. `false`
+    /// serves HTTP/1.1 only, like a replica behind an HTTP/1-only proxy.
+    pub http2: bool,
 }
 
 impl Default for ReplicaConfig {
@@ -64,6 +68,7 @@ impl Default for ReplicaConfig {
             state_dir: None,
             round: super::rounds::round_from_env(),
             round_subnet_instructions: super::rounds::SUBNET_MESSAGE_INSTRUCTIONS_PER_ROUND,
+            http2: true,
         }
     }
 }

@@ -1,7 +1,9 @@
-//! [`Server`]: an [`HttpHandler`] on `127.0.0.1:<port>`, served by hyper (HTTP/1.1 with
-//! keep-alive, what ic-agent's reqwest client speaks to a plain-http URL) on a tokio runtime of
+//! [`Server`]: an [`HttpHandler`] on `127.0.0.1:<port>`, served by hyper on a tokio runtime of
 //! its own thread, so a server can be started from sync code and from inside a test's runtime
-//! alike.
+//! alike. Each connection speaks HTTP/1.1 (keep-alive) or HTTP/2 in cleartext (h2c), chosen by
+//! the client's first bytes, as the servers in front of a real replica do (PocketIC's axum, a
+//! boundary node); [`ReplicaConfig::http2`] off serves HTTP/1.1 only. keepsake reaches a
+//! plain-http URL over h2c (one connection, flow-controlled), most other clients over HTTP/1.1.
 
 use super::replica::{Replica, ReplicaConfig};
 use super::{HttpError, HttpHandler, Keys};
@@ -9,11 +11,13 @@ use crate::LocalNet;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -22,6 +26,7 @@ use tokio::sync::oneshot;
 pub struct Server {
     replica: Replica,
     addr: SocketAddr,
+    requests: Arc<RequestCounts>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -46,6 +51,12 @@ impl Server {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let max_body = config.max_request_bytes;
+        let mut protocols = auto::Builder::new(TokioExecutor::new());
+        if !config.http2 {
+            protocols = protocols.http1_only();
+        }
+        let requests = Arc::new(RequestCounts::default());
+        let counts = requests.clone();
         let replica = Replica::new(net, keys, config)?;
         let handler = replica.handler();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -56,7 +67,9 @@ impl Server {
         let thread = std::thread::Builder::new()
             .name("localnet-server".into())
             .spawn(move || {
-                runtime.block_on(accept_loop(listener, handler, max_body, rx));
+                runtime.block_on(accept_loop(
+                    listener, protocols, handler, max_body, counts, rx,
+                ));
                 // Open connections are cut here; handlers hold no locks across awaits, and the
                 // replica has already made its last commit, so nothing is worth waiting for.
                 runtime.shutdown_timeout(Duration::from_millis(100));
@@ -64,6 +77,7 @@ impl Server {
         Ok(Server {
             replica,
             addr,
+            requests,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -82,6 +96,14 @@ impl Server {
     /// The replica behind the server (keys, direct access to the subnet).
     pub fn replica(&self) -> &Replica {
         &self.replica
+    }
+
+    /// Requests served so far by HTTP version: `(HTTP/1.x, HTTP/2)`.
+    pub fn requests_by_version(&self) -> (u64, u64) {
+        (
+            self.requests.http1.load(Ordering::Relaxed),
+            self.requests.http2.load(Ordering::Relaxed),
+        )
     }
 
     /// Stops the driver after a last commit of the subnet, then stops accepting and cuts open
@@ -108,10 +130,30 @@ impl Drop for Server {
     }
 }
 
+/// Requests received, by HTTP version: which protocol clients really chose.
+#[derive(Default)]
+struct RequestCounts {
+    http1: AtomicU64,
+    http2: AtomicU64,
+}
+
+impl RequestCounts {
+    fn count(&self, version: http::Version) {
+        let counter = if version == http::Version::HTTP_2 {
+            &self.http2
+        } else {
+            &self.http1
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 async fn accept_loop(
     listener: std::net::TcpListener,
+    protocols: auto::Builder<TokioExecutor>,
     handler: HttpHandler,
     max_body: usize,
+    counts: Arc<RequestCounts>,
     mut shutdown: oneshot::Receiver<()>,
 ) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("a non-blocking listener");
@@ -129,9 +171,14 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let handler = handler.clone();
+        let counts = counts.clone();
+        let protocols = protocols.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| serve(handler.clone(), max_body, req));
-            let _ = http1::Builder::new()
+            let service = service_fn(move |req: hyper::Request<Incoming>| {
+                counts.count(req.version());
+                serve(handler.clone(), max_body, req)
+            });
+            let _ = protocols
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
