@@ -10,6 +10,9 @@
 #   3. peak RSS of keepsake for a ~64 MiB and a ~1 GiB snapshot (and the throughput run's), over
 #      h2c (keepsake's default on http://) and over HTTP/1.1, with the ratio;
 #   4. the bytes a resume re-transfers after a kill at ~50%.
+#   6. (--http-only, alone) keepsake at concurrency 40 over h2c (its default on http://) and over
+#      HTTP/1.1 (KEEPSAKE_HTTP1=1), direct and through the latency proxy at each --delay-ms: an h2
+#      connection window caps throughput at window / round trip, HTTP/1.1's forty connections do not.
 #   5. keepsake export vs the bare read loop vs icp-cli 1.5 (`canister snapshot download`, npm
 #      `@icp-sdk/icp-cli-linux-x64`, installed into target/icp-cli like the interop test does)
 #      on the same snapshot in the same run, runs alternated, for --icp-mb sizes (50,200) at
@@ -20,7 +23,7 @@
 # Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
 #                         [--profile release|dev] [--no-rss] [--round-ms N]
 #                         [--icp-only] [--icp-mb N[,N...]] [--icp-concurrency C[,C...]]
-#                         [--rss-only]   (section 3 alone)
+#                         [--rss-only]   (section 3 alone)   [--http-only]   (section 6 alone)
 #                         [--no-build]   (use the binaries already in target/, e.g. on a busy box)
 # Defaults: localnet, 200 MB, 30 and 200 ms, 3 reps, release. Against another endpoint the PEM's
 # identity must be able to create canisters (provisional_create_canister_with_cycles: local
@@ -28,13 +31,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=200; URL=""; PEM=""; DELAY=30,200; REPS=3; PROFILE=release; RSS=1; ROUND_MS=1000
-ICP_ONLY=0; RSS_ONLY=0; ICP_MB=50,200; ICP_C=8,16,32,40; BUILD=1
+ICP_ONLY=0; RSS_ONLY=0; HTTP_ONLY=0; ICP_MB=50,200; ICP_C=8,16,32,40; BUILD=1
 while [ $# -gt 0 ]; do case "$1" in
   --url) URL=$2; shift 2;; --pem) PEM=$2; shift 2;; --mb) MB=$2; shift 2;;
   --delay-ms) DELAY=$2; shift 2;; --reps) REPS=$2; shift 2;; --profile) PROFILE=$2; shift 2;;
   --no-rss) RSS=0; shift;; --round-ms) ROUND_MS=$2; shift 2;;
   --icp-only) ICP_ONLY=1; shift;; --rss-only) RSS_ONLY=1; shift;; --icp-mb) ICP_MB=$2; shift 2;;
   --icp-concurrency) ICP_C=$2; shift 2;; --no-build) BUILD=0; shift;;
+  --http-only) HTTP_ONLY=1; shift;;
   *) echo "unknown argument $1" >&2; exit 2;; esac; done
 case "$PROFILE" in release) BIN=target/release;; dev) BIN=target/debug;;
   *) echo "--profile is release or dev" >&2; exit 2;; esac
@@ -237,6 +241,33 @@ section_3() {
   echo "median peak at 1 GiB / at 64 MiB: $(echo "scale=2; ${peaks[1]} / ${peaks[0]}" | bc) (target ≤ 1.10); over HTTP/1.1 $(echo "scale=2; ${peaks1[1]} / ${peaks1[0]}" | bc)"
   CANISTER=${MAIN[0]}; SNAP=${MAIN[1]}; BYTES=${MAIN[2]}
 }
+section_6() {
+  echo
+  echo "## 6. h2c vs HTTP/1.1, concurrency 40, $BYTES bytes (median time and peak RSS of $REPS runs)"
+  echo "| path | keepsake over h2c | over HTTP/1.1 | h2c / HTTP/1.1 time |"
+  echo "|---|---|---|---|"
+  local url delay k h
+  for delay in 0 ${DELAY//,/ }; do
+    url=$URL
+    if [ "$delay" != 0 ]; then
+      "$BIN/latency-proxy" "$HOSTPORT" "$delay" >"$WORK/proxy.out" &
+      PROXY=$!
+      for _ in $(seq 100); do grep -q listening "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
+      url=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
+    fi
+    k=$(keepsake_runs "$url" 40); h=$(keepsake_runs "$url" 40 1)
+    echo "| $([ "$delay" = 0 ] && echo direct || echo "+$delay ms") | ${k% *} s, $(( ${k#* } / 1024 )) MiB | ${h% *} s, $(( ${h#* } / 1024 )) MiB | $(echo "scale=2; ${k% *} / ${h% *}" | bc) |"
+    if [ -n "$PROXY" ]; then kill "$PROXY"; PROXY=""; fi
+  done
+}
+HOSTPORT=${URL#*://}; HOSTPORT=${HOSTPORT%%/*}
+if [ "$HTTP_ONLY" = 1 ]; then
+  echo "endpoint $URL$([ -n "${LOCALNET:-}" ] && echo " (localnet, rounds of $ROUND_MS ms)"), $PROFILE build, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+  read -r CANISTER SNAP BYTES < <(prepare $((MB * 1000000)))
+  section_6
+  echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  exit 0
+fi
 if [ "$RSS_ONLY" = 1 ]; then
   echo "endpoint $URL, $PROFILE build, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   section_3
@@ -249,7 +280,6 @@ echo "snapshot $SNAP of $CANISTER: $BYTES bytes; median of $REPS runs, each a wh
 echo
 echo "## 1. Direct"
 compare "$URL"
-HOSTPORT=${URL#*://}; HOSTPORT=${HOSTPORT%%/*}
 for delay in ${DELAY//,/ }; do
   echo
   echo "## 2. Through latency-proxy, +$delay ms per round trip"
@@ -276,5 +306,6 @@ T=$(echo "$OUT" | sed -n 's/.*"transferred_bytes": \([0-9]*\).*/\1/p')
 echo "re-transferred $T of $BYTES bytes ($(( 100 * T / BYTES ))%)"
 rm -rf "$WORK/resume"
 section_5
+section_6
 echo
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -4,8 +4,8 @@
 //! read, and hyper grows each connection's read buffer to ~400 KiB as 2 MB replies pass and keeps
 //! it while the connection lives, so peak memory grew with snapshot size (64 MiB for a 66 MiB
 //! snapshot, 92 MiB for 1 GiB). Over HTTP/2 every read shares one connection whose flow-control
-//! windows bound the reply bytes received but not yet consumed, so the peak is flat
-//! (docs/BENCHMARKS.md, "Peak RSS by snapshot size").
+//! window bounds the reply bytes in flight, so the peak hardly grows with the snapshot
+//! (docs/BENCHMARKS.md, "HTTP/2 landed").
 //!
 //! - `https://` (mainnet, a remote replica): TLS ALPN offers h2 and HTTP/1.1 and the server
 //!   picks.
@@ -18,7 +18,7 @@
 //! and to compare the two (scripts/bench.sh).
 //!
 //! Every client is reqwest on rustls with ic-agent's own timeout (ic-agent builds the same when
-//! given none) plus the HTTP/2 frame size below.
+//! given none) plus the HTTP/2 frame size and connection window below.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,11 +37,17 @@ const H2_PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest HTTP/2 frame the server may send us (the protocol's default is 16 KiB). With 1 MiB a
 /// 2 MB snapshot slice arrives in two frames instead of 128: at 16 KiB, HTTP/2 was 19-22% slower
-/// than HTTP/1.1 in the direct mode, at 1 MiB it is level (docs/BENCHMARKS.md). The flow-control
-/// windows stay hyper's defaults (2 MiB a stream, 5 MiB the connection): they bound the reply
-/// bytes received but not yet read, which is what keeps memory flat; larger or adaptive windows
-/// raised the peak (docs/BENCHMARKS.md).
+/// than HTTP/1.1 in the direct mode, at 1 MiB it is level (docs/BENCHMARKS.md).
 const H2_MAX_FRAME: u32 = 1024 * 1024;
+
+/// The HTTP/2 connection's flow-control window: the reply bytes the server may send before we
+/// have read them, shared by every stream (each stream keeps hyper's 2 MiB, which holds one 2 MB
+/// slice). It bounds memory, and it bounds throughput to window / round-trip time: hyper's 5 MiB
+/// default took 10.8 s for a 210 MiB export across 200 ms of latency where HTTP/1.1's forty
+/// connections took 2.4 s; 32 MiB took 2.7 s, and peaks at 59-65 MiB on localnet against
+/// HTTP/1.1's 64-92 (docs/BENCHMARKS.md). hyper's adaptive window was slower across latency
+/// (6.6 s).
+const H2_CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
 
 /// The variable that keeps every connection on HTTP/1.1.
 const HTTP1_VAR: &str = "KEEPSAKE_HTTP1";
@@ -101,7 +107,8 @@ fn build(url: &str, identity: Arc<dyn Identity>, http: Http) -> anyhow::Result<A
     let client = reqwest::Client::builder()
         .tls_backend_rustls()
         .timeout(REQUEST_TIMEOUT)
-        .http2_max_frame_size(H2_MAX_FRAME);
+        .http2_max_frame_size(H2_MAX_FRAME)
+        .http2_initial_connection_window_size(H2_CONNECTION_WINDOW);
     let client = match http {
         Http::Negotiated => client,
         Http::H2c => client.http2_prior_knowledge(),
