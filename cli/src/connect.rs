@@ -42,11 +42,11 @@ const H2_MAX_FRAME: u32 = 1024 * 1024;
 
 /// The HTTP/2 connection's flow-control window: the reply bytes the server may send before we
 /// have read them, shared by every stream (each stream keeps hyper's 2 MiB, which holds one 2 MB
-/// slice). It bounds memory, and it bounds throughput to window / round-trip time: hyper's 5 MiB
-/// default took 10.8 s for a 210 MiB export across 200 ms of latency where HTTP/1.1's forty
-/// connections took 2.4 s; 32 MiB took 2.7 s, and peaks at 59-65 MiB on localnet against
-/// HTTP/1.1's 64-92 (docs/BENCHMARKS.md). hyper's adaptive window was slower across latency
-/// (6.6 s).
+/// slice). It bounds memory, and it bounds throughput to window / round-trip time. Across 200 ms
+/// of latency, a 210 MiB export took 10.4-10.9 s with hyper's 5 MiB default against HTTP/1.1's
+/// 2.1-3.1 s (forty connections, no shared cap), and 2.4-2.8 s with 32 MiB; against a replica in
+/// 1 s rounds 32 MiB costs 12% there and nothing at 30 ms. Peaks on localnet: 59-64 MiB against
+/// HTTP/1.1's 71-93; 64 MiB would reach icp-cli's (docs/BENCHMARKS.md, "HTTP/2 landed").
 const H2_CONNECTION_WINDOW: u32 = 32 * 1024 * 1024;
 
 /// The variable that keeps every connection on HTTP/1.1.
