@@ -10,14 +10,14 @@
 #   3. peak RSS of keepsake for a ~64 MiB and a ~1 GiB snapshot (and the throughput run's), over
 #      h2c (keepsake's default on http://) and over HTTP/1.1, with the ratio;
 #   4. the bytes a resume re-transfers after a kill at ~50%.
-#   6. (--http-only, alone) keepsake at concurrency 40 over h2c (its default on http://) and over
-#      HTTP/1.1 (KEEPSAKE_HTTP1=1), direct and through the latency proxy at each --delay-ms: an h2
-#      connection window caps throughput at window / round trip, HTTP/1.1's forty connections do not.
 #   5. keepsake export vs the bare read loop vs icp-cli 1.5 (`canister snapshot download`, npm
 #      `@icp-sdk/icp-cli-linux-x64`, installed into target/icp-cli like the interop test does)
 #      on the same snapshot in the same run, runs alternated, for --icp-mb sizes (50,200) at
 #      --icp-concurrency levels (default 8,16,32,40), with peak RSS; keepsake also with
 #      KEEPSAKE_HTTP1=1 (HTTP/1.1 instead of h2c), as in section 3.
+#   6. keepsake at concurrency 40 over h2c (its default on http://) and over HTTP/1.1
+#      (KEEPSAKE_HTTP1=1), direct and through the latency proxy at each --delay-ms: an h2
+#      connection window caps throughput at window / round trip, HTTP/1.1's forty connections do not.
 # localnet (when no --url) runs in rounds of --round-ms (default 1000, as the server binary):
 # replies come in batches a round apart, out of order, like a replica's.
 # Usage: scripts/bench.sh [--url URL --pem FILE] [--mb N] [--delay-ms D[,D...]] [--reps R]
@@ -249,18 +249,23 @@ section_6() {
   local url delay k h
   for delay in 0 ${DELAY//,/ }; do
     url=$URL
-    if [ "$delay" != 0 ]; then
-      "$BIN/latency-proxy" "$HOSTPORT" "$delay" >"$WORK/proxy.out" &
-      PROXY=$!
-      for _ in $(seq 100); do grep -q listening "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
-      url=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
-    fi
+    if [ "$delay" != 0 ]; then start_proxy "$delay"; url=$PROXY_URL; fi
     k=$(keepsake_runs "$url" 40); h=$(keepsake_runs "$url" 40 1)
-    echo "| $([ "$delay" = 0 ] && echo direct || echo "+$delay ms") | ${k% *} s, $(( ${k#* } / 1024 )) MiB | ${h% *} s, $(( ${h#* } / 1024 )) MiB | $(echo "scale=2; ${k% *} / ${h% *}" | bc) |"
-    if [ -n "$PROXY" ]; then kill "$PROXY"; PROXY=""; fi
+    echo "| $([ "$delay" = 0 ] && echo direct || echo "+$delay ms") | ${k% *} s, $(mib "${k#* }") MiB | ${h% *} s, $(mib "${h#* }") MiB | $(echo "scale=2; ${k% *} / ${h% *}" | bc) |"
+    if [ -n "$PROXY" ]; then stop_proxy; fi
   done
 }
 HOSTPORT=${URL#*://}; HOSTPORT=${HOSTPORT%%/*}
+# latency-proxy in front of the endpoint, adding $1 ms: sets PROXY (its pid) and PROXY_URL. The
+# output file is emptied first, so an earlier proxy's address line is never taken for this one's.
+start_proxy() {
+  : >"$WORK/proxy.out"
+  "$BIN/latency-proxy" "$HOSTPORT" "$1" >"$WORK/proxy.out" &
+  PROXY=$!
+  for _ in $(seq 100); do grep -q listening "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
+  PROXY_URL=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
+}
+stop_proxy() { kill "$PROXY"; PROXY=""; }
 if [ "$HTTP_ONLY" = 1 ]; then
   echo "endpoint $URL$([ -n "${LOCALNET:-}" ] && echo " (localnet, rounds of $ROUND_MS ms)"), $PROFILE build, $(nproc) cores, load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   read -r CANISTER SNAP BYTES < <(prepare $((MB * 1000000)))
@@ -283,12 +288,9 @@ compare "$URL"
 for delay in ${DELAY//,/ }; do
   echo
   echo "## 2. Through latency-proxy, +$delay ms per round trip"
-  "$BIN/latency-proxy" "$HOSTPORT" "$delay" >"$WORK/proxy.out" &
-  PROXY=$!
-  for _ in $(seq 100); do grep -q listening "$WORK/proxy.out" 2>/dev/null && break; sleep 0.05; done
-  PROXY_URL=$(sed -n 's/^listening on //p' "$WORK/proxy.out")
+  start_proxy "$delay"
   compare "$PROXY_URL"
-  kill "$PROXY"; PROXY=""
+  stop_proxy
 done
 
 if [ "$RSS" = 1 ]; then section_3; fi
